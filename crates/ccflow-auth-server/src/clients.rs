@@ -1,0 +1,472 @@
+//! Registered clients and client authentication (RFC 6749 §2.3, RFC 7523 §2.2).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use ccflow_protocol::{
+    AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse, Jwk, Scope, Scopes,
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::config::ConfigError;
+
+/// A client to register with the mock: builder-style, validated when the server is built.
+///
+/// ```
+/// use ccflow_auth_server::Client;
+///
+/// let client = Client::new("orders-service", "orders-secret")
+///     .scopes(["orders.read", "orders.write"])
+///     .audiences(["orders-api"]);
+/// assert_eq!(client.id(), "orders-service");
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    id: String,
+    secret: Option<ClientSecret>,
+    auth_methods: Option<Vec<AuthMethod>>,
+    scopes: Vec<String>,
+    audiences: Vec<String>,
+    token_ttl: Option<Duration>,
+    keys: Vec<KeySource>,
+    is_demo: bool,
+}
+
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    Pem(String),
+    Jwk(Box<Jwk>),
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("secret", &self.secret)
+            .field("auth_methods", &self.auth_methods)
+            .field("scopes", &self.scopes)
+            .field("audiences", &self.audiences)
+            .field("token_ttl", &self.token_ttl)
+            .field("n_public_keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A confidential client authenticating with a shared secret (`client_secret_basic` or
+    /// `client_secret_post` unless [`Client::auth_methods`] narrows it).
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self {
+            id: client_id.into(),
+            secret: Some(ClientSecret::new(client_secret)),
+            auth_methods: None,
+            scopes: Vec::new(),
+            audiences: Vec::new(),
+            token_ttl: None,
+            keys: Vec::new(),
+            is_demo: false,
+        }
+    }
+
+    /// A client authenticating with `private_key_jwt` (RFC 7523), verified against the public
+    /// keys added with [`Client::public_key_pem`] or [`Client::public_jwk`].
+    pub fn private_key_jwt(client_id: impl Into<String>) -> Self {
+        Self {
+            id: client_id.into(),
+            secret: None,
+            auth_methods: None,
+            scopes: Vec::new(),
+            audiences: Vec::new(),
+            token_ttl: None,
+            keys: Vec::new(),
+            is_demo: false,
+        }
+    }
+
+    /// Adds a public key in JWK form for `private_key_jwt`.
+    #[must_use]
+    pub fn public_jwk(mut self, jwk: Jwk) -> Self {
+        self.keys.push(KeySource::Jwk(Box::new(jwk)));
+        self
+    }
+
+    /// Adds a public key in PEM form (`PUBLIC KEY`, RSA or EC P-256/P-384) for `private_key_jwt`.
+    #[must_use]
+    pub fn public_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.keys.push(KeySource::Pem(pem.into()));
+        self
+    }
+
+    /// The scopes this client may request; requesting none grants all of them.
+    #[must_use]
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The audiences (`aud`) of its tokens; an RFC 8707 `resource` parameter picks among them.
+    #[must_use]
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The client authentication methods this client may use.
+    #[must_use]
+    pub fn auth_methods(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        self.auth_methods = Some(methods.into_iter().collect());
+        self
+    }
+
+    /// The lifetime of this client's tokens, overriding the server default.
+    #[must_use]
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = Some(ttl);
+        self
+    }
+
+    /// Marks a built-in demo client, whose secret the binary prints at start-up.
+    #[must_use]
+    pub(crate) fn demo(mut self) -> Self {
+        self.is_demo = true;
+        self
+    }
+
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A verified public key of a `private_key_jwt` client.
+#[derive(Clone)]
+pub(crate) struct ClientKey {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) key: DecodingKey,
+}
+
+const RSA_ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// The JWS algorithms a `private_key_jwt` client may sign with, as advertised in discovery.
+pub(crate) const ASSERTION_ALGORITHMS: [&str; 8] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+];
+
+impl ClientKey {
+    fn from_source(source: &KeySource) -> Result<Self, String> {
+        match source {
+            KeySource::Pem(pem) => {
+                if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
+                    return Ok(Self {
+                        kid: None,
+                        algorithms: RSA_ALGORITHMS.to_vec(),
+                        key,
+                    });
+                }
+                let key = DecodingKey::from_ec_pem(pem.as_bytes())
+                    .map_err(|_| "not a PEM RSA or EC public key".to_owned())?;
+                Ok(Self {
+                    kid: None,
+                    algorithms: vec![Algorithm::ES256, Algorithm::ES384],
+                    key,
+                })
+            }
+            KeySource::Jwk(jwk) => {
+                let (key, mut algorithms) = match jwk.kty.as_str() {
+                    "RSA" => {
+                        let (Some(n), Some(e)) = (&jwk.n, &jwk.e) else {
+                            return Err("RSA JWK needs `n` and `e`".to_owned());
+                        };
+                        let key = DecodingKey::from_rsa_components(n, e)
+                            .map_err(|e| format!("bad RSA JWK: {e}"))?;
+                        (key, RSA_ALGORITHMS.to_vec())
+                    }
+                    "EC" => {
+                        let (Some(x), Some(y)) = (&jwk.x, &jwk.y) else {
+                            return Err("EC JWK needs `x` and `y`".to_owned());
+                        };
+                        let algorithm = match jwk.crv.as_deref() {
+                            Some("P-256") => Algorithm::ES256,
+                            Some("P-384") => Algorithm::ES384,
+                            _ => return Err("EC JWK `crv` must be P-256 or P-384".to_owned()),
+                        };
+                        let key = DecodingKey::from_ec_components(x, y)
+                            .map_err(|e| format!("bad EC JWK: {e}"))?;
+                        (key, vec![algorithm])
+                    }
+                    other => return Err(format!("unsupported JWK kty `{other}` (use RSA or EC)")),
+                };
+                if let Some(alg) = &jwk.alg {
+                    let alg: Algorithm = alg
+                        .parse()
+                        .map_err(|_| format!("unsupported JWK alg `{alg}`"))?;
+                    if !algorithms.contains(&alg) {
+                        return Err(format!("JWK alg `{alg:?}` does not fit its kty"));
+                    }
+                    algorithms = vec![alg];
+                }
+                if jwk.use_.as_deref().is_some_and(|use_| use_ != "sig") {
+                    return Err("JWK `use` must be `sig`".to_owned());
+                }
+                Ok(Self {
+                    kid: jwk.kid.clone(),
+                    algorithms,
+                    key,
+                })
+            }
+        }
+    }
+}
+
+/// A client as the server holds it after validation.
+#[derive(Clone)]
+pub(crate) struct RegisteredClient {
+    pub(crate) id: ClientId,
+    pub(crate) secret: Option<ClientSecret>,
+    pub(crate) auth_methods: Vec<AuthMethod>,
+    pub(crate) scopes: Scopes,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) token_ttl: Option<Duration>,
+    pub(crate) keys: Vec<ClientKey>,
+    pub(crate) is_demo: bool,
+}
+
+impl fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredClient")
+            .field("id", &self.id)
+            .field("auth_methods", &self.auth_methods)
+            .field("scopes", &self.scopes)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegisteredClient {
+    /// Validates a [`Client`]; `field` prefixes error messages, e.g. `clients[1]`.
+    pub(crate) fn from_client(client: Client, field: &str) -> Result<Self, ConfigError> {
+        let invalid = |name: &str, why: String| ConfigError::field(format!("{field}.{name}"), why);
+        if client.id.is_empty() {
+            return Err(invalid("client_id", "must not be empty".to_owned()));
+        }
+        let mut scopes = Scopes::new();
+        for scope in client.scopes {
+            let scope = Scope::new(scope).map_err(|e| invalid("scopes", e.to_string()))?;
+            scopes.insert(scope);
+        }
+        if client.audiences.iter().any(String::is_empty) {
+            return Err(invalid(
+                "audiences",
+                "an audience must not be empty".to_owned(),
+            ));
+        }
+        let keys = client
+            .keys
+            .iter()
+            .map(ClientKey::from_source)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|why| invalid("public_key_pem", why))?;
+        let auth_methods = match client.auth_methods {
+            Some(methods) if methods.is_empty() => {
+                return Err(invalid(
+                    "auth_methods",
+                    "must list at least one method".to_owned(),
+                ));
+            }
+            Some(methods) => methods,
+            None if client.secret.is_some() => {
+                vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
+            }
+            None => vec![AuthMethod::PrivateKeyJwt],
+        };
+        for method in &auth_methods {
+            match method {
+                AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
+                    if client.secret.is_none() =>
+                {
+                    return Err(invalid("client_secret", format!("required for {method}")));
+                }
+                AuthMethod::PrivateKeyJwt if keys.is_empty() => {
+                    return Err(invalid(
+                        "public_key_pem",
+                        "required for private_key_jwt (or give `jwks`)".to_owned(),
+                    ));
+                }
+                AuthMethod::None => {
+                    return Err(invalid(
+                        "auth_methods",
+                        "`none` is not allowed: the client credentials grant is for confidential clients (RFC 6749 section 4.4)".to_owned(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if client.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
+            return Err(invalid("token_ttl_secs", "must be at least 1".to_owned()));
+        }
+        Ok(Self {
+            id: ClientId::new(client.id),
+            secret: client.secret,
+            auth_methods,
+            scopes,
+            audiences: client.audiences,
+            token_ttl: client.token_ttl,
+            keys,
+            is_demo: client.is_demo,
+        })
+    }
+}
+
+/// Every registered client, by id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Registry {
+    clients: HashMap<ClientId, RegisteredClient>,
+    /// Registration order, for start-up output.
+    order: Vec<ClientId>,
+}
+
+/// What authentication proved, before any state changes.
+#[derive(Debug)]
+pub(crate) struct Authenticated<'a> {
+    pub(crate) client: &'a RegisteredClient,
+    /// A `private_key_jwt` assertion's `jti` and `exp`, to record once the request succeeds.
+    pub(crate) assertion: Option<crate::assertion::VerifiedAssertion>,
+}
+
+/// The secret compared against when the client id is unknown, so an unknown id costs as much
+/// time as a wrong secret.
+const TIMING_DUMMY_SECRET: &str = "ccflow-timing-equaliser-0123456789abcdef0123456789abcdef";
+
+impl Registry {
+    pub(crate) fn new(clients: Vec<Client>) -> Result<Self, ConfigError> {
+        let mut registry = Self::default();
+        for (index, client) in clients.into_iter().enumerate() {
+            let client = RegisteredClient::from_client(client, &format!("clients[{index}]"))?;
+            if registry.clients.contains_key(&client.id) {
+                return Err(ConfigError::field(
+                    format!("clients[{index}].client_id"),
+                    format!("`{}` is registered twice", client.id),
+                ));
+            }
+            registry.order.push(client.id.clone());
+            registry.clients.insert(client.id.clone(), client);
+        }
+        Ok(registry)
+    }
+
+    pub(crate) fn get(&self, id: &ClientId) -> Option<&RegisteredClient> {
+        self.clients.get(id)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &RegisteredClient> {
+        self.order.iter().filter_map(|id| self.clients.get(id))
+    }
+
+    /// Authenticates the caller; `assertion_context` checks `private_key_jwt` assertions.
+    pub(crate) fn authenticate(
+        &self,
+        auth: &ClientAuthentication,
+        assertion_context: &crate::assertion::AssertionContext<'_>,
+    ) -> Result<Authenticated<'_>, ErrorResponse> {
+        match auth {
+            ClientAuthentication::Basic {
+                client_id,
+                client_secret,
+            }
+            | ClientAuthentication::Post {
+                client_id,
+                client_secret,
+            } => {
+                let method = auth.method();
+                let Some(client) = self.clients.get(client_id) else {
+                    // Spend the same comparison as a known client would.
+                    let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == *client_secret;
+                    return Err(ErrorResponse::invalid_client(format!(
+                        "unknown client `{}`",
+                        truncate(client_id.as_str())
+                    )));
+                };
+                let secret_matches = client
+                    .secret
+                    .as_ref()
+                    .is_some_and(|secret| secret == client_secret);
+                if !client.auth_methods.contains(&method) {
+                    return Err(method_not_allowed(client, method));
+                }
+                if !secret_matches {
+                    return Err(ErrorResponse::invalid_client(
+                        "client secret does not match",
+                    ));
+                }
+                Ok(Authenticated {
+                    client,
+                    assertion: None,
+                })
+            }
+            ClientAuthentication::Assertion {
+                client_id,
+                assertion,
+            } => {
+                let verified = crate::assertion::verify(
+                    self,
+                    client_id.as_ref(),
+                    assertion,
+                    assertion_context,
+                )?;
+                let client = self.clients.get(&verified.client_id).ok_or_else(|| {
+                    ErrorResponse::invalid_client("client of the assertion is not registered")
+                })?;
+                Ok(Authenticated {
+                    client,
+                    assertion: Some(verified),
+                })
+            }
+            ClientAuthentication::None { client_id: Some(_) } => {
+                Err(ErrorResponse::invalid_client(
+                    "client authentication required: send client_secret_basic, client_secret_post or private_key_jwt",
+                ))
+            }
+            ClientAuthentication::None { client_id: None } => Err(ErrorResponse::invalid_client(
+                "no client authentication included (RFC 6749 section 2.3)",
+            )),
+        }
+    }
+}
+
+pub(crate) fn method_not_allowed(client: &RegisteredClient, method: AuthMethod) -> ErrorResponse {
+    let allowed: Vec<&str> = client.auth_methods.iter().map(|m| m.as_str()).collect();
+    ErrorResponse::invalid_client(format!(
+        "client `{}` may not authenticate with {method}; registered: {}",
+        truncate(client.id.as_str()),
+        allowed.join(", ")
+    ))
+}
+
+/// Bounds user-supplied text echoed in error descriptions.
+pub(crate) fn truncate(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        let mut short: String = text.chars().take(MAX).collect();
+        short.push_str("...");
+        short
+    }
+}

@@ -1,0 +1,361 @@
+//! The actix-web layer: routes, body limits, response headers, per-request logs and journal.
+
+use std::time::Instant;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use ccflow_protocol::{ClientId, ErrorCode, ErrorResponse};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::app::{AuthServer, EndpointError, Handled};
+use crate::journal::{Endpoint, JournalEntry};
+
+/// The largest request body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Mounts the server's routes (as its profile names them) in an actix-web app or scope.
+///
+/// Use it to embed the mock in your own `App` or with `actix_web::test::init_service`:
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use ccflow_auth_server::{Client, MockAuthServer, configure};
+///
+/// let server = MockAuthServer::builder()
+///     .client(Client::new("svc", "secret"))
+///     .into_app("http://localhost:8080")?;
+/// let app = actix_web::test::init_service(actix_web::App::new().configure(configure(server))).await;
+/// # Ok(()) }
+/// ```
+pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        let routes = *server.routes();
+        config.app_data(web::Data::new(server));
+        config.service(
+            web::resource(routes.token)
+                .route(web::post().to(token))
+                .default_service(web::to(method_not_allowed)),
+        );
+        for path in routes.discovery {
+            config.service(
+                web::resource(*path)
+                    .route(web::get().to(discovery))
+                    .default_service(web::to(method_not_allowed)),
+            );
+        }
+        config.service(
+            web::resource(routes.jwks)
+                .route(web::get().to(jwks))
+                .default_service(web::to(method_not_allowed)),
+        );
+        if let Some(path) = routes.introspection {
+            config.service(
+                web::resource(path)
+                    .route(web::post().to(introspect))
+                    .default_service(web::to(method_not_allowed)),
+            );
+        }
+        if let Some(path) = routes.revocation {
+            config.service(
+                web::resource(path)
+                    .route(web::post().to(revoke))
+                    .default_service(web::to(method_not_allowed)),
+            );
+        }
+    }
+}
+
+/// What the handlers report about a request, for the log line and the journal.
+struct Outcome {
+    endpoint: Endpoint,
+    client_id: Option<ClientId>,
+    error: Option<ErrorCode>,
+}
+
+fn header_str(request: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] with 413.
+async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Vec<u8>, ErrorResponse> {
+    let too_large = || {
+        ErrorResponse::invalid_request(format!("request body exceeds {MAX_BODY_BYTES} bytes"))
+            .with_status(StatusCode::PAYLOAD_TOO_LARGE.as_u16())
+    };
+    let declared =
+        header_str(request, header::CONTENT_LENGTH).and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ErrorResponse::invalid_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Applies the headers every response carries (RFC 6749 §5.1, RFC 6750 §5.3: `no-store`).
+fn builder(status: StatusCode, pragma: bool) -> HttpResponseBuilder {
+    let mut builder = HttpResponse::build(status);
+    builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+    if pragma {
+        builder.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    }
+    builder
+}
+
+fn json<T: Serialize>(status: StatusCode, pragma: bool, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => builder(status, pragma)
+            .content_type(mime_json())
+            .body(bytes),
+        Err(error) => {
+            tracing::error!(%error, "serialising a response failed");
+            error_response(&EndpointError {
+                response: ErrorResponse::server_error(
+                    "the server could not serialise its response",
+                ),
+                basic_attempted: false,
+            })
+        }
+    }
+}
+
+fn mime_json() -> HeaderValue {
+    HeaderValue::from_static("application/json")
+}
+
+fn error_response(error: &EndpointError) -> HttpResponse {
+    let status = StatusCode::from_u16(error.response.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut builder = builder(status, true);
+    // RFC 6749 §5.2: a 401 after a Basic attempt must carry a WWW-Authenticate challenge.
+    if error.basic_attempted && status == StatusCode::UNAUTHORIZED {
+        builder.insert_header((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"ccflow\""),
+        ));
+    }
+    let body = serde_json::to_vec(&error.response)
+        .unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
+    builder.content_type(mime_json()).body(body)
+}
+
+/// Logs one line for the request and records it in the journal.
+fn finish(
+    server: &AuthServer,
+    request: &HttpRequest,
+    started: Instant,
+    outcome: Outcome,
+    response: HttpResponse,
+) -> HttpResponse {
+    let status = response.status().as_u16();
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let client_id = outcome.client_id.as_ref().map_or("-", ClientId::as_str);
+    let result = outcome.error.as_ref().map_or("ok", ErrorCode::as_str);
+    tracing::info!(
+        target: "ccflow_auth_server::request",
+        method = %request.method(),
+        path = request.path(),
+        endpoint = outcome.endpoint.as_str(),
+        client_id,
+        outcome = result,
+        status,
+        latency_us,
+        "request"
+    );
+    server.journal().record(JournalEntry {
+        received_at: server.inner.clock.now(),
+        endpoint: outcome.endpoint,
+        method: request.method().to_string(),
+        path: request.path().to_owned(),
+        client_id: outcome.client_id,
+        status,
+        error: outcome.error,
+    });
+    response
+}
+
+async fn post_endpoint<T: Serialize>(
+    server: &AuthServer,
+    request: &HttpRequest,
+    payload: web::Payload,
+    endpoint: Endpoint,
+    handle: impl FnOnce(&AuthServer, Option<&str>, Option<&str>, &[u8]) -> Handled<T>,
+    success: impl FnOnce(T) -> HttpResponse,
+) -> HttpResponse {
+    let started = Instant::now();
+    let handled = match read_body(request, payload).await {
+        Ok(body) => handle(
+            server,
+            header_str(request, header::CONTENT_TYPE),
+            // A non-ASCII Authorization header is treated as malformed Basic by the parser.
+            request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|value| value.to_str().unwrap_or("\u{fffd}")),
+            &body,
+        ),
+        Err(response) => Handled {
+            result: Err(EndpointError {
+                response,
+                basic_attempted: false,
+            }),
+            client_id: None,
+        },
+    };
+    let (response, error) = match handled.result {
+        Ok(value) => (success(value), None),
+        Err(error) => (error_response(&error), Some(error.response.error.clone())),
+    };
+    let outcome = Outcome {
+        endpoint,
+        client_id: handled.client_id,
+        error,
+    };
+    finish(server, request, started, outcome, response)
+}
+
+async fn token(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    post_endpoint(
+        &server,
+        &request,
+        payload,
+        Endpoint::Token,
+        AuthServer::token,
+        |response| json(StatusCode::OK, true, &response),
+    )
+    .await
+}
+
+async fn introspect(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    post_endpoint(
+        &server,
+        &request,
+        payload,
+        Endpoint::Introspection,
+        AuthServer::introspect,
+        |response| json(StatusCode::OK, true, &response),
+    )
+    .await
+}
+
+async fn revoke(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    post_endpoint(
+        &server,
+        &request,
+        payload,
+        Endpoint::Revocation,
+        AuthServer::revoke,
+        |()| {
+            // RFC 7009 §2.2: 200 with an empty body.
+            builder(StatusCode::OK, true).finish()
+        },
+    )
+    .await
+}
+
+async fn discovery(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let response = json(StatusCode::OK, false, &server.metadata());
+    let outcome = Outcome {
+        endpoint: Endpoint::Discovery,
+        client_id: None,
+        error: None,
+    };
+    finish(&server, &request, started, outcome, response)
+}
+
+async fn jwks(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let response = json(StatusCode::OK, false, &server.keys().jwks());
+    let outcome = Outcome {
+        endpoint: Endpoint::Jwks,
+        client_id: None,
+        error: None,
+    };
+    finish(&server, &request, started, outcome, response)
+}
+
+fn endpoint_of(server: &AuthServer, path: &str) -> Endpoint {
+    let routes = server.routes();
+    if path == routes.token {
+        Endpoint::Token
+    } else if Some(path) == routes.introspection {
+        Endpoint::Introspection
+    } else if Some(path) == routes.revocation {
+        Endpoint::Revocation
+    } else if path == routes.jwks {
+        Endpoint::Jwks
+    } else if routes.discovery.contains(&path) {
+        Endpoint::Discovery
+    } else {
+        Endpoint::Unknown
+    }
+}
+
+/// 405 with `Allow` for a known path used with the wrong method.
+async fn method_not_allowed(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let endpoint = endpoint_of(&server, request.path());
+    let allowed: &'static str = match endpoint {
+        Endpoint::Discovery | Endpoint::Jwks => "GET",
+        _ => "POST",
+    };
+    let error = EndpointError {
+        response: ErrorResponse::invalid_request(format!("use {allowed} on {}", request.path()))
+            .with_status(StatusCode::METHOD_NOT_ALLOWED.as_u16()),
+        basic_attempted: false,
+    };
+    let mut response = error_response(&error);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allowed));
+    let outcome = Outcome {
+        endpoint,
+        client_id: None,
+        error: Some(error.response.error),
+    };
+    finish(&server, &request, started, outcome, response)
+}
+
+/// 404 JSON for paths the server does not serve.
+pub(crate) async fn not_found(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    let started = Instant::now();
+    let error = EndpointError {
+        response: ErrorResponse::new(ErrorCode::Other("not_found".to_owned()), "no such endpoint")
+            .with_status(StatusCode::NOT_FOUND.as_u16()),
+        basic_attempted: false,
+    };
+    let response = error_response(&error);
+    let outcome = Outcome {
+        endpoint: Endpoint::Unknown,
+        client_id: None,
+        error: Some(error.response.error),
+    };
+    finish(&server, &request, started, outcome, response)
+}

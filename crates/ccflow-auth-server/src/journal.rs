@@ -1,0 +1,106 @@
+//! The request journal: what the server received and how it answered, without secrets.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::SystemTime;
+
+use ccflow_protocol::{ClientId, ErrorCode};
+
+/// How many entries the journal keeps before it drops the oldest.
+pub const JOURNAL_CAPACITY: usize = 10_000;
+
+/// Which endpoint a request was routed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The token endpoint (RFC 6749 §3.2).
+    Token,
+    /// Introspection (RFC 7662).
+    Introspection,
+    /// Revocation (RFC 7009).
+    Revocation,
+    /// Discovery metadata (RFC 8414 / OpenID Connect Discovery).
+    Discovery,
+    /// The JWKS (RFC 7517).
+    Jwks,
+    /// Anything else (404).
+    Unknown,
+}
+
+impl Endpoint {
+    /// A short lower-case name, used in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Token => "token",
+            Self::Introspection => "introspection",
+            Self::Revocation => "revocation",
+            Self::Discovery => "discovery",
+            Self::Jwks => "jwks",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// One request as the server saw it. Holds no secret, token or `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JournalEntry {
+    /// When it arrived, by the server's clock.
+    pub received_at: SystemTime,
+    /// The endpoint it was routed to.
+    pub endpoint: Endpoint,
+    /// HTTP method.
+    pub method: String,
+    /// Request path (no query string).
+    pub path: String,
+    /// The client that authenticated or claimed to be calling, if any.
+    pub client_id: Option<ClientId>,
+    /// The response status.
+    pub status: u16,
+    /// The OAuth error code of an error response.
+    pub error: Option<ErrorCode>,
+}
+
+impl fmt::Display for JournalEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} -> {}", self.method, self.path, self.status)?;
+        if let Some(error) = &self.error {
+            write!(f, " {error}")?;
+        }
+        if let Some(client_id) = &self.client_id {
+            write!(f, " (client_id {client_id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A bounded, thread-safe log of requests (oldest dropped first past [`JOURNAL_CAPACITY`]).
+#[derive(Debug, Default)]
+pub struct Journal {
+    entries: Mutex<VecDeque<JournalEntry>>,
+}
+
+impl Journal {
+    pub(crate) fn record(&self, entry: JournalEntry) {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() == JOURNAL_CAPACITY {
+            entries.pop_front();
+        }
+        entries.push_back(entry);
+    }
+
+    /// Every entry, oldest first.
+    pub fn entries(&self) -> Vec<JournalEntry> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.iter().cloned().collect()
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}

@@ -1,0 +1,255 @@
+//! Signing keys: RS256 key pairs with RFC 7638 thumbprint `kid`s, and the key ring the JWKS publishes.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_protocol::{Jwk, Jwks};
+use jsonwebtoken::jwk::AlgorithmParameters;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+
+/// Why a key could not be loaded or generated. Never carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The PEM text is not an RSA private key jsonwebtoken can use.
+    #[error("not a usable RSA private key (PKCS#8 or PKCS#1 PEM, at least 2048 bits): {0}")]
+    InvalidPrivateKey(String),
+    /// A key file could not be read.
+    #[error("cannot read key file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Key generation failed.
+    #[error("RSA key generation failed: {0}")]
+    Generation(String),
+}
+
+/// One RS256 signing key: the private half for signing, the public half as a JWK.
+///
+/// Its `Debug` output shows the `kid` only, never key material.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    encoding_key: EncodingKey,
+    decoding_key: DecodingKey,
+    public_jwk: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &"RS256")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Loads an RSA private key from PEM text (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
+        crate::crypto::install_provider();
+        let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes())
+            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
+        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key, Algorithm::RS256)
+            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
+        let AlgorithmParameters::RSA(rsa) = jwk.algorithm else {
+            return Err(KeyError::InvalidPrivateKey("not an RSA key".to_owned()));
+        };
+        let decoding_key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
+            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
+        let mut public_jwk = Jwk {
+            kty: "RSA".to_owned(),
+            use_: Some("sig".to_owned()),
+            alg: Some("RS256".to_owned()),
+            n: Some(rsa.n),
+            e: Some(rsa.e),
+            ..Jwk::default()
+        };
+        let kid = thumbprint(&public_jwk)
+            .ok_or_else(|| KeyError::InvalidPrivateKey("no RFC 7638 thumbprint".to_owned()))?;
+        public_jwk.kid = Some(kid.clone());
+        Ok(Self {
+            kid,
+            encoding_key,
+            decoding_key,
+            public_jwk,
+        })
+    }
+
+    /// Loads an RSA private key from a PEM file.
+    pub fn from_pem_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        let path = path.as_ref();
+        let pem = std::fs::read_to_string(path).map_err(|source| KeyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_pem(&pem)
+    }
+
+    /// Generates a fresh RSA key of `bits` bits (2048 or more). Slow: about a second in debug
+    /// builds, so tests should prefer the fixture keys or [`SigningKey::process_default`].
+    pub fn generate_rsa(bits: usize) -> Result<Self, KeyError> {
+        use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+        // `rsa` only generates and exports (DESIGN.md "Crypto"); signing goes through aws-lc-rs.
+        let private = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits)
+            .map_err(|error| KeyError::Generation(error.to_string()))?;
+        let pem = private
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|error| KeyError::Generation(error.to_string()))?;
+        Self::from_pem(&pem)
+    }
+
+    /// A 2048-bit key generated once per process and shared by every server that has no key of
+    /// its own, so a test suite pays for key generation at most once.
+    pub fn process_default() -> Result<Self, KeyError> {
+        static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
+        KEY.get_or_init(|| Self::generate_rsa(2048).map_err(|error| error.to_string()))
+            .clone()
+            .map_err(KeyError::Generation)
+    }
+
+    /// The key id: the RFC 7638 SHA-256 thumbprint of the public key, base64url.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public key as a JWK (RFC 7517), with `kid`, `use` and `alg`.
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.public_jwk
+    }
+
+    pub(crate) fn encoding_key(&self) -> &EncodingKey {
+        &self.encoding_key
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.decoding_key
+    }
+}
+
+/// The RFC 7638 §3 thumbprint of a JWK: base64url(SHA-256(canonical JSON of its required members)).
+pub fn thumbprint(jwk: &Jwk) -> Option<String> {
+    let input = jwk.thumbprint_input()?;
+    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes())))
+}
+
+/// The keys of one server: exactly one signs; every key listed is published in the JWKS.
+///
+/// Today the ring holds the active key plus any extra published keys; staged/retired states and
+/// rotation are the subject of the "test control" issue and slot in here.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    active: SigningKey,
+    also_published: Vec<SigningKey>,
+}
+
+impl KeyRing {
+    /// A ring whose only key is `active`.
+    pub fn new(active: SigningKey) -> Self {
+        Self {
+            active,
+            also_published: Vec::new(),
+        }
+    }
+
+    /// Also publishes `key` in the JWKS (it verifies, it does not sign).
+    #[must_use]
+    pub fn with_published(mut self, key: SigningKey) -> Self {
+        if key.kid() != self.active.kid() && self.find(key.kid()).is_none() {
+            self.also_published.push(key);
+        }
+        self
+    }
+
+    /// The key that signs new tokens.
+    pub fn active(&self) -> &SigningKey {
+        &self.active
+    }
+
+    /// Every published key, the active one first.
+    pub fn published(&self) -> impl Iterator<Item = &SigningKey> {
+        std::iter::once(&self.active).chain(&self.also_published)
+    }
+
+    /// The published key with this `kid`.
+    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
+        self.published().find(|key| key.kid() == kid)
+    }
+
+    /// The JWKS document (RFC 7517 §5).
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: self
+                .published()
+                .map(|key| key.public_jwk().clone())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../../fixtures/keys/rs256-1.pem");
+
+    #[test]
+    fn kid_is_the_rfc7638_thumbprint_of_the_public_key() {
+        let key = SigningKey::from_pem(FIXTURE).unwrap();
+        let jwk = key.public_jwk();
+        assert_eq!(jwk.kid.as_deref(), Some(key.kid()));
+        assert_eq!(thumbprint(jwk).as_deref(), Some(key.kid()));
+        // 32 bytes of SHA-256, base64url without padding.
+        assert_eq!(key.kid().len(), 43);
+    }
+
+    #[test]
+    fn rfc7638_example_thumbprint() {
+        // RFC 7638 §3.1.
+        let jwk = Jwk {
+            kty: "RSA".to_owned(),
+            e: Some("AQAB".to_owned()),
+            n: Some("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".to_owned()),
+            ..Jwk::default()
+        };
+        assert_eq!(
+            thumbprint(&jwk).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let key = SigningKey::from_pem(FIXTURE).unwrap();
+        let debug = format!("{key:?}");
+        assert!(debug.contains(key.kid()));
+        assert!(!debug.contains(key.public_jwk().n.as_deref().unwrap()));
+        assert!(!debug.contains("PRIVATE"));
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_a_key() {
+        let error =
+            SigningKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+                .unwrap_err();
+        assert!(matches!(error, KeyError::InvalidPrivateKey(_)), "{error}");
+    }
+
+    #[test]
+    fn ring_publishes_every_key_once_with_the_active_first() {
+        let one = SigningKey::from_pem(FIXTURE).unwrap();
+        let two = SigningKey::from_pem(include_str!("../../../fixtures/keys/rs256-2.pem")).unwrap();
+        let ring = KeyRing::new(one.clone())
+            .with_published(two.clone())
+            .with_published(one.clone());
+        let kids: Vec<_> = ring.jwks().keys.into_iter().filter_map(|k| k.kid).collect();
+        assert_eq!(kids, [one.kid(), two.kid()]);
+        assert_eq!(ring.active().kid(), one.kid());
+    }
+}

@@ -1,0 +1,163 @@
+//! The `ccflow-auth-server` binary: the mock authorization server on a real port.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder, Profile};
+use clap::{Parser, ValueEnum};
+
+/// Mock OAuth 2.0 authorization server for the Client Credentials grant.
+///
+/// Without --config it runs on embedded defaults: the strict `rfc` profile and two demo clients.
+/// Its first stdout line is `ccflow-auth-server listening on http://ADDR`.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "CCFLOW_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
+    #[arg(long, env = "CCFLOW_BIND")]
+    bind: Option<SocketAddr>,
+    /// Public issuer URL [default: http://<bound address>].
+    #[arg(long, env = "CCFLOW_ISSUER")]
+    issuer: Option<String>,
+    /// Vendor profile to emulate.
+    #[arg(long, env = "CCFLOW_PROFILE")]
+    profile: Option<Profile>,
+    /// Log format on stderr.
+    #[arg(long, env = "CCFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, env = "CCFLOW_WORKERS")]
+    workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    // Configuration precedence: file < environment < flags (clap merges the last two).
+    let mut builder = match &cli.config {
+        Some(path) => match MockAuthServerBuilder::from_config_file(path) {
+            Ok(builder) => builder,
+            Err(error) => {
+                fatal(&error);
+                return ExitCode::from(2);
+            }
+        },
+        None => MockAuthServer::builder()
+            .demo_clients()
+            .bind(DEFAULT_BIND.parse().expect("the default address parses")),
+    };
+    if let Some(bind) = cli.bind {
+        builder = builder.bind(bind);
+    }
+    if let Some(issuer) = cli.issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(profile) = cli.profile {
+        builder = builder.profile(profile);
+    }
+    let workers = cli
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let server = match builder.workers(workers).start().await {
+        Ok(server) => server,
+        Err(error @ ccflow_auth_server::StartError::Config(_)) => {
+            fatal(&error);
+            return ExitCode::from(2);
+        }
+        Err(error) => {
+            fatal(&error);
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = announce(&server) {
+        tracing::error!(%error, "cannot write to stdout");
+        return ExitCode::FAILURE;
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Prints the contract line scripts read (`listening on http://ADDR`), then the summary.
+fn announce(server: &MockAuthServer) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "ccflow-auth-server listening on {}", server.uri())?;
+    write!(stdout, "{}", server.app().banner())?;
+    stdout.flush()
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Reports a start-up failure on stderr, plainly, for whoever ran the command.
+#[allow(
+    clippy::print_stderr,
+    reason = "a binary reporting why it cannot start"
+)]
+fn fatal(error: &dyn std::fmt::Display) {
+    eprintln!("ccflow-auth-server: error: {error}");
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CCFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

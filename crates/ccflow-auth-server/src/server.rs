@@ -1,0 +1,432 @@
+//! The embeddable server: a builder, and a handle that serves on its own thread until dropped.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use ccflow_protocol::Profile;
+
+use crate::app::{AppParts, AuthServer};
+use crate::clients::{Client, Registry};
+use crate::clock::{Clock, SystemClock};
+use crate::config::ConfigError;
+use crate::journal::{Endpoint, JournalEntry};
+use crate::keys::{KeyError, KeyRing, SigningKey};
+
+/// The default token lifetime.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// Why a server could not be built or started.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The signing key could not be loaded or generated.
+    #[error("signing key: {0}")]
+    Key(#[from] KeyError),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server thread failed to start.
+    #[error("the server failed to start: {0}")]
+    Start(String),
+}
+
+/// Configures a [`MockAuthServer`]: clients, profile, key, issuer, clock, address.
+#[derive(Debug)]
+#[must_use]
+pub struct MockAuthServerBuilder {
+    clients: Vec<Client>,
+    profile: Profile,
+    keys: Option<KeyRing>,
+    issuer: Option<String>,
+    clock: Option<Arc<dyn Clock>>,
+    token_ttl: Duration,
+    bind: SocketAddr,
+    workers: usize,
+    /// The file the settings came from, named in configuration errors.
+    config_file: Option<PathBuf>,
+}
+
+impl Default for MockAuthServerBuilder {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            profile: Profile::default(),
+            keys: None,
+            issuer: None,
+            clock: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            workers: 1,
+            config_file: None,
+        }
+    }
+}
+
+impl MockAuthServerBuilder {
+    /// Reads a TOML configuration file (see `docs/configuration.md`) into a builder.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let loaded = crate::config::load_file(path.as_ref())?;
+        let mut builder = loaded.builder;
+        builder.config_file = Some(path.as_ref().to_path_buf());
+        if let Some(bind) = loaded.bind {
+            let address = bind.parse().map_err(|_| ConfigError {
+                file: Some(path.as_ref().to_path_buf()),
+                field: "bind".to_owned(),
+                why: format!("`{bind}` is not an IP:port address"),
+            })?;
+            builder = builder.bind(address);
+        }
+        Ok(builder)
+    }
+
+    /// The built-in demo clients (`demo-client` / `demo-secret` and `demo-reporting` /
+    /// `reporting-secret`), as the binary uses without a config file.
+    pub fn demo_clients(mut self) -> Self {
+        self.clients.extend(crate::config::demo_clients());
+        self
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: Client) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Registers several clients.
+    pub fn clients(mut self, clients: impl IntoIterator<Item = Client>) -> Self {
+        self.clients.extend(clients);
+        self
+    }
+
+    /// The vendor profile to speak (default: the strict `rfc` profile).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The key that signs tokens. Without one, a key generated once per process is used.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.keys = Some(KeyRing::new(key));
+        self
+    }
+
+    /// A whole key ring (several published keys, one signing).
+    pub fn key_ring(mut self, keys: KeyRing) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The public issuer URL (default: `http://<bound address>`).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The clock for issuance and checks (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The default token lifetime (default one hour); clients may override it.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.token_ttl = ttl;
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`: a free port on loopback).
+    pub fn bind(mut self, address: SocketAddr) -> Self {
+        self.bind = address;
+        self
+    }
+
+    /// How many worker threads serve requests (default 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The address [`start`](Self::start) will bind.
+    pub fn bind_address(&self) -> SocketAddr {
+        self.bind
+    }
+
+    /// Builds the server without a socket, for [`configure`](crate::configure) and
+    /// `actix_web::test`; `default_issuer` applies unless [`issuer`](Self::issuer) was set.
+    pub fn into_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
+        let config_file = self.config_file.clone();
+        self.build_app(default_issuer)
+            .map_err(|error| match (error, config_file) {
+                (StartError::Config(error), Some(file)) if error.file.is_none() => {
+                    StartError::Config(ConfigError {
+                        file: Some(file),
+                        ..error
+                    })
+                }
+                (error, _) => error,
+            })
+    }
+
+    fn build_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
+        crate::crypto::install_provider();
+        let issuer = self.issuer.unwrap_or_else(|| default_issuer.to_owned());
+        validate_issuer(&issuer)?;
+        if self.token_ttl.is_zero() {
+            return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());
+        }
+        let registry = Registry::new(self.clients)?;
+        let keys = match self.keys {
+            Some(keys) => keys,
+            None => KeyRing::new(SigningKey::process_default()?),
+        };
+        Ok(AuthServer::new(AppParts {
+            issuer,
+            profile: self.profile,
+            registry,
+            keys,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            token_ttl: self.token_ttl,
+        }))
+    }
+
+    /// Binds, starts serving on a background thread, and returns once connections are accepted.
+    pub async fn start(self) -> Result<MockAuthServer, StartError> {
+        let address = self.bind;
+        let listener =
+            TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        let workers = self.workers;
+        let app = self.into_app(&format!("http://{address}"))?;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let thread_app = app.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("ccflow-auth-server-{}", address.port()))
+            .spawn(move || serve(thread_app, listener, workers, ready_tx))
+            .map_err(|error| StartError::Start(error.to_string()))?;
+        match ready_rx.await {
+            Ok(Ok(handle)) => Ok(MockAuthServer {
+                app,
+                address,
+                handle,
+                thread: Some(thread),
+            }),
+            Ok(Err(error)) => Err(StartError::Start(error)),
+            Err(_) => Err(StartError::Start(
+                "the server thread ended during start-up".to_owned(),
+            )),
+        }
+    }
+}
+
+fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+    // RFC 8414 §2: an https (or, for a local mock, http) URL with no query or fragment.
+    let scheme_ok = issuer.starts_with("http://") || issuer.starts_with("https://");
+    let host_ok = issuer
+        .split("://")
+        .nth(1)
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
+    if !scheme_ok || !host_ok || issuer.contains(['?', '#']) || issuer.contains(char::is_whitespace)
+    {
+        return Err(ConfigError::field(
+            "issuer",
+            format!(
+                "`{issuer}` must be an http(s) URL with a host and no query or fragment (RFC 8414 section 2)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the actix system on the current (dedicated) thread until the server stops.
+fn serve(
+    app: AuthServer,
+    listener: TcpListener,
+    workers: usize,
+    ready: tokio::sync::oneshot::Sender<Result<ServerHandle, String>>,
+) {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let factory_app = app.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(crate::http::configure(factory_app.clone()))
+                .default_service(web::to(crate::http::not_found))
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener);
+        let server = match server {
+            Ok(server) => server.run(),
+            Err(error) => {
+                let _ = ready.send(Err(error.to_string()));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(server.handle()));
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the server stopped with an error");
+        }
+    });
+}
+
+/// A running mock authorization server. Stops when dropped or on [`shutdown`](Self::shutdown).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ccflow_auth_server::{Client, MockAuthServer};
+///
+/// let server = MockAuthServer::builder()
+///     .client(Client::new("orders-service", "s3cret").scopes(["orders.read"]))
+///     .start()
+///     .await?;
+/// assert!(server.token_url().ends_with("/oauth2/token"));
+/// # Ok(()) }
+/// ```
+pub struct MockAuthServer {
+    app: AuthServer,
+    address: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for MockAuthServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockAuthServer")
+            .field("address", &self.address)
+            .field("issuer", &self.app.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockAuthServer {
+    /// Starts configuring a server.
+    pub fn builder() -> MockAuthServerBuilder {
+        MockAuthServerBuilder::default()
+    }
+
+    /// The socket address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The base URI, `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        self.app.issuer()
+    }
+
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> String {
+        self.app.token_url().to_owned()
+    }
+
+    /// The JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        self.app.url(self.app.routes().jwks)
+    }
+
+    /// The discovery document URL (RFC 8414 form).
+    pub fn discovery_url(&self) -> String {
+        let routes = self.app.routes();
+        self.app.url(
+            routes
+                .discovery
+                .last()
+                .copied()
+                .unwrap_or("/.well-known/oauth-authorization-server"),
+        )
+    }
+
+    /// The introspection endpoint URL, if the profile has one.
+    pub fn introspection_url(&self) -> Option<String> {
+        self.app
+            .routes()
+            .introspection
+            .map(|path| self.app.url(path))
+    }
+
+    /// The revocation endpoint URL, if the profile has one.
+    pub fn revocation_url(&self) -> Option<String> {
+        self.app.routes().revocation.map(|path| self.app.url(path))
+    }
+
+    /// The server's state (journal, keys).
+    pub fn app(&self) -> &AuthServer {
+        &self.app
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn received_requests(&self) -> Vec<JournalEntry> {
+        self.app.journal().entries()
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_request_count(&self) -> usize {
+        self.received_requests()
+            .iter()
+            .filter(|entry| entry.endpoint == Endpoint::Token)
+            .count()
+    }
+
+    /// Panics unless exactly `expected` requests reached the token endpoint, listing them all.
+    #[track_caller]
+    pub fn assert_token_requests(&self, expected: usize) {
+        let entries = self.received_requests();
+        let tokens: Vec<_> = entries
+            .iter()
+            .filter(|e| e.endpoint == Endpoint::Token)
+            .collect();
+        if tokens.len() != expected {
+            let mut message = format!(
+                "expected {expected} token request(s) to {}, received {}:\n",
+                self.token_url(),
+                tokens.len()
+            );
+            for entry in &entries {
+                message.push_str(&format!("  - {entry}\n"));
+            }
+            panic!("{message}");
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (5 s at most), and waits for the thread.
+    pub async fn shutdown(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            // The server has stopped, so the thread is finishing; don't block the executor.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for MockAuthServer {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // `stop` sends its command eagerly; the returned future only waits for completion.
+            drop(self.handle.stop(false));
+            let _ = thread.join();
+        }
+    }
+}
