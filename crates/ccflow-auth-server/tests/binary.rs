@@ -1,0 +1,155 @@
+//! The `ccflow-auth-server` binary as scripts use it: the `listening on` line, flags, config
+//! errors, and graceful shutdown on SIGTERM.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ccflow-auth-server");
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct Running {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_remove("CCFLOW_CONFIG")
+        .env_remove("CCFLOW_BIND")
+        .env_remove("CCFLOW_ISSUER")
+        .env_remove("CCFLOW_PROFILE")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+fn spawn(args: &[&str]) -> (Running, String) {
+    let mut child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("first stdout line");
+    (Running { child, stdout }, first)
+}
+
+fn address_of(first_line: &str) -> String {
+    let address = first_line
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first_line:?}"));
+    assert!(
+        !address.ends_with(":0"),
+        "the real port is printed: {address}"
+    );
+    address.to_owned()
+}
+
+fn rest_of_output(running: &mut Running) -> String {
+    // SIGTERM, then everything else it printed until it exited.
+    let status = Command::new("kill")
+        .args(["-TERM", &running.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    running.stdout.read_to_string(&mut rest).unwrap();
+    let exit = running.child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    rest
+}
+
+#[tokio::test]
+async fn runs_on_embedded_defaults_and_stops_on_sigterm() {
+    let (mut running, first) = spawn(&["--bind", "127.0.0.1:0"]);
+    let address = address_of(&first);
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/oauth2/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let rest = rest_of_output(&mut running);
+    assert!(rest.contains("demo-client"), "{rest}");
+    assert!(
+        rest.contains("demo-secret"),
+        "demo secrets are printed: {rest}"
+    );
+    assert!(rest.contains(&format!("curl -s -u 'demo-client:demo-secret' -d grant_type=client_credentials http://{address}/oauth2/token")), "{rest}");
+}
+
+#[tokio::test]
+async fn runs_a_config_file_and_never_prints_its_secrets() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/ccflow.toml");
+    let (mut running, first) = spawn(&[
+        "--config",
+        config,
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        "http://issuer.test",
+    ]);
+    let address = address_of(&first);
+    let metadata: serde_json::Value = reqwest::get(format!(
+        "http://{address}/.well-known/oauth-authorization-server"
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(metadata["issuer"], "http://issuer.test");
+    let rest = rest_of_output(&mut running);
+    assert!(rest.contains("orders-service"), "{rest}");
+    assert!(
+        !rest.contains("orders-secret"),
+        "configured secrets are not printed: {rest}"
+    );
+    assert!(
+        !rest.contains("curl"),
+        "no curl with an unknown secret: {rest}"
+    );
+}
+
+#[test]
+fn a_bad_config_names_file_and_field_and_exits_2_before_binding() {
+    let dir = std::env::temp_dir().join(format!("ccflow-bad-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s3cret-value\"\nscopes = [\"bad scope\"]\n").unwrap();
+    let output = command(&["--config", file.to_str().unwrap(), "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "nothing is announced");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml"), "{stderr}");
+    assert!(stderr.contains("clients[0].scopes"), "{stderr}");
+    assert!(!stderr.contains("s3cret-value"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_profile_is_a_usage_error() {
+    let output = command(&["--profile", "nope", "--bind", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("rfc"),
+        "lists the available profiles: {stderr}"
+    );
+}

@@ -1,0 +1,176 @@
+//! Shared fixtures for the integration tests: a server with fixture keys and known clients,
+//! and token verification that does not use the server's own code.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use ccflow_auth_server::protocol::AuthMethod;
+use ccflow_auth_server::{Client, ManualClock, MockAuthServer, MockAuthServerBuilder, SigningKey};
+use serde_json::Value;
+
+pub const SPECIAL_ID: &str = "svc \" %&+£€:@/ id";
+pub const SPECIAL_SECRET: &str = "sec \" %&+£€:@/ ret";
+/// Fixed server time for deterministic tests: 2026-01-01T00:00:00Z.
+pub const T0: u64 = 1_767_225_600;
+
+pub fn fixture(path: &str) -> String {
+    let full = format!("{}/../../fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("cannot read {full}: {error}"))
+}
+
+pub fn signing_key() -> SigningKey {
+    SigningKey::from_pem(&fixture("keys/rs256-1.pem")).expect("fixture key loads")
+}
+
+pub fn clock() -> ManualClock {
+    ManualClock::at(UNIX_EPOCH + Duration::from_secs(T0))
+}
+
+/// The clients every suite uses.
+pub fn builder(clock: &ManualClock) -> MockAuthServerBuilder {
+    MockAuthServer::builder()
+        .signing_key(signing_key())
+        .clock(clock.clone())
+        .client(
+            Client::new("orders-service", "orders-secret")
+                .scopes(["orders.read", "orders.write"])
+                .audiences(["orders-api", "billing-api"]),
+        )
+        .client(
+            Client::new("basic-only", "basic-secret").auth_methods([AuthMethod::ClientSecretBasic]),
+        )
+        .client(
+            Client::new("post-only", "post-secret").auth_methods([AuthMethod::ClientSecretPost]),
+        )
+        .client(
+            Client::new(SPECIAL_ID, SPECIAL_SECRET)
+                .scopes(["special"])
+                .token_ttl(Duration::from_secs(120)),
+        )
+        .client(
+            Client::private_key_jwt("jwt-client")
+                .public_key_pem(fixture("keys/client-rs256.pub.pem"))
+                .scopes(["jobs.run"]),
+        )
+        .client(
+            Client::private_key_jwt("jwt-ec-client")
+                .public_key_pem(fixture("keys/client-es256.pub.pem")),
+        )
+}
+
+pub async fn start() -> (MockAuthServer, ManualClock) {
+    let clock = clock();
+    let server = builder(&clock).start().await.expect("server starts");
+    (server, clock)
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("reqwest client")
+}
+
+/// `Basic` credentials per RFC 6749 §2.3.1, written here independently of ccflow-protocol.
+pub fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine as _;
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let raw = format!("{}:{}", encode(id), encode(secret));
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    let mut serializer = String::new();
+    for (index, (name, value)) in pairs.iter().enumerate() {
+        if index > 0 {
+            serializer.push('&');
+        }
+        serializer.push_str(&ccflow_auth_server::protocol::form_urlencode(name));
+        serializer.push('=');
+        serializer.push_str(&ccflow_auth_server::protocol::form_urlencode(value));
+    }
+    serializer
+}
+
+pub async fn post_form(url: &str, authorization: Option<&str>, body: String) -> reqwest::Response {
+    let mut request = http()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    request.send().await.expect("request sent")
+}
+
+/// Requests a token with Basic auth and returns the JSON body, asserting a 200.
+pub async fn token(
+    server: &MockAuthServer,
+    id: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> Value {
+    let mut pairs = vec![("grant_type", "client_credentials")];
+    pairs.extend_from_slice(extra);
+    let response = post_form(&server.token_url(), Some(&basic(id, secret)), form(&pairs)).await;
+    let status = response.status();
+    let body: Value = response.json().await.expect("json body");
+    assert_eq!(status, 200, "token request failed: {body}");
+    body
+}
+
+/// Decodes and verifies a token with the JWKS fetched over HTTP, using jsonwebtoken directly:
+/// the expected issuer and audience, RS256 only, `exp` required, at the given time.
+pub async fn verify(
+    server: &MockAuthServer,
+    token: &str,
+    audience: &str,
+    now: u64,
+) -> (Value, Value) {
+    let jwks: jsonwebtoken::jwk::JwkSet = http()
+        .get(server.jwks_url())
+        .send()
+        .await
+        .expect("jwks fetched")
+        .json()
+        .await
+        .expect("jwks is a JWK set");
+    let header = jsonwebtoken::decode_header(token).expect("token has a JWS header");
+    let kid = header.kid.expect("token header has a kid");
+    let jwk = jwks
+        .find(&kid)
+        .expect("the token's kid is published in the JWKS");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("JWK converts to a key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[server.issuer()]);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "iat", "nbf"]);
+    // Check time against the test clock, not the wall clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    let data = jsonwebtoken::decode::<Value>(token, &key, &validation).expect("token verifies");
+    let claims = data.claims;
+    let exp = claims["exp"].as_u64().expect("numeric exp");
+    let nbf = claims["nbf"].as_u64().expect("numeric nbf");
+    assert!(
+        nbf <= now && now < exp,
+        "token not valid at {now}: {claims}"
+    );
+    let header = serde_json::to_value(&data.header).expect("header serialises");
+    assert_eq!(header["kid"], kid.as_str());
+    (header, claims)
+}

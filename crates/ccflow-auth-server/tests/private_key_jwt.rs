@@ -1,0 +1,256 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, §3) over real HTTP.
+
+mod common;
+
+use common::{T0, fixture, form, post_form, start, verify};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn rsa_key() -> EncodingKey {
+    EncodingKey::from_rsa_pem(fixture("keys/client-rs256.pem").as_bytes()).unwrap()
+}
+
+fn sign(claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    encode(&Header::new(alg), claims, key).unwrap()
+}
+
+fn claims(client_id: &str, audience: &str, jti: &str) -> Value {
+    json!({
+        "iss": client_id,
+        "sub": client_id,
+        "aud": audience,
+        "iat": T0,
+        "exp": T0 + 60,
+        "jti": jti,
+    })
+}
+
+async fn token_with(url: &str, client_id: Option<&str>, assertion: &str) -> (u16, Value) {
+    let mut pairs = vec![
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion),
+    ];
+    if let Some(client_id) = client_id {
+        pairs.push(("client_id", client_id));
+    }
+    let response = post_form(url, None, form(&pairs)).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_rs256_assertion_authenticates_the_client() {
+    let (server, _clock) = start().await;
+    let assertion = sign(
+        &claims("jwt-client", &server.token_url(), "jti-1"),
+        &rsa_key(),
+        Algorithm::RS256,
+    );
+    let (status, body) = token_with(&server.token_url(), Some("jwt-client"), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, token_claims) = verify(
+        &server,
+        body["access_token"].as_str().unwrap(),
+        "jwt-client",
+        T0,
+    )
+    .await;
+    assert_eq!(token_claims["client_id"], "jwt-client");
+    assert_eq!(token_claims["scope"], "jobs.run");
+}
+
+#[tokio::test]
+async fn the_client_can_be_named_by_the_assertion_alone_and_aud_may_be_the_issuer() {
+    let (server, _clock) = start().await;
+    let assertion = sign(
+        &claims("jwt-client", server.issuer(), "jti-2"),
+        &rsa_key(),
+        Algorithm::PS256,
+    );
+    let (status, body) = token_with(&server.token_url(), None, &assertion).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_es256_assertion_authenticates_the_client() {
+    let (server, _clock) = start().await;
+    let key = EncodingKey::from_ec_pem(fixture("keys/client-es256.pem").as_bytes()).unwrap();
+    let assertion = sign(
+        &claims("jwt-ec-client", &server.token_url(), "jti-3"),
+        &key,
+        Algorithm::ES256,
+    );
+    let (status, body) = token_with(&server.token_url(), Some("jwt-ec-client"), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_replayed_assertion_is_rejected() {
+    let (server, _clock) = start().await;
+    let assertion = sign(
+        &claims("jwt-client", &server.token_url(), "jti-once"),
+        &rsa_key(),
+        Algorithm::RS256,
+    );
+    let (status, _) = token_with(&server.token_url(), Some("jwt-client"), &assertion).await;
+    assert_eq!(status, 200);
+    let (status, body) = token_with(&server.token_url(), Some("jwt-client"), &assertion).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_client");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("jti"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_request_does_not_consume_the_jti() {
+    let (server, _clock) = start().await;
+    let assertion = sign(
+        &claims("jwt-client", &server.token_url(), "jti-keep"),
+        &rsa_key(),
+        Algorithm::RS256,
+    );
+    let pairs = [
+        ("grant_type", "client_credentials"),
+        ("client_assertion_type", ASSERTION_TYPE),
+        ("client_assertion", assertion.as_str()),
+        ("scope", "not-allowed"),
+    ];
+    let response = post_form(&server.token_url(), None, form(&pairs)).await;
+    assert_eq!(response.status(), 400);
+    let (status, body) = token_with(&server.token_url(), Some("jwt-client"), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[track_caller]
+fn expect_rejection(name: &str, status: u16, body: &Value, mentions: &str) {
+    assert_eq!(status, 401, "{name}: {body}");
+    assert_eq!(body["error"], "invalid_client", "{name}: {body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains(mentions),
+        "{name}: `{description}` should mention `{mentions}`"
+    );
+}
+
+#[tokio::test]
+async fn each_failed_check_is_invalid_client_saying_which() {
+    let (server, _clock) = start().await;
+    let url = server.token_url();
+    let other_key = EncodingKey::from_rsa_pem(fixture("keys/rs256-2.pem").as_bytes()).unwrap();
+    let mut cases: Vec<(&str, Value, EncodingKey, Algorithm, &str)> = Vec::new();
+    let base = claims("jwt-client", &url, "x");
+    let with = |field: &str, value: Value| {
+        let mut claims = base.clone();
+        claims[field] = value;
+        claims
+    };
+    let without = |field: &str| {
+        let mut claims = base.clone();
+        claims.as_object_mut().unwrap().remove(field);
+        claims
+    };
+    cases.push((
+        "signed by another key",
+        with("jti", json!("a")),
+        other_key,
+        Algorithm::RS256,
+        "signature",
+    ));
+    cases.push((
+        "iss is not the client",
+        with("iss", json!("someone")),
+        rsa_key(),
+        Algorithm::RS256,
+        "iss",
+    ));
+    cases.push((
+        "sub is not the client",
+        with("sub", json!("someone")),
+        rsa_key(),
+        Algorithm::RS256,
+        "sub",
+    ));
+    cases.push((
+        "aud is elsewhere",
+        with("aud", json!("https://elsewhere")),
+        rsa_key(),
+        Algorithm::RS256,
+        "aud",
+    ));
+    cases.push(("no aud", without("aud"), rsa_key(), Algorithm::RS256, "aud"));
+    cases.push(("no exp", without("exp"), rsa_key(), Algorithm::RS256, "exp"));
+    cases.push((
+        "exp too far ahead",
+        with("exp", json!(T0 + 301)),
+        rsa_key(),
+        Algorithm::RS256,
+        "exp",
+    ));
+    cases.push((
+        "expired",
+        with("exp", json!(T0 - 31)),
+        rsa_key(),
+        Algorithm::RS256,
+        "expired",
+    ));
+    cases.push((
+        "exp as a string",
+        with("exp", json!((T0 + 60).to_string())),
+        rsa_key(),
+        Algorithm::RS256,
+        "numeric",
+    ));
+    cases.push((
+        "nbf in the future",
+        with("nbf", json!(T0 + 120)),
+        rsa_key(),
+        Algorithm::RS256,
+        "nbf",
+    ));
+    cases.push(("no jti", without("jti"), rsa_key(), Algorithm::RS256, "jti"));
+    for (name, claims, key, alg, mentions) in cases {
+        let assertion = sign(&claims, &key, alg);
+        let (status, body) = token_with(&url, Some("jwt-client"), &assertion).await;
+        expect_rejection(name, status, &body, mentions);
+    }
+    // An HMAC assertion keyed with anything is refused outright.
+    let hmac = sign(
+        &claims("jwt-client", &url, "h"),
+        &EncodingKey::from_secret(b"shared"),
+        Algorithm::HS256,
+    );
+    let (status, body) = token_with(&url, Some("jwt-client"), &hmac).await;
+    expect_rejection("HMAC", status, &body, "HMAC");
+    // A secret-based client cannot use an assertion.
+    let assertion = sign(
+        &claims("orders-service", &url, "o"),
+        &rsa_key(),
+        Algorithm::RS256,
+    );
+    let (status, body) = token_with(&url, Some("orders-service"), &assertion).await;
+    expect_rejection(
+        "secret client",
+        status,
+        &body,
+        "may not authenticate with private_key_jwt",
+    );
+    // The body client_id must be the assertion's.
+    let assertion = sign(
+        &claims("jwt-client", &url, "m"),
+        &rsa_key(),
+        Algorithm::RS256,
+    );
+    let (status, body) = token_with(&url, Some("jwt-ec-client"), &assertion).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        server
+            .received_requests()
+            .iter()
+            .all(|entry| entry.status != 200)
+    );
+}
