@@ -268,6 +268,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_loads() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/configuration.md has a toml example");
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let loaded = parse(example, &fixtures).unwrap_or_else(|e| panic!("{e}"));
+        let app = loaded.builder.into_app("http://localhost").unwrap();
+        assert_eq!(app.registry().iter().count(), 3);
+    }
+
+    #[test]
     fn errors_never_contain_the_secret() {
         let error = parse(
             "[[clients]]\nclient_id = \"a\"\nclient_secret = \"hunter2-secret\"\nscopes = [\"bad scope\"]",

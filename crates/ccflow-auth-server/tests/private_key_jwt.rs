@@ -88,6 +88,32 @@ async fn an_es256_assertion_authenticates_the_client() {
 }
 
 #[tokio::test]
+async fn a_jwk_registered_key_is_chosen_by_kid() {
+    let (server, _clock) = start().await;
+    let key = EncodingKey::from_ec_pem(fixture("keys/client-es256.pem").as_bytes()).unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".to_owned());
+    let assertion = encode(
+        &header,
+        &claims("jwk-client", &server.token_url(), "k-1"),
+        &key,
+    )
+    .unwrap();
+    let (status, body) = token_with(&server.token_url(), Some("jwk-client"), &assertion).await;
+    assert_eq!(status, 200, "{body}");
+
+    header.kid = Some("k2".to_owned());
+    let assertion = encode(
+        &header,
+        &claims("jwk-client", &server.token_url(), "k-2"),
+        &key,
+    )
+    .unwrap();
+    let (status, body) = token_with(&server.token_url(), Some("jwk-client"), &assertion).await;
+    expect_rejection("unknown kid", status, &body, "kid");
+}
+
+#[tokio::test]
 async fn a_replayed_assertion_is_rejected() {
     let (server, _clock) = start().await;
     let assertion = sign(

@@ -19,6 +19,18 @@ pub fn fixture(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("cannot read {full}: {error}"))
 }
 
+/// The public half of `fixtures/keys/client-es256.pem` as a JWK.
+pub fn client_es256_jwk(kid: &str) -> ccflow_auth_server::protocol::Jwk {
+    ccflow_auth_server::protocol::Jwk {
+        kty: "EC".to_owned(),
+        crv: Some("P-256".to_owned()),
+        x: Some("cwVPcxL7JJX1kOW7oOUIsKcm7DpIe2evPBxKlmBOSPg".to_owned()),
+        y: Some("S4nSzeBN5-pnATuzLU1mHF79qfWwNGEkGLCoXf-PEik".to_owned()),
+        kid: Some(kid.to_owned()),
+        ..Default::default()
+    }
+}
+
 pub fn signing_key() -> SigningKey {
     SigningKey::from_pem(&fixture("keys/rs256-1.pem")).expect("fixture key loads")
 }
@@ -57,6 +69,7 @@ pub fn builder(clock: &ManualClock) -> MockAuthServerBuilder {
             Client::private_key_jwt("jwt-ec-client")
                 .public_key_pem(fixture("keys/client-es256.pub.pem")),
         )
+        .client(Client::private_key_jwt("jwk-client").public_jwk(client_es256_jwk("k1")))
 }
 
 pub async fn start() -> (MockAuthServer, ManualClock) {
