@@ -168,8 +168,14 @@ impl MockAuthServerBuilder {
     /// Builds the server without a socket, for [`configure`](crate::configure) and
     /// `actix_web::test`; `default_issuer` applies unless [`issuer`](Self::issuer) was set.
     pub fn into_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
+        self.prepare()?.into_app(default_issuer)
+    }
+
+    /// Validates everything that does not depend on the bound address, so a bad configuration
+    /// fails before any socket is opened.
+    fn prepare(self) -> Result<Prepared, StartError> {
         let config_file = self.config_file.clone();
-        self.build_app(default_issuer)
+        self.prepare_inner()
             .map_err(|error| match (error, config_file) {
                 (StartError::Config(error), Some(file)) if error.file.is_none() => {
                     StartError::Config(ConfigError {
@@ -181,10 +187,11 @@ impl MockAuthServerBuilder {
             })
     }
 
-    fn build_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
+    fn prepare_inner(self) -> Result<Prepared, StartError> {
         crate::crypto::install_provider();
-        let issuer = self.issuer.unwrap_or_else(|| default_issuer.to_owned());
-        validate_issuer(&issuer)?;
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer)?;
+        }
         if self.token_ttl.is_zero() {
             return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());
         }
@@ -193,26 +200,28 @@ impl MockAuthServerBuilder {
             Some(keys) => keys,
             None => KeyRing::new(SigningKey::process_default()?),
         };
-        Ok(AuthServer::new(AppParts {
-            issuer,
+        Ok(Prepared {
+            issuer: self.issuer,
             profile: self.profile,
             registry,
             keys,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             token_ttl: self.token_ttl,
-        }))
+        })
     }
 
-    /// Binds, starts serving on a background thread, and returns once connections are accepted.
+    /// Validates the configuration, binds, starts serving on a background thread, and returns
+    /// once connections are accepted.
     pub async fn start(self) -> Result<MockAuthServer, StartError> {
         let address = self.bind;
+        let workers = self.workers;
+        let prepared = self.prepare()?;
         let listener =
             TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
-        let workers = self.workers;
-        let app = self.into_app(&format!("http://{address}"))?;
+        let app = prepared.into_app(&format!("http://{address}"))?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let thread_app = app.clone();
         let thread = std::thread::Builder::new()
@@ -231,6 +240,31 @@ impl MockAuthServerBuilder {
                 "the server thread ended during start-up".to_owned(),
             )),
         }
+    }
+}
+
+/// A validated configuration waiting for its issuer (which may depend on the bound port).
+struct Prepared {
+    issuer: Option<String>,
+    profile: Profile,
+    registry: Registry,
+    keys: KeyRing,
+    clock: Arc<dyn Clock>,
+    token_ttl: Duration,
+}
+
+impl Prepared {
+    fn into_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
+        let issuer = self.issuer.unwrap_or_else(|| default_issuer.to_owned());
+        validate_issuer(&issuer)?;
+        Ok(AuthServer::new(AppParts {
+            issuer,
+            profile: self.profile,
+            registry: self.registry,
+            keys: self.keys,
+            clock: self.clock,
+            token_ttl: self.token_ttl,
+        }))
     }
 }
 

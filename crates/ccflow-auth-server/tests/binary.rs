@@ -129,7 +129,11 @@ fn a_bad_config_names_file_and_field_and_exits_2_before_binding() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
     std::fs::write(&file, "[[clients]]\nclient_id = \"a\"\nclient_secret = \"s3cret-value\"\nscopes = [\"bad scope\"]\n").unwrap();
-    let output = command(&["--config", file.to_str().unwrap(), "--bind", "127.0.0.1:0"])
+    // Hold the port it is told to bind: a server that bound before validating would fail
+    // with "cannot listen" (exit 1) instead of the configuration error.
+    let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = occupied.local_addr().unwrap().to_string();
+    let output = command(&["--config", file.to_str().unwrap(), "--bind", &address])
         .output()
         .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
