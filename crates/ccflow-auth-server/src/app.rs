@@ -17,9 +17,9 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 
 use crate::assertion::{AssertionContext, ReplayCache};
 use crate::clients::{ASSERTION_ALGORITHMS, Authenticated, Registry, truncate};
-use crate::clock::Clock;
 use crate::journal::Journal;
 use crate::keys::KeyRing;
+use ccflow_protocol::Clock;
 
 /// The JWT `typ` of access tokens (RFC 9068 §2.1).
 pub(crate) const ACCESS_TOKEN_TYP: &str = "at+jwt";

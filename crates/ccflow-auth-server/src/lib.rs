@@ -7,7 +7,6 @@
 mod app;
 mod assertion;
 mod clients;
-mod clock;
 mod config;
 mod crypto;
 mod http;
@@ -16,8 +15,8 @@ mod keys;
 mod server;
 
 pub use app::AuthServer;
+pub use ccflow_protocol::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use clients::Client;
-pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use config::ConfigError;
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};

@@ -13,10 +13,10 @@ use ccflow_protocol::Profile;
 
 use crate::app::{AppParts, AuthServer};
 use crate::clients::{Client, Registry};
-use crate::clock::{Clock, SystemClock};
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyRing, SigningKey};
+use ccflow_protocol::{Clock, SystemClock};
 
 /// The default token lifetime.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);

@@ -16,10 +16,12 @@
 //!   [`IntrospectionResponse`], [`Jwks`], [`BearerChallenge`]) serialize exactly
 //!   as their RFCs describe.
 //! - [`Profile`] names the dialect a server speaks and where it routes.
+//! - [`Clock`] is where every crate reads the time ([`ManualClock`] for tests).
 #![warn(missing_docs)]
 
 mod basic;
 mod challenge;
+mod clock;
 mod error;
 mod form;
 mod jwk;
@@ -32,6 +34,7 @@ mod vocabulary;
 
 pub use basic::{basic_authorization, parse_basic_authorization};
 pub use challenge::BearerChallenge;
+pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormParams, form_urlencode};
 pub use jwk::{Jwk, Jwks};

@@ -1,11 +1,12 @@
-//! Injectable time: every timestamp the server issues or checks comes from a [`Clock`].
+//! Injectable time: every timestamp ccflow issues or checks comes from a [`Clock`], so tests
+//! can expire tokens without sleeping. Reading the clock is the only contact with the outside.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A source of "now" for issuance (`iat`, `nbf`, `exp`), introspection, revocation and
-/// `private_key_jwt` replay checks, so tests can expire tokens without sleeping.
+/// A source of "now": issuance (`iat`, `nbf`, `exp`), introspection, revocation and replay
+/// checks on the server, token expiry in the SDK, `exp`/`nbf` checks in the validator.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.
     fn now(&self) -> SystemTime;
@@ -37,7 +38,7 @@ impl Clock for SystemClock {
 /// A clock that only moves when told to; clones share the same time.
 ///
 /// ```
-/// use ccflow_auth_server::{Clock, ManualClock};
+/// use ccflow_protocol::{Clock, ManualClock};
 /// use std::time::{Duration, UNIX_EPOCH};
 ///
 /// let clock = ManualClock::at(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
