@@ -1,1 +1,38 @@
-//! Client SDK for the OAuth 2.0 Client Credentials grant. Not implemented yet: see the issue "ccflow-client".
+//! Client SDK for the OAuth 2.0 Client Credentials grant: gets, caches and refreshes tokens,
+//! one request for many concurrent callers, retries, typed errors. The guide below is
+//! `docs/client.md`; its examples run as doctests.
+#![doc = include_str!("../../../docs/client.md")]
+#![warn(missing_docs)]
+
+mod auth;
+mod authorized;
+mod cache;
+mod client;
+mod discovery;
+mod error;
+mod retry;
+mod token;
+
+pub use auth::{AuthMethod, PrivateKey};
+pub use authorized::AuthorizedClient;
+pub use cache::{DEFAULT_CACHE_CAPACITY, TokenCache};
+pub use client::{
+    DEFAULT_LIFETIME, DEFAULT_REQUEST_TIMEOUT, MAX_DEFAULT_SKEW, TokenClient, TokenClientBuilder,
+};
+pub use error::{ApiError, TokenError};
+pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
+pub use token::AccessToken;
+
+/// Re-exported so users need no direct dependency for profiles, clocks and wire types.
+pub use ccflow_protocol as protocol;
+pub use ccflow_protocol::{Clock, ManualClock, Profile, SystemClock};
+/// The JWS algorithms for [`AuthMethod::PrivateKeyJwt`].
+pub use jsonwebtoken::Algorithm;
+
+/// Selects jsonwebtoken's aws-lc-rs backend (idempotent; an existing choice is kept).
+fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    });
+}
