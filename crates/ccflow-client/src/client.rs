@@ -261,7 +261,7 @@ impl TokenClientBuilder {
                 (None, Some(issuer)) => Endpoint::Issuer {
                     url: self.checked_url("issuer", issuer)?,
                     text: issuer.clone(),
-                    metadata: tokio::sync::OnceCell::new(),
+                    metadata: Arc::default(),
                 },
             };
         let client_id = match self.client_id {
@@ -375,12 +375,17 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// Where the token endpoint comes from.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per client, never moved on a hot path"
+)]
 enum Endpoint {
     TokenUrl(String),
     Issuer {
         url: Url,
         text: String,
-        metadata: tokio::sync::OnceCell<ServerMetadata>,
+        /// Shared with clients derived by `with_scopes`, so discovery runs once for all.
+        metadata: Arc<tokio::sync::OnceCell<ServerMetadata>>,
     },
 }
 
@@ -944,4 +949,180 @@ pub(crate) fn builder_from_vars(
         });
     }
     Ok(builder)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[track_caller]
+    fn config_error(builder: TokenClientBuilder, mentions: &str) {
+        match builder.build() {
+            Err(TokenError::Config(message)) => assert!(
+                message.contains(mentions),
+                "`{message}` should mention `{mentions}`"
+            ),
+            other => panic!("expected a Config error mentioning `{mentions}`, got {other:?}"),
+        }
+    }
+
+    fn base() -> TokenClientBuilder {
+        TokenClient::builder()
+            .token_url("https://as.example/token")
+            .credentials("svc", "secret")
+    }
+
+    #[test]
+    fn build_says_what_to_fix() {
+        config_error(TokenClient::builder().credentials("a", "b"), "token_url");
+        config_error(base().issuer("https://as.example"), "not both");
+        config_error(
+            TokenClient::builder().token_url("https://as.example/token"),
+            "credentials",
+        );
+        config_error(
+            TokenClient::builder()
+                .token_url("https://as.example/token")
+                .client_id("svc"),
+            "no secret",
+        );
+        config_error(base().token_url("not a url"), "not a URL");
+        config_error(base().token_url("http://as.example/token"), "plain http");
+        config_error(base().token_url("ftp://as.example/token"), "scheme");
+        config_error(base().scopes(["good", "bad scope"]), "scope `bad scope`");
+        config_error(
+            base().extra_param("client_secret", "x"),
+            "extra_param `client_secret`",
+        );
+        config_error(base().resource(""), "must not be empty");
+        config_error(base().default_lifetime(Duration::ZERO), "default_lifetime");
+        let ec = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/keys/client-es256.pem"
+        ))
+        .unwrap();
+        let key = crate::PrivateKey::from_pem(&ec).unwrap();
+        config_error(
+            base().auth_method(AuthMethod::PrivateKeyJwt {
+                key,
+                alg: jsonwebtoken::Algorithm::RS256,
+                kid: None,
+            }),
+            "does not fit",
+        );
+    }
+
+    #[test]
+    fn loopback_http_is_allowed_and_other_http_only_when_asked() {
+        for url in [
+            "http://127.0.0.1:8080/token",
+            "http://localhost/token",
+            "http://[::1]:1/token",
+        ] {
+            base().token_url(url).build().unwrap();
+        }
+        base()
+            .token_url("http://auth.test/token")
+            .allow_insecure_http(true)
+            .build()
+            .unwrap();
+    }
+
+    fn from_vars(vars: &[(&str, &str)]) -> Result<TokenClient, TokenError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        builder_from_vars(|name| map.get(name).cloned())?.build()
+    }
+
+    #[test]
+    fn from_env_reads_the_documented_variables() {
+        let client = from_vars(&[
+            ("CCFLOW_TOKEN_URL", "https://as.example/token"),
+            ("CCFLOW_CLIENT_ID", "svc"),
+            ("CCFLOW_CLIENT_SECRET", "s"),
+            ("CCFLOW_SCOPE", "a  b"),
+            ("CCFLOW_AUDIENCE", "api-1 api-2"),
+        ])
+        .unwrap();
+        assert_eq!(client.client_id().as_str(), "svc");
+        assert_eq!(client.inner.scopes.to_string(), "a b");
+        assert_eq!(client.inner.audiences, ["api-1", "api-2"]);
+    }
+
+    #[test]
+    fn from_env_reads_the_secret_from_a_file_without_its_newline() {
+        let path = std::env::temp_dir().join(format!("ccflow-secret-{}", std::process::id()));
+        std::fs::write(&path, "file-secret\n").unwrap();
+        let client = from_vars(&[
+            ("CCFLOW_ISSUER", "https://as.example"),
+            ("CCFLOW_CLIENT_ID", "svc"),
+            ("CCFLOW_CLIENT_SECRET_FILE", path.to_str().unwrap()),
+        ])
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            client.inner.secret.as_ref().unwrap().expose_secret(),
+            "file-secret"
+        );
+    }
+
+    #[test]
+    fn from_env_explains_what_is_missing() {
+        let error = |vars: &[(&str, &str)]| from_vars(vars).unwrap_err().to_string();
+        assert!(error(&[]).contains("CCFLOW_TOKEN_URL or CCFLOW_ISSUER"));
+        assert!(error(&[("CCFLOW_TOKEN_URL", "https://a/t")]).contains("CCFLOW_CLIENT_ID"));
+        assert!(
+            error(&[
+                ("CCFLOW_TOKEN_URL", "https://a/t"),
+                ("CCFLOW_CLIENT_ID", "x")
+            ])
+            .contains("CCFLOW_CLIENT_SECRET")
+        );
+        let unreadable = error(&[
+            ("CCFLOW_TOKEN_URL", "https://a/t"),
+            ("CCFLOW_CLIENT_ID", "x"),
+            ("CCFLOW_CLIENT_SECRET_FILE", "/nonexistent/ccflow-secret"),
+        ]);
+        assert!(unreadable.contains("cannot be read"), "{unreadable}");
+        assert!(
+            error(&[
+                ("CCFLOW_TOKEN_URL", "https://a/t"),
+                ("CCFLOW_ISSUER", "https://a")
+            ])
+            .contains("not both")
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let builder = base().credentials("svc", "hunter2-canary");
+        assert!(!format!("{builder:?}").contains("hunter2-canary"));
+        let client = builder.build().unwrap();
+        assert!(!format!("{client:?}").contains("hunter2-canary"));
+    }
+
+    #[test]
+    fn auth_method_choice_follows_the_metadata() {
+        let list = |methods: &[&str]| methods.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
+        assert!(matches!(
+            choose_auth_method(None),
+            Ok(AuthMethod::ClientSecretBasic)
+        ));
+        assert!(matches!(
+            choose_auth_method(Some(&list(&["client_secret_post"]))),
+            Ok(AuthMethod::ClientSecretPost)
+        ));
+        assert!(matches!(
+            choose_auth_method(Some(&list(&["client_secret_post", "client_secret_basic"]))),
+            Ok(AuthMethod::ClientSecretBasic)
+        ));
+        assert!(
+            choose_auth_method(Some(&list(&["tls_client_auth"])))
+                .unwrap_err()
+                .contains("tls_client_auth")
+        );
+    }
 }

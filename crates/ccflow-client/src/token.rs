@@ -143,17 +143,7 @@ pub(crate) fn excerpt(body: &[u8], client_secret: Option<&str>) -> String {
     if let Some(secret) = client_secret.filter(|s| !s.is_empty()) {
         text = text.replace(secret, "[redacted]");
     }
-    let text: String = text
-        .split_whitespace()
-        .map(|word| {
-            if looks_like_jwt(word) {
-                "[redacted jwt]"
-            } else {
-                word
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = redact_credential_like(&text);
     if text.chars().count() > EXCERPT_CHARS {
         let mut short: String = text.chars().take(EXCERPT_CHARS).collect();
         short.push_str("...");
@@ -163,8 +153,34 @@ pub(crate) fn excerpt(body: &[u8], client_secret: Option<&str>) -> String {
     }
 }
 
-fn looks_like_jwt(word: &str) -> bool {
-    word.len() > 40 && word.contains("eyJ") && word.matches('.').count() >= 2
+/// Characters of tokens as servers issue them (RFC 6750 §2.1 b64token, plus `~`).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '+' | '/' | '=')
+}
+
+/// Replaces every run of token characters that is 16 or more long and holds a digit (JWTs,
+/// opaque tokens, secrets, but also ids: excerpts err on the side of hiding).
+fn redact_credential_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 16 && run.chars().any(|c| c.is_ascii_digit()) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// Parses any response of the token endpoint (RFC 6749 §5.1 and §5.2), leniently where real
@@ -193,6 +209,9 @@ pub(crate) fn parse_token_response(
     let json: Value = match serde_json::from_slice(body) {
         Ok(json) => json,
         Err(_) if is_html => return Err(invalid("an HTML page instead of JSON")),
+        Err(_) if !(200..300).contains(&status) => {
+            return Err(invalid("an error status without an OAuth error body"));
+        }
         Err(_) if body.is_empty() => return Err(invalid("an empty body instead of JSON")),
         Err(_) => return Err(invalid("the body is not JSON")),
     };
@@ -218,7 +237,7 @@ pub(crate) fn parse_token_response(
         });
     }
     if !(200..300).contains(&status) {
-        return Err(invalid("an error status without an OAuth `error` member"));
+        return Err(invalid("an error status without an OAuth error body"));
     }
     let secret = match object.remove("access_token") {
         Some(Value::String(token)) if !token.is_empty() => token,
@@ -341,7 +360,7 @@ mod tests {
     }
 
     #[track_caller]
-    fn ok(body: Value) -> (AccessToken, ExpirySource) {
+    fn ok(body: &Value) -> (AccessToken, ExpirySource) {
         parse_token_response(body.to_string().as_bytes(), &context(200)).expect("parses")
     }
 
@@ -358,7 +377,8 @@ mod tests {
     #[test]
     fn accepts_token_type_in_any_case() {
         for kind in ["Bearer", "bearer", "BEARER"] {
-            let (token, _) = ok(json!({"access_token": "t", "token_type": kind, "expires_in": 60}));
+            let (token, _) =
+                ok(&json!({"access_token": "t", "token_type": kind, "expires_in": 60}));
             assert_eq!(token.token_type(), kind);
             assert_eq!(token.authorization_header().to_str().unwrap(), "Bearer t");
             assert!(token.authorization_header().is_sensitive());
@@ -368,11 +388,11 @@ mod tests {
     #[test]
     fn accepts_expires_in_as_number_or_numeric_string() {
         let (token, source) =
-            ok(json!({"access_token": "t", "token_type": "Bearer", "expires_in": "3599"}));
+            ok(&json!({"access_token": "t", "token_type": "Bearer", "expires_in": "3599"}));
         assert_eq!(token.lifetime(), Duration::from_secs(3599));
         assert_eq!(source, ExpirySource::ExpiresIn);
         let (token, _) =
-            ok(json!({"access_token": "t", "token_type": "Bearer", "expires_in": 18000}));
+            ok(&json!({"access_token": "t", "token_type": "Bearer", "expires_in": 18000}));
         assert_eq!(token.lifetime(), Duration::from_secs(18000));
     }
 
@@ -382,12 +402,12 @@ mod tests {
         let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(json!({"exp": 1_000_600}).to_string());
         let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.sig");
-        let (token, source) = ok(json!({"access_token": jwt, "token_type": "Bearer"}));
+        let (token, source) = ok(&json!({"access_token": jwt, "token_type": "Bearer"}));
         assert_eq!(
             (token.lifetime(), source),
             (Duration::from_secs(600), ExpirySource::JwtExp)
         );
-        let (token, source) = ok(json!({"access_token": "opaque", "token_type": "Bearer"}));
+        let (token, source) = ok(&json!({"access_token": "opaque", "token_type": "Bearer"}));
         assert_eq!(
             (token.lifetime(), source),
             (Duration::from_secs(300), ExpirySource::Default)
@@ -397,7 +417,7 @@ mod tests {
     #[test]
     fn reads_scope_as_string_array_or_slb_object() {
         let scopes = |value: Value| {
-            ok(json!({"access_token": "t", "expires_in": 1, "scope": value}))
+            ok(&json!({"access_token": "t", "expires_in": 1, "scope": value}))
                 .0
                 .scopes()
                 .to_string()
@@ -408,7 +428,7 @@ mod tests {
             scopes(json!({"valid": ["svc-a"], "invalid": ["nope"]})),
             "svc-a"
         );
-        let (token, _) = ok(json!({"access_token": "t", "expires_in": 1}));
+        let (token, _) = ok(&json!({"access_token": "t", "expires_in": 1}));
         assert_eq!(
             token.scopes().to_string(),
             "a b",
@@ -419,7 +439,7 @@ mod tests {
     #[test]
     fn keeps_extra_members() {
         let (token, _) =
-            ok(json!({"access_token": "t", "expires_in": 1, "refresh_token": "r", "tid": "x"}));
+            ok(&json!({"access_token": "t", "expires_in": 1, "refresh_token": "r", "tid": "x"}));
         assert_eq!(token.extra()["tid"], "x");
         assert!(token.extra().contains_key("refresh_token"));
     }
@@ -480,13 +500,16 @@ mod tests {
             b"token eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl here",
             None,
         );
-        assert_eq!(plain, "token [redacted jwt] here");
+        assert_eq!(plain, "token [redacted] here");
+        let opaque = excerpt(b"<p>bad token: Zm9vYmFyMTIzNDU2Nzg5MA, try again</p>", None);
+        assert_eq!(opaque, "<p>bad token: [redacted], try again</p>");
+        assert_eq!(excerpt(b"service unavailable", None), "service unavailable");
         assert!(excerpt(&[b'x'; 1000], None).len() <= EXCERPT_CHARS + 3);
     }
 
     #[test]
     fn debug_and_display_hide_the_token() {
-        let (token, _) = ok(json!({"access_token": "canary-token-value", "expires_in": 60}));
+        let (token, _) = ok(&json!({"access_token": "canary-token-value", "expires_in": 60}));
         assert!(!format!("{token:?} {token}").contains("canary-token-value"));
     }
 }

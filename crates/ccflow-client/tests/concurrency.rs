@@ -1,0 +1,212 @@
+//! Single flight under load: many concurrent callers, one token request.
+
+mod common;
+
+use std::time::Duration;
+
+use ccflow_client::{AuthorizedClient, TokenError};
+use common::{Harness, oauth_error, ok, token_json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+const CALLERS: usize = 1000;
+
+async fn concurrent_tokens(
+    client: &ccflow_client::TokenClient,
+) -> Vec<Result<ccflow_client::AccessToken, TokenError>> {
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.token().await })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(CALLERS);
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_callers_on_a_cold_cache_cause_one_request() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("shared", 3600)).set_delay(Duration::from_millis(200)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let client = h.client();
+    let results = concurrent_tokens(&client).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|t| t.secret() == "shared"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_callers_on_an_expired_token_cause_one_request() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("first", 100)))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("second", 100)).set_delay(Duration::from_millis(200)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let client = h.client();
+    client.token().await.unwrap();
+    h.clock.advance(Duration::from_secs(95));
+    let results = concurrent_tokens(&client).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|t| t.secret() == "second"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_waiter_gets_the_same_error_from_one_request() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(oauth_error(401, "invalid_client").set_delay(Duration::from_millis(200)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let client = h.client();
+    let results = concurrent_tokens(&client).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(TokenError::OAuth { status: 401, .. })))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_gives_up_does_not_cancel_the_fetch_for_others() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("t", 3600)).set_delay(Duration::from_millis(300)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let client = h.client();
+    // The first caller starts the fetch and is cancelled long before the response.
+    let impatient = tokio::time::timeout(Duration::from_millis(20), client.token()).await;
+    assert!(impatient.is_err(), "the impatient caller timed out");
+    // The fetch went on: this caller joins it (or finds its token) instead of starting another.
+    assert_eq!(client.token().await.unwrap().secret(), "t");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_serves_the_old_token_while_one_background_refresh_runs() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("old", 100)))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("new", 100)).set_delay(Duration::from_millis(100)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let client = h.builder().refresh_ahead(true).build().unwrap();
+    client.token().await.unwrap();
+    h.clock.advance(Duration::from_secs(81));
+    for _ in 0..50 {
+        // Callers during the refresh get the still-valid token at once.
+        assert_eq!(client.token().await.unwrap().secret(), "old");
+    }
+    // Wait for the background refresh by asking the server, not by sleeping blind.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while client.token().await.unwrap().secret() != "new" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background refresh never landed"
+        );
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_401s_for_one_stale_token_cause_one_new_token_request() {
+    let h = Harness::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("stale", 3600)))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ok(token_json("fresh", 3600)).set_delay(Duration::from_millis(100)))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer stale"))
+        // Slow 401s: every caller sends with the stale token before the first rejection lands.
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header(
+                    "www-authenticate",
+                    r#"Bearer realm="api", error="invalid_token""#,
+                )
+                .set_delay(Duration::from_millis(300)),
+        )
+        .expect(1..=CALLERS as u64)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer fresh"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(CALLERS as u64)
+        .mount(&h.server)
+        .await;
+    let api = AuthorizedClient::new(h.client());
+    api.token_client().token().await.unwrap();
+    let url = format!("{}/api", h.server.uri());
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let api = api.clone();
+            let url = url.clone();
+            tokio::spawn(async move { api.send(api.get(url)).await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), 200);
+    }
+    let stale_hits = h
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .get("authorization")
+                .is_some_and(|v| v == "Bearer stale")
+        })
+        .count();
+    assert!(
+        stale_hits > CALLERS / 2,
+        "most callers raced on the stale token: {stale_hits}"
+    );
+}
