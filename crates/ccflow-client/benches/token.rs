@@ -14,7 +14,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const FIXTURE_KEY: &str = include_str!("../../../fixtures/keys/rs256-1.pem");
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let server = runtime.block_on(async {
         MockAuthServer::builder()
             .signing_key(SigningKey::from_pem(FIXTURE_KEY).unwrap())
@@ -23,7 +27,11 @@ fn benches(c: &mut Criterion) {
             .await
             .unwrap()
     });
-    let client = TokenClient::builder().token_url(server.token_url()).credentials("bench", "bench-secret").build().unwrap();
+    let client = TokenClient::builder()
+        .token_url(server.token_url())
+        .credentials("bench", "bench-secret")
+        .build()
+        .unwrap();
     runtime.block_on(client.token()).unwrap();
 
     c.bench_function("token() cached", |b| {

@@ -8,10 +8,9 @@ use std::task::{Context, Poll, Waker};
 async fn a_cached_token_costs_no_allocation() {
     let server = wiremock::MockServer::start().await;
     wiremock::Mock::given(wiremock::matchers::method("POST"))
-        .respond_with(
-            wiremock::ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600})),
-        )
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"access_token": "t", "token_type": "Bearer", "expires_in": 3600}),
+        ))
         .mount(&server)
         .await;
     let client = ccflow_client::TokenClient::builder()
@@ -31,6 +30,12 @@ async fn a_cached_token_costs_no_allocation() {
             }
         }
     });
-    assert_eq!(calls, 1000, "every cached call completes at once with the token");
-    assert_eq!(counts.count_total, 0, "1,000 cached token() calls allocated: {counts:?}");
+    assert_eq!(
+        calls, 1000,
+        "every cached call completes at once with the token"
+    );
+    assert_eq!(
+        counts.count_total, 0,
+        "1,000 cached token() calls allocated: {counts:?}"
+    );
 }
