@@ -1,28 +1,34 @@
-//! The authorization server's state and endpoint logic, free of HTTP framework types.
+//! The authorization server's state and endpoint logic, free of HTTP framework types. What
+//! differs between vendors is read from the profile's `ProfileSpec`; the vendor-specific
+//! shapes live in `shape`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_protocol::{
-    AccessToken, AccessTokenClaims, Audience, AuthMethod, ClientId, ErrorCode, ErrorResponse,
-    IntrospectionResponse, Profile, ProfileRoutes, RequestError, Scopes, ServerMetadata,
-    TokenOperationRequest, TokenRequest, TokenResponse,
+    AccessToken, Audience, AuthMethod, ClaimStyle, ClientId, ErrorCode, ErrorDialect,
+    ErrorResponse, FormParams, IntrospectionResponse, Profile, ProfileSpec, RequestError, Routes,
+    Scope, ScopeSemantics, Scopes, ServerMetadata, TokenOperationRequest, TokenRequest,
+    TokenResponse,
 };
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Header, Validation};
+use serde_json::{Map, Value, json};
 
 use crate::assertion::{AssertionContext, ReplayCache};
-use crate::clients::{ASSERTION_ALGORITHMS, Authenticated, Registry, truncate};
+use crate::clients::{
+    ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Registry, truncate,
+};
 use crate::journal::Journal;
 use crate::keys::KeyRing;
+use crate::shape::{
+    ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
+};
 use ccflow_protocol::Clock;
-
-/// The JWT `typ` of access tokens (RFC 9068 §2.1).
-pub(crate) const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
 /// A request the server refused: the OAuth error and how to present it.
 #[derive(Debug)]
@@ -70,40 +76,50 @@ impl fmt::Debug for AuthServer {
 
 pub(crate) struct Inner {
     pub(crate) issuer: String,
+    /// Where the routes hang: the issuer without the profile's issuer path.
+    base_url: String,
     pub(crate) profile: Profile,
-    pub(crate) routes: ProfileRoutes,
+    pub(crate) spec: &'static ProfileSpec,
+    pub(crate) settings: ProfileSettings,
+    pub(crate) routes: Routes,
     pub(crate) registry: Registry,
     pub(crate) keys: KeyRing,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) token_ttl: Duration,
+    pub(crate) token_ttl: Option<Duration>,
     /// Revoked access tokens: `jti` → `exp`, forgotten once expired.
     revoked: Mutex<HashMap<String, i64>>,
     replay_cache: ReplayCache,
     pub(crate) journal: Journal,
     token_url: String,
-    rng: SystemRandom,
+    pub(crate) rng: SystemRandom,
 }
 
 /// Everything [`AuthServer::new`] needs, validated by the builder.
 pub(crate) struct AppParts {
     pub(crate) issuer: String,
+    pub(crate) base_url: String,
     pub(crate) profile: Profile,
+    pub(crate) settings: ProfileSettings,
     pub(crate) registry: Registry,
     pub(crate) keys: KeyRing,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) token_ttl: Duration,
+    pub(crate) token_ttl: Option<Duration>,
 }
 
 impl AuthServer {
     pub(crate) fn new(parts: AppParts) -> Self {
-        let routes = parts.profile.routes();
-        let token_url = join_url(&parts.issuer, routes.token);
+        let spec = parts.profile.spec();
+        let routes = spec.routes.expand(&parts.settings.options);
+        let token_url = join_url(&parts.base_url, &routes.token[0]);
         Self {
             inner: Arc::new(Inner {
                 token_url,
                 routes,
+                spec,
                 issuer: parts.issuer,
+                base_url: parts.base_url,
                 profile: parts.profile,
+                settings: parts.settings,
                 registry: parts.registry,
                 keys: parts.keys,
                 clock: parts.clock,
@@ -126,9 +142,10 @@ impl AuthServer {
         self.inner.profile
     }
 
-    /// The absolute URL of an endpoint path, under the issuer.
+    /// The absolute URL of a server path (routes hang under the base URL, which is the issuer
+    /// without the profile's issuer path, e.g. without SLB's `/v2`).
     pub fn url(&self, path: &str) -> String {
-        join_url(&self.inner.issuer, path)
+        join_url(&self.inner.base_url, path)
     }
 
     /// The token endpoint URL.
@@ -146,8 +163,13 @@ impl AuthServer {
         &self.inner.keys
     }
 
-    pub(crate) fn routes(&self) -> &ProfileRoutes {
+    /// The profile's endpoint paths, parameters filled in.
+    pub fn routes(&self) -> &Routes {
         &self.inner.routes
+    }
+
+    pub(crate) fn spec(&self) -> &'static ProfileSpec {
+        self.inner.spec
     }
 
     pub(crate) fn registry(&self) -> &Registry {
@@ -168,10 +190,50 @@ impl AuthServer {
         inner
             .registry
             .authenticate(auth, &context)
-            .map_err(|response| EndpointError {
-                response,
+            .map_err(|failure| EndpointError {
+                response: self.word_auth_failure(failure),
                 basic_attempted: auth.used_basic(),
             })
+    }
+
+    /// Words an authentication failure in the profile's dialect.
+    fn word_auth_failure(&self, failure: AuthFailure) -> ErrorResponse {
+        if self.inner.spec.errors != ErrorDialect::UserClouds {
+            return failure.response;
+        }
+        // UserClouds (D): its own messages, and invalid_grant (401) for a wrong secret.
+        match failure.kind {
+            AuthFailureKind::UnknownClient(id) => ErrorResponse::invalid_client(format!(
+                "no plex app with Plex client ID '{}' found",
+                truncate(id.as_str())
+            )),
+            AuthFailureKind::WrongSecret => {
+                ErrorResponse::new(ErrorCode::InvalidGrant, "invalid client secret")
+                    .with_status(401)
+            }
+            AuthFailureKind::Other => failure.response,
+        }
+    }
+
+    /// Words a request error in the profile's dialect.
+    fn word_request_error(&self, error: RequestError) -> EndpointError {
+        if self.inner.spec.errors == ErrorDialect::UserClouds {
+            // UserClouds checks the grant type first and words it its own way (D).
+            let grant = match &error {
+                RequestError::MissingGrantType => Some("not specified".to_owned()),
+                RequestError::UnsupportedGrantType(grant) => Some(truncate(grant)),
+                _ => None,
+            };
+            if let Some(grant) = grant {
+                return EndpointError {
+                    response: ErrorResponse::unsupported_grant_type(format!(
+                        "unsupported `grant_type` specified: {grant}"
+                    )),
+                    basic_attempted: false,
+                };
+            }
+        }
+        error.into()
     }
 
     /// Records a `private_key_jwt` assertion as used, once the request has succeeded.
@@ -193,18 +255,38 @@ impl AuthServer {
         }
     }
 
-    /// The token endpoint (RFC 6749 §4.4.2, §5).
+    /// Parses a token request: a form body, or a JSON object where the profile accepts one.
+    fn parse_token_request(
+        &self,
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<TokenRequest, RequestError> {
+        let is_json = content_type.is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if is_json && self.inner.spec.accepts_json_body {
+            // CyberArk's seed shows the token request as a JSON object.
+            let params = FormParams::from_json_body(body, &["resource", "audience"])?;
+            return TokenRequest::from_params(params, authorization);
+        }
+        TokenRequest::parse(content_type, authorization, body)
+    }
+
+    /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile.
     pub(crate) fn token(
         &self,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
     ) -> Handled<TokenResponse> {
-        let request = match TokenRequest::parse(content_type, authorization, body) {
+        let request = match self.parse_token_request(content_type, authorization, body) {
             Ok(request) => request,
             Err(error) => {
                 return Handled {
-                    result: Err(error.into()),
+                    result: Err(self.word_request_error(error)),
                     client_id: None,
                 };
             }
@@ -219,99 +301,174 @@ impl AuthServer {
     }
 
     fn issue(&self, request: &TokenRequest) -> Result<(TokenResponse, ClientId), EndpointError> {
-        let now = self.inner.clock.unix_seconds();
+        let inner = &*self.inner;
+        let spec = inner.spec;
+        let now = inner.clock.unix_seconds();
         let authenticated = self.authenticate(&request.client_auth, now)?;
         let client = authenticated.client;
         let plain = |response| EndpointError {
             response,
             basic_attempted: false,
         };
+        let mut report = ScopeReport::default();
+        let (granted, audience) = match spec.scopes {
+            ScopeSemantics::AudienceByClientId => {
+                // SLB (seed 001): each requested value that names a registered client or a
+                // service audience (and, if the client has an allow-list, is on it) goes into
+                // `aud`; the others are reported, never an error.
+                let mut audience = vec![client.id.as_str().to_owned()];
+                for value in request
+                    .scope
+                    .iter()
+                    .flat_map(Scopes::iter)
+                    .map(Scope::as_str)
+                {
+                    let known = inner.registry.get(&ClientId::new(value)).is_some()
+                        || inner
+                            .settings
+                            .service_audiences
+                            .iter()
+                            .any(|aud| aud == value);
+                    let allowed = client.scopes.is_empty() || client.scopes.contains(value);
+                    if known && allowed {
+                        report.valid.push(value.to_owned());
+                        if !audience.iter().any(|aud| aud == value) {
+                            audience.push(value.to_owned());
+                        }
+                    } else {
+                        report.invalid.push(value.to_owned());
+                    }
+                }
+                let granted: Scopes = report
+                    .valid
+                    .iter()
+                    .filter_map(|v| Scope::new(v.as_str()).ok())
+                    .collect();
+                (granted, audience)
+            }
+            ScopeSemantics::Ignored => {
+                // UserClouds (D): scope is ignored; `audience` parameters go into `aud`.
+                (Scopes::new(), request.audiences.clone())
+            }
+            _ => (
+                self.oauth_scopes(client, request)?,
+                self.oauth_audience(client, request)?,
+            ),
+        };
+        let lifetime = if spec.fixed_ttl {
+            Duration::from_secs(spec.default_token_ttl_secs)
+        } else if spec.claims == ClaimStyle::UserClouds
+            && inner.settings.response_style == ResponseStyle::Server
+        {
+            // The vendor's server issues 24 h tokens without expires_in (VENDORS.md, D).
+            Duration::from_secs(24 * 3600)
+        } else {
+            client
+                .token_ttl
+                .or(inner.token_ttl)
+                .unwrap_or(Duration::from_secs(spec.default_token_ttl_secs))
+        };
+        let lifetime_secs = lifetime.as_secs().max(1);
+        let jti = match spec.claims {
+            ClaimStyle::Cloudentity | ClaimStyle::UserClouds => random_uuid(&inner.rng),
+            _ => URL_SAFE_NO_PAD.encode(random_bytes(&inner.rng)),
+        };
+        let claims = crate::shape::claims(
+            spec.claims,
+            &ClaimInput {
+                issuer: &inner.issuer,
+                client,
+                settings: &inner.settings,
+                now,
+                exp: now.saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX)),
+                jti,
+                granted: &granted,
+                audience: &audience,
+            },
+        );
+        let token = self.sign(&claims).map_err(plain)?;
+        self.consume_assertion(&authenticated, now)?;
+        let response = crate::shape::token_response(
+            spec,
+            &inner.settings,
+            AccessToken::new(token),
+            Duration::from_secs(lifetime_secs),
+            &granted,
+            &report,
+            &inner.rng,
+        );
+        Ok((response, client.id.clone()))
+    }
 
-        // RFC 6749 §3.3: requested scopes must be allowed; none requested grants the default set.
-        let granted = match &request.scope {
-            None => client.scopes.clone(),
+    /// RFC 6749 §3.3: requested scopes must be allowed; none requested grants the default set.
+    fn oauth_scopes(
+        &self,
+        client: &crate::clients::RegisteredClient,
+        request: &TokenRequest,
+    ) -> Result<Scopes, EndpointError> {
+        match &request.scope {
+            None => Ok(client.scopes.clone()),
             Some(requested) => {
                 if let Some(denied) = requested
                     .iter()
                     .find(|scope| !client.scopes.contains(scope.as_str()))
                 {
-                    return Err(plain(ErrorResponse::invalid_scope(format!(
-                        "scope `{}` is not allowed for client `{}`",
-                        truncate(denied.as_str()),
-                        truncate(client.id.as_str())
-                    ))));
+                    return Err(EndpointError {
+                        response: ErrorResponse::invalid_scope(format!(
+                            "scope `{}` is not allowed for client `{}`",
+                            truncate(denied.as_str()),
+                            truncate(client.id.as_str())
+                        )),
+                        basic_attempted: false,
+                    });
                 }
-                requested.clone()
+                Ok(requested.clone())
             }
-        };
-        // RFC 8707 §2: each `resource` must be one of the client's audiences.
-        let audience: Vec<String> = if request.resources.is_empty() {
-            if client.audiences.is_empty() {
+        }
+    }
+
+    /// RFC 8707 §2: each `resource` must be one of the client's audiences; none requested
+    /// means all of them (or the client id when none are configured).
+    fn oauth_audience(
+        &self,
+        client: &crate::clients::RegisteredClient,
+        request: &TokenRequest,
+    ) -> Result<Vec<String>, EndpointError> {
+        if request.resources.is_empty() {
+            return Ok(if client.audiences.is_empty() {
                 vec![client.id.as_str().to_owned()]
             } else {
                 client.audiences.clone()
-            }
-        } else {
-            let mut picked: Vec<String> = Vec::new();
-            for resource in &request.resources {
-                if !client.audiences.iter().any(|aud| aud == resource) {
-                    return Err(plain(ErrorResponse::invalid_target(format!(
+            });
+        }
+        let mut picked: Vec<String> = Vec::new();
+        for resource in &request.resources {
+            if !client.audiences.iter().any(|aud| aud == resource) {
+                return Err(EndpointError {
+                    response: ErrorResponse::invalid_target(format!(
                         "resource `{}` is not an audience of client `{}`",
                         truncate(resource),
                         truncate(client.id.as_str())
-                    ))));
-                }
-                if !picked.contains(resource) {
-                    picked.push(resource.clone());
-                }
+                    )),
+                    basic_attempted: false,
+                });
             }
-            picked
-        };
-        let ttl = client.token_ttl.unwrap_or(self.inner.token_ttl);
-        let ttl_secs = ttl.as_secs().max(1);
-        let claims = AccessTokenClaims {
-            iss: self.inner.issuer.clone(),
-            sub: client.id.as_str().to_owned(),
-            aud: Audience::many(audience),
-            exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
-            iat: now,
-            nbf: Some(now),
-            jti: self.new_jti(),
-            client_id: Some(client.id.as_str().to_owned()),
-            scope: (!granted.is_empty()).then(|| granted.clone()),
-            auth_time: None,
-            extra: serde_json::Map::new(),
-        };
-        let token = self.sign(&claims).map_err(plain)?;
-        self.consume_assertion(&authenticated, now)?;
-        let response = TokenResponse::bearer(
-            AccessToken::new(token),
-            ttl_secs,
-            (!granted.is_empty()).then_some(granted),
-        );
-        Ok((response, client.id.clone()))
+            if !picked.contains(resource) {
+                picked.push(resource.clone());
+            }
+        }
+        Ok(picked)
     }
 
-    fn sign(&self, claims: &AccessTokenClaims) -> Result<String, ErrorResponse> {
+    fn sign(&self, claims: &Map<String, Value>) -> Result<String, ErrorResponse> {
         let key = self.inner.keys.active();
-        let mut header = Header::new(Algorithm::RS256);
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        let mut header = Header::new(key.algorithm());
+        header.typ = Some(self.inner.spec.token_typ.to_owned());
         header.kid = Some(key.kid().to_owned());
         jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(|error| {
             tracing::error!(%error, "signing an access token failed");
             ErrorResponse::server_error("the server could not sign the token")
         })
-    }
-
-    /// 128 random bits, base64url: unique without coordination.
-    fn new_jti(&self) -> String {
-        let mut bytes = [0_u8; 16];
-        // SystemRandom only fails if the OS has no entropy source; a jti must never repeat.
-        self.inner
-            .rng
-            .fill(&mut bytes)
-            .expect("the operating system's random number generator failed");
-        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     /// Introspection (RFC 7662 §2): any authenticated client may ask.
@@ -327,20 +484,7 @@ impl AuthServer {
             body,
             |server, _caller, token, now| {
                 Ok(match server.verify(token, now) {
-                    Some(claims) => IntrospectionResponse {
-                        active: true,
-                        scope: claims.scope,
-                        client_id: claims.client_id,
-                        token_type: Some("Bearer".to_owned()),
-                        exp: Some(claims.exp),
-                        iat: Some(claims.iat),
-                        nbf: claims.nbf,
-                        sub: Some(claims.sub),
-                        aud: Some(claims.aud),
-                        iss: Some(claims.iss),
-                        jti: Some(claims.jti),
-                        ..IntrospectionResponse::inactive()
-                    },
+                    Some(claims) => introspection_response(&claims),
                     None => IntrospectionResponse::inactive(),
                 })
             },
@@ -355,6 +499,13 @@ impl AuthServer {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Handled<()> {
+        if self.inner.spec.revocation_always_ok {
+            // CyberArk answers 200 to every revocation request (D).
+            return Handled {
+                result: Ok(()),
+                client_id: None,
+            };
+        }
         self.token_operation(
             content_type,
             authorization,
@@ -363,7 +514,10 @@ impl AuthServer {
                 let Some(claims) = server.verify(token, now) else {
                     return Ok(());
                 };
-                let owner = claims.client_id.as_deref().unwrap_or(&claims.sub);
+                let owner = ["client_id", "azp", "sub"]
+                    .iter()
+                    .find_map(|name| claims.get(*name).and_then(Value::as_str))
+                    .unwrap_or_default();
                 if owner != caller.as_str() {
                     // RFC 7009 §2.1: the token must have been issued to the client revoking it.
                     return Err(ErrorResponse::new(
@@ -371,13 +525,19 @@ impl AuthServer {
                         "the token was not issued to this client",
                     ));
                 }
+                let (Some(jti), Some(exp)) = (
+                    claims.get("jti").and_then(Value::as_str),
+                    claims.get("exp").and_then(Value::as_i64),
+                ) else {
+                    return Ok(());
+                };
                 let mut revoked = server
                     .inner
                     .revoked
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner);
-                revoked.retain(|_, exp| *exp > now);
-                revoked.insert(claims.jti, claims.exp);
+                revoked.retain(|_, expiry| *expiry > now);
+                revoked.insert(jti.to_owned(), exp);
                 Ok(())
             },
         )
@@ -417,98 +577,127 @@ impl AuthServer {
     }
 
     /// The claims of a token this server issued and that is active now: signed by a published
-    /// key, `typ` `at+jwt`, our issuer, within `nbf`..`exp`, not revoked.
-    pub(crate) fn verify(&self, token: &str, now: i64) -> Option<AccessTokenClaims> {
+    /// key with its algorithm, the profile's `typ`, our issuer, numeric `exp` in the future,
+    /// `nbf` (if any) passed, not revoked.
+    pub(crate) fn verify(&self, token: &str, now: i64) -> Option<Map<String, Value>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+        if header.typ.as_deref() != Some(self.inner.spec.token_typ) {
             return None;
         }
         let key = self.inner.keys.find(header.kid.as_deref()?)?;
-        let mut validation = Validation::new(Algorithm::RS256);
+        if header.alg != key.algorithm() {
+            return None;
+        }
+        let mut validation = Validation::new(key.algorithm());
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
         let claims =
-            jsonwebtoken::decode::<AccessTokenClaims>(token, key.decoding_key(), &validation)
+            jsonwebtoken::decode::<Map<String, Value>>(token, key.decoding_key(), &validation)
                 .ok()?
                 .claims;
-        let active = claims.iss == self.inner.issuer
-            && claims.exp > now
-            && claims.nbf.is_none_or(|nbf| nbf <= now)
-            && !self
-                .inner
-                .revoked
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .contains_key(&claims.jti);
+        let exp = claims.get("exp").and_then(Value::as_i64)?;
+        let nbf_ok = match claims.get("nbf") {
+            None => true,
+            Some(nbf) => nbf.as_i64().is_some_and(|nbf| nbf <= now),
+        };
+        let revoked = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .is_some_and(|jti| {
+                self.inner
+                    .revoked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .contains_key(jti)
+            });
+        let active = claims.get("iss").and_then(Value::as_str) == Some(self.inner.issuer.as_str())
+            && exp > now
+            && nbf_ok
+            && !revoked;
         active.then_some(claims)
     }
 
-    /// The discovery document (RFC 8414 §2), with `*_supported` lists that match what the
-    /// server really accepts.
-    pub(crate) fn metadata(&self) -> ServerMetadata {
+    /// The discovery document (RFC 8414 §2 / OpenID Connect Discovery), with `*_supported`
+    /// lists that match what the server really accepts. UserClouds publishes exactly its
+    /// documented field set.
+    pub(crate) fn metadata(&self) -> Value {
+        let spec = self.inner.spec;
         let routes = self.routes();
-        let methods: Vec<String> = [
-            AuthMethod::ClientSecretBasic,
-            AuthMethod::ClientSecretPost,
-            AuthMethod::PrivateKeyJwt,
-        ]
-        .iter()
-        .map(|method| method.as_str().to_owned())
-        .collect();
-        let algorithms: Vec<String> = ASSERTION_ALGORITHMS
-            .iter()
-            .map(|&alg| alg.to_owned())
-            .collect();
+        let algorithm = format!("{:?}", self.keys().active().algorithm());
         let mut scopes = Scopes::new();
         for client in self.registry().iter() {
             for scope in &client.scopes {
                 scopes.insert(scope.clone());
             }
         }
-        ServerMetadata {
+        let scopes: Vec<String> = scopes
+            .iter()
+            .map(|scope| scope.as_str().to_owned())
+            .collect();
+        if spec.claims == ClaimStyle::UserClouds {
+            // VENDORS.md (D): exactly these fields. The authorization and userinfo endpoints
+            // are the vendor's paths; the mock does not serve them.
+            return json!({
+                "issuer": self.inner.issuer,
+                "authorization_endpoint": self.url("/oidc/authorize"),
+                "token_endpoint": self.inner.token_url,
+                "jwks_uri": self.url(&routes.jwks),
+                "userinfo_endpoint": self.url("/oidc/userinfo"),
+                "id_token_signing_alg_values_supported": [algorithm],
+                "subject_types_supported": ["public"],
+                "scopes_supported": ["openid", "profile", "email"],
+                "claims_supported": ["iss", "sub", "aud", "iat", "exp", "jti", "subject_type", "organization_id"],
+                "response_types_supported": ["code"],
+            });
+        }
+        let methods: Vec<String> = spec
+            .auth_methods
+            .iter()
+            .map(|method| method.as_str().to_owned())
+            .collect();
+        let algorithms: Vec<String> = ASSERTION_ALGORITHMS
+            .iter()
+            .map(|&alg| alg.to_owned())
+            .collect();
+        let jwt_methods = spec.auth_methods.contains(&AuthMethod::PrivateKeyJwt);
+        let metadata = ServerMetadata {
             issuer: self.inner.issuer.clone(),
             token_endpoint: Some(self.inner.token_url.clone()),
-            jwks_uri: Some(self.url(routes.jwks)),
-            introspection_endpoint: routes.introspection.map(|path| self.url(path)),
-            revocation_endpoint: routes.revocation.map(|path| self.url(path)),
-            scopes_supported: Some(
-                scopes
-                    .iter()
-                    .map(|scope| scope.as_str().to_owned())
-                    .collect(),
-            ),
+            jwks_uri: Some(self.url(&routes.jwks)),
+            introspection_endpoint: routes.introspection.as_deref().map(|path| self.url(path)),
+            revocation_endpoint: routes.revocation.as_deref().map(|path| self.url(path)),
+            scopes_supported: Some(scopes),
             // No authorization endpoint: no response types (RFC 8414 §2 requires the member).
             response_types_supported: Vec::new(),
             grant_types_supported: Some(vec!["client_credentials".to_owned()]),
             token_endpoint_auth_methods_supported: Some(methods.clone()),
-            token_endpoint_auth_signing_alg_values_supported: Some(algorithms.clone()),
+            token_endpoint_auth_signing_alg_values_supported: jwt_methods
+                .then(|| algorithms.clone()),
             introspection_endpoint_auth_methods_supported: routes
                 .introspection
+                .as_ref()
                 .map(|_| methods.clone()),
             introspection_endpoint_auth_signing_alg_values_supported: routes
                 .introspection
+                .as_ref()
+                .filter(|_| jwt_methods)
                 .map(|_| algorithms.clone()),
-            revocation_endpoint_auth_methods_supported: routes.revocation.map(|_| methods.clone()),
+            revocation_endpoint_auth_methods_supported: routes
+                .revocation
+                .as_ref()
+                .map(|_| methods.clone()),
             revocation_endpoint_auth_signing_alg_values_supported: routes
                 .revocation
+                .as_ref()
+                .filter(|_| jwt_methods)
                 .map(|_| algorithms.clone()),
             ..ServerMetadata::new(self.inner.issuer.clone())
-        }
+        };
+        serde_json::to_value(metadata).unwrap_or_else(|_| json!({"issuer": self.inner.issuer}))
     }
-}
 
-/// `issuer` + `path`, with exactly one `/` between them.
-pub(crate) fn join_url(issuer: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        issuer.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
-}
-
-impl AuthServer {
     /// The start-up summary the binary prints after its `listening on` line: endpoints, clients
     /// (ids and scopes; secrets only for the built-in demo clients) and a ready-to-paste curl.
     pub fn banner(&self) -> String {
@@ -516,16 +705,34 @@ impl AuthServer {
         let routes = self.routes();
         let mut text = String::new();
         let _ = writeln!(text, "issuer:         {}", self.issuer());
-        let _ = writeln!(text, "profile:        {}", self.profile());
-        let _ = writeln!(text, "token endpoint: {}", self.token_url());
-        let _ = writeln!(text, "jwks:           {}", self.url(routes.jwks));
-        for path in routes.discovery {
-            let _ = writeln!(text, "discovery:      {}", self.url(path));
-        }
         let _ = writeln!(
             text,
-            "signing key:    RS256, kid {}",
-            self.keys().active().kid()
+            "profile:        {} ({})",
+            self.profile(),
+            self.spec().vendor
+        );
+        if let Some(region) = &self.inner.settings.region {
+            let _ = writeln!(text, "region:         {region}");
+        }
+        for path in &routes.token {
+            let _ = writeln!(text, "token endpoint: {}", self.url(path));
+        }
+        let _ = writeln!(text, "jwks:           {}", self.url(&routes.jwks));
+        for path in &routes.discovery {
+            let _ = writeln!(text, "discovery:      {}", self.url(path));
+        }
+        if let Some(path) = &routes.introspection {
+            let _ = writeln!(text, "introspection:  {}", self.url(path));
+        }
+        if let Some(path) = &routes.revocation {
+            let _ = writeln!(text, "revocation:     {}", self.url(path));
+        }
+        let key = self.keys().active();
+        let _ = writeln!(
+            text,
+            "signing key:    {:?}, kid {}",
+            key.algorithm(),
+            key.kid()
         );
         let _ = writeln!(text, "clients:");
         let mut example = None;
@@ -561,4 +768,51 @@ impl AuthServer {
         }
         text
     }
+}
+
+/// The RFC 7662 §2.2 answer for an active token, from whatever claim style it carries.
+fn introspection_response(claims: &Map<String, Value>) -> IntrospectionResponse {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let scope = match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(scope)), _) => Scopes::parse(scope).ok(),
+        (_, Some(Value::Array(items))) => items
+            .iter()
+            .map(|item| item.as_str().and_then(|s| Scope::new(s).ok()))
+            .collect::<Option<Scopes>>()
+            .filter(|scopes| !scopes.is_empty()),
+        _ => None,
+    };
+    let aud = match claims.get("aud") {
+        Some(Value::String(aud)) => Some(Audience::one(aud.clone())),
+        Some(Value::Array(items)) => Some(Audience::many(
+            items.iter().filter_map(Value::as_str).map(str::to_owned),
+        )),
+        _ => None,
+    };
+    IntrospectionResponse {
+        active: true,
+        scope,
+        client_id: text("client_id")
+            .or_else(|| text("azp"))
+            .or_else(|| text("sub")),
+        token_type: Some("Bearer".to_owned()),
+        exp: number("exp"),
+        iat: number("iat"),
+        nbf: number("nbf"),
+        sub: text("sub"),
+        aud,
+        iss: text("iss"),
+        jti: text("jti"),
+        ..IntrospectionResponse::inactive()
+    }
+}
+
+/// `base` + `path`, with exactly one `/` between them.
+pub(crate) fn join_url(base: &str, path: &str) -> String {
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }

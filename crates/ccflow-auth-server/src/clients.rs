@@ -5,7 +5,8 @@ use std::fmt;
 use std::time::Duration;
 
 use ccflow_protocol::{
-    AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse, Jwk, Scope, Scopes,
+    AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse, Jwk, ProfileSpec,
+    Scope, Scopes,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 
@@ -30,6 +31,7 @@ pub struct Client {
     audiences: Vec<String>,
     token_ttl: Option<Duration>,
     keys: Vec<KeySource>,
+    subject: Option<String>,
     is_demo: bool,
 }
 
@@ -65,6 +67,7 @@ impl Client {
             audiences: Vec::new(),
             token_ttl: None,
             keys: Vec::new(),
+            subject: None,
             is_demo: false,
         }
     }
@@ -80,6 +83,7 @@ impl Client {
             audiences: Vec::new(),
             token_ttl: None,
             keys: Vec::new(),
+            subject: None,
             is_demo: false,
         }
     }
@@ -131,6 +135,15 @@ impl Client {
     #[must_use]
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
         self.token_ttl = Some(ttl);
+        self
+    }
+
+    /// The token `sub` where the profile uses a subject id rather than the client id
+    /// (CyberArk's service-user UUID, UserClouds' app UUID). Default: a UUID derived from the
+    /// client id, stable across runs.
+    #[must_use]
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
         self
     }
 
@@ -245,6 +258,7 @@ pub(crate) struct RegisteredClient {
     pub(crate) audiences: Vec<String>,
     pub(crate) token_ttl: Option<Duration>,
     pub(crate) keys: Vec<ClientKey>,
+    pub(crate) subject: Option<String>,
     pub(crate) is_demo: bool,
 }
 
@@ -260,8 +274,12 @@ impl fmt::Debug for RegisteredClient {
 }
 
 impl RegisteredClient {
-    /// Validates a [`Client`]; `field` prefixes error messages, e.g. `clients[1]`.
-    pub(crate) fn from_client(client: Client, field: &str) -> Result<Self, ConfigError> {
+    /// Validates a [`Client`] for a profile; `field` prefixes error messages, e.g. `clients[1]`.
+    pub(crate) fn from_client(
+        client: Client,
+        field: &str,
+        spec: &ProfileSpec,
+    ) -> Result<Self, ConfigError> {
         let invalid = |name: &str, why: String| ConfigError::field(format!("{field}.{name}"), why);
         if client.id.is_empty() {
             return Err(invalid("client_id", "must not be empty".to_owned()));
@@ -291,11 +309,33 @@ impl RegisteredClient {
                 ));
             }
             Some(methods) => methods,
+            // Cloudentity registers one method per client, client_secret_basic by default (D).
+            None if client.secret.is_some() && spec.one_auth_method_per_client => {
+                vec![AuthMethod::ClientSecretBasic]
+            }
             None if client.secret.is_some() => {
                 vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
             }
             None => vec![AuthMethod::PrivateKeyJwt],
         };
+        if spec.one_auth_method_per_client && auth_methods.len() > 1 {
+            return Err(invalid(
+                "auth_method",
+                format!(
+                    "{} registers exactly one authentication method per client",
+                    spec.vendor
+                ),
+            ));
+        }
+        if let Some(method) = auth_methods
+            .iter()
+            .find(|method| !spec.auth_methods.contains(method))
+        {
+            return Err(invalid(
+                "auth_methods",
+                format!("{} does not accept {method}", spec.vendor),
+            ));
+        }
         for method in &auth_methods {
             match method {
                 AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost
@@ -329,6 +369,7 @@ impl RegisteredClient {
             audiences: client.audiences,
             token_ttl: client.token_ttl,
             keys,
+            subject: client.subject,
             is_demo: client.is_demo,
         })
     }
@@ -350,15 +391,39 @@ pub(crate) struct Authenticated<'a> {
     pub(crate) assertion: Option<crate::assertion::VerifiedAssertion>,
 }
 
+/// Why authentication failed, so a profile can word it its own way (UserClouds says
+/// `invalid_grant` for a wrong secret).
+#[derive(Debug)]
+pub(crate) struct AuthFailure {
+    pub(crate) kind: AuthFailureKind,
+    pub(crate) response: ErrorResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthFailureKind {
+    UnknownClient(ClientId),
+    WrongSecret,
+    Other,
+}
+
+impl From<ErrorResponse> for AuthFailure {
+    fn from(response: ErrorResponse) -> Self {
+        Self {
+            kind: AuthFailureKind::Other,
+            response,
+        }
+    }
+}
+
 /// The secret compared against when the client id is unknown, so an unknown id costs as much
 /// time as a wrong secret.
 const TIMING_DUMMY_SECRET: &str = "ccflow-timing-equaliser-0123456789abcdef0123456789abcdef";
 
 impl Registry {
-    pub(crate) fn new(clients: Vec<Client>) -> Result<Self, ConfigError> {
+    pub(crate) fn new(clients: Vec<Client>, spec: &ProfileSpec) -> Result<Self, ConfigError> {
         let mut registry = Self::default();
         for (index, client) in clients.into_iter().enumerate() {
-            let client = RegisteredClient::from_client(client, &format!("clients[{index}]"))?;
+            let client = RegisteredClient::from_client(client, &format!("clients[{index}]"), spec)?;
             if registry.clients.contains_key(&client.id) {
                 return Err(ConfigError::field(
                     format!("clients[{index}].client_id"),
@@ -384,7 +449,7 @@ impl Registry {
         &self,
         auth: &ClientAuthentication,
         assertion_context: &crate::assertion::AssertionContext<'_>,
-    ) -> Result<Authenticated<'_>, ErrorResponse> {
+    ) -> Result<Authenticated<'_>, AuthFailure> {
         match auth {
             ClientAuthentication::Basic {
                 client_id,
@@ -398,22 +463,26 @@ impl Registry {
                 let Some(client) = self.clients.get(client_id) else {
                     // Spend the same comparison as a known client would.
                     let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == *client_secret;
-                    return Err(ErrorResponse::invalid_client(format!(
-                        "unknown client `{}`",
-                        truncate(client_id.as_str())
-                    )));
+                    return Err(AuthFailure {
+                        kind: AuthFailureKind::UnknownClient(client_id.clone()),
+                        response: ErrorResponse::invalid_client(format!(
+                            "unknown client `{}`",
+                            truncate(client_id.as_str())
+                        )),
+                    });
                 };
                 let secret_matches = client
                     .secret
                     .as_ref()
                     .is_some_and(|secret| secret == client_secret);
                 if !client.auth_methods.contains(&method) {
-                    return Err(method_not_allowed(client, method));
+                    return Err(method_not_allowed(client, method).into());
                 }
                 if !secret_matches {
-                    return Err(ErrorResponse::invalid_client(
-                        "client secret does not match",
-                    ));
+                    return Err(AuthFailure {
+                        kind: AuthFailureKind::WrongSecret,
+                        response: ErrorResponse::invalid_client("client secret does not match"),
+                    });
                 }
                 Ok(Authenticated {
                     client,
@@ -431,7 +500,7 @@ impl Registry {
                     assertion_context,
                 )?;
                 let client = self.clients.get(&verified.client_id).ok_or_else(|| {
-                    ErrorResponse::invalid_client("client of the assertion is not registered")
+                    AuthFailure::from(ErrorResponse::invalid_client("client of the assertion is not registered"))
                 })?;
                 Ok(Authenticated {
                     client,
@@ -441,11 +510,13 @@ impl Registry {
             ClientAuthentication::None { client_id: Some(_) } => {
                 Err(ErrorResponse::invalid_client(
                     "client authentication required: send client_secret_basic, client_secret_post or private_key_jwt",
-                ))
+                )
+                .into())
             }
             ClientAuthentication::None { client_id: None } => Err(ErrorResponse::invalid_client(
                 "no client authentication included (RFC 6749 section 2.3)",
-            )),
+            )
+            .into()),
         }
     }
 }

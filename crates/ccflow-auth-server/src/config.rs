@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::clients::Client;
 use crate::keys::SigningKey;
 use crate::server::MockAuthServerBuilder;
+use crate::shape::ResponseStyle;
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +62,21 @@ struct FileConfig {
     bind: Option<String>,
     token_ttl_secs: Option<u64>,
     signing_key_pem: Option<PathBuf>,
+    /// Cloudentity tenant id.
+    tenant: Option<String>,
+    /// Cloudentity workspace id.
+    workspace: Option<String>,
+    /// Cloudentity region (informational).
+    region: Option<String>,
+    /// CyberArk application id.
+    app_id: Option<String>,
+    /// UserClouds: `seed` (default) or `server`.
+    response_style: Option<String>,
+    /// UserClouds `organization_id` claim.
+    organization_id: Option<String>,
+    /// SLB audiences requestable besides client ids.
+    #[serde(default)]
+    service_audiences: Vec<String>,
     #[serde(default)]
     clients: Vec<FileClient>,
 }
@@ -71,6 +87,10 @@ struct FileClient {
     client_id: String,
     client_secret: Option<String>,
     auth_methods: Option<Vec<String>>,
+    /// One method (Cloudentity registers exactly one per client).
+    auth_method: Option<String>,
+    /// `sub` for profiles that use a subject id (CyberArk, UserClouds).
+    subject: Option<String>,
     #[serde(default)]
     scopes: Vec<String>,
     #[serde(default)]
@@ -130,6 +150,36 @@ fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
             .map_err(|e| ConfigError::field("signing_key_pem", e.to_string()))?;
         builder = builder.signing_key(key);
     }
+    if let Some(tenant) = file.tenant {
+        builder = builder.tenant(tenant);
+    }
+    if let Some(workspace) = file.workspace {
+        builder = builder.workspace(workspace);
+    }
+    if let Some(region) = file.region {
+        builder = builder.region(region);
+    }
+    if let Some(app_id) = file.app_id {
+        builder = builder.app_id(app_id);
+    }
+    if let Some(style) = file.response_style {
+        builder = builder.response_style(match style.as_str() {
+            "seed" => ResponseStyle::Seed,
+            "server" => ResponseStyle::Server,
+            other => {
+                return Err(ConfigError::field(
+                    "response_style",
+                    format!("`{other}`: use `seed` or `server`"),
+                ));
+            }
+        });
+    }
+    if let Some(organization_id) = file.organization_id {
+        builder = builder.organization_id(organization_id);
+    }
+    if !file.service_audiences.is_empty() {
+        builder = builder.service_audiences(file.service_audiences);
+    }
     for (index, entry) in file.clients.into_iter().enumerate() {
         builder = builder.client(client_from_file(entry, index, base)?);
     }
@@ -165,7 +215,21 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
     for jwk in entry.jwks.into_iter().flat_map(|jwks| jwks.keys) {
         client = client.public_jwk(jwk);
     }
-    if let Some(methods) = entry.auth_methods {
+    let methods = match (entry.auth_methods, entry.auth_method) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::field(
+                field("auth_method"),
+                "give auth_method or auth_methods, not both",
+            ));
+        }
+        (Some(methods), None) => Some(methods),
+        (None, Some(method)) => Some(vec![method]),
+        (None, None) => None,
+    };
+    if let Some(subject) = entry.subject {
+        client = client.subject(subject);
+    }
+    if let Some(methods) = methods {
         let methods = methods
             .iter()
             .map(|m| m.parse::<AuthMethod>())

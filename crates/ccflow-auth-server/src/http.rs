@@ -31,39 +31,81 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// ```
 pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
-        let routes = *server.routes();
+        let routes = server.routes().clone();
+        let case_insensitive = server.spec().case_insensitive_paths;
+        let pattern = |path: &str| {
+            if case_insensitive {
+                case_insensitive_pattern(path)
+            } else {
+                path.to_owned()
+            }
+        };
         config.app_data(web::Data::new(server));
-        config.service(
-            web::resource(routes.token)
-                .route(web::post().to(token))
-                .default_service(web::to(method_not_allowed)),
-        );
-        for path in routes.discovery {
+        for path in &routes.token {
             config.service(
-                web::resource(*path)
+                web::resource(pattern(path))
+                    .route(web::post().to(token))
+                    .default_service(web::to(method_not_allowed)),
+            );
+        }
+        for path in &routes.discovery {
+            config.service(
+                web::resource(pattern(path))
                     .route(web::get().to(discovery))
                     .default_service(web::to(method_not_allowed)),
             );
         }
         config.service(
-            web::resource(routes.jwks)
+            web::resource(pattern(&routes.jwks))
                 .route(web::get().to(jwks))
                 .default_service(web::to(method_not_allowed)),
         );
-        if let Some(path) = routes.introspection {
+        if let Some(path) = &routes.introspection {
             config.service(
-                web::resource(path)
+                web::resource(pattern(path))
                     .route(web::post().to(introspect))
                     .default_service(web::to(method_not_allowed)),
             );
         }
-        if let Some(path) = routes.revocation {
+        if let Some(path) = &routes.revocation {
             config.service(
-                web::resource(path)
+                web::resource(pattern(path))
                     .route(web::post().to(revoke))
                     .default_service(web::to(method_not_allowed)),
             );
         }
+    }
+}
+
+/// An actix route pattern matching `path` case-insensitively: every segment becomes a regex
+/// segment with the `i` flag (CyberArk's own SDK writes `/Oauth2/Token/{app_id}`).
+fn case_insensitive_pattern(path: &str) -> String {
+    let mut pattern = String::new();
+    for (index, segment) in path.split('/').enumerate().skip(1) {
+        pattern.push('/');
+        if segment.is_empty() {
+            continue;
+        }
+        let escaped: String = segment
+            .chars()
+            .flat_map(|c| {
+                let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect();
+        pattern.push_str(&format!("{{ccflow_segment_{index}:(?i:{escaped})}}"));
+    }
+    pattern
+}
+
+fn path_matches(server: &AuthServer, route: &str, path: &str) -> bool {
+    if server.spec().case_insensitive_paths {
+        route.eq_ignore_ascii_case(path)
+    } else {
+        route == path
     }
 }
 
@@ -107,40 +149,59 @@ async fn read_body(
     Ok(body)
 }
 
-/// Applies the headers every response carries (RFC 6749 §5.1, RFC 6750 §5.3: `no-store`).
-fn builder(status: StatusCode, pragma: bool) -> HttpResponseBuilder {
+/// Applies the headers every response of this profile carries: `Cache-Control: no-store`
+/// (RFC 6749 §5.1, RFC 6750 §5.3; not for UserClouds, which sends none), `Pragma: no-cache` on
+/// token-endpoint style responses, and the vendor's request id header.
+fn builder(server: &AuthServer, status: StatusCode, pragma: bool) -> HttpResponseBuilder {
+    let spec = server.spec();
     let mut builder = HttpResponse::build(status);
-    builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
-    if pragma {
-        builder.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    if spec.cache_headers {
+        builder.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if pragma {
+            builder.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+        }
+    }
+    if let Some(name) = spec.request_id_header {
+        let id: String = crate::shape::random_bytes(&server.inner.rng)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        builder.insert_header((name, id));
     }
     builder
 }
 
-fn json<T: Serialize>(status: StatusCode, pragma: bool, body: &T) -> HttpResponse {
+fn json<T: Serialize>(
+    server: &AuthServer,
+    status: StatusCode,
+    pragma: bool,
+    content_type: &'static str,
+    body: &T,
+) -> HttpResponse {
     match serde_json::to_vec(body) {
-        Ok(bytes) => builder(status, pragma)
-            .content_type(mime_json())
+        Ok(bytes) => builder(server, status, pragma)
+            .content_type(HeaderValue::from_static(content_type))
             .body(bytes),
         Err(error) => {
             tracing::error!(%error, "serialising a response failed");
-            error_response(&EndpointError {
-                response: ErrorResponse::server_error(
-                    "the server could not serialise its response",
-                ),
-                basic_attempted: false,
-            })
+            error_response(
+                server,
+                &EndpointError {
+                    response: ErrorResponse::server_error(
+                        "the server could not serialise its response",
+                    ),
+                    basic_attempted: false,
+                },
+            )
         }
     }
 }
 
-fn mime_json() -> HeaderValue {
-    HeaderValue::from_static("application/json")
-}
+const JSON: &str = "application/json";
 
-fn error_response(error: &EndpointError) -> HttpResponse {
+fn error_response(server: &AuthServer, error: &EndpointError) -> HttpResponse {
     let status = StatusCode::from_u16(error.response.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut builder = builder(status, true);
+    let mut builder = builder(server, status, true);
     // RFC 6749 §5.2: a 401 after a Basic attempt must carry a WWW-Authenticate challenge.
     if error.basic_attempted && status == StatusCode::UNAUTHORIZED {
         builder.insert_header((
@@ -148,9 +209,12 @@ fn error_response(error: &EndpointError) -> HttpResponse {
             HeaderValue::from_static("Basic realm=\"ccflow\""),
         ));
     }
-    let body = serde_json::to_vec(&error.response)
-        .unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
-    builder.content_type(mime_json()).body(body)
+    let body = crate::shape::error_body(server.spec().errors, &error.response);
+    let body =
+        serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
+    builder
+        .content_type(HeaderValue::from_static(JSON))
+        .body(body)
 }
 
 /// Logs one line for the request and records it in the journal.
@@ -218,7 +282,10 @@ async fn post_endpoint<T: Serialize>(
     };
     let (response, error) = match handled.result {
         Ok(value) => (success(value), None),
-        Err(error) => (error_response(&error), Some(error.response.error.clone())),
+        Err(error) => (
+            error_response(server, &error),
+            Some(error.response.error.clone()),
+        ),
     };
     let outcome = Outcome {
         endpoint,
@@ -233,13 +300,14 @@ async fn token(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    let content_type = server.spec().content_type;
     post_endpoint(
         &server,
         &request,
         payload,
         Endpoint::Token,
         AuthServer::token,
-        |response| json(StatusCode::OK, true, &response),
+        |response| json(&server, StatusCode::OK, true, content_type, &response),
     )
     .await
 }
@@ -255,7 +323,7 @@ async fn introspect(
         payload,
         Endpoint::Introspection,
         AuthServer::introspect,
-        |response| json(StatusCode::OK, true, &response),
+        |response| json(&server, StatusCode::OK, true, JSON, &response),
     )
     .await
 }
@@ -273,7 +341,7 @@ async fn revoke(
         AuthServer::revoke,
         |()| {
             // RFC 7009 §2.2: 200 with an empty body.
-            builder(StatusCode::OK, true).finish()
+            builder(&server, StatusCode::OK, true).finish()
         },
     )
     .await
@@ -281,7 +349,7 @@ async fn revoke(
 
 async fn discovery(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
     let started = Instant::now();
-    let response = json(StatusCode::OK, false, &server.metadata());
+    let response = json(&server, StatusCode::OK, false, JSON, &server.metadata());
     let outcome = Outcome {
         endpoint: Endpoint::Discovery,
         client_id: None,
@@ -292,7 +360,7 @@ async fn discovery(server: web::Data<AuthServer>, request: HttpRequest) -> HttpR
 
 async fn jwks(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
     let started = Instant::now();
-    let response = json(StatusCode::OK, false, &server.keys().jwks());
+    let response = json(&server, StatusCode::OK, false, JSON, &server.keys().jwks());
     let outcome = Outcome {
         endpoint: Endpoint::Jwks,
         client_id: None,
@@ -303,15 +371,16 @@ async fn jwks(server: web::Data<AuthServer>, request: HttpRequest) -> HttpRespon
 
 fn endpoint_of(server: &AuthServer, path: &str) -> Endpoint {
     let routes = server.routes();
-    if path == routes.token {
+    let matches = |route: &str| path_matches(server, route, path);
+    if routes.token.iter().any(|route| matches(route)) {
         Endpoint::Token
-    } else if Some(path) == routes.introspection {
+    } else if routes.introspection.as_deref().is_some_and(matches) {
         Endpoint::Introspection
-    } else if Some(path) == routes.revocation {
+    } else if routes.revocation.as_deref().is_some_and(matches) {
         Endpoint::Revocation
-    } else if path == routes.jwks {
+    } else if matches(&routes.jwks) {
         Endpoint::Jwks
-    } else if routes.discovery.contains(&path) {
+    } else if routes.discovery.iter().any(|route| matches(route)) {
         Endpoint::Discovery
     } else {
         Endpoint::Unknown
@@ -331,7 +400,7 @@ async fn method_not_allowed(server: web::Data<AuthServer>, request: HttpRequest)
             .with_status(StatusCode::METHOD_NOT_ALLOWED.as_u16()),
         basic_attempted: false,
     };
-    let mut response = error_response(&error);
+    let mut response = error_response(&server, &error);
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
@@ -351,7 +420,7 @@ pub(crate) async fn not_found(server: web::Data<AuthServer>, request: HttpReques
             .with_status(StatusCode::NOT_FOUND.as_u16()),
         basic_attempted: false,
     };
-    let response = error_response(&error);
+    let response = error_response(&server, &error);
     let outcome = Outcome {
         endpoint: Endpoint::Unknown,
         client_id: None,

@@ -14,8 +14,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 /// Why a key could not be loaded or generated. Never carries key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The PEM text is not an RSA private key jsonwebtoken can use.
-    #[error("not a usable RSA private key (PKCS#8 or PKCS#1 PEM, at least 2048 bits): {0}")]
+    /// The PEM text is not a private key jsonwebtoken can sign with.
+    #[error(
+        "not a usable private key (RSA of at least 2048 bits, or EC P-256; PKCS#8 or PKCS#1 PEM): {0}"
+    )]
     InvalidPrivateKey(String),
     /// A key file could not be read.
     #[error("cannot read key file {path}: {source}")]
@@ -30,11 +32,13 @@ pub enum KeyError {
     Generation(String),
 }
 
-/// One RS256 signing key: the private half for signing, the public half as a JWK.
+/// One signing key (RSA for RS256, or EC P-256 for ES256): the private half for signing, the
+/// public half as a JWK.
 ///
-/// Its `Debug` output shows the `kid` only, never key material.
+/// Its `Debug` output shows the algorithm and `kid` only, never key material.
 #[derive(Clone)]
 pub struct SigningKey {
+    algorithm: Algorithm,
     kid: String,
     encoding_key: EncodingKey,
     decoding_key: DecodingKey,
@@ -44,37 +48,73 @@ pub struct SigningKey {
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SigningKey")
-            .field("alg", &"RS256")
+            .field("alg", &self.algorithm)
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
 
 impl SigningKey {
-    /// Loads an RSA private key from PEM text (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`).
+    /// Loads a private key from PEM text: RSA (PKCS#8 `PRIVATE KEY` or PKCS#1
+    /// `RSA PRIVATE KEY`, signs RS256) or EC P-256 (PKCS#8, signs ES256).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
         crate::crypto::install_provider();
-        let encoding_key = EncodingKey::from_rsa_pem(pem.as_bytes())
-            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
-        let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key, Algorithm::RS256)
-            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
-        let AlgorithmParameters::RSA(rsa) = jwk.algorithm else {
-            return Err(KeyError::InvalidPrivateKey("not an RSA key".to_owned()));
-        };
-        let decoding_key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e)
-            .map_err(|error| KeyError::InvalidPrivateKey(error.to_string()))?;
-        let mut public_jwk = Jwk {
-            kty: "RSA".to_owned(),
-            use_: Some("sig".to_owned()),
-            alg: Some("RS256".to_owned()),
-            n: Some(rsa.n),
-            e: Some(rsa.e),
-            ..Jwk::default()
+        if let Ok(encoding_key) = EncodingKey::from_rsa_pem(pem.as_bytes()) {
+            return Self::from_encoding_key(encoding_key, Algorithm::RS256);
+        }
+        match EncodingKey::from_ec_pem(pem.as_bytes()) {
+            Ok(encoding_key) => Self::from_encoding_key(encoding_key, Algorithm::ES256),
+            Err(error) => Err(KeyError::InvalidPrivateKey(error.to_string())),
+        }
+    }
+
+    fn from_encoding_key(
+        encoding_key: EncodingKey,
+        algorithm: Algorithm,
+    ) -> Result<Self, KeyError> {
+        let invalid =
+            |error: jsonwebtoken::errors::Error| KeyError::InvalidPrivateKey(error.to_string());
+        let jwk =
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&encoding_key, algorithm).map_err(invalid)?;
+        let (decoding_key, mut public_jwk) = match jwk.algorithm {
+            AlgorithmParameters::RSA(rsa) => (
+                DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(invalid)?,
+                Jwk {
+                    kty: "RSA".to_owned(),
+                    use_: Some("sig".to_owned()),
+                    alg: Some("RS256".to_owned()),
+                    n: Some(rsa.n),
+                    e: Some(rsa.e),
+                    ..Jwk::default()
+                },
+            ),
+            AlgorithmParameters::EllipticCurve(ec)
+                if ec.curve == jsonwebtoken::jwk::EllipticCurve::P256 =>
+            {
+                (
+                    DecodingKey::from_ec_components(&ec.x, &ec.y).map_err(invalid)?,
+                    Jwk {
+                        kty: "EC".to_owned(),
+                        use_: Some("sig".to_owned()),
+                        alg: Some("ES256".to_owned()),
+                        crv: Some("P-256".to_owned()),
+                        x: Some(ec.x),
+                        y: Some(ec.y),
+                        ..Jwk::default()
+                    },
+                )
+            }
+            _ => {
+                return Err(KeyError::InvalidPrivateKey(
+                    "only RSA and EC P-256 keys can sign".to_owned(),
+                ));
+            }
         };
         let kid = thumbprint(&public_jwk)
             .ok_or_else(|| KeyError::InvalidPrivateKey("no RFC 7638 thumbprint".to_owned()))?;
         public_jwk.kid = Some(kid.clone());
         Ok(Self {
+            algorithm,
             kid,
             encoding_key,
             decoding_key,
@@ -105,13 +145,38 @@ impl SigningKey {
         Self::from_pem(&pem)
     }
 
-    /// A 2048-bit key generated once per process and shared by every server that has no key of
-    /// its own, so a test suite pays for key generation at most once.
+    /// Generates a fresh EC P-256 key (ES256), with aws-lc-rs: fast in any build.
+    pub fn generate_es256() -> Result<Self, KeyError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        crate::crypto::install_provider();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .map_err(|error| KeyError::Generation(error.to_string()))?;
+        Self::from_encoding_key(EncodingKey::from_ec_der(pkcs8.as_ref()), Algorithm::ES256)
+    }
+
+    /// A 2048-bit RSA key generated once per process and shared by every server that has no
+    /// key of its own, so a test suite pays for key generation at most once.
     pub fn process_default() -> Result<Self, KeyError> {
         static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
         KEY.get_or_init(|| Self::generate_rsa(2048).map_err(|error| error.to_string()))
             .clone()
             .map_err(KeyError::Generation)
+    }
+
+    /// Like [`process_default`](Self::process_default), for an ES256 key.
+    pub fn process_default_es256() -> Result<Self, KeyError> {
+        static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
+        KEY.get_or_init(|| Self::generate_es256().map_err(|error| error.to_string()))
+            .clone()
+            .map_err(KeyError::Generation)
+    }
+
+    /// The JWS algorithm it signs with (RS256 or ES256).
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
     }
 
     /// The key id: the RFC 7638 SHA-256 thumbprint of the public key, base64url.
@@ -222,6 +287,20 @@ mod tests {
             thumbprint(&jwk).as_deref(),
             Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
         );
+    }
+
+    #[test]
+    fn ec_keys_sign_es256_and_publish_an_ec_jwk() {
+        let key = SigningKey::from_pem(include_str!("../../../fixtures/keys/es256-1.pem")).unwrap();
+        assert_eq!(key.algorithm(), Algorithm::ES256);
+        let jwk = key.public_jwk();
+        assert_eq!(
+            (jwk.kty.as_str(), jwk.crv.as_deref(), jwk.alg.as_deref()),
+            ("EC", Some("P-256"), Some("ES256"))
+        );
+        assert_eq!(thumbprint(jwk).as_deref(), Some(key.kid()));
+        let generated = SigningKey::generate_es256().unwrap();
+        assert_ne!(generated.kid(), key.kid());
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod http;
 mod journal;
 mod keys;
 mod server;
+mod shape;
 
 pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, unix_seconds};
@@ -21,8 +22,9 @@ pub use config::ConfigError;
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use keys::{KeyError, KeyRing, SigningKey, thumbprint};
-pub use server::{DEFAULT_TOKEN_TTL, MockAuthServer, MockAuthServerBuilder, StartError};
+pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
+pub use shape::ResponseStyle;
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;
-pub use ccflow_protocol::Profile;
+pub use ccflow_protocol::{Profile, ProfileOptions};

@@ -9,17 +9,15 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
-use ccflow_protocol::Profile;
+use ccflow_protocol::{Profile, SigningAlgorithm};
 
 use crate::app::{AppParts, AuthServer};
 use crate::clients::{Client, Registry};
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyRing, SigningKey};
+use crate::shape::{ProfileSettings, ResponseStyle};
 use ccflow_protocol::{Clock, SystemClock};
-
-/// The default token lifetime.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 
 /// Why a server could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +51,8 @@ pub struct MockAuthServerBuilder {
     keys: Option<KeyRing>,
     issuer: Option<String>,
     clock: Option<Arc<dyn Clock>>,
-    token_ttl: Duration,
+    token_ttl: Option<Duration>,
+    settings: ProfileSettings,
     bind: SocketAddr,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
@@ -68,7 +67,8 @@ impl Default for MockAuthServerBuilder {
             keys: None,
             issuer: None,
             clock: None,
-            token_ttl: DEFAULT_TOKEN_TTL,
+            token_ttl: None,
+            settings: ProfileSettings::default(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             workers: 1,
             config_file: None,
@@ -142,9 +142,57 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// The default token lifetime (default one hour); clients may override it.
+    /// The default token lifetime (default: the profile's, one hour for most, 5 h for
+    /// CyberArk); clients may override it. SLB's is fixed at one hour.
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
-        self.token_ttl = ttl;
+        self.token_ttl = Some(ttl);
+        self
+    }
+
+    /// Cloudentity: the tenant id in paths and the issuer (default `demo`).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.settings.options.tenant = tenant.into();
+        self
+    }
+
+    /// Cloudentity: the workspace id in paths and the issuer (default `default`).
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.settings.options.workspace = workspace.into();
+        self
+    }
+
+    /// Cloudentity: the region (`au`, `eu`, `us`); informational, paths do not change.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.settings.region = Some(region.into());
+        self
+    }
+
+    /// CyberArk: the application id in paths and the issuer (default `ccflow`).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.settings.options.app_id = app_id.into();
+        self
+    }
+
+    /// SLB: audiences a client may request in `scope` besides other clients' ids (e.g.
+    /// `fwk-drillplan.slbservice.com`).
+    pub fn service_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.service_audiences = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// UserClouds: the seed's response (default) or the vendor server's.
+    pub fn response_style(mut self, style: ResponseStyle) -> Self {
+        self.settings.response_style = style;
+        self
+    }
+
+    /// UserClouds: the `organization_id` claim (default: a UUID derived from the issuer).
+    pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
+        self.settings.organization_id = Some(organization_id.into());
         self
     }
 
@@ -166,9 +214,11 @@ impl MockAuthServerBuilder {
     }
 
     /// Builds the server without a socket, for [`configure`](crate::configure) and
-    /// `actix_web::test`; `default_issuer` applies unless [`issuer`](Self::issuer) was set.
-    pub fn into_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
-        self.prepare()?.into_app(default_issuer)
+    /// `actix_web::test`. `base_url` is where the routes are served (e.g.
+    /// `http://localhost:8080`); the issuer is that plus the profile's issuer path, unless
+    /// [`issuer`](Self::issuer) was set.
+    pub fn into_app(self, base_url: &str) -> Result<AuthServer, StartError> {
+        self.prepare()?.into_app(base_url)
     }
 
     /// Validates everything that does not depend on the bound address, so a bad configuration
@@ -192,17 +242,41 @@ impl MockAuthServerBuilder {
         if let Some(issuer) = &self.issuer {
             validate_issuer(issuer)?;
         }
-        if self.token_ttl.is_zero() {
+        if self.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
             return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());
         }
-        let registry = Registry::new(self.clients)?;
+        let spec = self.profile.spec();
+        for (name, value) in [
+            ("tenant", &self.settings.options.tenant),
+            ("workspace", &self.settings.options.workspace),
+            ("app_id", &self.settings.options.app_id),
+        ] {
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~@".contains(c))
+            {
+                return Err(ConfigError::field(
+                    name,
+                    format!(
+                        "`{value}` must be a non-empty URL path segment (letters, digits, -._~@)"
+                    ),
+                )
+                .into());
+            }
+        }
+        let registry = Registry::new(self.clients, spec)?;
         let keys = match self.keys {
             Some(keys) => keys,
-            None => KeyRing::new(SigningKey::process_default()?),
+            None => KeyRing::new(match spec.default_signing_algorithm {
+                SigningAlgorithm::Es256 => SigningKey::process_default_es256()?,
+                _ => SigningKey::process_default()?,
+            }),
         };
         Ok(Prepared {
             issuer: self.issuer,
             profile: self.profile,
+            settings: self.settings,
             registry,
             keys,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
@@ -247,19 +321,42 @@ impl MockAuthServerBuilder {
 struct Prepared {
     issuer: Option<String>,
     profile: Profile,
+    settings: ProfileSettings,
     registry: Registry,
     keys: KeyRing,
     clock: Arc<dyn Clock>,
-    token_ttl: Duration,
+    token_ttl: Option<Duration>,
 }
 
 impl Prepared {
-    fn into_app(self, default_issuer: &str) -> Result<AuthServer, StartError> {
-        let issuer = self.issuer.unwrap_or_else(|| default_issuer.to_owned());
+    /// `default_base` is the server's own root URL (`http://<bound address>`): the issuer is
+    /// that plus the profile's issuer path, unless an issuer was configured, in which case
+    /// routes hang under the issuer minus that path.
+    fn into_app(self, default_base: &str) -> Result<AuthServer, StartError> {
+        let issuer_path = self
+            .settings
+            .options
+            .expand(self.profile.spec().issuer_path);
+        let (issuer, base_url) = match self.issuer {
+            Some(issuer) => {
+                let base = issuer
+                    .strip_suffix(issuer_path.as_str())
+                    .filter(|_| !issuer_path.is_empty())
+                    .unwrap_or(&issuer)
+                    .to_owned();
+                (issuer, base)
+            }
+            None => (
+                self.profile.issuer(default_base, &self.settings.options),
+                default_base.to_owned(),
+            ),
+        };
         validate_issuer(&issuer)?;
         Ok(AuthServer::new(AppParts {
             issuer,
+            base_url,
             profile: self.profile,
+            settings: self.settings,
             registry: self.registry,
             keys: self.keys,
             clock: self.clock,
@@ -378,18 +475,17 @@ impl MockAuthServer {
 
     /// The JWKS URL.
     pub fn jwks_url(&self) -> String {
-        self.app.url(self.app.routes().jwks)
+        self.app.url(&self.app.routes().jwks)
     }
 
-    /// The discovery document URL (RFC 8414 form).
+    /// The discovery document URL (RFC 8414 form where the profile serves it).
     pub fn discovery_url(&self) -> String {
         let routes = self.app.routes();
         self.app.url(
             routes
                 .discovery
                 .last()
-                .copied()
-                .unwrap_or("/.well-known/oauth-authorization-server"),
+                .map_or("/.well-known/openid-configuration", String::as_str),
         )
     }
 
@@ -398,12 +494,17 @@ impl MockAuthServer {
         self.app
             .routes()
             .introspection
+            .as_deref()
             .map(|path| self.app.url(path))
     }
 
     /// The revocation endpoint URL, if the profile has one.
     pub fn revocation_url(&self) -> Option<String> {
-        self.app.routes().revocation.map(|path| self.app.url(path))
+        self.app
+            .routes()
+            .revocation
+            .as_deref()
+            .map(|path| self.app.url(path))
     }
 
     /// The server's state (journal, keys).

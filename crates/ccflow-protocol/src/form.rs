@@ -192,6 +192,39 @@ impl FormParams {
         Ok(params)
     }
 
+    /// Decodes a JSON object body whose values are strings (or, for names in `repeatable`,
+    /// arrays of strings), as CyberArk's seed sends token requests. `null` and empty strings
+    /// count as omitted (RFC 6749 §3.1); any other value type is malformed.
+    pub fn from_json_body(body: &[u8], repeatable: &[&str]) -> Result<FormParams, RequestError> {
+        let text = std::str::from_utf8(body).map_err(|_| RequestError::BodyNotUtf8)?;
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+            .map_err(|_| RequestError::MalformedBody("not a JSON object"))?;
+        let mut params = FormParams::new();
+        for (name, value) in object {
+            match value {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(value) if value.is_empty() => {}
+                serde_json::Value::String(value) => params.push(name, value),
+                serde_json::Value::Array(items) if repeatable.contains(&name.as_str()) => {
+                    for item in items {
+                        match item {
+                            serde_json::Value::String(value) if !value.is_empty() => {
+                                params.push(name.clone(), value)
+                            }
+                            _ => {
+                                return Err(RequestError::MalformedBody(
+                                    "JSON array values must be strings",
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => return Err(RequestError::MalformedBody("JSON values must be strings")),
+            }
+        }
+        Ok(params)
+    }
+
     /// Appends a pair, e.g. to build a request body.
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.pairs.push((name.into(), value.into()));

@@ -38,7 +38,10 @@ pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormParams, form_urlencode};
 pub use jwk::{Jwk, Jwks};
-pub use profile::{Profile, ProfileRoutes, UnknownProfile};
+pub use profile::{
+    ClaimStyle, ErrorDialect, ExpiresIn, Profile, ProfileOptions, ProfileRoutes, ProfileSpec,
+    ResourceDefaults, Routes, ScopeField, ScopeSemantics, SigningAlgorithm, UnknownProfile,
+};
 pub use request::{ClientAuthentication, RequestError, TokenOperationRequest, TokenRequest};
 pub use response::{
     AccessTokenClaims, Audience, IntrospectionResponse, ServerMetadata, TokenResponse,

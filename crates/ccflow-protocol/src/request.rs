@@ -310,6 +310,15 @@ impl TokenRequest {
         body: &[u8],
     ) -> Result<TokenRequest, RequestError> {
         let params = FormParams::from_request(content_type, body, &["resource", "audience"])?;
+        TokenRequest::from_params(params, authorization)
+    }
+
+    /// Builds a token request from already-decoded parameters (e.g. a JSON body, which
+    /// CyberArk's seed shows), with the same checks as [`TokenRequest::parse`] after decoding.
+    pub fn from_params(
+        params: FormParams,
+        authorization: Option<&str>,
+    ) -> Result<TokenRequest, RequestError> {
         let grant_type = match params.get("grant_type") {
             None => return Err(RequestError::MissingGrantType),
             Some("client_credentials") => GrantType::ClientCredentials,
