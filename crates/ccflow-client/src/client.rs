@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use ccflow_protocol::{
     AuthMethod as WireAuthMethod, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientId, ClientSecret, Clock,
-    Profile, Scope, Scopes, ServerMetadata, SystemClock, basic_authorization, form_urlencode,
+    Profile, ProfileOptions, Scope, Scopes, ServerMetadata, SystemClock, basic_authorization,
+    form_urlencode,
 };
 use reqwest::header::{self, HeaderValue};
 use tracing::Instrument as _;
@@ -45,6 +46,8 @@ const RESERVED_PARAMS: [&str; 8] = [
 pub struct TokenClientBuilder {
     token_url: Option<String>,
     issuer: Option<String>,
+    base_url: Option<String>,
+    profile_options: ProfileOptions,
     client_id: Option<String>,
     secret: Option<ClientSecret>,
     auth_method: Option<AuthMethod>,
@@ -83,6 +86,8 @@ impl Default for TokenClientBuilder {
         Self {
             token_url: None,
             issuer: None,
+            base_url: None,
+            profile_options: ProfileOptions::default(),
             client_id: None,
             secret: None,
             auth_method: None,
@@ -119,6 +124,33 @@ impl TokenClientBuilder {
         self
     }
 
+    /// The vendor's base URL (e.g. `https://csi.slb.com`): with [`profile`](Self::profile),
+    /// the token endpoint is the profile's path under it (SLB `/v2/token`, Cloudentity
+    /// `/{tenant}/{workspace}/oauth2/token`, CyberArk `/oauth2/token/{app_id}`, UserClouds
+    /// `/oauth/token`). Use this, [`token_url`](Self::token_url) or [`issuer`](Self::issuer).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Cloudentity: the tenant id in the profile's paths.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.profile_options.tenant = tenant.into();
+        self
+    }
+
+    /// Cloudentity: the workspace id in the profile's paths.
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.profile_options.workspace = workspace.into();
+        self
+    }
+
+    /// CyberArk: the application id in the profile's paths.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.profile_options.app_id = app_id.into();
+        self
+    }
+
     /// The client id and secret.
     pub fn credentials(
         mut self,
@@ -136,8 +168,9 @@ impl TokenClientBuilder {
         self
     }
 
-    /// How to authenticate. Default: from discovery's `token_endpoint_auth_methods_supported`
-    /// when an issuer is configured, else `client_secret_basic`.
+    /// How to authenticate. Default: the profile's usual method with `base_url`, from
+    /// discovery's `token_endpoint_auth_methods_supported` with `issuer`, else
+    /// `client_secret_basic`.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = Some(method);
         self
@@ -171,7 +204,8 @@ impl TokenClientBuilder {
         self
     }
 
-    /// The vendor profile (only `rfc` exists so far).
+    /// The vendor profile: with [`base_url`](Self::base_url) it sets the token path and the
+    /// default auth method. Response parsing is lenient for every vendor anyway.
     pub fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
@@ -244,26 +278,48 @@ impl TokenClientBuilder {
     pub fn build(self) -> Result<TokenClient, TokenError> {
         crate::install_crypto_provider();
         let config = |message: String| TokenError::Config(message);
-        let endpoint =
-            match (&self.token_url, &self.issuer) {
-                (Some(_), Some(_)) => {
-                    return Err(config(
-                        "set token_url(...) or issuer(...), not both".to_owned(),
-                    ));
-                }
-                (None, None) => return Err(config(
-                    "set token_url(...) (or CCFLOW_TOKEN_URL) or issuer(...) (or CCFLOW_ISSUER)"
+        let spec = self.profile.spec();
+        let from_base = match &self.base_url {
+            Some(base) => Some(format!(
+                "{}/{}",
+                self.checked_url("base_url", base)?
+                    .as_str()
+                    .trim_end_matches('/'),
+                self.profile_options
+                    .expand(spec.routes.token[0])
+                    .trim_start_matches('/')
+            )),
+            None => None,
+        };
+        let token_url = match (&self.token_url, from_base) {
+            (Some(_), Some(_)) => {
+                return Err(config(
+                    "set token_url(...) or base_url(...), not both".to_owned(),
+                ));
+            }
+            (url, base) => url.clone().or(base),
+        };
+        let endpoint = match (&token_url, &self.issuer) {
+            (Some(_), Some(_)) => {
+                return Err(config(
+                    "set token_url(...)/base_url(...) or issuer(...), not both".to_owned(),
+                ));
+            }
+            (None, None) => {
+                return Err(config(
+                    "set token_url(...) (or CCFLOW_TOKEN_URL), base_url(...) with a profile, or issuer(...) (or CCFLOW_ISSUER)"
                         .to_owned(),
-                )),
-                (Some(url), None) => {
-                    Endpoint::TokenUrl(self.checked_url("token_url", url)?.to_string())
-                }
-                (None, Some(issuer)) => Endpoint::Issuer {
-                    url: self.checked_url("issuer", issuer)?,
-                    text: issuer.clone(),
-                    metadata: Arc::default(),
-                },
-            };
+                ));
+            }
+            (Some(url), None) => {
+                Endpoint::TokenUrl(self.checked_url("token_url", url)?.to_string())
+            }
+            (None, Some(issuer)) => Endpoint::Issuer {
+                url: self.checked_url("issuer", issuer)?,
+                text: issuer.clone(),
+                metadata: Arc::default(),
+            },
+        };
         let client_id = match self.client_id {
             Some(id) if !id.is_empty() => ClientId::new(id),
             _ => return Err(config(
@@ -339,7 +395,10 @@ impl TokenClientBuilder {
             let method = inner
                 .auth_method
                 .clone()
-                .unwrap_or(AuthMethod::ClientSecretBasic);
+                .unwrap_or(match spec.sdk_auth_method {
+                    WireAuthMethod::ClientSecretPost => AuthMethod::ClientSecretPost,
+                    _ => AuthMethod::ClientSecretBasic,
+                });
             let entry = inner
                 .cache
                 .entry(inner.fingerprint(url, &method), inner.clock.now());
@@ -976,6 +1035,7 @@ mod tests {
     #[test]
     fn build_says_what_to_fix() {
         config_error(TokenClient::builder().credentials("a", "b"), "token_url");
+        config_error(base().base_url("https://as.example"), "not both");
         config_error(base().issuer("https://as.example"), "not both");
         config_error(
             TokenClient::builder().token_url("https://as.example/token"),

@@ -23,6 +23,7 @@ struct TokenInner {
     issued_at: SystemTime,
     expires_at: SystemTime,
     scopes: Scopes,
+    rejected: Vec<String>,
     extra: Map<String, Value>,
     header_value: reqwest::header::HeaderValue,
 }
@@ -69,6 +70,13 @@ impl AccessToken {
     /// the requested ones when the server omitted it (RFC 6749 §5.1).
     pub fn scopes(&self) -> &Scopes {
         &self.inner.scopes
+    }
+
+    /// Requested scopes the server reported as invalid: SLB answers `{"valid": [..],
+    /// "invalid": [..]}` and still issues a token for the valid ones (seed 001). Empty
+    /// elsewhere.
+    pub fn rejected_scopes(&self) -> &[String] {
+        &self.inner.rejected
     }
 
     /// Every other member of the token response (e.g. `refresh_token`, vendor fields).
@@ -278,7 +286,23 @@ pub(crate) fn parse_token_response(
             None => (context.default_lifetime, ExpirySource::Default),
         },
     };
-    let scopes = match object.remove("scope") {
+    let scope = object.remove("scope");
+    // SLB reports the requested values it refused (seed 001).
+    let rejected = match &scope {
+        Some(Value::Object(report)) => report
+            .get("invalid")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let scopes = match scope {
         None | Some(Value::Null) => context.requested_scopes.clone(),
         Some(value) => parse_scope(&value)
             .ok_or_else(|| invalid("`scope` is neither a string, an array nor {valid, invalid}"))?,
@@ -293,6 +317,7 @@ pub(crate) fn parse_token_response(
             issued_at: context.now,
             expires_at: context.now + lifetime,
             scopes,
+            rejected,
             extra: object,
             header_value,
         }),
@@ -428,6 +453,10 @@ mod tests {
             scopes(json!({"valid": ["svc-a"], "invalid": ["nope"]})),
             "svc-a"
         );
+        let (slb, _) = ok(
+            &json!({"access_token": "t", "expires_in": 1, "scope": {"valid": ["svc-a"], "invalid": ["nope"]}}),
+        );
+        assert_eq!(slb.rejected_scopes(), ["nope"]);
         let (token, _) = ok(&json!({"access_token": "t", "expires_in": 1}));
         assert_eq!(
             token.scopes().to_string(),

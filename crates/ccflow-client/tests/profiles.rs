@@ -1,0 +1,113 @@
+//! Vendor presets: a profile plus the vendor's base URL is all the SDK needs, against the
+//! embedded mock speaking each profile.
+
+use ccflow_auth_server::{Client, MockAuthServer, Profile};
+use ccflow_client::TokenClient;
+
+async fn server(profile: Profile) -> MockAuthServer {
+    MockAuthServer::builder()
+        .profile(profile)
+        .tenant("acme")
+        .workspace("prod")
+        .app_id("app1")
+        .client(Client::new("svc@cyberark.cloud.9344", "s3cret:+/@").scopes(["myscope"]))
+        .client(Client::new("svc-b", "secret-b"))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_profile_preset_gets_a_token_from_base_url_id_and_secret() {
+    for profile in Profile::ALL {
+        let server = server(*profile).await;
+        let client = TokenClient::builder()
+            .profile(*profile)
+            .base_url(server.uri())
+            .tenant("acme")
+            .workspace("prod")
+            .app_id("app1")
+            .credentials("svc@cyberark.cloud.9344", "s3cret:+/@")
+            .build()
+            .unwrap();
+        let token = client
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{profile}: {error}"));
+        assert!(token.lifetime().as_secs() > 0, "{profile}");
+        client.token().await.unwrap();
+        server.assert_token_requests(1);
+    }
+}
+
+#[tokio::test]
+async fn every_profile_is_found_by_discovery_from_its_issuer() {
+    for profile in Profile::ALL {
+        let server = server(*profile).await;
+        let client = TokenClient::builder()
+            .profile(*profile)
+            .issuer(server.issuer())
+            .credentials("svc-b", "secret-b")
+            .build()
+            .unwrap();
+        client
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{profile}: {error}"));
+    }
+}
+
+#[tokio::test]
+async fn slb_rejected_audiences_are_exposed_beside_the_granted_ones() {
+    let server = server(Profile::Slb).await;
+    let client = TokenClient::builder()
+        .profile(Profile::Slb)
+        .base_url(server.uri())
+        .credentials("svc-b", "secret-b")
+        .scopes(["svc@cyberark.cloud.9344", "no-such-client"])
+        .build()
+        .unwrap();
+    let token = client.token().await.unwrap();
+    assert_eq!(token.scopes().to_string(), "svc@cyberark.cloud.9344");
+    assert_eq!(token.rejected_scopes(), ["no-such-client"]);
+}
+
+#[tokio::test]
+async fn userclouds_server_style_without_expires_in_uses_the_jwt_exp() {
+    let server = MockAuthServer::builder()
+        .profile(Profile::UserClouds)
+        .response_style(ccflow_auth_server::ResponseStyle::Server)
+        .client(Client::new("uc-app", "uc-secret"))
+        .start()
+        .await
+        .unwrap();
+    let client = TokenClient::builder()
+        .profile(Profile::UserClouds)
+        .base_url(server.uri())
+        .credentials("uc-app", "uc-secret")
+        .build()
+        .unwrap();
+    let token = client.token().await.unwrap();
+    let lifetime = token.lifetime().as_secs();
+    assert!(
+        (86_390..=86_400).contains(&lifetime),
+        "24 h from the JWT exp, got {lifetime}"
+    );
+    assert!(token.extra().contains_key("refresh_token"));
+}
+
+#[tokio::test]
+async fn cloudentity_lower_case_bearer_and_ttl_minus_one_are_understood() {
+    let server = server(Profile::Cloudentity).await;
+    let client = TokenClient::builder()
+        .profile(Profile::Cloudentity)
+        .base_url(server.uri())
+        .tenant("acme")
+        .workspace("prod")
+        .credentials("svc-b", "secret-b")
+        .build()
+        .unwrap();
+    let token = client.token().await.unwrap();
+    assert_eq!(token.token_type(), "bearer");
+    assert_eq!(token.lifetime().as_secs(), 3599);
+}
