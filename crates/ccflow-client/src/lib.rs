@@ -36,3 +36,8 @@ fn install_crypto_provider() {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     });
 }
+
+/// The SDK snippets of `docs/profiles.md`, run as doctests against the fixture configs.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/profiles.md")]
+mod profiles_guide {}
