@@ -28,3 +28,14 @@ pub use shape::ResponseStyle;
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;
 pub use ccflow_protocol::{Profile, ProfileOptions};
+
+/// Internals exposed for the crate's benchmarks only; not a stable API.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::crypto::{cached_provider_sign, default_provider_sign};
+
+    /// The jsonwebtoken key of a signing key.
+    pub fn encoding_key(key: &crate::SigningKey) -> &jsonwebtoken::EncodingKey {
+        key.encoding_key()
+    }
+}
