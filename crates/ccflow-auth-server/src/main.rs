@@ -60,6 +60,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
+    let signals = ShutdownSignals::register();
     // Configuration precedence: file < environment < flags (clap merges the last two).
     let mut builder = match &cli.config {
         Some(path) => match MockAuthServerBuilder::from_config_file(path) {
@@ -100,7 +101,7 @@ async fn run(cli: Cli) -> ExitCode {
         tracing::error!(%error, "cannot write to stdout");
         return ExitCode::FAILURE;
     }
-    wait_for_signal().await;
+    signals.wait().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     ExitCode::SUCCESS
@@ -114,27 +115,43 @@ fn announce(server: &MockAuthServer) -> std::io::Result<()> {
     stdout.flush()
 }
 
-async fn wait_for_signal() {
+/// Signal handlers, registered before the server announces itself: a script that sends
+/// SIGTERM right after reading the `listening on` line must get a graceful stop, not the
+/// default action.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut interrupt), Ok(mut terminate)) => {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl ShutdownSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
+                _ => None,
+            };
+            Self { unix }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut interrupt, mut terminate)) = self.unix {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

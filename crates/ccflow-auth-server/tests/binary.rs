@@ -146,6 +146,18 @@ fn a_bad_config_names_file_and_field_and_exits_2_before_binding() {
 }
 
 #[test]
+fn sigterm_right_after_the_listening_line_is_a_graceful_stop() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/ccflow.toml");
+    for _ in 0..20 {
+        // The fixture key: no key generation, so the race window is as small as it gets.
+        let (mut running, first) = spawn(&["--config", config, "--bind", "127.0.0.1:0"]);
+        address_of(&first);
+        // No request, no pause: the signal races the rest of start-up.
+        rest_of_output(&mut running);
+    }
+}
+
+#[test]
 fn an_unknown_profile_is_a_usage_error() {
     let output = command(&["--profile", "nope", "--bind", "127.0.0.1:0"])
         .output()
