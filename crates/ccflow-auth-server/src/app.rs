@@ -314,8 +314,8 @@ impl AuthServer {
         let (granted, audience) = match spec.scopes {
             ScopeSemantics::AudienceByClientId => {
                 // SLB (seed 001): each requested value that names a registered client or a
-                // service audience (and, if the client has an allow-list, is on it) goes into
-                // `aud`; the others are reported, never an error.
+                // service audience (and, if the client lists `audiences`, is on that list, I)
+                // goes into `aud`; the others are reported, never an error.
                 let mut audience = vec![client.id.as_str().to_owned()];
                 for value in request
                     .scope
@@ -329,7 +329,8 @@ impl AuthServer {
                             .service_audiences
                             .iter()
                             .any(|aud| aud == value);
-                    let allowed = client.scopes.is_empty() || client.scopes.contains(value);
+                    let allowed = client.audiences.is_empty()
+                        || client.audiences.iter().any(|aud| aud == value);
                     if known && allowed {
                         report.valid.push(value.to_owned());
                         if !audience.iter().any(|aud| aud == value) {

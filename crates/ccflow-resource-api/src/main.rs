@@ -1,0 +1,278 @@
+//! The `ccflow-resource-api` binary: the sample protected API on a real port.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use actix_web::dev::Service as _;
+use actix_web::{App, HttpMessage as _, HttpServer};
+use anyhow::Context as _;
+use ccflow_resource_api::sample_api::{self, SampleApi, Settings};
+use ccflow_resource_api::{Authenticated, Validator};
+use clap::{Parser, ValueEnum};
+
+/// Sample API protected by ccflow's bearer-token validator.
+///
+/// Start-up never contacts the issuer: keys are fetched in the background and on first use.
+/// The first stdout line is `ccflow-resource-api listening on http://ADDR`.
+/// Settings come from the TOML file, then the environment, then flags.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (keys in docs/resource-api.md).
+    #[arg(long, env = "CCFLOW_RESOURCE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8081].
+    #[arg(long, env = "CCFLOW_RESOURCE_BIND")]
+    bind: Option<SocketAddr>,
+    /// The issuer tokens must come from (exact `iss`); its metadata names the JWKS.
+    #[arg(long, env = "CCFLOW_RESOURCE_ISSUER")]
+    issuer: Option<String>,
+    /// An audience this API accepts; repeat for several (comma-separated in the environment).
+    #[arg(
+        long = "audience",
+        env = "CCFLOW_RESOURCE_AUDIENCE",
+        value_delimiter = ','
+    )]
+    audiences: Vec<String>,
+    /// JWKS URL, to skip discovery.
+    #[arg(long, env = "CCFLOW_RESOURCE_JWKS_URL")]
+    jwks_url: Option<String>,
+    /// Vendor profile whose validation defaults apply (typ; SLB authorises by audience).
+    #[arg(long, env = "CCFLOW_RESOURCE_PROFILE")]
+    profile: Option<ccflow_protocol::Profile>,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, env = "CCFLOW_RESOURCE_WORKERS")]
+    workers: Option<usize>,
+    /// Log format on stderr.
+    #[arg(long, env = "CCFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8081);
+
+/// Exit status for a configuration the binary refuses (as ccflow-auth-server does).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let (settings, bind, workers) = match settings(&cli) {
+        Ok(settings) => settings,
+        Err(error) => {
+            fatal(&error);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let validator = match settings.validator_builder().build() {
+        Ok(validator) => validator,
+        Err(error) => {
+            fatal(&anyhow::Error::new(error).context("invalid validator settings"));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let system = actix_web::rt::System::new();
+    let by_audience = settings
+        .profile
+        .is_some_and(|profile| profile.spec().resource.authorize_by_audience);
+    match system.block_on(serve(validator, by_audience, bind, workers)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            fatal(&error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// File < environment < flags; clap has already merged the last two.
+fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
+    let mut settings = match &cli.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    if let Some(issuer) = &cli.issuer {
+        settings.issuer = Some(issuer.clone());
+    }
+    if !cli.audiences.is_empty() {
+        settings.audiences.clone_from(&cli.audiences);
+    }
+    if let Some(jwks_url) = &cli.jwks_url {
+        settings.jwks_url = Some(jwks_url.clone());
+    }
+    if let Some(profile) = cli.profile {
+        settings.profile = Some(profile);
+    }
+    if settings.issuer.is_none() {
+        anyhow::bail!(
+            "an issuer is required: --issuer, CCFLOW_RESOURCE_ISSUER or `issuer` in the file"
+        );
+    }
+    if settings.audiences.is_empty() {
+        anyhow::bail!(
+            "at least one audience is required: --audience, CCFLOW_RESOURCE_AUDIENCE or `audiences` in the file"
+        );
+    }
+    let bind = cli.bind.or(settings.bind).unwrap_or(DEFAULT_BIND);
+    let workers = cli
+        .workers
+        .or(settings.workers)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    Ok((settings, bind, workers))
+}
+
+async fn serve(
+    validator: Validator,
+    by_audience: bool,
+    bind: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let api = SampleApi::new(validator.clone()).authorize_by_audience(by_audience);
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap_fn(|request, service| {
+                let started = Instant::now();
+                let method = request.method().clone();
+                let path = request.path().to_owned();
+                let response = service.call(request);
+                async move {
+                    let response = response.await?;
+                    log_request(&method, &path, &response, started);
+                    Ok(response)
+                }
+            })
+            .configure(sample_api::configure(api.clone()))
+    })
+    .workers(workers)
+    // Signals are ours (below), so shutdown is the same on SIGINT and SIGTERM.
+    .disable_signals()
+    .shutdown_timeout(5)
+    .listen(listener)
+    .with_context(|| format!("cannot serve on {address}"))?
+    .run();
+    let handle = server.handle();
+    let running = actix_web::rt::spawn(server);
+    // Handlers go in before the announcement: a script that reads the line and
+    // sends SIGTERM at once must get a graceful shutdown, not the default kill.
+    let shutdown = shutdown_signal();
+    announce(address, &validator).context("cannot write to stdout")?;
+
+    // Warm the key cache without making start-up depend on the issuer.
+    let warm = validator.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(error) = warm.refresh_keys().await {
+            tracing::warn!(%error, "could not load the issuer's keys yet; retrying on first request");
+        }
+    });
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    handle.stop(true).await;
+    running
+        .await
+        .context("the server task failed")?
+        .context("the server stopped with an error")?;
+    Ok(())
+}
+
+/// One line per request: never headers, so never a token.
+fn log_request<B>(
+    method: &actix_web::http::Method,
+    path: &str,
+    response: &actix_web::dev::ServiceResponse<B>,
+    started: Instant,
+) {
+    let client_id = response
+        .request()
+        .extensions()
+        .get::<Authenticated>()
+        .and_then(|auth| auth.client_id().map(str::to_owned));
+    tracing::info!(
+        target: "ccflow_resource_api::request",
+        %method,
+        path,
+        status = response.status().as_u16(),
+        client_id = client_id.as_deref().unwrap_or("-"),
+        latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+}
+
+/// Prints the contract line scripts read, then a summary.
+#[allow(clippy::print_stdout, reason = "the binary's announcement on stdout")]
+fn announce(address: SocketAddr, validator: &Validator) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "ccflow-resource-api listening on http://{address}")?;
+    writeln!(stdout, "  issuer:     {}", validator.issuer())?;
+    writeln!(stdout, "  audiences:  {}", validator.audiences().join(", "))?;
+    writeln!(
+        stdout,
+        "  routes:     GET /healthz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
+    )?;
+    stdout.flush()
+}
+
+/// Registers SIGINT and SIGTERM handlers now; the future completes on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Reports why the binary cannot run, with every cause, on stderr.
+#[allow(
+    clippy::print_stderr,
+    reason = "a binary reporting why it cannot start"
+)]
+fn fatal(error: &anyhow::Error) {
+    eprintln!("ccflow-resource-api: error: {error:#}");
+}
+
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal as _;
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CCFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,78 @@
+//! The sample protected API the `ccflow-resource-api` binary serves: an items store behind
+//! per-route scopes, mountable in any `App` (or `actix_web::test::init_service`) with
+//! [`configure`].
+//!
+//! | route | needs |
+//! | --- | --- |
+//! | `GET /healthz` | nothing |
+//! | `GET /v1/whoami` | any valid token |
+//! | `GET /v1/items`, `GET /v1/items/{id}` | `items:read` |
+//! | `POST /v1/items`, `DELETE /v1/items/{id}` | `items:write` |
+
+mod config;
+mod handlers;
+mod items;
+
+use actix_web::web;
+
+pub use config::{ConfigError, JwksFileSettings, Settings};
+pub use items::{Item, ItemStore, MAX_ITEMS, NewItem, StoreFull};
+
+use crate::Validator;
+
+/// The largest `POST /v1/items` body; bigger ones are answered 413.
+pub const MAX_ITEM_BODY_BYTES: usize = 64 * 1024;
+/// The scope that reads items.
+pub const READ_SCOPE: &str = "items:read";
+/// The scope that creates and deletes items.
+pub const WRITE_SCOPE: &str = "items:write";
+
+/// The sample API's state: the validator and the in-memory store. Cheap to
+/// clone; clones share the store.
+#[derive(Debug, Clone)]
+pub struct SampleApi {
+    validator: Validator,
+    store: ItemStore,
+    authorize_by_audience: bool,
+}
+
+impl SampleApi {
+    /// An API with an empty store.
+    pub fn new(validator: Validator) -> Self {
+        Self {
+            validator,
+            store: ItemStore::new(),
+            authorize_by_audience: false,
+        }
+    }
+
+    /// Authorises the item routes by audience alone, as SLB APIs do (VENDORS.md): any valid
+    /// token, whose `aud` the validator has already checked, may read and write; scopes are
+    /// not required.
+    #[must_use]
+    pub fn authorize_by_audience(mut self, enabled: bool) -> Self {
+        self.authorize_by_audience = enabled;
+        self
+    }
+
+    /// Whether the item routes authorise by audience alone.
+    pub fn authorizes_by_audience(&self) -> bool {
+        self.authorize_by_audience
+    }
+
+    /// The validator guarding the routes.
+    pub fn validator(&self) -> &Validator {
+        &self.validator
+    }
+
+    /// The items store.
+    pub fn store(&self) -> &ItemStore {
+        &self.store
+    }
+}
+
+/// Mounts the routes, the validator (as app data) and JSON 404/405 answers in
+/// an `App`: `App::new().configure(configure(api))`.
+pub fn configure(api: SampleApi) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
+    move |config: &mut web::ServiceConfig| handlers::mount(config, &api)
+}

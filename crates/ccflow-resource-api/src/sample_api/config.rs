@@ -1,0 +1,286 @@
+//! The sample API's optional TOML file (keys documented in docs/resource-api.md), read into
+//! [`Settings`] that the binary then overrides with environment variables and flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{Algorithm, ValidatorBuilder};
+
+/// Why a configuration file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", file.as_ref().map(|file| format!("{}: ", file.display())).unwrap_or_default())]
+pub struct ConfigError {
+    /// The file, when read from one.
+    pub file: Option<PathBuf>,
+    /// What is wrong, naming the key.
+    pub message: String,
+}
+
+/// The JWKS cache settings of the file's `[jwks]` table; unset ones keep the
+/// validator's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JwksFileSettings {
+    /// `refresh_cooldown_secs`.
+    pub refresh_cooldown: Option<Duration>,
+    /// `retry_interval_secs`.
+    pub retry_interval: Option<Duration>,
+    /// `fetch_timeout_ms`.
+    pub fetch_timeout: Option<Duration>,
+    /// `default_ttl_secs`.
+    pub default_ttl: Option<Duration>,
+    /// `min_ttl_secs`.
+    pub min_ttl: Option<Duration>,
+    /// `max_ttl_secs`.
+    pub max_ttl: Option<Duration>,
+    /// `max_stale_secs`.
+    pub max_stale: Option<Duration>,
+}
+
+/// The sample API's settings, from a file or built up by the binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: Option<SocketAddr>,
+    /// The issuer `iss` must equal; its metadata names the JWKS.
+    pub issuer: Option<String>,
+    /// The API's audiences.
+    pub audiences: Vec<String>,
+    /// A JWKS URL, to skip discovery.
+    pub jwks_url: Option<String>,
+    /// The algorithm allow-list.
+    pub algorithms: Option<Vec<Algorithm>>,
+    /// The vendor profile whose validation defaults apply (see `ProfileSpec::resource`).
+    pub profile: Option<ccflow_protocol::Profile>,
+    /// Accepted `typ` values.
+    pub accepted_typ: Option<Vec<String>>,
+    /// Leeway on `exp`/`nbf`/`iat`.
+    pub leeway: Option<Duration>,
+    /// Challenge realm.
+    pub realm: Option<String>,
+    /// HTTP worker threads.
+    pub workers: Option<usize>,
+    /// The `[jwks]` table.
+    pub jwks: JwksFileSettings,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    bind: Option<String>,
+    issuer: Option<String>,
+    #[serde(default)]
+    audiences: Vec<String>,
+    jwks_url: Option<String>,
+    algorithms: Option<Vec<String>>,
+    profile: Option<ccflow_protocol::Profile>,
+    accepted_typ: Option<Vec<String>>,
+    leeway_secs: Option<u64>,
+    realm: Option<String>,
+    workers: Option<usize>,
+    #[serde(default)]
+    jwks: RawJwks,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawJwks {
+    refresh_cooldown_secs: Option<u64>,
+    retry_interval_secs: Option<u64>,
+    fetch_timeout_ms: Option<u64>,
+    default_ttl_secs: Option<u64>,
+    min_ttl_secs: Option<u64>,
+    max_ttl_secs: Option<u64>,
+    max_stale_secs: Option<u64>,
+}
+
+impl Settings {
+    /// Reads a TOML file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Settings, ConfigError> {
+        let path = path.as_ref();
+        let in_file = |message: String| ConfigError {
+            file: Some(path.to_path_buf()),
+            message,
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| in_file(format!("cannot read the file: {error}")))?;
+        Settings::from_toml(&text).map_err(|error| in_file(error.message))
+    }
+
+    /// Parses TOML text. Unknown keys are errors, so a typo cannot silently
+    /// leave a check at its default.
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        let error = |message: String| ConfigError {
+            file: None,
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|error_| error(error_.to_string()))?;
+        let bind = raw
+            .bind
+            .map(|bind| {
+                bind.parse()
+                    .map_err(|_| error(format!("bind: `{bind}` is not an IP:port address")))
+            })
+            .transpose()?;
+        let algorithms = raw
+            .algorithms
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|name| {
+                        name.parse::<Algorithm>().map_err(|_| {
+                            error(format!("algorithms: `{name}` is not a JWS algorithm"))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let seconds = |value: Option<u64>| value.map(Duration::from_secs);
+        Ok(Settings {
+            bind,
+            issuer: raw.issuer,
+            audiences: raw.audiences,
+            jwks_url: raw.jwks_url,
+            algorithms,
+            profile: raw.profile,
+            accepted_typ: raw.accepted_typ,
+            leeway: seconds(raw.leeway_secs),
+            realm: raw.realm,
+            workers: raw.workers,
+            jwks: JwksFileSettings {
+                refresh_cooldown: seconds(raw.jwks.refresh_cooldown_secs),
+                retry_interval: seconds(raw.jwks.retry_interval_secs),
+                fetch_timeout: raw.jwks.fetch_timeout_ms.map(Duration::from_millis),
+                default_ttl: seconds(raw.jwks.default_ttl_secs),
+                min_ttl: seconds(raw.jwks.min_ttl_secs),
+                max_ttl: seconds(raw.jwks.max_ttl_secs),
+                max_stale: seconds(raw.jwks.max_stale_secs),
+            },
+        })
+    }
+
+    /// A validator builder with every setting given here applied.
+    pub fn validator_builder(&self) -> ValidatorBuilder {
+        let mut builder = crate::Validator::builder().audiences(self.audiences.iter().cloned());
+        if let Some(issuer) = &self.issuer {
+            builder = builder.issuer(issuer.clone());
+        }
+        if let Some(url) = &self.jwks_url {
+            builder = builder.jwks_url(url.clone());
+        }
+        if let Some(algorithms) = &self.algorithms {
+            builder = builder.algorithms(algorithms.iter().copied());
+        }
+        if let Some(profile) = self.profile {
+            builder = builder.profile(profile);
+        }
+        if let Some(accepted) = &self.accepted_typ {
+            builder = builder.require_typ(accepted);
+        }
+        if let Some(leeway) = self.leeway {
+            builder = builder.leeway(leeway);
+        }
+        if let Some(realm) = &self.realm {
+            builder = builder.realm(realm.clone());
+        }
+        let jwks = &self.jwks;
+        if let Some(value) = jwks.refresh_cooldown {
+            builder = builder.jwks_refresh_cooldown(value);
+        }
+        if let Some(value) = jwks.retry_interval {
+            builder = builder.jwks_retry_interval(value);
+        }
+        if let Some(value) = jwks.fetch_timeout {
+            builder = builder.jwks_fetch_timeout(value);
+        }
+        if let Some(value) = jwks.default_ttl {
+            builder = builder.jwks_default_ttl(value);
+        }
+        if jwks.min_ttl.is_some() || jwks.max_ttl.is_some() {
+            let defaults = crate::jwks::JwksSettings::default();
+            builder = builder.jwks_ttl_bounds(
+                jwks.min_ttl.unwrap_or(defaults.min_ttl),
+                jwks.max_ttl.unwrap_or(defaults.max_ttl),
+            );
+        }
+        if let Some(value) = jwks.max_stale {
+            builder = builder.jwks_max_stale(value);
+        }
+        builder
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in docs/resource-api.md, so the guide cannot drift from the parser.
+    fn documented_example() -> String {
+        let guide = include_str!("../../../../docs/resource-api.md");
+        let start = guide
+            .find("```toml\n")
+            .expect("the guide has a TOML example")
+            + "```toml\n".len();
+        let length = guide[start..].find("```").expect("the TOML block ends");
+        guide[start..start + length].to_owned()
+    }
+
+    #[test]
+    fn reads_the_documented_example() {
+        let settings = Settings::from_toml(&documented_example()).unwrap();
+        assert_eq!(settings.bind, Some("127.0.0.1:8081".parse().unwrap()));
+        assert_eq!(settings.issuer.as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(settings.audiences, ["items-api"]);
+        assert_eq!(
+            settings.algorithms,
+            Some(vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256])
+        );
+        assert_eq!(settings.jwks.fetch_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(settings.jwks.max_stale, Some(Duration::from_secs(86_400)));
+        let validator = settings.validator_builder().build().unwrap();
+        assert_eq!(validator.audiences(), ["items-api"]);
+    }
+
+    #[test]
+    fn reads_an_empty_file_as_defaults() {
+        assert_eq!(Settings::from_toml("").unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn refuses_bad_values_naming_the_key() {
+        #[track_caller]
+        fn check(toml: &str, expected: &str) {
+            let error = Settings::from_toml(toml).unwrap_err();
+            assert!(error.message.contains(expected), "{error}");
+        }
+        check(
+            "bind = \"localhost\"",
+            "bind: `localhost` is not an IP:port address",
+        );
+        check(
+            "algorithms = [\"none\"]",
+            "algorithms: `none` is not a JWS algorithm",
+        );
+        check("audience = [\"typo\"]", "unknown field `audience`");
+        check(
+            "[jwks]\nfetch_timeout_secs = 3",
+            "unknown field `fetch_timeout_secs`",
+        );
+        check("leeway_secs = -1", "leeway_secs");
+    }
+
+    #[test]
+    fn names_the_file_in_errors() {
+        let error = Settings::from_file("/nonexistent/ccflow-resource.toml").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("/nonexistent/ccflow-resource.toml: cannot read"),
+            "{error}"
+        );
+    }
+}

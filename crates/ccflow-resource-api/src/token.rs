@@ -1,0 +1,374 @@
+//! The cheap checks that run before any key is looked up: finding the one bearer token in a
+//! request, the JWS compact shape, and the JOSE header.
+
+use std::borrow::Cow;
+
+use actix_web::http::header::{AUTHORIZATION, HeaderMap};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::error::{AuthError, RequestRejection, TokenRejection};
+
+/// The largest `Authorization` header (and token) accepted, checked before any
+/// decoding so an oversized header costs nothing (RFC 8725 §3.x, and the size
+/// caps of Microsoft's `MaximumTokenSizeInBytes`).
+pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
+
+/// The longest `kid` looked up. RFC 7515 §4.1.4 leaves its format open; ours
+/// are 43-character thumbprints, and real issuers' rarely pass 100.
+pub const MAX_KID_BYTES: usize = 256;
+
+/// Finds the request's bearer token: exactly one `Authorization` header with
+/// the `Bearer` scheme (any case), and no `access_token` in the query.
+///
+/// The form-body transport needs the body, which only the middlewares read;
+/// see [`form_has_access_token`].
+pub(crate) fn bearer_token<'a>(headers: &'a HeaderMap, query: &str) -> Result<&'a str, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION);
+    let header = values.next();
+    if values.next().is_some() {
+        return Err(RequestRejection::MultipleAuthorizationHeaders.into());
+    }
+    if query_has_access_token(query) {
+        // RFC 6750 §2: one method only. Say which rule was broken.
+        return Err(match header {
+            Some(_) => RequestRejection::MultipleTransports,
+            None => RequestRejection::TokenInQuery,
+        }
+        .into());
+    }
+    let Some(header) = header else {
+        return Err(AuthError::MissingToken);
+    };
+    if header.len() > MAX_AUTHORIZATION_BYTES {
+        return Err(TokenRejection::TooLarge {
+            limit: MAX_AUTHORIZATION_BYTES,
+        }
+        .into());
+    }
+    let value = header
+        .to_str()
+        .map_err(|_| RequestRejection::MalformedAuthorization)?;
+    parse_bearer_credentials(value)
+}
+
+/// Reads `Bearer 1*SP b64token` (RFC 6750 §2.1), the scheme case-insensitively
+/// (RFC 7235 §2.1).
+fn parse_bearer_credentials(value: &str) -> Result<&str, AuthError> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme (Basic, Negotiate...): to us the request carries no
+        // credentials, and RFC 6750 §3.1 says then not to include an error code.
+        return Err(AuthError::MissingToken);
+    }
+    let token = rest.trim_start_matches(' ');
+    if !is_b64token(token) {
+        return Err(RequestRejection::MalformedAuthorization.into());
+    }
+    Ok(token)
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 6750 §2.1).
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-._~+/".contains(&byte))
+}
+
+/// Whether a query string has an `access_token` parameter (RFC 6750 §2.3).
+pub(crate) fn query_has_access_token(query: &str) -> bool {
+    has_access_token_parameter(query.as_bytes())
+}
+
+/// Whether an `application/x-www-form-urlencoded` body has an `access_token`
+/// parameter (RFC 6750 §2.2).
+pub(crate) fn form_has_access_token(body: &[u8]) -> bool {
+    has_access_token_parameter(body)
+}
+
+fn has_access_token_parameter(encoded: &[u8]) -> bool {
+    const NAME: &[u8] = b"access_token";
+    encoded.split(|&byte| byte == b'&').any(|pair| {
+        let name = pair.split(|&byte| byte == b'=').next().unwrap_or_default();
+        // Cheap pre-filter: the encoded name is at least as long as the decoded one.
+        if name.len() < NAME.len() {
+            return false;
+        }
+        let name: Vec<u8> = name
+            .iter()
+            .map(|&byte| if byte == b'+' { b' ' } else { byte })
+            .collect();
+        let decoded: Vec<u8> = percent_encoding::percent_decode(&name).collect();
+        decoded == NAME
+    })
+}
+
+/// The three parts of a JWS in compact serialization (RFC 7515 §7.1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CompactJws<'a> {
+    pub(crate) header: &'a str,
+}
+
+/// Splits a token into its three base64url parts, refusing anything else
+/// (JWE's five parts, padding, stray characters).
+pub(crate) fn split_compact(token: &str) -> Result<CompactJws<'_>, TokenRejection> {
+    if token.len() > MAX_AUTHORIZATION_BYTES {
+        return Err(TokenRejection::TooLarge {
+            limit: MAX_AUTHORIZATION_BYTES,
+        });
+    }
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(TokenRejection::NotAJws);
+    };
+    let is_base64url = |part: &str| {
+        part.bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+    };
+    // An empty signature is left to fail verification, so `alg: none` tokens
+    // ("header.payload.") get their own, clearer rejection from the header.
+    if header.is_empty()
+        || payload.is_empty()
+        || !is_base64url(header)
+        || !is_base64url(payload)
+        || !is_base64url(signature)
+    {
+        return Err(TokenRejection::NotAJws);
+    }
+    Ok(CompactJws { header })
+}
+
+/// The JOSE header members the validator acts on (RFC 7515 §4.1). Every
+/// other member is ignored: in particular `jku`, `x5u`, `jwk` and `x5c`,
+/// since keys come only from the configured JWKS (RFC 8725 §3.10).
+#[derive(Debug, Deserialize)]
+pub(crate) struct JoseHeader<'a> {
+    #[serde(borrow)]
+    pub(crate) alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pub(crate) typ: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) kid: Option<Cow<'a, str>>,
+    /// Whether `crit` is present at all, whatever its value.
+    #[serde(default, deserialize_with = "present")]
+    pub(crate) crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
+/// Decodes the header part. A repeated member is an error (serde rejects
+/// duplicate fields), which RFC 7515 §4 allows and which closes the door on
+/// parsers disagreeing about which `alg` counts.
+pub(crate) fn decode_header(encoded: &str, buffer: &mut Vec<u8>) -> Result<(), TokenRejection> {
+    buffer.clear();
+    URL_SAFE_NO_PAD
+        .decode_vec(encoded, buffer)
+        .map_err(|_| TokenRejection::MalformedHeader)
+}
+
+/// Parses decoded header bytes.
+pub(crate) fn parse_header(decoded: &[u8]) -> Result<JoseHeader<'_>, TokenRejection> {
+    // RFC 7515 §4: the header is a JSON object. Derived structs would also
+    // accept an array (`["RS256"]`), so say it explicitly.
+    if decoded.trim_ascii_start().first() != Some(&b'{') {
+        return Err(TokenRejection::MalformedHeader);
+    }
+    serde_json::from_slice(decoded).map_err(|_| TokenRejection::MalformedHeader)
+}
+
+/// Normalises a `typ` for comparison: media types are case-insensitive and
+/// RFC 7515 §4.1.9 lets `application/` be omitted.
+pub(crate) fn normalize_typ(typ: &str) -> String {
+    let lower = typ.to_ascii_lowercase();
+    match lower.strip_prefix("application/") {
+        Some(rest) => rest.to_owned(),
+        None => lower,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::HeaderValue;
+
+    use super::*;
+
+    fn headers(authorization: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in authorization {
+            headers.append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn finds_the_bearer_token() {
+        #[track_caller]
+        fn check(
+            authorization: &[&str],
+            query: &str,
+            expected: impl Into<Result<&'static str, AuthError>>,
+        ) {
+            let expected = expected.into();
+            let headers = headers(authorization);
+            assert_eq!(bearer_token(&headers, query), expected);
+        }
+        let malformed = Err(RequestRejection::MalformedAuthorization.into());
+        check(&["Bearer abc.def.ghi"], "", Ok("abc.def.ghi"));
+        check(&["bearer abc"], "", Ok("abc"));
+        check(&["BEARER abc"], "", Ok("abc"));
+        check(&["Bearer   abc  "], "", Ok("abc"));
+        check(&["Bearer a-b_c~d+e/f=="], "", Ok("a-b_c~d+e/f=="));
+        check(&[], "", Err(AuthError::MissingToken));
+        check(&["Basic dXNlcjpwdw=="], "", Err(AuthError::MissingToken));
+        check(&["Bearerabc"], "", Err(AuthError::MissingToken));
+        check(&["Bearer"], "", malformed.clone());
+        check(&["Bearer "], "", malformed.clone());
+        check(&["Bearer a b"], "", malformed.clone());
+        check(&["Bearer a\"b"], "", malformed.clone());
+        check(&["Bearer ="], "", malformed.clone());
+        check(&["Bearer a=b"], "", malformed);
+        check(
+            &["Bearer a", "Bearer b"],
+            "",
+            Err(RequestRejection::MultipleAuthorizationHeaders.into()),
+        );
+        check(
+            &[],
+            "x=1&access_token=abc",
+            Err(RequestRejection::TokenInQuery.into()),
+        );
+        check(
+            &["Bearer abc"],
+            "access_token=abc",
+            Err(RequestRejection::MultipleTransports.into()),
+        );
+        check(&["Bearer abc"], "access_tokens=1&token=2", Ok("abc"));
+    }
+
+    #[test]
+    fn caps_the_authorization_header_before_reading_it() {
+        let token = "a".repeat(MAX_AUTHORIZATION_BYTES);
+        let headers = headers(&[&format!("Bearer {token}")]);
+        assert_eq!(
+            bearer_token(&headers, ""),
+            Err(TokenRejection::TooLarge {
+                limit: MAX_AUTHORIZATION_BYTES
+            }
+            .into())
+        );
+    }
+
+    #[test]
+    fn rejects_non_ascii_header_values_as_malformed() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            AUTHORIZATION,
+            HeaderValue::from_bytes(b"Bearer caf\xc3\xa9").unwrap(),
+        );
+        assert_eq!(
+            bearer_token(&headers, ""),
+            Err(RequestRejection::MalformedAuthorization.into())
+        );
+    }
+
+    #[test]
+    fn finds_access_token_parameters_however_encoded() {
+        #[track_caller]
+        fn check(encoded: &str, expected: bool) {
+            assert_eq!(query_has_access_token(encoded), expected, "{encoded}");
+            assert_eq!(form_has_access_token(encoded.as_bytes()), expected);
+        }
+        check("access_token=x", true);
+        check("a=1&access_token", true);
+        check("access%5Ftoken=x", true);
+        check("access%5ftoken=x", true);
+        check("", false);
+        check("access_token_x=1", false);
+        check("x=access_token", false);
+        check("access+token=x", false);
+        check("%ZZ&access", false);
+    }
+
+    #[test]
+    fn splits_compact_serialization_strictly() {
+        #[track_caller]
+        fn check(token: &str, ok: bool) {
+            assert_eq!(split_compact(token).is_ok(), ok, "{token}");
+        }
+        check("aGVhZA.Ym9keQ.c2ln", true);
+        check("aGVhZA.Ym9keQ.", true);
+        check("aGVhZA.Ym9keQ", false);
+        check("a.b.c.d.e", false);
+        check(".Ym9keQ.c2ln", false);
+        check("aGVhZA..c2ln", false);
+        check("aGVhZA=.Ym9keQ.c2ln", false);
+        check("aGV+ZA.Ym9keQ.c2ln", false);
+        check("aGV/ZA.Ym9keQ.c2ln", false);
+    }
+
+    #[test]
+    fn parses_only_the_header_members_it_acts_on() {
+        #[track_caller]
+        fn check(json: &str, expected: Option<(&str, Option<&str>, Option<&str>, bool)>) {
+            let parsed = parse_header(json.as_bytes()).ok().map(|header| {
+                (
+                    header.alg.into_owned(),
+                    header.typ.map(Cow::into_owned),
+                    header.kid.map(Cow::into_owned),
+                    header.crit,
+                )
+            });
+            let expected = expected.map(|(alg, typ, kid, crit)| {
+                (
+                    alg.to_owned(),
+                    typ.map(str::to_owned),
+                    kid.map(str::to_owned),
+                    crit,
+                )
+            });
+            assert_eq!(parsed, expected, "{json}");
+        }
+        check(
+            r#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#,
+            Some(("RS256", Some("at+jwt"), Some("k1"), false)),
+        );
+        check(
+            r#"{"alg":"RS256","jku":"https://evil.test/jwks","x5u":"https://evil.test/c","jwk":{"kty":"RSA"}}"#,
+            Some(("RS256", None, None, false)),
+        );
+        check(
+            r#"{"alg":"RS256","kid":"a\"b"}"#,
+            Some(("RS256", None, Some("a\"b"), false)),
+        );
+        check(
+            r#"{"alg":"RS256","crit":["exp"]}"#,
+            Some(("RS256", None, None, true)),
+        );
+        check(
+            r#"{"alg":"RS256","crit":null}"#,
+            Some(("RS256", None, None, true)),
+        );
+        check(r#"{"alg":"RS256","alg":"none"}"#, None);
+        check(r#"{"alg":null}"#, None);
+        check(r#"{"typ":"JWT"}"#, None);
+        check(r#"{"alg":"RS256","typ":1}"#, None);
+        check(r#"{"alg":"RS256","kid":["k"]}"#, None);
+        check(r#"["RS256"]"#, None);
+        check("not json", None);
+    }
+
+    #[test]
+    fn normalizes_typ_values() {
+        assert_eq!(normalize_typ("at+jwt"), "at+jwt");
+        assert_eq!(normalize_typ("application/AT+JWT"), "at+jwt");
+        assert_eq!(normalize_typ("JWT"), "jwt");
+    }
+}

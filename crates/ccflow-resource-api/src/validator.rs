@@ -1,0 +1,794 @@
+//! The validator: a builder that refuses unsafe configurations, and the validation pipeline,
+//! cheapest checks first, the signature before any claim.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccflow_protocol::{Clock, SystemClock};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+
+use crate::claims::{ClaimRules, Claims};
+use crate::error::{AuthError, BuildError, JwksError, TokenRejection};
+use crate::jwks::{JwksCache, JwksSettings, JwksSource, JwksStatus, Lookup};
+use crate::token::{self, MAX_KID_BYTES};
+
+/// The default leeway on `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The default realm of the `WWW-Authenticate` challenge.
+pub const DEFAULT_REALM: &str = "ccflow";
+
+fn is_hmac(algorithm: Algorithm) -> bool {
+    matches!(
+        algorithm,
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+    )
+}
+
+/// RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+fn min_secret_len(algorithm: Algorithm) -> usize {
+    match algorithm {
+        Algorithm::HS384 => 48,
+        Algorithm::HS512 => 64,
+        _ => 32,
+    }
+}
+
+/// Configures a [`Validator`]. Start with [`Validator::builder`].
+///
+/// `build` refuses configurations that would make validation unsafe: no
+/// issuer, no audience, an empty allow-list, or HMAC without a dedicated
+/// shared secret.
+#[must_use]
+pub struct ValidatorBuilder {
+    issuer: Option<String>,
+    jwks_url: Option<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    shared_secret: Option<Vec<u8>>,
+    leeway: Duration,
+    accepted_typ: Option<Vec<String>>,
+    realm: String,
+    clock: Option<Arc<dyn Clock>>,
+    http: Option<reqwest::Client>,
+    jwks: JwksSettings,
+}
+
+impl fmt::Debug for ValidatorBuilder {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ValidatorBuilder")
+            .field("issuer", &self.issuer)
+            .field("jwks_url", &self.jwks_url)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field(
+                "shared_secret",
+                &self.shared_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field("leeway", &self.leeway)
+            .field("accepted_typ", &self.accepted_typ)
+            .field("realm", &self.realm)
+            .field("jwks", &self.jwks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ValidatorBuilder {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            jwks_url: None,
+            audiences: Vec::new(),
+            algorithms: vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256],
+            shared_secret: None,
+            leeway: DEFAULT_LEEWAY,
+            accepted_typ: Some(vec!["at+jwt".to_owned()]),
+            realm: DEFAULT_REALM.to_owned(),
+            clock: None,
+            http: None,
+            jwks: JwksSettings::default(),
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// The issuer: `iss` must equal it exactly, trailing slash included
+    /// (RFC 9068 §4). Unless [`jwks_url`](Self::jwks_url) is set, its metadata
+    /// (`{issuer}/.well-known/openid-configuration`, then RFC 8414's location)
+    /// names the JWKS.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Fetch keys from this JWKS URL instead of discovering it.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Adds an audience; a token passes if its `aud` names any of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several audiences.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Replaces the algorithm allow-list (default RS256, PS256, ES256). The
+    /// list is enforced server-side: the token's `alg` only picks among these
+    /// (RFC 8725 §3.1). HS256/384/512 also need a
+    /// [`shared_secret`](Self::shared_secret).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// The secret for HS256/384/512 tokens. HMAC tokens are checked with this
+    /// secret only, never with a JWKS key, which closes the RS256→HS256 key
+    /// confusion (RFC 8725 §2.1).
+    pub fn shared_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.shared_secret = Some(secret.into());
+        self
+    }
+
+    /// Clock skew tolerated on `exp`, `nbf` and `iat` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The accepted `typ` values (default `at+jwt`, which also accepts
+    /// `application/at+jwt`: RFC 9068 §2.1, RFC 7515 §4.1.9). Vendors that
+    /// mint access tokens as `typ: JWT` need `require_typ(["at+jwt", "JWT"])`;
+    /// a token without `typ` is refused unless the check is skipped.
+    pub fn require_typ<I, S>(mut self, accepted: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.accepted_typ = Some(
+            accepted
+                .into_iter()
+                .map(|typ| token::normalize_typ(typ.as_ref()))
+                .collect(),
+        );
+        self
+    }
+
+    /// Applies a vendor profile's validation defaults (`ProfileSpec::resource`): today the
+    /// accepted `typ` values (UserClouds also mints `typ: JWT`). Scopes are read from `scope`
+    /// and `scp` for every profile; SLB's audience-only authorisation is a route policy
+    /// ([`RequireAudience`](crate::RequireAudience), or the sample API's profile setting).
+    /// A later [`require_typ`](Self::require_typ) overrides it.
+    pub fn profile(self, profile: ccflow_protocol::Profile) -> Self {
+        self.require_typ(profile.spec().resource.accepted_typ.iter().copied())
+    }
+
+    /// Accepts any `typ`, or none. Only for issuers that send no `typ` at
+    /// all: it re-opens the door to ID tokens used as access tokens (RFC 8725 §3.11).
+    pub fn skip_typ_check(mut self) -> Self {
+        self.accepted_typ = None;
+        self
+    }
+
+    /// The realm of `WWW-Authenticate` challenges (default `ccflow`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// The clock for `exp`/`nbf`/`iat` and for the cache's freshness, cooldown
+    /// and retry rules (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The HTTP client for discovery and JWKS fetches. The default has
+    /// timeouts and keeps no idle connections (fetches are minutes apart).
+    /// The fetch timeout applies whichever client is used.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Least time between two fetches triggered by unknown `kid`s (default
+    /// 30 s): random `kid`s cannot make us flood the issuer.
+    pub fn jwks_refresh_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks.refresh_cooldown = cooldown;
+        self
+    }
+
+    /// Least time between fetches after one failed, or while no keys are
+    /// loaded (default 5 s); also the `Retry-After` of a 503.
+    pub fn jwks_retry_interval(mut self, interval: Duration) -> Self {
+        self.jwks.retry_interval = interval;
+        self
+    }
+
+    /// Deadline for discovery plus JWKS fetch (default 3 s); no request waits
+    /// longer than this for keys.
+    pub fn jwks_fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.jwks.fetch_timeout = timeout;
+        self
+    }
+
+    /// Freshness of a JWKS served without `Cache-Control: max-age` (default 5 min).
+    pub fn jwks_default_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks.default_ttl = ttl;
+        self
+    }
+
+    /// Bounds on `max-age` (default 30 s to 1 h): a `no-store` JWKS is not
+    /// refetched for every request, and a year-long `max-age` does not keep a
+    /// removed key trusted.
+    pub fn jwks_ttl_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.jwks.min_ttl = min;
+        self.jwks.max_ttl = max;
+        self
+    }
+
+    /// How long past its freshness a cached JWKS keeps validating while the
+    /// issuer is unreachable (default 24 h). After that, 503.
+    pub fn jwks_max_stale(mut self, max_stale: Duration) -> Self {
+        self.jwks.max_stale = max_stale;
+        self
+    }
+
+    /// Checks the configuration and builds the validator. Nothing is fetched:
+    /// the issuer need not be up (keys load on first use, or on
+    /// [`Validator::refresh_keys`]).
+    pub fn build(self) -> Result<Validator, BuildError> {
+        // DESIGN.md "Crypto": exactly one provider, installed explicitly. An
+        // `Err` means one is already installed, which is what we need.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+
+        let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
+        if !is_http_url(&issuer) || issuer.contains(['?', '#']) {
+            return Err(BuildError::InvalidIssuer);
+        }
+        if let Some(url) = &self.jwks_url
+            && !is_http_url(url)
+        {
+            return Err(BuildError::InvalidJwksUrl);
+        }
+        let mut audiences = Vec::new();
+        for audience in self.audiences {
+            if !audience.is_empty() && !audiences.contains(&audience) {
+                audiences.push(audience);
+            }
+        }
+        if audiences.is_empty() {
+            return Err(BuildError::MissingAudience);
+        }
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for algorithm in self.algorithms {
+            if !algorithms.contains(&algorithm) {
+                algorithms.push(algorithm);
+            }
+        }
+        if algorithms.is_empty() {
+            return Err(BuildError::NoAlgorithms);
+        }
+        let hmac_algorithms: Vec<Algorithm> =
+            algorithms.iter().copied().filter(|a| is_hmac(*a)).collect();
+        let hmac_key = match (&self.shared_secret, hmac_algorithms.is_empty()) {
+            (None, true) => None,
+            (None, false) => return Err(BuildError::HmacWithoutSecret),
+            (Some(_), true) => return Err(BuildError::SecretWithoutHmac),
+            (Some(secret), false) => {
+                let min = hmac_algorithms
+                    .iter()
+                    .map(|algorithm| min_secret_len(*algorithm))
+                    .max()
+                    .unwrap_or(32);
+                if secret.len() < min {
+                    return Err(BuildError::SecretTooShort { min });
+                }
+                Some(DecodingKey::from_secret(secret))
+            }
+        };
+        if self.accepted_typ.as_ref().is_some_and(Vec::is_empty) {
+            return Err(BuildError::NoTyp);
+        }
+        let settings = self.jwks;
+        if settings.fetch_timeout.is_zero() {
+            return Err(BuildError::InvalidSetting {
+                setting: "jwks_fetch_timeout",
+                why: "must be more than zero",
+            });
+        }
+        if settings.min_ttl > settings.max_ttl {
+            return Err(BuildError::InvalidSetting {
+                setting: "jwks_ttl_bounds",
+                why: "the minimum is above the maximum",
+            });
+        }
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let jwks = if algorithms.iter().any(|algorithm| !is_hmac(*algorithm)) {
+            let http = match self.http {
+                Some(http) => http,
+                None => reqwest::Client::builder()
+                    .timeout(settings.fetch_timeout)
+                    .connect_timeout(settings.fetch_timeout)
+                    // A pooled connection belongs to the runtime that opened
+                    // it; fetches minutes apart gain nothing from keeping one.
+                    .pool_max_idle_per_host(0)
+                    .user_agent(concat!("ccflow-resource-api/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|error| BuildError::HttpClient(error.without_url().to_string()))?,
+            };
+            let source = match self.jwks_url {
+                Some(url) => JwksSource::Url(url),
+                None => JwksSource::Discovery {
+                    issuer: issuer.clone(),
+                },
+            };
+            Some(Arc::new(JwksCache::new(
+                source,
+                http,
+                settings,
+                Arc::clone(&clock),
+            )))
+        } else {
+            None
+        };
+        let validations = algorithms
+            .iter()
+            .map(|&algorithm| (algorithm, signature_only(algorithm)))
+            .collect();
+        let accepted_algorithms = algorithms
+            .iter()
+            .map(|algorithm| format!("{algorithm:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let expected_typ = self
+            .accepted_typ
+            .as_ref()
+            .map(|accepted| accepted.join(", "))
+            .unwrap_or_default();
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                issuer,
+                audiences,
+                algorithms,
+                accepted_algorithms,
+                validations,
+                hmac_key,
+                accepted_typ: self.accepted_typ,
+                expected_typ,
+                leeway: self.leeway,
+                realm: self.realm,
+                clock,
+                jwks,
+            }),
+        })
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && !url.contains(char::is_whitespace)
+}
+
+/// jsonwebtoken checks the signature and pins `alg` to the key family
+/// (RS256 with an HMAC key is refused, and the reverse); every claim rule is
+/// ours, because its time checks read `SystemTime` and cannot be injected.
+fn signature_only(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.leeway = 0;
+    validation
+}
+
+/// Validates bearer tokens for one API: cheap to clone, shared by every
+/// worker. See the crate documentation for the checks and their order.
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    accepted_algorithms: String,
+    validations: Vec<(Algorithm, Validation)>,
+    hmac_key: Option<DecodingKey>,
+    accepted_typ: Option<Vec<String>>,
+    expected_typ: String,
+    leeway: Duration,
+    realm: String,
+    clock: Arc<dyn Clock>,
+    jwks: Option<Arc<JwksCache>>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        formatter
+            .debug_struct("Validator")
+            .field("issuer", &inner.issuer)
+            .field("audiences", &inner.audiences)
+            .field("algorithms", &inner.algorithms)
+            .field(
+                "shared_secret",
+                &inner.hmac_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("accepted_typ", &inner.accepted_typ)
+            .field("leeway", &inner.leeway)
+            .field("jwks", &inner.jwks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder::default()
+    }
+
+    /// The issuer `iss` must equal.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The audiences a token may be for.
+    pub fn audiences(&self) -> &[String] {
+        &self.inner.audiences
+    }
+
+    /// The algorithm allow-list.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.algorithms
+    }
+
+    /// The challenge realm.
+    pub fn realm(&self) -> &str {
+        &self.inner.realm
+    }
+
+    /// Fetches the issuer's keys now, joining a fetch already under way,
+    /// whatever the cooldown. Call it at start-up to warm the cache; a failure
+    /// is not fatal, as keys are fetched again on first use.
+    pub async fn refresh_keys(&self) -> Result<(), JwksError> {
+        match &self.inner.jwks {
+            Some(jwks) => jwks.refresh_now().await,
+            None => Ok(()),
+        }
+    }
+
+    /// The JWKS cache's state, or `None` when only HMAC tokens are accepted.
+    pub fn jwks_status(&self) -> Option<JwksStatus> {
+        self.inner.jwks.as_ref().map(|jwks| jwks.status())
+    }
+
+    /// Validates a bearer token (the part after `Bearer `).
+    ///
+    /// In order: size and JWS shape, header (`alg` on the allow-list and not
+    /// `none`, `typ`, no `crit`, `kid` length), key lookup, signature, then
+    /// `iss`, `aud`, `exp`, `nbf`, `iat` and claim types. The first failure is
+    /// returned; nothing after it runs.
+    pub async fn validate(&self, token: &str) -> Result<Claims, AuthError> {
+        let inner = &*self.inner;
+        let jws = token::split_compact(token)?;
+        let mut decoded_header = Vec::with_capacity(jws.header.len());
+        token::decode_header(jws.header, &mut decoded_header)?;
+        let header = token::parse_header(&decoded_header)?;
+        let algorithm = inner.check_algorithm(&header.alg)?;
+        inner.check_typ(header.typ.as_deref())?;
+        if header.crit {
+            return Err(TokenRejection::CriticalHeader.into());
+        }
+        let kid = header.kid.as_deref();
+        if kid.is_some_and(|kid| kid.len() > MAX_KID_BYTES) {
+            return Err(TokenRejection::KidTooLong {
+                limit: MAX_KID_BYTES,
+            }
+            .into());
+        }
+        let validation = inner.validation(algorithm)?;
+        let all = match (&inner.hmac_key, &inner.jwks) {
+            (Some(secret), _) if is_hmac(algorithm) => verify(token, secret, validation)?,
+            (_, Some(jwks)) if !is_hmac(algorithm) => {
+                let keys = jwks.keys_for(kid, algorithm).await?;
+                match keys.lookup(kid, algorithm) {
+                    Lookup::Unknown => return Err(TokenRejection::UnknownKey.into()),
+                    Lookup::Mismatch => return Err(TokenRejection::KeyMismatch.into()),
+                    Lookup::Found(candidates) => verify_with_any(token, &candidates, validation)?,
+                }
+            }
+            // Unreachable by construction (build pairs each allowed family
+            // with its key source), but refusing is the safe answer.
+            _ => {
+                return Err(TokenRejection::AlgNotAllowed {
+                    accepted: inner.accepted_algorithms.clone(),
+                }
+                .into());
+            }
+        };
+        let rules = ClaimRules {
+            issuer: &inner.issuer,
+            audiences: &inner.audiences,
+            leeway: inner.leeway,
+            now: inner.clock.now(),
+        };
+        Ok(Claims::check(
+            all,
+            &rules,
+            algorithm,
+            kid.map(str::to_owned),
+        )?)
+    }
+}
+
+impl Inner {
+    fn check_algorithm(&self, alg: &str) -> Result<Algorithm, TokenRejection> {
+        if alg.eq_ignore_ascii_case("none") {
+            return Err(TokenRejection::AlgNone);
+        }
+        let not_allowed = || TokenRejection::AlgNotAllowed {
+            accepted: self.accepted_algorithms.clone(),
+        };
+        let algorithm: Algorithm = alg.parse().map_err(|_| not_allowed())?;
+        if self.algorithms.contains(&algorithm) {
+            Ok(algorithm)
+        } else {
+            Err(not_allowed())
+        }
+    }
+
+    fn check_typ(&self, typ: Option<&str>) -> Result<(), TokenRejection> {
+        let Some(accepted) = &self.accepted_typ else {
+            return Ok(());
+        };
+        let fits = typ.is_some_and(|typ| {
+            let typ = token::normalize_typ(typ);
+            accepted.contains(&typ)
+        });
+        if fits {
+            Ok(())
+        } else {
+            Err(TokenRejection::TypNotAccepted {
+                expected: self.expected_typ.clone(),
+            })
+        }
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Result<&Validation, TokenRejection> {
+        self.validations
+            .iter()
+            .find(|(allowed, _)| *allowed == algorithm)
+            .map(|(_, validation)| validation)
+            .ok_or_else(|| TokenRejection::AlgNotAllowed {
+                accepted: self.accepted_algorithms.clone(),
+            })
+    }
+}
+
+/// Tries each candidate key until one verifies; the first non-signature
+/// failure (malformed claims under a valid signature) ends the search.
+fn verify_with_any(
+    token: &str,
+    candidates: &[&crate::jwks::VerificationKey],
+    validation: &Validation,
+) -> Result<Map<String, Value>, TokenRejection> {
+    let mut last = TokenRejection::BadSignature;
+    for candidate in candidates {
+        match verify(token, &candidate.key, validation) {
+            Ok(claims) => return Ok(claims),
+            Err(rejection @ (TokenRejection::BadSignature | TokenRejection::KeyMismatch)) => {
+                last = rejection;
+            }
+            Err(rejection) => return Err(rejection),
+        }
+    }
+    Err(last)
+}
+
+fn verify(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Map<String, Value>, TokenRejection> {
+    match jsonwebtoken::decode::<Map<String, Value>>(token, key, validation) {
+        Ok(data) => Ok(data.claims),
+        Err(error) => Err(match error.kind() {
+            ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidRsaKey(_)
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidKeyFormat
+            | ErrorKind::UnsupportedAlgorithm => TokenRejection::KeyMismatch,
+            ErrorKind::Base64(_) => TokenRejection::NotAJws,
+            // jsonwebtoken parses the header again, more strictly than we do
+            // (e.g. an embedded `jwk` must be a JWK): tell the two apart.
+            ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
+                if jsonwebtoken::decode_header(token).is_err() {
+                    TokenRejection::MalformedHeader
+                } else {
+                    TokenRejection::MalformedClaims
+                }
+            }
+            _ => TokenRejection::BadSignature,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> ValidatorBuilder {
+        Validator::builder()
+            .issuer("https://issuer.test")
+            .audience("api")
+    }
+
+    #[test]
+    fn refuses_unsafe_configurations() {
+        #[track_caller]
+        fn check(builder: ValidatorBuilder, expected: &BuildError) {
+            assert_eq!(&builder.build().unwrap_err(), expected);
+        }
+        check(
+            Validator::builder().audience("api"),
+            &BuildError::MissingIssuer,
+        );
+        check(builder().issuer("issuer.test"), &BuildError::InvalidIssuer);
+        check(builder().issuer("https://"), &BuildError::InvalidIssuer);
+        check(
+            builder().issuer("https://x.test/?a=b"),
+            &BuildError::InvalidIssuer,
+        );
+        check(
+            builder().jwks_url("file:///etc/jwks"),
+            &BuildError::InvalidJwksUrl,
+        );
+        check(
+            Validator::builder().issuer("https://issuer.test"),
+            &BuildError::MissingAudience,
+        );
+        check(
+            Validator::builder()
+                .issuer("https://issuer.test")
+                .audience(""),
+            &BuildError::MissingAudience,
+        );
+        check(builder().algorithms([]), &BuildError::NoAlgorithms);
+        check(
+            builder().algorithms([Algorithm::RS256, Algorithm::HS256]),
+            &BuildError::HmacWithoutSecret,
+        );
+        check(
+            builder().shared_secret(vec![7; 64]),
+            &BuildError::SecretWithoutHmac,
+        );
+        check(
+            builder()
+                .algorithms([Algorithm::HS256])
+                .shared_secret(vec![7; 31]),
+            &BuildError::SecretTooShort { min: 32 },
+        );
+        check(
+            builder()
+                .algorithms([Algorithm::HS256, Algorithm::HS512])
+                .shared_secret(vec![7; 48]),
+            &BuildError::SecretTooShort { min: 64 },
+        );
+        check(
+            builder().require_typ(Vec::<String>::new()),
+            &BuildError::NoTyp,
+        );
+        check(
+            builder().jwks_fetch_timeout(Duration::ZERO),
+            &BuildError::InvalidSetting {
+                setting: "jwks_fetch_timeout",
+                why: "must be more than zero",
+            },
+        );
+        check(
+            builder().jwks_ttl_bounds(Duration::from_secs(10), Duration::from_secs(5)),
+            &BuildError::InvalidSetting {
+                setting: "jwks_ttl_bounds",
+                why: "the minimum is above the maximum",
+            },
+        );
+    }
+
+    #[test]
+    fn builds_without_contacting_the_issuer() {
+        let validator = builder()
+            .audiences(["api", "api", "other"])
+            .build()
+            .unwrap();
+        assert_eq!(validator.issuer(), "https://issuer.test");
+        assert_eq!(validator.audiences(), ["api", "other"]);
+        assert_eq!(
+            validator.algorithms(),
+            [Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]
+        );
+        assert_eq!(validator.realm(), "ccflow");
+        let status = validator.jwks_status().unwrap();
+        assert_eq!((status.keys, status.fetches), (0, 0));
+    }
+
+    #[test]
+    fn hmac_only_validators_have_no_jwks() {
+        let validator = builder()
+            .algorithms([Algorithm::HS256])
+            .shared_secret(vec![7; 32])
+            .build()
+            .unwrap();
+        assert!(validator.jwks_status().is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_the_shared_secret() {
+        let secret = "a-very-secret-hmac-key-of-32-bytes!!";
+        let builder = builder()
+            .algorithms([Algorithm::HS256])
+            .shared_secret(secret);
+        assert!(!format!("{builder:?}").contains(secret));
+        let validator = builder.build().unwrap();
+        let debug = format!("{validator:?}");
+        assert!(
+            !debug.contains(secret) && debug.contains("[redacted]"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn checks_typ_case_insensitively_with_optional_application_prefix() {
+        #[track_caller]
+        fn check(builder: ValidatorBuilder, typ: Option<&str>, ok: bool) {
+            let validator = builder.build().unwrap();
+            assert_eq!(validator.inner.check_typ(typ).is_ok(), ok, "{typ:?}");
+        }
+        check(builder(), Some("at+jwt"), true);
+        check(builder(), Some("application/at+JWT"), true);
+        check(builder(), Some("JWT"), false);
+        check(builder(), None, false);
+        check(builder().require_typ(["at+jwt", "JWT"]), Some("jwt"), true);
+        check(builder().skip_typ_check(), None, true);
+    }
+
+    #[test]
+    fn checks_the_algorithm_against_the_allow_list() {
+        let validator = builder().build().unwrap();
+        #[track_caller]
+        fn check(validator: &Validator, alg: &str, expected: Result<Algorithm, ()>) {
+            let result = validator.inner.check_algorithm(alg).map_err(|_| ());
+            assert_eq!(result, expected, "{alg}");
+        }
+        check(&validator, "RS256", Ok(Algorithm::RS256));
+        check(&validator, "ES256", Ok(Algorithm::ES256));
+        check(&validator, "HS256", Err(()));
+        check(&validator, "RS512", Err(()));
+        check(&validator, "rs256", Err(()));
+        check(&validator, "", Err(()));
+        assert_eq!(
+            validator.inner.check_algorithm("nOnE"),
+            Err(TokenRejection::AlgNone)
+        );
+    }
+}

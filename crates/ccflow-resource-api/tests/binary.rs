@@ -1,0 +1,312 @@
+//! The `ccflow-resource-api` binary as scripts use it: the `listening on` line, the routes over
+//! a real socket against an embedded auth server, start-up without the issuer, configuration
+//! errors, and graceful shutdown on SIGTERM.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use ccflow_auth_server::{Client, MockAuthServer, SigningKey};
+use common::fixture;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ccflow-resource-api");
+
+/// Kills the child on drop, so a failing test leaves no process behind.
+struct Running {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    address: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// SIGTERM, then the exit status and whatever else it printed.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let exit = self.child.wait().unwrap();
+        (exit, rest)
+    }
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for variable in [
+        "CCFLOW_RESOURCE_CONFIG",
+        "CCFLOW_RESOURCE_BIND",
+        "CCFLOW_RESOURCE_ISSUER",
+        "CCFLOW_RESOURCE_AUDIENCE",
+        "CCFLOW_RESOURCE_JWKS_URL",
+        "CCFLOW_RESOURCE_WORKERS",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn spawn(args: &[&str]) -> Running {
+    let mut child = command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("a first stdout line");
+    let address = first
+        .trim_end()
+        .strip_prefix("ccflow-resource-api listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    assert!(
+        !address.ends_with(":0"),
+        "the real port is printed: {address}"
+    );
+    Running {
+        child,
+        stdout,
+        address,
+    }
+}
+
+async fn auth_server() -> MockAuthServer {
+    MockAuthServer::builder()
+        .signing_key(SigningKey::from_pem(&fixture("keys/rs256-1.pem")).unwrap())
+        .client(
+            Client::new("writer", "writer-secret")
+                .scopes(["items:read", "items:write"])
+                .audiences(["items-api"]),
+        )
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn token(server: &MockAuthServer) -> String {
+    let response: Value = reqwest::Client::new()
+        .post(server.token_url())
+        .basic_auth("writer", Some("writer-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn serves_the_sample_api_and_stops_on_sigterm() {
+    let server = auth_server().await;
+    let running = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        server.issuer(),
+        "--audience",
+        "items-api",
+        "--workers",
+        "2",
+    ]);
+    let http = reqwest::Client::new();
+    let token = token(&server).await;
+
+    let health = http.get(running.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let anonymous = http.get(running.url("/v1/items")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        r#"Bearer realm="ccflow""#
+    );
+    let whoami: Value = http
+        .get(running.url("/v1/whoami"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(whoami["client_id"], "writer");
+
+    // Concurrent writers over a real socket and two workers: distinct ids.
+    let mut writers = JoinSet::new();
+    for n in 0..50 {
+        let (http, url, token) = (http.clone(), running.url("/v1/items"), token.clone());
+        writers.spawn(async move {
+            let response = http
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"name": format!("item {n}"), "quantity": n}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        });
+    }
+    let mut ids = writers.join_all().await;
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 50);
+    let listed: Value = http
+        .get(running.url("/v1/items"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 50);
+
+    // A 100 KiB Authorization header over the wire: refused by the validator, not the parser.
+    let huge = http
+        .get(running.url("/v1/items"))
+        .header(
+            "authorization",
+            format!("Bearer {}", "a".repeat(100 * 1024)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 401);
+
+    let (exit, _rest) = running.terminate();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+}
+
+#[tokio::test]
+async fn starts_without_the_issuer_and_answers_503_until_keys_load() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{closed_port}");
+    let running = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        &issuer,
+        "--audience",
+        "items-api",
+    ]);
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(running.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let refused = http
+        .get(running.url("/v1/items"))
+        .bearer_auth("aGVhZA.Ym9keQ.c2ln")
+        .send()
+        .await
+        .unwrap();
+    // The token's header does not parse, so this is a 401 before any key is needed...
+    assert_eq!(refused.status(), 401);
+    // ...while a well-formed token needs keys, which cannot be had: 503, not 500.
+    let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "k"});
+    let token = common::craft(&header, &common::claims(), "c2ln");
+    let unavailable = http
+        .get(running.url("/v1/items"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unavailable.status(), 503);
+    assert!(unavailable.headers().contains_key("retry-after"));
+    let body: Value = unavailable.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
+}
+
+#[test]
+fn refuses_to_start_without_issuer_or_audience() {
+    #[track_caller]
+    fn check(args: &[&str], stderr_contains: &str) {
+        let output = command(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(stderr_contains), "{stderr}");
+    }
+    check(&["--audience", "items-api"], "an issuer is required");
+    check(
+        &["--issuer", "http://127.0.0.1:1"],
+        "at least one audience is required",
+    );
+    check(
+        &["--issuer", "ftp://x", "--audience", "a"],
+        "the issuer must be an http(s) URL",
+    );
+    check(
+        &["--config", "/nonexistent/resource.toml"],
+        "/nonexistent/resource.toml: cannot read the file",
+    );
+}
+
+#[test]
+fn reads_settings_from_a_config_file_and_the_environment() {
+    let directory =
+        std::env::temp_dir().join(format!("ccflow-resource-api-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let file = directory.join("resource.toml");
+    std::fs::write(
+        &file,
+        "bind = \"127.0.0.1:0\"\nissuer = \"http://127.0.0.1:1\"\naudiences = [\"from-file\"]\n",
+    )
+    .unwrap();
+    let mut child = command(&["--config", file.to_str().unwrap()])
+        .env("CCFLOW_RESOURCE_AUDIENCE", "from-env-1,from-env-2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let running = Running {
+        child,
+        stdout,
+        address: String::new(),
+    };
+    assert!(lines[0].starts_with("ccflow-resource-api listening on http://127.0.0.1:"));
+    assert_eq!(lines[1].trim(), "issuer:     http://127.0.0.1:1");
+    assert_eq!(lines[2].trim(), "audiences:  from-env-1, from-env-2");
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
+    let _ = std::fs::remove_dir_all(directory);
+}
