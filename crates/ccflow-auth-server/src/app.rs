@@ -28,7 +28,9 @@ use crate::keys::KeyRing;
 use crate::shape::{
     ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
 };
-use ccflow_protocol::Clock;
+use ccflow_protocol::{Clock, VirtualClock};
+
+use crate::admin::AdminSettings;
 
 /// A request the server refused: the OAuth error and how to present it.
 #[derive(Debug)]
@@ -85,6 +87,9 @@ pub(crate) struct Inner {
     pub(crate) registry: Registry,
     pub(crate) keys: KeyRing,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The controllable clock behind `clock`, unless the embedding test injected its own.
+    pub(crate) virtual_clock: Option<VirtualClock>,
+    pub(crate) admin: AdminSettings,
     pub(crate) token_ttl: Option<Duration>,
     /// Revoked access tokens: `jti` → `exp`, forgotten once expired.
     revoked: Mutex<HashMap<String, i64>>,
@@ -103,6 +108,8 @@ pub(crate) struct AppParts {
     pub(crate) registry: Registry,
     pub(crate) keys: KeyRing,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) virtual_clock: Option<VirtualClock>,
+    pub(crate) admin: AdminSettings,
     pub(crate) token_ttl: Option<Duration>,
 }
 
@@ -123,6 +130,8 @@ impl AuthServer {
                 registry: parts.registry,
                 keys: parts.keys,
                 clock: parts.clock,
+                virtual_clock: parts.virtual_clock,
+                admin: parts.admin,
                 token_ttl: parts.token_ttl,
                 revoked: Mutex::default(),
                 replay_cache: ReplayCache::default(),

@@ -74,6 +74,10 @@ struct FileConfig {
     response_style: Option<String>,
     /// UserClouds `organization_id` claim.
     organization_id: Option<String>,
+    /// Bearer token required on the /_ccflow admin API.
+    admin_token: Option<String>,
+    /// Serve the /_ccflow admin API (default true).
+    admin: Option<bool>,
     /// SLB audiences requestable besides client ids.
     #[serde(default)]
     service_audiences: Vec<String>,
@@ -176,6 +180,12 @@ fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
     }
     if let Some(organization_id) = file.organization_id {
         builder = builder.organization_id(organization_id);
+    }
+    if let Some(token) = file.admin_token {
+        builder = builder.admin_token(token);
+    }
+    if let Some(enabled) = file.admin {
+        builder = builder.admin(enabled);
     }
     if !file.service_audiences.is_empty() {
         builder = builder.service_audiences(file.service_audiences);

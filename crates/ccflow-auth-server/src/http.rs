@@ -40,7 +40,11 @@ pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
                 path.to_owned()
             }
         };
+        let admin = server.inner.admin.enabled;
         config.app_data(web::Data::new(server));
+        if admin {
+            crate::admin::configure(config);
+        }
         for path in &routes.token {
             config.service(
                 web::resource(pattern(path))
@@ -248,6 +252,7 @@ fn finish(
         client_id: outcome.client_id,
         status,
         error: outcome.error,
+        latency_us,
     });
     response
 }

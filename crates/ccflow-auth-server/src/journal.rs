@@ -40,6 +40,20 @@ impl Endpoint {
             Self::Unknown => "unknown",
         }
     }
+
+    /// The endpoint named `name` (as [`Endpoint::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Token,
+            Self::Introspection,
+            Self::Revocation,
+            Self::Discovery,
+            Self::Jwks,
+            Self::Unknown,
+        ]
+        .into_iter()
+        .find(|endpoint| endpoint.as_str() == name)
+    }
 }
 
 /// One request as the server saw it. Holds no secret, token or `Authorization` header.
@@ -60,6 +74,8 @@ pub struct JournalEntry {
     pub status: u16,
     /// The OAuth error code of an error response.
     pub error: Option<ErrorCode>,
+    /// Time from receiving the request to the response, in microseconds.
+    pub latency_us: u64,
 }
 
 impl fmt::Display for JournalEntry {

@@ -4,6 +4,7 @@
 #![doc = include_str!("../../../docs/auth-server.md")]
 #![warn(missing_docs)]
 
+mod admin;
 mod app;
 mod assertion;
 mod clients;
@@ -15,8 +16,9 @@ mod keys;
 mod server;
 mod shape;
 
+pub use admin::ADMIN_PREFIX;
 pub use app::AuthServer;
-pub use ccflow_protocol::{Clock, ManualClock, SystemClock, unix_seconds};
+pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use clients::Client;
 pub use config::ConfigError;
 pub use http::{MAX_BODY_BYTES, configure};

@@ -12,7 +12,8 @@ use clap::{Parser, ValueEnum};
 ///
 /// Without --config it runs on embedded defaults: the strict `rfc` profile and two demo clients.
 /// Its first stdout line is `ccflow-auth-server listening on http://ADDR`.
-#[derive(Debug, Parser)]
+/// No `Debug`: it may hold the admin token.
+#[derive(Parser)]
 #[command(version, about)]
 struct Cli {
     /// TOML configuration file (see docs/configuration.md).
@@ -30,6 +31,12 @@ struct Cli {
     /// Log format on stderr.
     #[arg(long, env = "CCFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Require this bearer token on the /_ccflow admin API (then reachable from any peer).
+    #[arg(long, env = "CCFLOW_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Do not serve the /_ccflow admin API at all.
+    #[arg(long)]
+    no_admin: bool,
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_WORKERS")]
     workers: Option<usize>,
@@ -82,6 +89,12 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if let Some(profile) = cli.profile {
         builder = builder.profile(profile);
+    }
+    if let Some(token) = cli.admin_token {
+        builder = builder.admin_token(token);
+    }
+    if cli.no_admin {
+        builder = builder.admin(false);
     }
     let workers = cli
         .workers

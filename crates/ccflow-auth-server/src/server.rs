@@ -11,13 +11,14 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use ccflow_protocol::{Profile, SigningAlgorithm};
 
+use crate::admin::AdminSettings;
 use crate::app::{AppParts, AuthServer};
 use crate::clients::{Client, Registry};
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyRing, SigningKey};
 use crate::shape::{ProfileSettings, ResponseStyle};
-use ccflow_protocol::{Clock, SystemClock};
+use ccflow_protocol::{Clock, VirtualClock};
 
 /// Why a server could not be built or started.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +52,8 @@ pub struct MockAuthServerBuilder {
     keys: Option<KeyRing>,
     issuer: Option<String>,
     clock: Option<Arc<dyn Clock>>,
+    virtual_clock: Option<VirtualClock>,
+    admin: AdminSettings,
     token_ttl: Option<Duration>,
     settings: ProfileSettings,
     bind: SocketAddr,
@@ -67,6 +70,8 @@ impl Default for MockAuthServerBuilder {
             keys: None,
             issuer: None,
             clock: None,
+            virtual_clock: None,
+            admin: AdminSettings::default(),
             token_ttl: None,
             settings: ProfileSettings::default(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -136,9 +141,33 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// The clock for issuance and checks (default: the system clock).
+    /// A clock of your own for issuance and checks (e.g. a `ManualClock` shared with the code
+    /// under test). The admin API's `/_ccflow/clock` then answers 409: control it yourself.
+    /// Default: a [`VirtualClock`] the server and its admin API control.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
+        self.virtual_clock = None;
+        self
+    }
+
+    /// A virtual clock shared with the test (the default is a fresh one; see
+    /// [`MockAuthServer::clock`]).
+    pub fn virtual_clock(mut self, clock: VirtualClock) -> Self {
+        self.clock = Some(Arc::new(clock.clone()));
+        self.virtual_clock = Some(clock);
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the `/_ccflow` admin API. Without a token the
+    /// admin API answers only loopback peers.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin.token = Some(ccflow_protocol::ClientSecret::new(token));
+        self
+    }
+
+    /// Serves the `/_ccflow` admin API or not (default: served, loopback only).
+    pub fn admin(mut self, enabled: bool) -> Self {
+        self.admin.enabled = enabled;
         self
     }
 
@@ -266,6 +295,11 @@ impl MockAuthServerBuilder {
             }
         }
         let registry = Registry::new(self.clients, spec)?;
+        // The default clock is virtual, so the admin API and `MockAuthServer::clock` control it.
+        let virtual_clock = match (&self.clock, self.virtual_clock) {
+            (None, _) => Some(VirtualClock::new()),
+            (Some(_), shared) => shared,
+        };
         let keys = match self.keys {
             Some(keys) => keys,
             None => KeyRing::new(match spec.default_signing_algorithm {
@@ -279,7 +313,11 @@ impl MockAuthServerBuilder {
             settings: self.settings,
             registry,
             keys,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock: self
+                .clock
+                .unwrap_or_else(|| Arc::new(virtual_clock.clone().unwrap_or_default())),
+            virtual_clock,
+            admin: self.admin,
             token_ttl: self.token_ttl,
         })
     }
@@ -325,6 +363,8 @@ struct Prepared {
     registry: Registry,
     keys: KeyRing,
     clock: Arc<dyn Clock>,
+    virtual_clock: Option<VirtualClock>,
+    admin: AdminSettings,
     token_ttl: Option<Duration>,
 }
 
@@ -360,6 +400,8 @@ impl Prepared {
             registry: self.registry,
             keys: self.keys,
             clock: self.clock,
+            virtual_clock: self.virtual_clock,
+            admin: self.admin,
             token_ttl: self.token_ttl,
         }))
     }
@@ -505,6 +547,12 @@ impl MockAuthServer {
             .revocation
             .as_deref()
             .map(|path| self.app.url(path))
+    }
+
+    /// The server's virtual clock: `advance`, `set`, `freeze`, `resume`. `None` when the test
+    /// injected a clock of its own with [`MockAuthServerBuilder::clock`].
+    pub fn clock(&self) -> Option<&VirtualClock> {
+        self.app.inner.virtual_clock.as_ref()
     }
 
     /// The server's state (journal, keys).

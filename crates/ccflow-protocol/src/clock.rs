@@ -81,6 +81,147 @@ impl Clock for ManualClock {
     }
 }
 
+/// Real time moved by an offset, or frozen: the mock server's default clock, controllable at
+/// run time (`advance`, `set`, `freeze`, `resume`) from Rust or the admin API. Clones share it.
+///
+/// ```
+/// use ccflow_protocol::{Clock, VirtualClock};
+/// use std::time::Duration;
+///
+/// let clock = VirtualClock::new();
+/// clock.freeze();
+/// let frozen = clock.now();
+/// clock.advance(Duration::from_secs(3600));
+/// assert_eq!(clock.now(), frozen + Duration::from_secs(3600));
+/// clock.resume(); // runs again, one hour ahead of the wall clock
+/// assert!(clock.offset() >= Duration::from_secs(3599).as_secs_f64());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct VirtualClock {
+    state: Arc<Mutex<VirtualState>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum VirtualState {
+    /// Wall clock plus this many seconds (may be negative).
+    Running { offset: f64 },
+    /// Stopped at this instant.
+    Frozen { at: SystemTime },
+}
+
+impl Default for VirtualState {
+    fn default() -> Self {
+        Self::Running { offset: 0.0 }
+    }
+}
+
+fn shift(time: SystemTime, seconds: f64) -> SystemTime {
+    let by = Duration::from_secs_f64(seconds.abs());
+    if seconds >= 0.0 {
+        time.checked_add(by).unwrap_or(time)
+    } else {
+        time.checked_sub(by).unwrap_or(UNIX_EPOCH)
+    }
+}
+
+fn seconds_between(later: SystemTime, earlier: SystemTime) -> f64 {
+    match later.duration_since(earlier) {
+        Ok(after) => after.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    }
+}
+
+impl VirtualClock {
+    /// A clock running with the wall clock.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn update(&self, change: impl FnOnce(VirtualState, SystemTime) -> VirtualState) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        *state = change(*state, SystemTime::now());
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, by: Duration) {
+        self.update(|state, _| match state {
+            VirtualState::Running { offset } => VirtualState::Running {
+                offset: offset + by.as_secs_f64(),
+            },
+            VirtualState::Frozen { at } => VirtualState::Frozen { at: at + by },
+        });
+    }
+
+    /// Moves time backward (a clock stepping back, as after an NTP correction).
+    pub fn rewind(&self, by: Duration) {
+        self.update(|state, _| match state {
+            VirtualState::Running { offset } => VirtualState::Running {
+                offset: offset - by.as_secs_f64(),
+            },
+            VirtualState::Frozen { at } => VirtualState::Frozen {
+                at: at.checked_sub(by).unwrap_or(UNIX_EPOCH),
+            },
+        });
+    }
+
+    /// Jumps to `time`; a running clock keeps running from there.
+    pub fn set(&self, time: SystemTime) {
+        self.update(|state, real| match state {
+            VirtualState::Running { .. } => VirtualState::Running {
+                offset: seconds_between(time, real),
+            },
+            VirtualState::Frozen { .. } => VirtualState::Frozen { at: time },
+        });
+    }
+
+    /// Stops time where it is.
+    pub fn freeze(&self) {
+        self.update(|state, real| match state {
+            VirtualState::Running { offset } => VirtualState::Frozen {
+                at: shift(real, offset),
+            },
+            frozen => frozen,
+        });
+    }
+
+    /// Lets a frozen clock run again from where it stopped.
+    pub fn resume(&self) {
+        self.update(|state, real| match state {
+            VirtualState::Frozen { at } => VirtualState::Running {
+                offset: seconds_between(at, real),
+            },
+            running => running,
+        });
+    }
+
+    /// Back to the wall clock, running.
+    pub fn reset(&self) {
+        self.update(|_, _| VirtualState::default());
+    }
+
+    /// Whether the clock is frozen.
+    pub fn is_frozen(&self) -> bool {
+        matches!(
+            *self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            VirtualState::Frozen { .. }
+        )
+    }
+
+    /// How far it is from the wall clock, in seconds (negative when behind).
+    pub fn offset(&self) -> f64 {
+        seconds_between(self.now(), SystemTime::now())
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> SystemTime {
+        match *self.state.lock().unwrap_or_else(PoisonError::into_inner) {
+            VirtualState::Running { offset } => shift(SystemTime::now(), offset),
+            VirtualState::Frozen { at } => at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +234,36 @@ mod tests {
         assert_eq!(other.unix_seconds(), 105);
         other.set(UNIX_EPOCH + Duration::from_secs(7));
         assert_eq!(clock.unix_seconds(), 7);
+    }
+
+    #[test]
+    fn virtual_clock_freezes_advances_rewinds_sets_and_resumes() {
+        let clock = VirtualClock::new();
+        assert!(clock.offset().abs() < 1.0);
+        clock.freeze();
+        assert!(clock.is_frozen());
+        let frozen = clock.now();
+        assert_eq!(clock.now(), frozen, "frozen time does not move");
+        clock.advance(Duration::from_secs(100));
+        assert_eq!(clock.now(), frozen + Duration::from_secs(100));
+        clock.rewind(Duration::from_secs(40));
+        assert_eq!(clock.now(), frozen + Duration::from_secs(60));
+        let target = UNIX_EPOCH + Duration::from_secs(2_000_000_000);
+        clock.set(target);
+        assert_eq!(clock.now(), target);
+        clock.resume();
+        assert!(!clock.is_frozen());
+        let running = clock.now();
+        assert!(
+            running >= target && running < target + Duration::from_secs(5),
+            "resumes from where it was"
+        );
+        let shared = clock.clone();
+        shared.reset();
+        assert!(clock.offset().abs() < 1.0, "clones share the state");
+        clock.freeze();
+        clock.set(UNIX_EPOCH + Duration::from_secs(10));
+        assert_eq!(clock.unix_seconds(), 10);
     }
 
     #[test]

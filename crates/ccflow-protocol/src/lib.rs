@@ -34,7 +34,7 @@ mod vocabulary;
 
 pub use basic::{basic_authorization, parse_basic_authorization};
 pub use challenge::BearerChallenge;
-pub use clock::{Clock, ManualClock, SystemClock, unix_seconds};
+pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormParams, form_urlencode};
 pub use jwk::{Jwk, Jwks};

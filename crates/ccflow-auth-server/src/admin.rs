@@ -1,0 +1,326 @@
+//! The `/_ccflow` admin API: test control over HTTP for any language (the same model as the Rust
+//! API of `MockAuthServer`). Served to loopback peers only, unless an admin token is set, in
+//! which case every call needs `Authorization: Bearer <token>`; `--no-admin` turns it off. Every
+//! admin call is logged. This is a test tool, not a production authorization server.
+
+// The `Err` of the access checks is the HTTP answer itself, sent at once: boxing it buys nothing.
+#![allow(clippy::result_large_err)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use ccflow_protocol::{BearerChallenge, ClientSecret, ErrorCode, ErrorResponse, VirtualClock};
+use serde_json::{Value, json};
+
+use crate::app::AuthServer;
+use crate::journal::{Endpoint, JournalEntry};
+
+/// Who may use the admin API.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminSettings {
+    pub(crate) enabled: bool,
+    /// When set, required as a bearer token (and then non-loopback peers are allowed).
+    pub(crate) token: Option<ClientSecret>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+/// The admin API's path prefix.
+pub const ADMIN_PREFIX: &str = "/_ccflow";
+
+pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope(ADMIN_PREFIX)
+            .service(
+                web::resource("/clock")
+                    .route(web::get().to(get_clock))
+                    .route(web::post().to(post_clock)),
+            )
+            .service(
+                web::resource("/requests")
+                    .route(web::get().to(get_requests))
+                    .route(web::delete().to(delete_requests)),
+            )
+            .service(web::resource("/keys").route(web::get().to(get_keys)))
+            .default_service(web::to(admin_not_found)),
+    );
+}
+
+fn admin_error(status: StatusCode, code: ErrorCode, description: &str) -> HttpResponse {
+    let body = ErrorResponse::new(code, description).with_status(status.as_u16());
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .json(body)
+}
+
+/// Checks access and logs the call; `Err` is the answer to send instead.
+fn authorize(server: &AuthServer, request: &HttpRequest) -> Result<(), HttpResponse> {
+    let admin = &server.inner.admin;
+    let peer = request.peer_addr();
+    let outcome = if !admin.enabled {
+        Err(admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "the admin API is disabled",
+        ))
+    } else if let Some(token) = &admin.token {
+        let presented = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| ClientSecret::new(token.trim()));
+        match presented {
+            // Constant-time comparison, as for client secrets.
+            Some(presented) if presented == *token => Ok(()),
+            _ => {
+                let challenge = BearerChallenge::new().realm("ccflow-admin").error(
+                    ErrorCode::InvalidToken,
+                    "the admin API needs the admin token",
+                );
+                let mut response = admin_error(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::InvalidToken,
+                    "the admin API needs the admin token",
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge.to_header_value()) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+                Err(response)
+            }
+        }
+    } else if peer.is_some_and(|peer| peer.ip().is_loopback()) {
+        Ok(())
+    } else {
+        Err(admin_error(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Other("forbidden".to_owned()),
+            "the admin API answers loopback peers only; start the server with an admin token to use it remotely",
+        ))
+    };
+    tracing::info!(
+        target: "ccflow_auth_server::admin",
+        method = %request.method(),
+        path = request.path(),
+        peer = ?peer,
+        allowed = outcome.is_ok(),
+        "admin call"
+    );
+    outcome
+}
+
+fn unix_seconds_f64(time: SystemTime) -> f64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    }
+}
+
+fn clock_state(clock: &VirtualClock) -> Value {
+    use ccflow_protocol::Clock as _;
+    json!({
+        "now": clock.unix_seconds(),
+        "frozen": clock.is_frozen(),
+        "offset_secs": (clock.offset() * 1000.0).round() / 1000.0,
+    })
+}
+
+fn controllable(server: &AuthServer) -> Result<&VirtualClock, HttpResponse> {
+    server.inner.virtual_clock.as_ref().ok_or_else(|| {
+        admin_error(
+            StatusCode::CONFLICT,
+            ErrorCode::Other("clock_injected".to_owned()),
+            "this server runs on a clock injected by the embedding test; control that clock instead",
+        )
+    })
+}
+
+async fn get_clock(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    match controllable(&server) {
+        Ok(clock) => HttpResponse::Ok().json(clock_state(clock)),
+        Err(response) => response,
+    }
+}
+
+/// `POST /_ccflow/clock` with one of `{"advance_secs": n}`, `{"rewind_secs": n}`,
+/// `{"set": unix_seconds}`, `{"freeze": true}`, `{"resume": true}`, `{"reset": true}`.
+async fn post_clock(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let clock = match controllable(&server) {
+        Ok(clock) => clock,
+        Err(response) => return response,
+    };
+    let bad = |description: &str| {
+        admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            description,
+        )
+    };
+    let command: Value = match serde_json::from_slice(&body) {
+        Ok(Value::Object(command)) if command.len() == 1 => Value::Object(command),
+        _ => {
+            return bad(
+                "send a JSON object with exactly one of advance_secs, rewind_secs, set, freeze, resume, reset",
+            );
+        }
+    };
+    let seconds = |value: &Value| {
+        value
+            .as_f64()
+            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < 1e12)
+            .map(Duration::from_secs_f64)
+    };
+    let flag = |name: &str| command.get(name) == Some(&Value::Bool(true));
+    let applied = if let Some(by) = command.get("advance_secs").map(seconds) {
+        by.map(|by| clock.advance(by)).is_some()
+    } else if let Some(by) = command.get("rewind_secs").map(seconds) {
+        by.map(|by| clock.rewind(by)).is_some()
+    } else if let Some(since_epoch) = command.get("set").map(seconds) {
+        since_epoch
+            .map(|since_epoch| clock.set(UNIX_EPOCH + since_epoch))
+            .is_some()
+    } else if flag("freeze") {
+        clock.freeze();
+        true
+    } else if flag("resume") {
+        clock.resume();
+        true
+    } else if flag("reset") {
+        clock.reset();
+        true
+    } else {
+        false
+    };
+    if applied {
+        HttpResponse::Ok().json(clock_state(clock))
+    } else {
+        bad("unknown clock command, or a value that is not a non-negative number of seconds")
+    }
+}
+
+fn entry_json(entry: &JournalEntry) -> Value {
+    json!({
+        "received_at": unix_seconds_f64(entry.received_at),
+        "endpoint": entry.endpoint.as_str(),
+        "method": entry.method,
+        "path": entry.path,
+        "client_id": entry.client_id.as_ref().map(|id| id.as_str()),
+        "status": entry.status,
+        "error": entry.error.as_ref().map(|code| code.as_str()),
+        "latency_us": entry.latency_us,
+    })
+}
+
+/// `GET /_ccflow/requests[?endpoint=token][&client_id=…]`: the journal, oldest first.
+async fn get_requests(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let query = match ccflow_protocol::FormParams::parse(request.query_string()) {
+        Ok(query) => query,
+        Err(_) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                "malformed query string",
+            );
+        }
+    };
+    let endpoint = match query.get("endpoint") {
+        Some(name) => match Endpoint::from_name(name) {
+            Some(endpoint) => Some(endpoint),
+            None => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    "endpoint must be token, introspection, revocation, discovery, jwks or unknown",
+                );
+            }
+        },
+        None => None,
+    };
+    let client_id = query.get("client_id");
+    let entries: Vec<Value> = server
+        .journal()
+        .entries()
+        .iter()
+        .filter(|entry| endpoint.is_none_or(|wanted| entry.endpoint == wanted))
+        .filter(|entry| {
+            client_id.is_none_or(|wanted| {
+                entry
+                    .client_id
+                    .as_ref()
+                    .is_some_and(|id| id.as_str() == wanted)
+            })
+        })
+        .map(entry_json)
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"requests": entries}))
+}
+
+/// `DELETE /_ccflow/requests`: empties the journal.
+async fn delete_requests(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    server.journal().clear();
+    HttpResponse::NoContent().finish()
+}
+
+/// `GET /_ccflow/keys`: public parts and states only.
+async fn get_keys(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let active = server.keys().active().kid().to_owned();
+    let keys: Vec<Value> = server
+        .keys()
+        .published()
+        .map(|key| {
+            json!({
+                "kid": key.kid(),
+                "alg": format!("{:?}", key.algorithm()),
+                "state": if key.kid() == active { "active" } else { "published" },
+                "jwk": key.public_jwk(),
+            })
+        })
+        .collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"keys": keys}))
+}
+
+async fn admin_not_found(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    admin_error(
+        StatusCode::NOT_FOUND,
+        ErrorCode::Other("not_found".to_owned()),
+        "no such admin endpoint",
+    )
+}

@@ -1,0 +1,285 @@
+//! The `/_ccflow` admin API: the virtual clock, the request journal and the key listing over
+//! HTTP, and who may call it.
+
+mod common;
+
+use std::time::Duration;
+
+use ccflow_auth_server::{Client, MockAuthServer, SigningKey, VirtualClock};
+use common::{basic, fixture, form, http, post_form};
+use serde_json::{Value, json};
+
+async fn server() -> MockAuthServer {
+    MockAuthServer::builder()
+        .signing_key(SigningKey::from_pem(&fixture("keys/rs256-1.pem")).unwrap())
+        .client(Client::new("svc", "secret").scopes(["a"]))
+        .client(Client::new("other", "other-secret"))
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn token_iat(server: &MockAuthServer) -> i64 {
+    let body: Value = post_form(
+        &server.token_url(),
+        Some(&basic("svc", "secret")),
+        form(&[("grant_type", "client_credentials")]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let payload = body["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["iat"].as_i64().unwrap()
+}
+
+async fn clock_command(server: &MockAuthServer, command: Value) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/_ccflow/clock", server.uri()))
+        .json(&command)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_clock_is_controlled_over_http_and_drives_issuance() {
+    let server = server().await;
+    let (status, state) = clock_command(&server, json!({"set": 2_000_000_000})).await;
+    assert_eq!(status, 200, "{state}");
+    let (_, state) = clock_command(&server, json!({"freeze": true})).await;
+    assert_eq!(state["frozen"], true);
+    assert_eq!(token_iat(&server).await, state["now"].as_i64().unwrap());
+    let (_, advanced) = clock_command(&server, json!({"advance_secs": 3600})).await;
+    assert_eq!(
+        advanced["now"].as_i64().unwrap(),
+        state["now"].as_i64().unwrap() + 3600
+    );
+    assert_eq!(token_iat(&server).await, advanced["now"].as_i64().unwrap());
+    let (_, rewound) = clock_command(&server, json!({"rewind_secs": 60})).await;
+    assert_eq!(
+        rewound["now"].as_i64().unwrap(),
+        advanced["now"].as_i64().unwrap() - 60
+    );
+    let (_, resumed) = clock_command(&server, json!({"resume": true})).await;
+    assert_eq!(resumed["frozen"], false);
+    let (_, reset) = clock_command(&server, json!({"reset": true})).await;
+    assert!(reset["offset_secs"].as_f64().unwrap().abs() < 5.0);
+    let current: Value = http()
+        .get(format!("{}/_ccflow/clock", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["frozen"], false);
+}
+
+#[tokio::test]
+async fn bad_clock_commands_are_400_and_change_nothing() {
+    let server = server().await;
+    clock_command(&server, json!({"freeze": true})).await;
+    let before: Value = http()
+        .get(format!("{}/_ccflow/clock", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for command in [
+        json!({}),
+        json!({"advance_secs": -5}),
+        json!({"advance_secs": "10"}),
+        json!({"jump": 1}),
+        json!({"freeze": true, "resume": true}),
+        json!([1]),
+    ] {
+        let (status, body) = clock_command(&server, command.clone()).await;
+        assert_eq!(status, 400, "{command}: {body}");
+        assert_eq!(body["error"], "invalid_request");
+    }
+    let after: Value = http()
+        .get(format!("{}/_ccflow/clock", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A frozen clock's offset from the wall clock grows; its time and state do not change.
+    assert_eq!(
+        (&before["now"], &before["frozen"]),
+        (&after["now"], &after["frozen"])
+    );
+}
+
+#[tokio::test]
+async fn the_rust_handle_controls_the_same_clock() {
+    let clock = VirtualClock::new();
+    let server = MockAuthServer::builder()
+        .virtual_clock(clock.clone())
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    clock.freeze();
+    let before = token_iat(&server).await;
+    server.clock().unwrap().advance(Duration::from_secs(120));
+    assert_eq!(token_iat(&server).await, before + 120);
+}
+
+#[tokio::test]
+async fn an_injected_clock_is_not_controlled_over_http() {
+    let server = MockAuthServer::builder()
+        .clock(ccflow_auth_server::ManualClock::starting_now())
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    assert!(server.clock().is_none());
+    let (status, body) = clock_command(&server, json!({"freeze": true})).await;
+    assert_eq!(status, 409, "{body}");
+}
+
+#[tokio::test]
+async fn the_journal_is_queried_and_reset_over_http() {
+    let server = server().await;
+    let cc = form(&[("grant_type", "client_credentials")]);
+    post_form(
+        &server.token_url(),
+        Some(&basic("svc", "secret")),
+        cc.clone(),
+    )
+    .await;
+    post_form(
+        &server.token_url(),
+        Some(&basic("svc", "wrong")),
+        cc.clone(),
+    )
+    .await;
+    post_form(
+        &server.token_url(),
+        Some(&basic("other", "other-secret")),
+        cc,
+    )
+    .await;
+    http().get(server.jwks_url()).send().await.unwrap();
+    let get = |query: &'static str| {
+        let url = format!("{}/_ccflow/requests{query}", server.uri());
+        async move {
+            http()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()["requests"]
+                .clone()
+        }
+    };
+    assert_eq!(get("").await.as_array().unwrap().len(), 4);
+    let svc = get("?endpoint=token&client_id=svc").await;
+    let svc = svc.as_array().unwrap();
+    assert_eq!(svc.len(), 2);
+    assert_eq!(svc[0]["status"], 200);
+    assert_eq!(svc[1]["status"], 401);
+    assert_eq!(svc[1]["error"], "invalid_client");
+    assert_eq!(svc[0]["path"], "/oauth2/token");
+    assert!(svc[0]["latency_us"].as_u64().is_some());
+    assert_eq!(get("?endpoint=jwks").await.as_array().unwrap().len(), 1);
+    let bad = http()
+        .get(format!("{}/_ccflow/requests?endpoint=nope", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let deleted = http()
+        .delete(format!("{}/_ccflow/requests", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(get("").await.as_array().unwrap().is_empty());
+    // Admin calls themselves are not journaled.
+    assert!(server.received_requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_keys_are_listed_with_public_parts_only() {
+    let server = server().await;
+    let body: Value = http()
+        .get(format!("{}/_ccflow/keys", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["state"], "active");
+    assert_eq!(keys[0]["kid"], server.app().keys().active().kid());
+    assert!(keys[0]["jwk"].get("d").is_none());
+}
+
+#[tokio::test]
+async fn an_admin_token_is_required_when_configured() {
+    let server = MockAuthServer::builder()
+        .admin_token("admin-canary-token")
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    let url = format!("{}/_ccflow/clock", server.uri());
+    let missing = http().get(&url).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert!(
+        missing.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
+    let wrong = http().get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = http()
+        .get(&url)
+        .bearer_auth("admin-canary-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(!format!("{:?}", server).contains("admin-canary-token"));
+}
+
+#[tokio::test]
+async fn the_admin_api_can_be_turned_off() {
+    let server = MockAuthServer::builder()
+        .admin(false)
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    let response = http()
+        .get(format!("{}/_ccflow/clock", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
