@@ -51,6 +51,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::delete().to(delete_requests)),
             )
             .service(web::resource("/keys").route(web::get().to(get_keys)))
+            .service(web::resource("/keys/rotate").route(web::post().to(rotate_keys)))
             .default_service(web::to(admin_not_found)),
     );
 }
@@ -291,27 +292,64 @@ async fn delete_requests(server: web::Data<AuthServer>, request: HttpRequest) ->
     HttpResponse::NoContent().finish()
 }
 
-/// `GET /_ccflow/keys`: public parts and states only.
+/// `GET /_ccflow/keys`: every key's public part and state (retired keys included).
 async fn get_keys(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
     if let Err(response) = authorize(&server, &request) {
         return response;
     }
-    let active = server.keys().active().kid().to_owned();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(keys_json(&server))
+}
+
+fn keys_json(server: &AuthServer) -> Value {
     let keys: Vec<Value> = server
         .keys()
-        .published()
-        .map(|key| {
+        .entries()
+        .iter()
+        .map(|entry| {
             json!({
-                "kid": key.kid(),
-                "alg": format!("{:?}", key.algorithm()),
-                "state": if key.kid() == active { "active" } else { "published" },
-                "jwk": key.public_jwk(),
+                "kid": entry.key.kid(),
+                "alg": format!("{:?}", entry.key.algorithm()),
+                "state": entry.state.as_str(),
+                "retire_at": entry.retire_at.map(|at| unix_seconds_f64(at).round() as i64),
+                "jwk": entry.key.public_jwk(),
             })
         })
         .collect();
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"keys": keys}))
+    json!({"keys": keys})
+}
+
+/// `POST /_ccflow/keys/rotate`: a new key signs from now on; the previous one stays published
+/// until the longest token it signed has expired. Answers the new ring.
+async fn rotate_keys(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let rotating = server.clone();
+    // RSA generation is CPU work: keep it off the I/O threads.
+    match web::block(move || rotating.rotate_keys()).await {
+        Ok(Ok(kid)) => {
+            let mut body = keys_json(&server);
+            body["active"] = json!(kid);
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(body)
+        }
+        Ok(Err(error)) => {
+            tracing::error!(%error, "key rotation failed");
+            admin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::ServerError,
+                "key generation failed",
+            )
+        }
+        Err(_) => admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::ServerError,
+            "key generation was cancelled",
+        ),
+    }
 }
 
 async fn admin_not_found(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
@@ -24,7 +24,7 @@ use crate::clients::{
     ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Registry, truncate,
 };
 use crate::journal::Journal;
-use crate::keys::KeyRing;
+use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
 use crate::shape::{
     ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
 };
@@ -85,7 +85,8 @@ pub(crate) struct Inner {
     pub(crate) settings: ProfileSettings,
     pub(crate) routes: Routes,
     pub(crate) registry: Registry,
-    pub(crate) keys: KeyRing,
+    keys: RwLock<Arc<KeyRing>>,
+    pub(crate) key_policy: KeyPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     /// The controllable clock behind `clock`, unless the embedding test injected its own.
     pub(crate) virtual_clock: Option<VirtualClock>,
@@ -107,6 +108,7 @@ pub(crate) struct AppParts {
     pub(crate) settings: ProfileSettings,
     pub(crate) registry: Registry,
     pub(crate) keys: KeyRing,
+    pub(crate) key_policy: KeyPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) virtual_clock: Option<VirtualClock>,
     pub(crate) admin: AdminSettings,
@@ -128,7 +130,8 @@ impl AuthServer {
                 profile: parts.profile,
                 settings: parts.settings,
                 registry: parts.registry,
-                keys: parts.keys,
+                keys: RwLock::new(Arc::new(parts.keys)),
+                key_policy: parts.key_policy,
                 clock: parts.clock,
                 virtual_clock: parts.virtual_clock,
                 admin: parts.admin,
@@ -167,9 +170,111 @@ impl AuthServer {
         &self.inner.journal
     }
 
-    /// The signing keys.
-    pub fn keys(&self) -> &KeyRing {
-        &self.inner.keys
+    /// A snapshot of the signing keys, with any due retirement applied.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        let now = self.inner.clock.now();
+        let snapshot = Arc::clone(
+            &self
+                .inner
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if !snapshot.has_due(now) {
+            return snapshot;
+        }
+        self.update_keys(|ring| {
+            ring.retire_due(now);
+            Ok(())
+        })
+        .unwrap_or(snapshot)
+    }
+
+    fn update_keys(
+        &self,
+        change: impl FnOnce(&mut KeyRing) -> Result<(), KeyRingError>,
+    ) -> Result<Arc<KeyRing>, KeyRingError> {
+        let mut current = self
+            .inner
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut ring = KeyRing::clone(&current);
+        change(&mut ring)?;
+        *current = Arc::new(ring);
+        Ok(Arc::clone(&current))
+    }
+
+    /// The longest lifetime any token of this server can have: how long a rotated-out key
+    /// stays published.
+    pub fn longest_token_ttl(&self) -> Duration {
+        let spec = self.inner.spec;
+        let server = self
+            .inner
+            .token_ttl
+            .unwrap_or(Duration::from_secs(spec.default_token_ttl_secs));
+        let clients = self
+            .registry()
+            .iter()
+            .filter_map(|client| client.token_ttl)
+            .max()
+            .unwrap_or_default();
+        let fixed = Duration::from_secs(spec.default_token_ttl_secs);
+        let longest = if spec.fixed_ttl {
+            fixed
+        } else {
+            server.max(clients)
+        };
+        if spec.claims == ClaimStyle::UserClouds
+            && self.inner.settings.response_style == ResponseStyle::Server
+        {
+            longest.max(Duration::from_secs(24 * 3600))
+        } else {
+            longest
+        }
+    }
+
+    /// Rotates to `key`: it signs from now on, the previous key stays published until the
+    /// longest token it signed has expired. Returns the new `kid`.
+    pub fn rotate_keys_to(&self, key: SigningKey) -> String {
+        let kid = key.kid().to_owned();
+        let retire_at = self.inner.clock.now() + self.longest_token_ttl();
+        let _ = self.update_keys(|ring| {
+            ring.rotate(key, retire_at);
+            Ok(())
+        });
+        kid
+    }
+
+    /// Rotates to a new key of the active key's algorithm (seeded when the server has a key
+    /// seed). RSA generation takes a moment in debug builds.
+    pub fn rotate_keys(&self) -> Result<String, KeyError> {
+        let key = self
+            .inner
+            .key_policy
+            .next_key(self.keys().active().algorithm())?;
+        Ok(self.rotate_keys_to(key))
+    }
+
+    /// Publishes `key` without letting it sign.
+    pub fn stage_key(&self, key: SigningKey) {
+        let _ = self.update_keys(|ring| {
+            ring.stage(key);
+            Ok(())
+        });
+    }
+
+    /// Makes the staged key `kid` the signing key; the previous one stays published for the
+    /// longest token lifetime.
+    pub fn activate_key(&self, kid: &str) -> Result<(), KeyRingError> {
+        let retire_at = self.inner.clock.now() + self.longest_token_ttl();
+        self.update_keys(|ring| ring.activate(kid, retire_at))
+            .map(drop)
+    }
+
+    /// Removes the staged key `kid` from the JWKS now.
+    pub fn retire_key(&self, kid: &str) -> Result<(), KeyRingError> {
+        self.update_keys(|ring| ring.retire(kid)).map(drop)
     }
 
     /// The profile's endpoint paths, parameters filled in.
@@ -471,7 +576,8 @@ impl AuthServer {
     }
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, ErrorResponse> {
-        let key = self.inner.keys.active();
+        let keys = self.keys();
+        let key = keys.active();
         let mut header = Header::new(key.algorithm());
         header.typ = Some(self.inner.spec.token_typ.to_owned());
         header.kid = Some(key.kid().to_owned());
@@ -594,7 +700,8 @@ impl AuthServer {
         if header.typ.as_deref() != Some(self.inner.spec.token_typ) {
             return None;
         }
-        let key = self.inner.keys.find(header.kid.as_deref()?)?;
+        let keys = self.keys();
+        let key = keys.find(header.kid.as_deref()?)?;
         if header.alg != key.algorithm() {
             return None;
         }
@@ -737,7 +844,8 @@ impl AuthServer {
         if let Some(path) = &routes.revocation {
             let _ = writeln!(text, "revocation:     {}", self.url(path));
         }
-        let key = self.keys().active();
+        let keys = self.keys();
+        let key = keys.active();
         let _ = writeln!(
             text,
             "signing key:    {:?}, kid {}",

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use aws_lc_rs::digest;
 use base64::Engine as _;
@@ -157,6 +158,20 @@ impl SigningKey {
         Self::from_encoding_key(EncodingKey::from_ec_der(pkcs8.as_ref()), Algorithm::ES256)
     }
 
+    /// A deterministic RSA key: the same `seed` and `bits` give the same key (and `kid`) on
+    /// every run and machine, for stable snapshots without fixture files.
+    pub fn seeded_rsa(seed: u64, bits: usize) -> Result<Self, KeyError> {
+        use rand_chacha::rand_core::SeedableRng as _;
+        use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let private = rsa::RsaPrivateKey::new(&mut rng, bits)
+            .map_err(|error| KeyError::Generation(error.to_string()))?;
+        let pem = private
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|error| KeyError::Generation(error.to_string()))?;
+        Self::from_pem(&pem)
+    }
+
     /// A 2048-bit RSA key generated once per process and shared by every server that has no
     /// key of its own, so a test suite pays for key generation at most once.
     pub fn process_default() -> Result<Self, KeyError> {
@@ -204,42 +219,213 @@ pub fn thumbprint(jwk: &Jwk) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes())))
 }
 
-/// The keys of one server: exactly one signs; every key listed is published in the JWKS.
-///
-/// Today the ring holds the active key plus any extra published keys; staged/retired states and
-/// rotation are the subject of the "test control" issue and slot in here.
+/// How the server makes new keys (the first one when none is configured, and on rotation).
+#[derive(Debug, Default)]
+pub(crate) struct KeyPolicy {
+    /// Deterministic keys from this seed (RSA only).
+    pub(crate) seed: Option<u64>,
+    /// RSA modulus size (2048 or 3072).
+    pub(crate) rsa_bits: Option<usize>,
+    /// Keys made so far, so each seeded key differs.
+    pub(crate) made: std::sync::atomic::AtomicU64,
+}
+
+impl KeyPolicy {
+    pub(crate) fn next_key(&self, algorithm: Algorithm) -> Result<SigningKey, KeyError> {
+        let index = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match (algorithm, self.seed) {
+            (Algorithm::ES256, _) => SigningKey::generate_es256(),
+            (_, Some(seed)) => {
+                SigningKey::seeded_rsa(seed.wrapping_add(index), self.rsa_bits.unwrap_or(2048))
+            }
+            (_, None) => SigningKey::generate_rsa(self.rsa_bits.unwrap_or(2048)),
+        }
+    }
+}
+
+/// Where a key is in its life: `Staged` keys are published in the JWKS but do not sign,
+/// exactly one key is `Active` (published, signs), `Retired` keys are gone from the JWKS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyState {
+    /// Published, not signing (a new key before activation, or the previous key after a
+    /// rotation until the tokens it signed have expired).
+    Staged,
+    /// Published and signing.
+    Active,
+    /// Removed from the JWKS; tokens it signed no longer verify.
+    Retired,
+}
+
+impl KeyState {
+    /// `staged`, `active` or `retired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Staged => "staged",
+            Self::Active => "active",
+            Self::Retired => "retired",
+        }
+    }
+}
+
+/// One key of a ring and its state.
+#[derive(Debug, Clone)]
+pub struct KeyEntry {
+    /// The key.
+    pub key: SigningKey,
+    /// Its state.
+    pub state: KeyState,
+    /// When a staged key will be retired automatically (after a rotation).
+    pub retire_at: Option<SystemTime>,
+}
+
+/// Why a key-ring operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyRingError {
+    /// No key with this `kid` in the ring (or it is retired).
+    #[error("no key with kid `{0}` is staged or active")]
+    UnknownKid(String),
+    /// The active key cannot be retired; activate another one first.
+    #[error("the active key cannot be retired; rotate or activate another key first")]
+    RetireActive,
+}
+
+/// The keys of one server: exactly one signs; staged and active keys are published.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
-    active: SigningKey,
-    also_published: Vec<SigningKey>,
+    entries: Vec<KeyEntry>,
 }
 
 impl KeyRing {
     /// A ring whose only key is `active`.
     pub fn new(active: SigningKey) -> Self {
         Self {
-            active,
-            also_published: Vec::new(),
+            entries: vec![KeyEntry {
+                key: active,
+                state: KeyState::Active,
+                retire_at: None,
+            }],
         }
     }
 
-    /// Also publishes `key` in the JWKS (it verifies, it does not sign).
+    /// Also publishes `key` in the JWKS as a staged key (it verifies, it does not sign).
     #[must_use]
     pub fn with_published(mut self, key: SigningKey) -> Self {
-        if key.kid() != self.active.kid() && self.find(key.kid()).is_none() {
-            self.also_published.push(key);
-        }
+        self.stage(key);
         self
+    }
+
+    /// Publishes `key` as staged, unless a key with its `kid` is already in the ring.
+    pub fn stage(&mut self, key: SigningKey) {
+        if !self
+            .entries
+            .iter()
+            .any(|entry| entry.key.kid() == key.kid())
+        {
+            self.entries.push(KeyEntry {
+                key,
+                state: KeyState::Staged,
+                retire_at: None,
+            });
+        }
+    }
+
+    /// Makes the staged key `kid` the signing key; the previous active key stays published
+    /// (staged) until `retire_previous_at`.
+    pub fn activate(
+        &mut self,
+        kid: &str,
+        retire_previous_at: SystemTime,
+    ) -> Result<(), KeyRingError> {
+        let index = self
+            .entries
+            .iter()
+            .position(|entry| entry.key.kid() == kid && entry.state != KeyState::Retired)
+            .ok_or_else(|| KeyRingError::UnknownKid(kid.to_owned()))?;
+        if self.entries[index].state == KeyState::Active {
+            return Ok(());
+        }
+        for entry in &mut self.entries {
+            if entry.state == KeyState::Active {
+                entry.state = KeyState::Staged;
+                entry.retire_at = Some(retire_previous_at);
+            }
+        }
+        let entry = &mut self.entries[index];
+        entry.state = KeyState::Active;
+        entry.retire_at = None;
+        Ok(())
+    }
+
+    /// Stages `key` and activates it at once (a rotation); see [`activate`](Self::activate).
+    pub fn rotate(&mut self, key: SigningKey, retire_previous_at: SystemTime) {
+        let kid = key.kid().to_owned();
+        self.stage(key);
+        // The key was just staged, so activation cannot fail.
+        let _ = self.activate(&kid, retire_previous_at);
+    }
+
+    /// Removes the staged key `kid` from the JWKS now.
+    pub fn retire(&mut self, kid: &str) -> Result<(), KeyRingError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|entry| entry.key.kid() == kid && entry.state != KeyState::Retired)
+            .ok_or_else(|| KeyRingError::UnknownKid(kid.to_owned()))?;
+        if entry.state == KeyState::Active {
+            return Err(KeyRingError::RetireActive);
+        }
+        entry.state = KeyState::Retired;
+        entry.retire_at = None;
+        Ok(())
+    }
+
+    /// Retires staged keys whose time has come; `true` if anything changed.
+    pub fn retire_due(&mut self, now: SystemTime) -> bool {
+        let mut changed = false;
+        for entry in &mut self.entries {
+            if entry.state == KeyState::Staged && entry.retire_at.is_some_and(|at| at <= now) {
+                entry.state = KeyState::Retired;
+                entry.retire_at = None;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Whether [`retire_due`](Self::retire_due) would change anything.
+    pub fn has_due(&self, now: SystemTime) -> bool {
+        self.entries.iter().any(|entry| {
+            entry.state == KeyState::Staged && entry.retire_at.is_some_and(|at| at <= now)
+        })
     }
 
     /// The key that signs new tokens.
     pub fn active(&self) -> &SigningKey {
-        &self.active
+        self.entries
+            .iter()
+            .find(|entry| entry.state == KeyState::Active)
+            .map(|entry| &entry.key)
+            .expect("a key ring always has exactly one active key")
     }
 
-    /// Every published key, the active one first.
+    /// Every key with its state, in the order they joined the ring.
+    pub fn entries(&self) -> &[KeyEntry] {
+        &self.entries
+    }
+
+    /// Every published key (active and staged), the active one first.
     pub fn published(&self) -> impl Iterator<Item = &SigningKey> {
-        std::iter::once(&self.active).chain(&self.also_published)
+        let active = self
+            .entries
+            .iter()
+            .filter(|entry| entry.state == KeyState::Active);
+        let staged = self
+            .entries
+            .iter()
+            .filter(|entry| entry.state == KeyState::Staged);
+        active.chain(staged).map(|entry| &entry.key)
     }
 
     /// The published key with this `kid`.
@@ -301,6 +487,40 @@ mod tests {
         assert_eq!(thumbprint(jwk).as_deref(), Some(key.kid()));
         let generated = SigningKey::generate_es256().unwrap();
         assert_ne!(generated.kid(), key.kid());
+    }
+
+    #[test]
+    fn rotation_stages_activates_and_retires_the_previous_key_on_time() {
+        let one = SigningKey::from_pem(FIXTURE).unwrap();
+        let two = SigningKey::from_pem(include_str!("../../../fixtures/keys/rs256-2.pem")).unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+        let mut ring = KeyRing::new(one.clone());
+        ring.rotate(two.clone(), t0 + std::time::Duration::from_secs(600));
+        assert_eq!(ring.active().kid(), two.kid());
+        let kids: Vec<_> = ring.published().map(|k| k.kid().to_owned()).collect();
+        assert_eq!(
+            kids,
+            [two.kid(), one.kid()],
+            "the previous key stays published"
+        );
+        assert!(!ring.has_due(t0 + std::time::Duration::from_secs(599)));
+        assert!(ring.retire_due(t0 + std::time::Duration::from_secs(600)));
+        assert_eq!(ring.published().count(), 1);
+        assert_eq!(ring.entries()[0].state, KeyState::Retired);
+        assert_eq!(ring.retire(two.kid()), Err(KeyRingError::RetireActive));
+        assert_eq!(
+            ring.activate("nope", t0),
+            Err(KeyRingError::UnknownKid("nope".to_owned()))
+        );
+    }
+
+    #[test]
+    fn seeded_keys_are_deterministic() {
+        let a = SigningKey::seeded_rsa(7, 2048).unwrap();
+        let b = SigningKey::seeded_rsa(7, 2048).unwrap();
+        let c = SigningKey::seeded_rsa(8, 2048).unwrap();
+        assert_eq!(a.kid(), b.kid());
+        assert_ne!(a.kid(), c.kid());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use clients::Client;
 pub use config::ConfigError;
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
-pub use keys::{KeyError, KeyRing, SigningKey, thumbprint};
+pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 pub use shape::ResponseStyle;
 

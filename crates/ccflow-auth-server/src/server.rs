@@ -16,7 +16,7 @@ use crate::app::{AppParts, AuthServer};
 use crate::clients::{Client, Registry};
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, JournalEntry};
-use crate::keys::{KeyError, KeyRing, SigningKey};
+use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
 use crate::shape::{ProfileSettings, ResponseStyle};
 use ccflow_protocol::{Clock, VirtualClock};
 
@@ -50,6 +50,8 @@ pub struct MockAuthServerBuilder {
     clients: Vec<Client>,
     profile: Profile,
     keys: Option<KeyRing>,
+    key_seed: Option<u64>,
+    rsa_key_bits: Option<usize>,
     issuer: Option<String>,
     clock: Option<Arc<dyn Clock>>,
     virtual_clock: Option<VirtualClock>,
@@ -68,6 +70,8 @@ impl Default for MockAuthServerBuilder {
             clients: Vec::new(),
             profile: Profile::default(),
             keys: None,
+            key_seed: None,
+            rsa_key_bits: None,
             issuer: None,
             clock: None,
             virtual_clock: None,
@@ -126,6 +130,20 @@ impl MockAuthServerBuilder {
     /// The key that signs tokens. Without one, a key generated once per process is used.
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.keys = Some(KeyRing::new(key));
+        self
+    }
+
+    /// Generates keys deterministically from `seed` (RSA profiles): the same seed gives the same
+    /// keys and `kid`s on every run, for the first key when none is configured and for each
+    /// rotation. ES256 keys are random.
+    pub fn key_seed(mut self, seed: u64) -> Self {
+        self.key_seed = Some(seed);
+        self
+    }
+
+    /// The RSA modulus size of generated keys: 2048 (default) or 3072.
+    pub fn rsa_key_bits(mut self, bits: usize) -> Self {
+        self.rsa_key_bits = Some(bits);
         self
     }
 
@@ -300,12 +318,24 @@ impl MockAuthServerBuilder {
             (None, _) => Some(VirtualClock::new()),
             (Some(_), shared) => shared,
         };
-        let keys = match self.keys {
-            Some(keys) => keys,
-            None => KeyRing::new(match spec.default_signing_algorithm {
-                SigningAlgorithm::Es256 => SigningKey::process_default_es256()?,
-                _ => SigningKey::process_default()?,
-            }),
+        if self
+            .rsa_key_bits
+            .is_some_and(|bits| bits != 2048 && bits != 3072)
+        {
+            return Err(ConfigError::field("rsa_key_bits", "must be 2048 or 3072").into());
+        }
+        let key_policy = KeyPolicy {
+            seed: self.key_seed,
+            rsa_bits: self.rsa_key_bits,
+            ..KeyPolicy::default()
+        };
+        let keys = match (self.keys, spec.default_signing_algorithm) {
+            (Some(keys), _) => keys,
+            (None, SigningAlgorithm::Es256) => KeyRing::new(SigningKey::process_default_es256()?),
+            (None, _) if self.key_seed.is_some() || self.rsa_key_bits.is_some() => {
+                KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::RS256)?)
+            }
+            (None, _) => KeyRing::new(SigningKey::process_default()?),
         };
         Ok(Prepared {
             issuer: self.issuer,
@@ -313,6 +343,7 @@ impl MockAuthServerBuilder {
             settings: self.settings,
             registry,
             keys,
+            key_policy,
             clock: self
                 .clock
                 .unwrap_or_else(|| Arc::new(virtual_clock.clone().unwrap_or_default())),
@@ -362,6 +393,7 @@ struct Prepared {
     settings: ProfileSettings,
     registry: Registry,
     keys: KeyRing,
+    key_policy: KeyPolicy,
     clock: Arc<dyn Clock>,
     virtual_clock: Option<VirtualClock>,
     admin: AdminSettings,
@@ -399,6 +431,7 @@ impl Prepared {
             settings: self.settings,
             registry: self.registry,
             keys: self.keys,
+            key_policy: self.key_policy,
             clock: self.clock,
             virtual_clock: self.virtual_clock,
             admin: self.admin,
@@ -553,6 +586,11 @@ impl MockAuthServer {
     /// injected a clock of its own with [`MockAuthServerBuilder::clock`].
     pub fn clock(&self) -> Option<&VirtualClock> {
         self.app.inner.virtual_clock.as_ref()
+    }
+
+    /// Rotates the signing key (see [`AuthServer::rotate_keys`]); returns the new `kid`.
+    pub fn rotate_keys(&self) -> Result<String, KeyError> {
+        self.app.rotate_keys()
     }
 
     /// The server's state (journal, keys).
