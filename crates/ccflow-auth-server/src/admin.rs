@@ -52,6 +52,13 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             )
             .service(web::resource("/keys").route(web::get().to(get_keys)))
             .service(web::resource("/keys/rotate").route(web::post().to(rotate_keys)))
+            .service(
+                web::resource("/scenarios")
+                    .route(web::get().to(get_scenarios))
+                    .route(web::post().to(post_scenarios))
+                    .route(web::delete().to(delete_scenarios)),
+            )
+            .service(web::resource("/scenarios/{id}").route(web::delete().to(delete_scenario)))
             .default_service(web::to(admin_not_found)),
     );
 }
@@ -348,6 +355,97 @@ async fn rotate_keys(server: web::Data<AuthServer>, request: HttpRequest) -> Htt
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::ServerError,
             "key generation was cancelled",
+        ),
+    }
+}
+
+fn scenarios_json(server: &AuthServer) -> Value {
+    let scenarios: Vec<Value> = server
+        .scenarios()
+        .into_iter()
+        .map(|status| json!({"id": status.id, "seen": status.seen, "hits": status.hits, "scenario": status.spec}))
+        .collect();
+    json!({"scenarios": scenarios})
+}
+
+/// `GET /_ccflow/scenarios`: every scenario with its hit counts.
+async fn get_scenarios(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(scenarios_json(&server))
+}
+
+/// `POST /_ccflow/scenarios`: one scenario object or an array of them; all or nothing.
+async fn post_scenarios(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let bad = |description: String| {
+        admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &description,
+        )
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => return bad(format!("not JSON: {error}")),
+    };
+    let items = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    let mut specs = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let spec: ccflow_protocol::ScenarioSpec = match serde_json::from_value(item) {
+            Ok(spec) => spec,
+            Err(error) => return bad(format!("scenario {index}: {error}")),
+        };
+        if let Err(why) = spec.validate() {
+            return bad(format!("scenario {index}: {why}"));
+        }
+        specs.push(spec);
+    }
+    let ids: Vec<u64> = specs
+        .into_iter()
+        .filter_map(|spec| server.add_scenario(spec).ok())
+        .collect();
+    HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"ids": ids}))
+}
+
+/// `DELETE /_ccflow/scenarios`: removes them all.
+async fn delete_scenarios(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    server.clear_scenarios();
+    HttpResponse::NoContent().finish()
+}
+
+/// `DELETE /_ccflow/scenarios/{id}`.
+async fn delete_scenario(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    match id.parse::<u64>() {
+        Ok(id) if server.inner.scenarios.remove(id) => HttpResponse::NoContent().finish(),
+        _ => admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "no scenario with this id",
         ),
     }
 }

@@ -23,8 +23,9 @@ use crate::assertion::{AssertionContext, ReplayCache};
 use crate::clients::{
     ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Registry, truncate,
 };
-use crate::journal::Journal;
+use crate::journal::{Endpoint, Journal};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
+use crate::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
 use crate::shape::{
     ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
 };
@@ -96,6 +97,7 @@ pub(crate) struct Inner {
     revoked: Mutex<HashMap<String, i64>>,
     replay_cache: ReplayCache,
     pub(crate) journal: Journal,
+    pub(crate) scenarios: Scenarios,
     token_url: String,
     pub(crate) rng: SystemRandom,
 }
@@ -139,6 +141,7 @@ impl AuthServer {
                 revoked: Mutex::default(),
                 replay_cache: ReplayCache::default(),
                 journal: Journal::default(),
+                scenarios: Scenarios::default(),
                 rng: SystemRandom::new(),
             }),
         }
@@ -168,6 +171,47 @@ impl AuthServer {
     /// The request journal.
     pub fn journal(&self) -> &Journal {
         &self.inner.journal
+    }
+
+    /// Starts a fault scenario on `endpoint` (see [`ScenarioBuilder`]).
+    pub fn on(&self, endpoint: Endpoint) -> ScenarioBuilder {
+        ScenarioBuilder::new(self.clone(), endpoint)
+    }
+
+    /// Starts a fault scenario on the token endpoint:
+    /// `server.on_token().for_client("svc-a").times(2).respond(Fault::status(503).retry_after(5))`.
+    pub fn on_token(&self) -> ScenarioBuilder {
+        self.on(Endpoint::Token)
+    }
+
+    /// Installs a scenario from its data form (as the admin API and the config file give it).
+    pub fn add_scenario(&self, spec: ccflow_protocol::ScenarioSpec) -> Result<u64, String> {
+        self.inner.scenarios.add(spec)
+    }
+
+    /// Every installed scenario with its counts.
+    pub fn scenarios(&self) -> Vec<ScenarioStatus> {
+        self.inner.scenarios.list()
+    }
+
+    /// Removes every scenario.
+    pub fn clear_scenarios(&self) {
+        self.inner.scenarios.clear();
+    }
+
+    /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
+    pub(crate) fn resign_with_unknown_key(&self, token: &str) -> Option<String> {
+        use std::sync::OnceLock;
+        static FOREIGN: OnceLock<Option<SigningKey>> = OnceLock::new();
+        let key = FOREIGN
+            .get_or_init(|| SigningKey::generate_es256().ok())
+            .as_ref()?;
+        let claims: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+        let mut header = Header::new(key.algorithm());
+        header.typ = Some(self.inner.spec.token_typ.to_owned());
+        header.kid = Some(key.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims, key.encoding_key()).ok()
     }
 
     /// A snapshot of the signing keys, with any due retirement applied.

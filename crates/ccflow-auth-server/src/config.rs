@@ -83,6 +83,9 @@ struct FileConfig {
     service_audiences: Vec<String>,
     #[serde(default)]
     clients: Vec<FileClient>,
+    /// Fault scenarios installed at start (the same model as POST /_ccflow/scenarios).
+    #[serde(default)]
+    scenarios: Vec<ccflow_protocol::ScenarioSpec>,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +192,12 @@ fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
     }
     if !file.service_audiences.is_empty() {
         builder = builder.service_audiences(file.service_audiences);
+    }
+    for (index, scenario) in file.scenarios.into_iter().enumerate() {
+        scenario
+            .validate()
+            .map_err(|why| ConfigError::field(format!("scenarios[{index}]"), why))?;
+        builder = builder.scenario(scenario);
     }
     for (index, entry) in file.clients.into_iter().enumerate() {
         builder = builder.client(client_from_file(entry, index, base)?);

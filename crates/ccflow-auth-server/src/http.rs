@@ -5,12 +5,13 @@ use std::time::Instant;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
-use ccflow_protocol::{ClientId, ErrorCode, ErrorResponse};
+use ccflow_protocol::{ClientId, ErrorCode, ErrorResponse, Fault};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::app::{AuthServer, EndpointError, Handled};
 use crate::journal::{Endpoint, JournalEntry};
+use crate::scenarios::Probe;
 
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -257,36 +258,184 @@ fn finish(
     response
 }
 
+/// What a fault scenario's matcher sees of a request, read leniently (a malformed request can
+/// still be selected by a scenario without a client filter).
+fn probe(request: &HttpRequest, body: &[u8]) -> Probe {
+    let mut probe = Probe::default();
+    let params = match header_str(request, header::CONTENT_TYPE) {
+        Some(ct)
+            if ct
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json") =>
+        {
+            ccflow_protocol::FormParams::from_json_body(body, &["resource", "audience"]).ok()
+        }
+        _ => std::str::from_utf8(body)
+            .ok()
+            .and_then(|text| ccflow_protocol::FormParams::parse(text).ok()),
+    };
+    if let Some(params) = &params {
+        probe.client_id = params.get("client_id").map(str::to_owned);
+        probe.grant_type = params.get("grant_type").map(str::to_owned);
+    }
+    if let Some(Ok((id, _))) =
+        header_str(request, header::AUTHORIZATION).map(ccflow_protocol::parse_basic_authorization)
+    {
+        probe.client_id = Some(id.as_str().to_owned());
+    }
+    probe
+}
+
+/// The answer of a fault that replaces the endpoint's own.
+fn fault_response(
+    server: &AuthServer,
+    request: &HttpRequest,
+    fault: &Fault,
+) -> (HttpResponse, Option<ErrorCode>) {
+    match fault {
+        Fault::OauthError { error, description, status } => {
+            let code = ErrorCode::from(error.as_str());
+            let mut response = ErrorResponse::new(code.clone(), description.as_deref().unwrap_or("injected by a ccflow scenario"));
+            if let Some(status) = status {
+                response = response.with_status(*status);
+            }
+            let basic_attempted = header_str(request, header::AUTHORIZATION)
+                .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("basic"));
+            (error_response(server, &EndpointError { response, basic_attempted }), Some(code))
+        }
+        Fault::Status { status, body, content_type, retry_after_secs } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let mut builder = builder(server, status, true);
+            if let Some(seconds) = retry_after_secs {
+                builder.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            if let Some(content_type) = content_type {
+                builder.insert_header((header::CONTENT_TYPE, content_type.as_str()));
+            }
+            (builder.body(body.clone().unwrap_or_default()), None)
+        }
+        Fault::HtmlErrorPage => (
+            builder(server, StatusCode::BAD_GATEWAY, false)
+                .content_type("text/html; charset=utf-8")
+                .body("<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>"),
+            None,
+        ),
+        // Headers go out, then the body stream fails: the connection is cut mid-response.
+        _ => (
+            HttpResponse::Ok().content_type(JSON).streaming(futures_util::stream::once(async {
+                Err::<web::Bytes, std::io::Error>(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "connection dropped by a ccflow scenario",
+                ))
+            })),
+            None,
+        ),
+    }
+}
+
+/// Applies a token-reshaping fault to a successful token response body.
+fn reshape_token(server: &AuthServer, fault: &Fault, mut body: serde_json::Value) -> HttpResponse {
+    let content_type = server.spec().content_type;
+    match fault {
+        Fault::ExpiresIn { seconds } => body["expires_in"] = serde_json::json!(seconds),
+        Fault::MissingTokenType => {
+            if let Some(object) = body.as_object_mut() {
+                object.remove("token_type");
+            }
+        }
+        Fault::UnknownKey => {
+            if let Some(token) = body["access_token"]
+                .as_str()
+                .and_then(|token| server.resign_with_unknown_key(token))
+            {
+                body["access_token"] = serde_json::json!(token);
+            }
+        }
+        Fault::TruncatedJson => {
+            let text = body.to_string();
+            let cut = text.len() / 2;
+            return builder(server, StatusCode::OK, true)
+                .content_type(content_type)
+                .body(text[..cut].to_owned());
+        }
+        Fault::MalformedJson => {
+            return builder(server, StatusCode::OK, true)
+                .content_type(content_type)
+                .body("{\"access_token\": this is not JSON");
+        }
+        Fault::WrongContentType => {
+            return builder(server, StatusCode::OK, true)
+                .content_type("text/plain")
+                .body(body.to_string());
+        }
+        _ => {}
+    }
+    json(server, StatusCode::OK, true, content_type, &body)
+}
+
 async fn post_endpoint<T: Serialize>(
     server: &AuthServer,
     request: &HttpRequest,
     payload: web::Payload,
     endpoint: Endpoint,
     handle: impl FnOnce(&AuthServer, Option<&str>, Option<&str>, &[u8]) -> Handled<T>,
-    success: impl FnOnce(T) -> HttpResponse,
+    success: impl FnOnce(T, Option<&Fault>) -> HttpResponse,
 ) -> HttpResponse {
     let started = Instant::now();
-    let handled = match read_body(request, payload).await {
-        Ok(body) => handle(
-            server,
-            header_str(request, header::CONTENT_TYPE),
-            // A non-ASCII Authorization header is treated as malformed Basic by the parser.
-            request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .map(|value| value.to_str().unwrap_or("\u{fffd}")),
-            &body,
-        ),
-        Err(response) => Handled {
-            result: Err(EndpointError {
+    let body = match read_body(request, payload).await {
+        Ok(body) => body,
+        Err(response) => {
+            let error = EndpointError {
                 response,
                 basic_attempted: false,
-            }),
-            client_id: None,
-        },
+            };
+            let outcome = Outcome {
+                endpoint,
+                client_id: None,
+                error: Some(error.response.error.clone()),
+            };
+            return finish(
+                server,
+                request,
+                started,
+                outcome,
+                error_response(server, &error),
+            );
+        }
     };
+    let probe = probe(request, &body);
+    let fault = server.inner.scenarios.take(endpoint, &probe);
+    if let Some(Fault::Delay { millis }) = &fault {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;
+    }
+    if let Some(fault) = fault.as_ref().filter(|fault| fault.replaces_response()) {
+        let (response, error) = fault_response(server, request, fault);
+        let client_id = probe.client_id.map(ccflow_protocol::ClientId::new);
+        return finish(
+            server,
+            request,
+            started,
+            Outcome {
+                endpoint,
+                client_id,
+                error,
+            },
+            response,
+        );
+    }
+    let handled = handle(
+        server,
+        header_str(request, header::CONTENT_TYPE),
+        // A non-ASCII Authorization header is treated as malformed Basic by the parser.
+        request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|value| value.to_str().unwrap_or("\u{fffd}")),
+        &body,
+    );
     let (response, error) = match handled.result {
-        Ok(value) => (success(value), None),
+        Ok(value) => (success(value, fault.as_ref()), None),
         Err(error) => (
             error_response(server, &error),
             Some(error.response.error.clone()),
@@ -312,7 +461,13 @@ async fn token(
         payload,
         Endpoint::Token,
         AuthServer::token,
-        |response| json(&server, StatusCode::OK, true, content_type, &response),
+        |response, fault| match fault {
+            Some(fault) if fault.reshapes_token() => match serde_json::to_value(&response) {
+                Ok(body) => reshape_token(&server, fault, body),
+                Err(_) => json(&server, StatusCode::OK, true, content_type, &response),
+            },
+            _ => json(&server, StatusCode::OK, true, content_type, &response),
+        },
     )
     .await
 }
@@ -328,7 +483,7 @@ async fn introspect(
         payload,
         Endpoint::Introspection,
         AuthServer::introspect,
-        |response| json(&server, StatusCode::OK, true, JSON, &response),
+        |response, _| json(&server, StatusCode::OK, true, JSON, &response),
     )
     .await
 }
@@ -344,7 +499,7 @@ async fn revoke(
         payload,
         Endpoint::Revocation,
         AuthServer::revoke,
-        |()| {
+        |(), _| {
             // RFC 7009 §2.2: 200 with an empty body.
             builder(&server, StatusCode::OK, true).finish()
         },
@@ -352,26 +507,44 @@ async fn revoke(
     .await
 }
 
-async fn discovery(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+/// A GET endpoint (discovery, JWKS), with fault scenarios applied.
+async fn get_endpoint(
+    server: &AuthServer,
+    request: &HttpRequest,
+    endpoint: Endpoint,
+    body: impl FnOnce() -> serde_json::Value,
+) -> HttpResponse {
     let started = Instant::now();
-    let response = json(&server, StatusCode::OK, false, JSON, &server.metadata());
-    let outcome = Outcome {
-        endpoint: Endpoint::Discovery,
-        client_id: None,
-        error: None,
+    let fault = server.inner.scenarios.take(endpoint, &Probe::default());
+    if let Some(Fault::Delay { millis }) = &fault {
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;
+    }
+    let (response, error) = match fault.as_ref().filter(|fault| fault.replaces_response()) {
+        Some(fault) => fault_response(server, request, fault),
+        None => (json(server, StatusCode::OK, false, JSON, &body()), None),
     };
-    finish(&server, &request, started, outcome, response)
+    finish(
+        server,
+        request,
+        started,
+        Outcome {
+            endpoint,
+            client_id: None,
+            error,
+        },
+        response,
+    )
+}
+
+async fn discovery(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    get_endpoint(&server, &request, Endpoint::Discovery, || server.metadata()).await
 }
 
 async fn jwks(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
-    let started = Instant::now();
-    let response = json(&server, StatusCode::OK, false, JSON, &server.keys().jwks());
-    let outcome = Outcome {
-        endpoint: Endpoint::Jwks,
-        client_id: None,
-        error: None,
-    };
-    finish(&server, &request, started, outcome, response)
+    get_endpoint(&server, &request, Endpoint::Jwks, || {
+        serde_json::to_value(server.keys().jwks()).unwrap_or_default()
+    })
+    .await
 }
 
 fn endpoint_of(server: &AuthServer, path: &str) -> Endpoint {

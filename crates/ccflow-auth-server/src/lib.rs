@@ -13,17 +13,20 @@ mod crypto;
 mod http;
 mod journal;
 mod keys;
+mod scenarios;
 mod server;
 mod shape;
 
 pub use admin::ADMIN_PREFIX;
 pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
+pub use ccflow_protocol::{Fault, ScenarioSpec, When};
 pub use clients::Client;
 pub use config::ConfigError;
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
+pub use scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 pub use shape::ResponseStyle;
 

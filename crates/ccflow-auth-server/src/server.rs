@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
-use ccflow_protocol::{Profile, SigningAlgorithm};
+use ccflow_protocol::{Profile, ScenarioSpec, SigningAlgorithm};
 
 use crate::admin::AdminSettings;
 use crate::app::{AppParts, AuthServer};
@@ -17,6 +17,7 @@ use crate::clients::{Client, Registry};
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
+use crate::scenarios::ScenarioBuilder;
 use crate::shape::{ProfileSettings, ResponseStyle};
 use ccflow_protocol::{Clock, VirtualClock};
 
@@ -58,6 +59,7 @@ pub struct MockAuthServerBuilder {
     admin: AdminSettings,
     token_ttl: Option<Duration>,
     settings: ProfileSettings,
+    scenarios: Vec<ScenarioSpec>,
     bind: SocketAddr,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
@@ -78,6 +80,7 @@ impl Default for MockAuthServerBuilder {
             admin: AdminSettings::default(),
             token_ttl: None,
             settings: ProfileSettings::default(),
+            scenarios: Vec::new(),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             workers: 1,
             config_file: None,
@@ -173,6 +176,12 @@ impl MockAuthServerBuilder {
     pub fn virtual_clock(mut self, clock: VirtualClock) -> Self {
         self.clock = Some(Arc::new(clock.clone()));
         self.virtual_clock = Some(clock);
+        self
+    }
+
+    /// A fault scenario installed from the start (as `[[scenarios]]` in the config file).
+    pub fn scenario(mut self, spec: ScenarioSpec) -> Self {
+        self.scenarios.push(spec);
         self
     }
 
@@ -312,6 +321,11 @@ impl MockAuthServerBuilder {
                 .into());
             }
         }
+        for (index, scenario) in self.scenarios.iter().enumerate() {
+            scenario
+                .validate()
+                .map_err(|why| ConfigError::field(format!("scenarios[{index}]"), why))?;
+        }
         let registry = Registry::new(self.clients, spec)?;
         // The default clock is virtual, so the admin API and `MockAuthServer::clock` control it.
         let virtual_clock = match (&self.clock, self.virtual_clock) {
@@ -342,6 +356,7 @@ impl MockAuthServerBuilder {
             profile: self.profile,
             settings: self.settings,
             registry,
+            scenarios: self.scenarios,
             keys,
             key_policy,
             clock: self
@@ -392,6 +407,7 @@ struct Prepared {
     profile: Profile,
     settings: ProfileSettings,
     registry: Registry,
+    scenarios: Vec<ScenarioSpec>,
     keys: KeyRing,
     key_policy: KeyPolicy,
     clock: Arc<dyn Clock>,
@@ -424,7 +440,8 @@ impl Prepared {
             ),
         };
         validate_issuer(&issuer)?;
-        Ok(AuthServer::new(AppParts {
+        let scenarios = self.scenarios;
+        let app = AuthServer::new(AppParts {
             issuer,
             base_url,
             profile: self.profile,
@@ -436,7 +453,12 @@ impl Prepared {
             virtual_clock: self.virtual_clock,
             admin: self.admin,
             token_ttl: self.token_ttl,
-        }))
+        });
+        for spec in scenarios {
+            // Validated in `prepare`.
+            let _ = app.add_scenario(spec);
+        }
+        Ok(app)
     }
 }
 
@@ -591,6 +613,22 @@ impl MockAuthServer {
     /// Rotates the signing key (see [`AuthServer::rotate_keys`]); returns the new `kid`.
     pub fn rotate_keys(&self) -> Result<String, KeyError> {
         self.app.rotate_keys()
+    }
+
+    /// Starts a fault scenario on the token endpoint, wiremock style:
+    /// `server.on_token().for_client("svc-a").times(2).respond(Fault::status(503).retry_after(5))`.
+    pub fn on_token(&self) -> ScenarioBuilder {
+        self.app.on_token()
+    }
+
+    /// Starts a fault scenario on any endpoint (e.g. `Endpoint::Jwks`).
+    pub fn on(&self, endpoint: Endpoint) -> ScenarioBuilder {
+        self.app.on(endpoint)
+    }
+
+    /// Removes every fault scenario.
+    pub fn clear_scenarios(&self) {
+        self.app.clear_scenarios();
     }
 
     /// The server's state (journal, keys).

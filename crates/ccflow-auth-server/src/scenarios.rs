@@ -1,0 +1,372 @@
+//! The fault-scenario engine: scenarios in insertion order; the first whose matcher matches a
+//! request and whose `when` selects it supplies the fault. Counts are kept per scenario.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use ccflow_protocol::{Fault, ScenarioSpec, When};
+
+use crate::app::AuthServer;
+use crate::journal::Endpoint;
+
+/// What a scenario's matcher looks at.
+#[derive(Debug, Default)]
+pub(crate) struct Probe {
+    pub(crate) client_id: Option<String>,
+    pub(crate) grant_type: Option<String>,
+}
+
+#[derive(Debug)]
+struct Installed {
+    id: u64,
+    spec: ScenarioSpec,
+    /// Matching requests so far.
+    seen: u64,
+    /// Requests the fault was applied to.
+    hits: u64,
+    /// State of the seeded generator of `When::Probability`.
+    rng: u64,
+}
+
+/// A scenario as listed: its id, spec and counts.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ScenarioStatus {
+    /// Its id (for removal).
+    pub id: u64,
+    /// What it matches and does.
+    pub spec: ScenarioSpec,
+    /// How many requests matched it.
+    pub seen: u64,
+    /// How many got its fault.
+    pub hits: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Scenarios {
+    installed: Mutex<Vec<Installed>>,
+    next_id: AtomicU64,
+}
+
+/// SplitMix64: a tiny, good-enough seeded generator for reproducible probabilities.
+fn next_random(state: &mut u64) -> f64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1_u64 << 53) as f64
+}
+
+impl Scenarios {
+    pub(crate) fn add(&self, spec: ScenarioSpec) -> Result<u64, String> {
+        spec.validate()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let rng = match spec.when {
+            When::Probability { seed, .. } => seed,
+            _ => 0,
+        };
+        self.lock().push(Installed {
+            id,
+            spec,
+            seen: 0,
+            hits: 0,
+            rng,
+        });
+        Ok(id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Installed>> {
+        self.installed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn list(&self) -> Vec<ScenarioStatus> {
+        self.lock()
+            .iter()
+            .map(|s| ScenarioStatus {
+                id: s.id,
+                spec: s.spec.clone(),
+                seen: s.seen,
+                hits: s.hits,
+            })
+            .collect()
+    }
+
+    pub(crate) fn status(&self, id: u64) -> Option<ScenarioStatus> {
+        self.list().into_iter().find(|status| status.id == id)
+    }
+
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut installed = self.lock();
+        let before = installed.len();
+        installed.retain(|s| s.id != id);
+        installed.len() != before
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// The fault for this request, if a scenario selects it. Every matching scenario counts the
+    /// request (so `nth` counts requests, not leftovers of earlier scenarios); the first one,
+    /// in installation order, that selects it supplies the fault.
+    pub(crate) fn take(&self, endpoint: Endpoint, probe: &Probe) -> Option<Fault> {
+        let mut installed = self.lock();
+        let mut chosen: Option<usize> = None;
+        for (index, scenario) in installed.iter_mut().enumerate() {
+            let spec = &scenario.spec;
+            let matches = spec.endpoint == endpoint.as_str()
+                && spec
+                    .client_id
+                    .as_ref()
+                    .is_none_or(|id| probe.client_id.as_ref() == Some(id))
+                && spec
+                    .grant_type
+                    .as_ref()
+                    .is_none_or(|grant| probe.grant_type.as_ref() == Some(grant));
+            if !matches {
+                continue;
+            }
+            scenario.seen += 1;
+            let seen = scenario.seen;
+            let selected = match spec.when {
+                When::Always => true,
+                When::Nth(n) => seen == n,
+                When::First(n) => seen <= n,
+                When::Every(k) => seen % k == 0,
+                When::Probability { p, .. } => next_random(&mut scenario.rng) < p,
+                // A `when` this server version does not know selects nothing.
+                _ => false,
+            };
+            if selected && chosen.is_none() {
+                chosen = Some(index);
+            }
+        }
+        let scenario = &mut installed[chosen?];
+        scenario.hits += 1;
+        Some(scenario.spec.fault.clone())
+    }
+}
+
+/// Adds scenarios to a running server, wiremock style:
+/// `server.on_token().for_client("svc-a").times(2).respond(Fault::status(503).retry_after(5))`.
+#[derive(Debug)]
+#[must_use = "a scenario is installed only by `respond`"]
+pub struct ScenarioBuilder {
+    server: AuthServer,
+    spec: ScenarioSpec,
+}
+
+impl ScenarioBuilder {
+    pub(crate) fn new(server: AuthServer, endpoint: Endpoint) -> Self {
+        Self {
+            server,
+            spec: ScenarioSpec {
+                endpoint: endpoint.as_str().to_owned(),
+                client_id: None,
+                grant_type: None,
+                when: When::Always,
+                fault: Fault::DropConnection,
+            },
+        }
+    }
+
+    /// Only requests claiming this client id.
+    pub fn for_client(mut self, client_id: impl Into<String>) -> Self {
+        self.spec.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Only requests with this `grant_type`.
+    pub fn for_grant_type(mut self, grant_type: impl Into<String>) -> Self {
+        self.spec.grant_type = Some(grant_type.into());
+        self
+    }
+
+    /// Only the first `n` matching requests.
+    pub fn times(self, n: u64) -> Self {
+        self.first(n)
+    }
+
+    /// Only the first `n` matching requests.
+    pub fn first(mut self, n: u64) -> Self {
+        self.spec.when = When::First(n);
+        self
+    }
+
+    /// Only the `n`th matching request (1-based).
+    pub fn nth(mut self, n: u64) -> Self {
+        self.spec.when = When::Nth(n);
+        self
+    }
+
+    /// Every `k`th matching request.
+    pub fn every(mut self, k: u64) -> Self {
+        self.spec.when = When::Every(k);
+        self
+    }
+
+    /// Each matching request with probability `p`, from a seeded generator.
+    pub fn with_probability(mut self, p: f64, seed: u64) -> Self {
+        self.spec.when = When::Probability { p, seed };
+        self
+    }
+
+    /// Installs the scenario. Panics with the reason if it is invalid (a test-setup mistake).
+    #[track_caller]
+    pub fn respond(mut self, fault: Fault) -> ScenarioHandle {
+        self.spec.fault = fault;
+        match self.server.inner.scenarios.add(self.spec) {
+            Ok(id) => ScenarioHandle {
+                server: self.server,
+                id,
+            },
+            Err(why) => panic!("invalid ccflow scenario: {why}"),
+        }
+    }
+}
+
+/// An installed scenario: its counts, and a way to remove it.
+#[derive(Debug, Clone)]
+pub struct ScenarioHandle {
+    server: AuthServer,
+    id: u64,
+}
+
+impl ScenarioHandle {
+    /// Its id, as the admin API lists it.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// How many requests got its fault.
+    pub fn hits(&self) -> u64 {
+        self.server
+            .inner
+            .scenarios
+            .status(self.id)
+            .map_or(0, |status| status.hits)
+    }
+
+    /// How many requests matched it.
+    pub fn seen(&self) -> u64 {
+        self.server
+            .inner
+            .scenarios
+            .status(self.id)
+            .map_or(0, |status| status.seen)
+    }
+
+    /// Uninstalls it.
+    pub fn remove(self) {
+        self.server.inner.scenarios.remove(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenarios(when: When) -> Scenarios {
+        let scenarios = Scenarios::default();
+        scenarios
+            .add(ScenarioSpec {
+                endpoint: "token".to_owned(),
+                client_id: Some("a".to_owned()),
+                grant_type: None,
+                when,
+                fault: Fault::DropConnection,
+            })
+            .unwrap();
+        scenarios
+    }
+
+    fn pattern(scenarios: &Scenarios, n: usize) -> String {
+        let probe = Probe {
+            client_id: Some("a".to_owned()),
+            grant_type: None,
+        };
+        (0..n)
+            .map(|_| {
+                if scenarios.take(Endpoint::Token, &probe).is_some() {
+                    'x'
+                } else {
+                    '.'
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn when_selects_the_right_requests() {
+        assert_eq!(pattern(&scenarios(When::Always), 4), "xxxx");
+        assert_eq!(pattern(&scenarios(When::Nth(3)), 5), "..x..");
+        assert_eq!(pattern(&scenarios(When::First(2)), 5), "xx...");
+        assert_eq!(pattern(&scenarios(When::Every(2)), 6), ".x.x.x");
+        let seeded = pattern(&scenarios(When::Probability { p: 0.5, seed: 7 }), 40);
+        assert_eq!(
+            seeded,
+            pattern(&scenarios(When::Probability { p: 0.5, seed: 7 }), 40),
+            "reproducible"
+        );
+        let hits = seeded.matches('x').count();
+        assert!((8..=32).contains(&hits), "{seeded}");
+        assert_eq!(
+            pattern(&scenarios(When::Probability { p: 0.0, seed: 1 }), 10),
+            ".........."
+        );
+    }
+
+    #[test]
+    fn matchers_filter_by_endpoint_and_client() {
+        let scenarios = scenarios(When::Always);
+        let other = Probe {
+            client_id: Some("b".to_owned()),
+            grant_type: None,
+        };
+        assert!(scenarios.take(Endpoint::Token, &other).is_none());
+        assert!(
+            scenarios
+                .take(
+                    Endpoint::Jwks,
+                    &Probe {
+                        client_id: Some("a".to_owned()),
+                        grant_type: None
+                    }
+                )
+                .is_none()
+        );
+        assert_eq!(scenarios.list()[0].seen, 0);
+    }
+
+    #[test]
+    fn every_matching_scenario_counts_every_request() {
+        let scenarios = Scenarios::default();
+        for n in 1..=3 {
+            let spec = ScenarioSpec {
+                endpoint: "token".to_owned(),
+                client_id: None,
+                grant_type: None,
+                when: When::Nth(n),
+                fault: Fault::expires_in(i64::try_from(n).unwrap()),
+            };
+            scenarios.add(spec).unwrap();
+        }
+        let faults: Vec<_> = (0..4)
+            .map(|_| scenarios.take(Endpoint::Token, &Probe::default()))
+            .collect();
+        assert_eq!(
+            faults,
+            [
+                Some(Fault::expires_in(1)),
+                Some(Fault::expires_in(2)),
+                Some(Fault::expires_in(3)),
+                None
+            ]
+        );
+        let hits: Vec<u64> = scenarios.list().iter().map(|s| s.hits).collect();
+        assert_eq!(hits, [1, 1, 1]);
+    }
+}

@@ -1,0 +1,327 @@
+//! Fault scenarios: every action, the matchers, the Rust API and the admin API.
+
+mod common;
+
+use std::time::Duration;
+
+use ccflow_auth_server::protocol::ErrorCode;
+use ccflow_auth_server::{
+    Client, Endpoint, Fault, MockAuthServer, MockAuthServerBuilder, SigningKey,
+};
+use common::{basic, fixture, form, http, post_form};
+use serde_json::{Value, json};
+
+async fn server() -> MockAuthServer {
+    MockAuthServer::builder()
+        .signing_key(SigningKey::from_pem(&fixture("keys/rs256-1.pem")).unwrap())
+        .client(Client::new("svc", "secret"))
+        .client(Client::new("other", "other-secret"))
+        .start()
+        .await
+        .unwrap()
+}
+
+async fn token_request(server: &MockAuthServer, id: &str, secret: &str) -> reqwest::Response {
+    post_form(
+        &server.token_url(),
+        Some(&basic(id, secret)),
+        form(&[("grant_type", "client_credentials")]),
+    )
+    .await
+}
+
+async fn ok_body(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_503_with_retry_after_for_the_first_two_requests_of_one_client() {
+    let server = server().await;
+    let scenario = server
+        .on_token()
+        .for_client("svc")
+        .times(2)
+        .respond(Fault::status(503).retry_after(5));
+    for _ in 0..2 {
+        let response = token_request(&server, "svc", "secret").await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "5");
+    }
+    ok_body(token_request(&server, "other", "other-secret").await).await;
+    ok_body(token_request(&server, "svc", "secret").await).await;
+    assert_eq!((scenario.hits(), scenario.seen()), (2, 3));
+    let statuses: Vec<u16> = server
+        .received_requests()
+        .iter()
+        .map(|entry| entry.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [503, 503, 200, 200],
+        "faulted requests are journaled too"
+    );
+}
+
+#[tokio::test]
+async fn an_injected_invalid_client_after_basic_carries_the_challenge() {
+    let server = server().await;
+    server
+        .on_token()
+        .nth(1)
+        .respond(Fault::oauth_error(ErrorCode::InvalidClient));
+    let response = token_request(&server, "svc", "secret").await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Basic realm=\"ccflow\""
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    ok_body(token_request(&server, "svc", "secret").await).await;
+}
+
+#[tokio::test]
+async fn reshaping_faults_change_an_otherwise_normal_token_response() {
+    let server = server().await;
+    server.on_token().nth(1).respond(Fault::expires_in(0));
+    server.on_token().nth(2).respond(Fault::expires_in(-30));
+    server.on_token().nth(3).respond(Fault::MissingTokenType);
+    assert_eq!(
+        ok_body(token_request(&server, "svc", "secret").await).await["expires_in"],
+        0
+    );
+    assert_eq!(
+        ok_body(token_request(&server, "svc", "secret").await).await["expires_in"],
+        -30
+    );
+    let body = ok_body(token_request(&server, "svc", "secret").await).await;
+    assert!(
+        body.get("token_type").is_none() && body["access_token"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn broken_bodies_and_pages() {
+    let server = server().await;
+    server.on_token().nth(1).respond(Fault::TruncatedJson);
+    server.on_token().nth(2).respond(Fault::MalformedJson);
+    server.on_token().nth(3).respond(Fault::WrongContentType);
+    server.on_token().nth(4).respond(Fault::HtmlErrorPage);
+    let truncated = token_request(&server, "svc", "secret").await;
+    assert_eq!(truncated.status(), 200);
+    assert!(serde_json::from_str::<Value>(&truncated.text().await.unwrap()).is_err());
+    let malformed = token_request(&server, "svc", "secret").await;
+    assert!(serde_json::from_str::<Value>(&malformed.text().await.unwrap()).is_err());
+    let wrong = token_request(&server, "svc", "secret").await;
+    assert_eq!(wrong.headers()["content-type"], "text/plain");
+    assert!(serde_json::from_str::<Value>(&wrong.text().await.unwrap()).is_ok());
+    let html = token_request(&server, "svc", "secret").await;
+    assert_eq!(html.status(), 502);
+    assert!(
+        html.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_a_transport_error() {
+    let server = server().await;
+    server.on_token().times(1).respond(Fault::DropConnection);
+    let outcome = async {
+        let response = http()
+            .post(server.token_url())
+            .header("authorization", basic("svc", "secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await?;
+        response.bytes().await
+    };
+    let error = outcome.await.expect_err("no complete response arrives");
+    assert!(
+        error.is_body() || error.is_request() || error.is_decode(),
+        "{error:?}"
+    );
+    ok_body(token_request(&server, "svc", "secret").await).await;
+}
+
+#[tokio::test]
+async fn a_delay_then_the_normal_answer() {
+    let server = server().await;
+    let scenario = server
+        .on_token()
+        .times(1)
+        .respond(Fault::delay(Duration::from_millis(50)));
+    ok_body(token_request(&server, "svc", "secret").await).await;
+    assert_eq!(scenario.hits(), 1);
+}
+
+#[tokio::test]
+async fn a_token_signed_by_an_unknown_key_is_not_verifiable() {
+    let server = server().await;
+    server.on_token().times(1).respond(Fault::UnknownKey);
+    let body = ok_body(token_request(&server, "svc", "secret").await).await;
+    let token = body["access_token"].as_str().unwrap();
+    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let jwks: Value = http()
+        .get(server.jwks_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|key| key["kid"] != kid.as_str())
+    );
+    let introspection: Value = post_form(
+        &server.introspection_url().unwrap(),
+        Some(&basic("svc", "secret")),
+        form(&[("token", token)]),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(introspection, json!({"active": false}));
+}
+
+#[tokio::test]
+async fn the_jwks_endpoint_can_fail_too() {
+    let server = server().await;
+    server
+        .on(Endpoint::Jwks)
+        .every(2)
+        .respond(Fault::status(503));
+    assert_eq!(
+        http().get(server.jwks_url()).send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        http().get(server.jwks_url()).send().await.unwrap().status(),
+        503
+    );
+    assert_eq!(
+        http().get(server.jwks_url()).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn scenarios_are_managed_over_http_with_hit_counts() {
+    let server = server().await;
+    let url = format!("{}/_ccflow/scenarios", server.uri());
+    let created = http()
+        .post(&url)
+        .json(&json!([
+            {"client_id": "svc", "when": {"every": 2}, "fault": {"kind": "status", "status": 429, "retry_after_secs": 1}},
+            {"endpoint": "token", "when": {"probability": {"p": 0.0, "seed": 3}}, "fault": {"kind": "drop_connection"}}
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let ids: Value = created.json().await.unwrap();
+    assert_eq!(ids["ids"].as_array().unwrap().len(), 2);
+    let statuses = [
+        token_request(&server, "svc", "secret")
+            .await
+            .status()
+            .as_u16(),
+        token_request(&server, "svc", "secret")
+            .await
+            .status()
+            .as_u16(),
+        token_request(&server, "svc", "secret")
+            .await
+            .status()
+            .as_u16(),
+        token_request(&server, "svc", "secret")
+            .await
+            .status()
+            .as_u16(),
+    ];
+    assert_eq!(statuses, [200, 429, 200, 429]);
+    let listed: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["scenarios"][0]["hits"], 2);
+    assert_eq!(listed["scenarios"][0]["seen"], 4);
+    assert_eq!(listed["scenarios"][1]["hits"], 0);
+    let one = listed["scenarios"][1]["id"].as_u64().unwrap();
+    assert_eq!(
+        http()
+            .delete(format!("{url}/{one}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        http()
+            .delete(format!("{url}/{one}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(http().delete(&url).send().await.unwrap().status(), 204);
+    let empty: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(empty["scenarios"], json!([]));
+    ok_body(token_request(&server, "svc", "secret").await).await;
+}
+
+#[tokio::test]
+async fn invalid_scenarios_are_refused_whole() {
+    let server = server().await;
+    let url = format!("{}/_ccflow/scenarios", server.uri());
+    for bad in [
+        json!({"fault": {"kind": "teleport"}}),
+        json!([{"fault": {"kind": "drop_connection"}}, {"endpoint": "jwks", "fault": {"kind": "unknown_key"}}]),
+        json!({"when": {"nth": 0}, "fault": {"kind": "drop_connection"}}),
+    ] {
+        let response = http().post(&url).json(&bad).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+    }
+    assert!(server.app().scenarios().is_empty(), "nothing was installed");
+}
+
+#[tokio::test]
+async fn scenarios_load_from_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("ccflow-scenarios-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ccflow.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[clients]]
+client_id = "svc"
+client_secret = "secret"
+
+[[scenarios]]
+client_id = "svc"
+when = { first = 1 }
+fault = { kind = "oauth_error", error = "temporarily_unavailable", status = 503 }
+"#,
+    )
+    .unwrap();
+    let server = MockAuthServerBuilder::from_config_file(&path)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let first = token_request(&server, "svc", "secret").await;
+    assert_eq!(first.status(), 503);
+    let body: Value = first.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    ok_body(token_request(&server, "svc", "secret").await).await;
+}

@@ -1,0 +1,302 @@
+//! Fault scenarios for the mock server: which requests (a matcher) get which fault (an action).
+//! One model for the Rust API, the `/_ccflow/scenarios` admin API (JSON) and the config file
+//! (TOML `[[scenarios]]`).
+
+use serde::{Deserialize, Serialize};
+
+/// A scenario: a matcher and the fault applied to the requests it selects.
+///
+/// ```json
+/// {"endpoint": "token", "client_id": "svc-a", "when": {"first": 2},
+///  "fault": {"kind": "status", "status": 503, "retry_after_secs": 5}}
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// The endpoint: `token` (default), `introspection`, `revocation`, `discovery`, `jwks`.
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// Only requests claiming this client id (from Basic, the body or an assertion's `iss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Only requests with this `grant_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+    /// Which of the matching requests (default: all).
+    #[serde(default)]
+    pub when: When,
+    /// What happens to them.
+    pub fault: Fault,
+}
+
+fn default_endpoint() -> String {
+    "token".to_owned()
+}
+
+/// Which of the requests a scenario's matcher selects get the fault, counted per scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum When {
+    /// Every matching request.
+    #[default]
+    Always,
+    /// Only the nth matching request (1-based).
+    Nth(u64),
+    /// The first n matching requests.
+    First(u64),
+    /// Every kth matching request (the kth, 2kth, …).
+    Every(u64),
+    /// Each matching request with this probability, from a seeded generator (reproducible).
+    Probability {
+        /// Between 0 and 1.
+        p: f64,
+        /// The generator's seed.
+        seed: u64,
+    },
+}
+
+/// What a scenario does to a selected request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum Fault {
+    /// An OAuth error with its usual status (RFC 6749 §5.2); `invalid_client` after a Basic
+    /// attempt carries `WWW-Authenticate`.
+    OauthError {
+        /// The `error` code.
+        error: String,
+        /// The `error_description`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        /// A status other than the code's usual one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+    },
+    /// Any status and body (e.g. 503 with `Retry-After`).
+    Status {
+        /// The status.
+        status: u16,
+        /// The body (default empty).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+        /// Its content type.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        /// A `Retry-After` header, in seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
+    },
+    /// Waits this long, then answers normally.
+    Delay {
+        /// Milliseconds.
+        millis: u64,
+    },
+    /// Starts a response and drops the connection before it is complete.
+    DropConnection,
+    /// A normal token response cut in the middle of its JSON.
+    TruncatedJson,
+    /// A normal status with a body that is not JSON at all.
+    MalformedJson,
+    /// A normal token response labelled `text/plain`.
+    WrongContentType,
+    /// A 502 HTML page, as a proxy in front of the server would send.
+    HtmlErrorPage,
+    /// A normal token response whose `expires_in` is this (0 or negative to test clients).
+    ExpiresIn {
+        /// Seconds.
+        seconds: i64,
+    },
+    /// A normal token response without `token_type`.
+    MissingTokenType,
+    /// A token signed by a key that is not in the JWKS.
+    UnknownKey,
+}
+
+impl Fault {
+    /// Whether the fault answers instead of the endpoint (rather than reshaping its answer).
+    pub fn replaces_response(&self) -> bool {
+        matches!(
+            self,
+            Fault::OauthError { .. }
+                | Fault::Status { .. }
+                | Fault::DropConnection
+                | Fault::HtmlErrorPage
+        )
+    }
+
+    /// Whether the fault only makes sense on a successful token response.
+    pub fn reshapes_token(&self) -> bool {
+        matches!(
+            self,
+            Fault::TruncatedJson
+                | Fault::MalformedJson
+                | Fault::WrongContentType
+                | Fault::ExpiresIn { .. }
+                | Fault::MissingTokenType
+                | Fault::UnknownKey
+        )
+    }
+}
+
+impl ScenarioSpec {
+    /// Checks the spec, saying what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        const ENDPOINTS: [&str; 5] = ["token", "introspection", "revocation", "discovery", "jwks"];
+        if !ENDPOINTS.contains(&self.endpoint.as_str()) {
+            return Err(format!("endpoint must be one of {}", ENDPOINTS.join(", ")));
+        }
+        if self.fault.reshapes_token() && self.endpoint != "token" {
+            return Err(
+                "this fault reshapes a token response: use it on the token endpoint".to_owned(),
+            );
+        }
+        match self.when {
+            When::Nth(0) | When::Every(0) => return Err("nth and every count from 1".to_owned()),
+            When::Probability { p, .. } if !(0.0..=1.0).contains(&p) => {
+                return Err("probability p must be between 0 and 1".to_owned());
+            }
+            _ => {}
+        }
+        match &self.fault {
+            Fault::Status { status, .. } if !(100..=599).contains(status) => {
+                Err("status must be 100..=599".to_owned())
+            }
+            Fault::OauthError {
+                status: Some(status),
+                ..
+            } if !(400..=599).contains(status) => {
+                Err("an error status must be 400..=599".to_owned())
+            }
+            Fault::OauthError { error, .. } if error.is_empty() => {
+                Err("error must not be empty".to_owned())
+            }
+            Fault::Delay { millis } if *millis > 600_000 => {
+                Err("delay is at most 600000 ms".to_owned())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Fluent constructors, for the Rust API (`server.on_token().respond(Fault::status(503).retry_after(5))`).
+impl Fault {
+    /// Any status with an empty body.
+    pub fn status(status: u16) -> Self {
+        Fault::Status {
+            status,
+            body: None,
+            content_type: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// Adds `Retry-After: seconds` to a [`Fault::Status`] (other faults are unchanged).
+    #[must_use]
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        if let Fault::Status {
+            retry_after_secs, ..
+        } = &mut self
+        {
+            *retry_after_secs = Some(seconds);
+        }
+        self
+    }
+
+    /// Sets the body (and its content type) of a [`Fault::Status`].
+    #[must_use]
+    pub fn body(mut self, text: impl Into<String>, media_type: impl Into<String>) -> Self {
+        if let Fault::Status {
+            body, content_type, ..
+        } = &mut self
+        {
+            *body = Some(text.into());
+            *content_type = Some(media_type.into());
+        }
+        self
+    }
+
+    /// An OAuth error with its usual status.
+    pub fn oauth_error(code: crate::ErrorCode) -> Self {
+        let error = match code {
+            crate::ErrorCode::Other(other) => other,
+            known => known.as_str().to_owned(),
+        };
+        Fault::OauthError {
+            error,
+            description: None,
+            status: None,
+        }
+    }
+
+    /// A delay before the normal answer.
+    pub fn delay(duration: std::time::Duration) -> Self {
+        Fault::Delay {
+            millis: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// `expires_in` replaced by `seconds` in an otherwise normal token response.
+    pub fn expires_in(seconds: i64) -> Self {
+        Fault::ExpiresIn { seconds }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_model_round_trips() {
+        let json = r#"{"endpoint":"token","client_id":"svc-a","when":{"first":2},"fault":{"kind":"status","status":503,"retry_after_secs":5}}"#;
+        let spec: ScenarioSpec = serde_json::from_str(json).unwrap();
+        assert_eq!(spec.when, When::First(2));
+        assert_eq!(serde_json::to_string(&spec).unwrap(), json);
+        let minimal: ScenarioSpec =
+            serde_json::from_str(r#"{"fault":{"kind":"drop_connection"}}"#).unwrap();
+        assert_eq!(
+            (minimal.endpoint.as_str(), minimal.when),
+            ("token", When::Always)
+        );
+        let probability: ScenarioSpec = serde_json::from_str(
+            r#"{"when":{"probability":{"p":0.5,"seed":7}},"fault":{"kind":"unknown_key"}}"#,
+        )
+        .unwrap();
+        assert_eq!(probability.when, When::Probability { p: 0.5, seed: 7 });
+    }
+
+    #[test]
+    fn invalid_specs_say_why() {
+        let check = |json: &str, why: &str| {
+            let error = serde_json::from_str::<ScenarioSpec>(json)
+                .map_err(|e| e.to_string())
+                .and_then(|spec| spec.validate());
+            assert!(
+                error.as_ref().is_err_and(|e| e.contains(why)),
+                "{json}: {error:?}"
+            );
+        };
+        check(
+            r#"{"endpoint":"nope","fault":{"kind":"drop_connection"}}"#,
+            "endpoint must be",
+        );
+        check(
+            r#"{"endpoint":"jwks","fault":{"kind":"missing_token_type"}}"#,
+            "token endpoint",
+        );
+        check(
+            r#"{"when":{"nth":0},"fault":{"kind":"drop_connection"}}"#,
+            "count from 1",
+        );
+        check(
+            r#"{"when":{"probability":{"p":2,"seed":1}},"fault":{"kind":"drop_connection"}}"#,
+            "between 0 and 1",
+        );
+        check(r#"{"fault":{"kind":"status","status":999}}"#, "100..=599");
+        check(r#"{"fault":{"kind":"teleport"}}"#, "unknown variant");
+        check(
+            r#"{"fault":{"kind":"drop_connection"},"extra":1}"#,
+            "unknown field",
+        );
+    }
+}
