@@ -59,6 +59,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::delete().to(delete_scenarios)),
             )
             .service(web::resource("/scenarios/{id}").route(web::delete().to(delete_scenario)))
+            .service(web::resource("/mint").route(web::post().to(post_mint)))
             .default_service(web::to(admin_not_found)),
     );
 }
@@ -446,6 +447,38 @@ async fn delete_scenario(
             StatusCode::NOT_FOUND,
             ErrorCode::Other("not_found".to_owned()),
             "no scenario with this id",
+        ),
+    }
+}
+
+/// `POST /_ccflow/mint`: a token from the bad-token factory (`MintSpec` as JSON).
+async fn post_mint(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let spec: ccflow_protocol::MintSpec =
+        match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
+            Ok(spec) => spec,
+            Err(error) => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    &format!("not a mint spec: {error}"),
+                );
+            }
+        };
+    match server.mint_spec(&spec) {
+        Ok(token) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({"token": token})),
+        Err(error) => admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &error.to_string(),
         ),
     }
 }

@@ -214,6 +214,16 @@ impl AuthServer {
         jsonwebtoken::encode(&header, &claims, key.encoding_key()).ok()
     }
 
+    /// Starts a token from the bad-token factory (see [`MintBuilder`](crate::MintBuilder)).
+    pub fn mint(&self) -> crate::MintBuilder {
+        crate::MintBuilder::new(self.clone())
+    }
+
+    /// Mints a token from its data form (as `POST /_ccflow/mint` takes it).
+    pub fn mint_spec(&self, spec: &ccflow_protocol::MintSpec) -> Result<String, crate::MintError> {
+        crate::mint::mint(self, spec)
+    }
+
     /// A snapshot of the signing keys, with any due retirement applied.
     pub fn keys(&self) -> Arc<KeyRing> {
         let now = self.inner.clock.now();

@@ -626,6 +626,12 @@ impl MockAuthServer {
         self.app.on(endpoint)
     }
 
+    /// Starts a token from the bad-token factory:
+    /// `server.mint().client("svc").defect(Defect::Expired).sign()`.
+    pub fn mint(&self) -> crate::MintBuilder {
+        self.app.mint()
+    }
+
     /// Removes every fault scenario.
     pub fn clear_scenarios(&self) {
         self.app.clear_scenarios();

@@ -126,3 +126,97 @@ async fn a_wrong_secret_is_a_final_invalid_client() {
     );
     server.assert_token_requests(1);
 }
+
+/// Moves the shared manual clock instead of sleeping, recording each wait.
+#[derive(Debug, Clone)]
+struct ClockSleeper(ManualClock, std::sync::Arc<std::sync::Mutex<Vec<Duration>>>);
+
+impl ccflow_client::Sleeper for ClockSleeper {
+    fn sleep(
+        &self,
+        duration: Duration,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        self.1.lock().unwrap().push(duration);
+        self.0.advance(duration);
+        Box::pin(std::future::ready(()))
+    }
+}
+
+#[tokio::test]
+async fn retries_absorb_real_503s_with_retry_after() {
+    use ccflow_auth_server::Fault;
+    let clock = ManualClock::starting_now();
+    let server = server(&clock).await;
+    let scenario = server
+        .on_token()
+        .times(2)
+        .respond(Fault::status(503).retry_after(3));
+    let waits = std::sync::Arc::default();
+    let client = TokenClient::builder()
+        .token_url(server.token_url())
+        .credentials("orders-service", "orders £€:@/ secret")
+        .clock(clock.clone())
+        .sleeper(ClockSleeper(clock.clone(), std::sync::Arc::clone(&waits)))
+        .build()
+        .unwrap();
+    client.token().await.unwrap();
+    assert_eq!(scenario.hits(), 2);
+    server.assert_token_requests(3);
+    assert_eq!(
+        *waits.lock().unwrap(),
+        [Duration::from_secs(3), Duration::from_secs(3)]
+    );
+}
+
+#[tokio::test]
+async fn the_sdk_survives_the_mocks_broken_responses() {
+    use ccflow_auth_server::Fault;
+    use ccflow_client::{RetryPolicy, TokenError};
+    let clock = ManualClock::starting_now();
+    let server = server(&clock).await;
+    let client = TokenClient::builder()
+        .token_url(server.token_url())
+        .credentials("orders-service", "orders £€:@/ secret")
+        .clock(clock.clone())
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    // expires_in 0: returned, never cached.
+    let zero = server.on_token().times(2).respond(Fault::expires_in(0));
+    client.token().await.unwrap();
+    client.token().await.unwrap();
+    assert_eq!(zero.hits(), 2);
+    zero.remove();
+    // A missing token_type is read as Bearer.
+    server.on_token().times(1).respond(Fault::MissingTokenType);
+    assert_eq!(client.token().await.unwrap().token_type(), "Bearer");
+    client.invalidate(&client.token().await.unwrap());
+    server.clear_scenarios();
+    for (fault, expected) in [
+        (Fault::TruncatedJson, "not JSON"),
+        (Fault::MalformedJson, "not JSON"),
+        (Fault::HtmlErrorPage, "HTML"),
+    ] {
+        let scenario = server.on_token().times(1).respond(fault);
+        let error = client
+            .with_scopes(["orders.read"])
+            .unwrap()
+            .token()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, TokenError::InvalidResponse { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(expected), "{error}");
+        scenario.remove();
+    }
+    server.on_token().times(1).respond(Fault::DropConnection);
+    let error = client
+        .with_scopes(["orders.write"])
+        .unwrap()
+        .token()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, TokenError::Transport { .. }), "{error:?}");
+}

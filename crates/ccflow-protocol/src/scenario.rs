@@ -300,3 +300,54 @@ mod tests {
         );
     }
 }
+
+/// What to mint with the mock's bad-token factory (`MockAuthServer::mint`, `POST /_ccflow/mint`):
+/// a token like the server issues, then changed as asked. For resource-server tests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintSpec {
+    /// The client the token is for (`sub`, `client_id`; default `ccflow-test-client`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Claims to set or override (any JSON value, so `exp` can be a string).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Claims to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_claims: Vec<String>,
+    /// Header members to set or override (e.g. `typ`, `kid`, `jku`, `crit`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub header: serde_json::Map<String, serde_json::Value>,
+    /// Which key signs: `active` (default), `foreign` (in no JWKS), or a `kid` of the ring
+    /// (staged or retired keys included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// A ready-made defect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defect: Option<Defect>,
+}
+
+/// The classic broken tokens a resource server must refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Defect {
+    /// Expired an hour ago.
+    Expired,
+    /// Valid only from an hour from now.
+    NotYetValid,
+    /// `alg: none`, no signature.
+    AlgNone,
+    /// HS256 keyed with the RSA public key (PEM): the key-confusion attack.
+    Hs256WithPublicKey,
+    /// `exp` as a string.
+    StringExp,
+    /// A `kid` no JWKS has, signed by the active key.
+    UnknownKid,
+    /// `typ: JWT` instead of the access-token type.
+    WrongTyp,
+    /// The signature part removed.
+    StrippedSignature,
+    /// Padded to more than 100 KiB.
+    Oversized,
+}
