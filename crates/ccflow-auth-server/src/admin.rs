@@ -239,6 +239,8 @@ fn entry_json(entry: &JournalEntry) -> Value {
         "status": entry.status,
         "error": entry.error.as_ref().map(|code| code.as_str()),
         "latency_us": entry.latency_us,
+        "auth_method": entry.auth_method,
+        "params": entry.params.iter().map(|(name, value)| json!([name, value])).collect::<Vec<_>>(),
     })
 }
 

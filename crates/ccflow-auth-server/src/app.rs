@@ -115,6 +115,7 @@ pub(crate) struct AppParts {
     pub(crate) virtual_clock: Option<VirtualClock>,
     pub(crate) admin: AdminSettings,
     pub(crate) token_ttl: Option<Duration>,
+    pub(crate) journal_capacity: usize,
 }
 
 impl AuthServer {
@@ -140,7 +141,7 @@ impl AuthServer {
                 token_ttl: parts.token_ttl,
                 revoked: Mutex::default(),
                 replay_cache: ReplayCache::default(),
-                journal: Journal::default(),
+                journal: Journal::with_capacity(parts.journal_capacity),
                 scenarios: Scenarios::default(),
                 rng: SystemRandom::new(),
             }),

@@ -119,6 +119,26 @@ struct Outcome {
     endpoint: Endpoint,
     client_id: Option<ClientId>,
     error: Option<ErrorCode>,
+    auth_method: Option<&'static str>,
+    params: Vec<(String, String)>,
+}
+
+impl Outcome {
+    fn new(endpoint: Endpoint, client_id: Option<ClientId>, error: Option<ErrorCode>) -> Self {
+        Self {
+            endpoint,
+            client_id,
+            error,
+            auth_method: None,
+            params: Vec::new(),
+        }
+    }
+
+    fn with_probe(mut self, probe: Probe) -> Self {
+        self.auth_method = probe.auth_method;
+        self.params = probe.params;
+        self
+    }
 }
 
 fn header_str(request: &HttpRequest, name: header::HeaderName) -> Option<&str> {
@@ -254,6 +274,8 @@ fn finish(
         status,
         error: outcome.error,
         latency_us,
+        auth_method: outcome.auth_method.map(str::to_owned),
+        params: outcome.params,
     });
     response
 }
@@ -278,6 +300,17 @@ fn probe(request: &HttpRequest, body: &[u8]) -> Probe {
     if let Some(params) = &params {
         probe.client_id = params.get("client_id").map(str::to_owned);
         probe.grant_type = params.get("grant_type").map(str::to_owned);
+        probe.params = crate::journal::redacted_params(params);
+        if params.get("client_assertion").is_some() {
+            probe.auth_method = Some("private_key_jwt");
+        } else if params.get("client_secret").is_some() {
+            probe.auth_method = Some("client_secret_post");
+        }
+    }
+    if header_str(request, header::AUTHORIZATION)
+        .is_some_and(|value| value.trim_start().to_ascii_lowercase().starts_with("basic"))
+    {
+        probe.auth_method = Some("client_secret_basic");
     }
     if let Some(Ok((id, _))) =
         header_str(request, header::AUTHORIZATION).map(ccflow_protocol::parse_basic_authorization)
@@ -390,11 +423,7 @@ async fn post_endpoint<T: Serialize>(
                 response,
                 basic_attempted: false,
             };
-            let outcome = Outcome {
-                endpoint,
-                client_id: None,
-                error: Some(error.response.error.clone()),
-            };
+            let outcome = Outcome::new(endpoint, None, Some(error.response.error.clone()));
             return finish(
                 server,
                 request,
@@ -411,16 +440,12 @@ async fn post_endpoint<T: Serialize>(
     }
     if let Some(fault) = fault.as_ref().filter(|fault| fault.replaces_response()) {
         let (response, error) = fault_response(server, request, fault);
-        let client_id = probe.client_id.map(ccflow_protocol::ClientId::new);
+        let client_id = probe.client_id.clone().map(ccflow_protocol::ClientId::new);
         return finish(
             server,
             request,
             started,
-            Outcome {
-                endpoint,
-                client_id,
-                error,
-            },
+            Outcome::new(endpoint, client_id, error).with_probe(probe),
             response,
         );
     }
@@ -441,11 +466,7 @@ async fn post_endpoint<T: Serialize>(
             Some(error.response.error.clone()),
         ),
     };
-    let outcome = Outcome {
-        endpoint,
-        client_id: handled.client_id,
-        error,
-    };
+    let outcome = Outcome::new(endpoint, handled.client_id, error).with_probe(probe);
     finish(server, request, started, outcome, response)
 }
 
@@ -527,11 +548,7 @@ async fn get_endpoint(
         server,
         request,
         started,
-        Outcome {
-            endpoint,
-            client_id: None,
-            error,
-        },
+        Outcome::new(endpoint, None, error),
         response,
     )
 }
@@ -582,11 +599,7 @@ async fn method_not_allowed(server: web::Data<AuthServer>, request: HttpRequest)
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(allowed));
-    let outcome = Outcome {
-        endpoint,
-        client_id: None,
-        error: Some(error.response.error),
-    };
+    let outcome = Outcome::new(endpoint, None, Some(error.response.error));
     finish(&server, &request, started, outcome, response)
 }
 
@@ -599,10 +612,6 @@ pub(crate) async fn not_found(server: web::Data<AuthServer>, request: HttpReques
         basic_attempted: false,
     };
     let response = error_response(&server, &error);
-    let outcome = Outcome {
-        endpoint: Endpoint::Unknown,
-        client_id: None,
-        error: Some(error.response.error),
-    };
+    let outcome = Outcome::new(Endpoint::Unknown, None, Some(error.response.error));
     finish(&server, &request, started, outcome, response)
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use ccflow_protocol::{ClientId, ErrorCode};
 
-/// How many entries the journal keeps before it drops the oldest.
+/// How many entries the journal keeps by default before it drops the oldest.
 pub const JOURNAL_CAPACITY: usize = 10_000;
 
 /// Which endpoint a request was routed to.
@@ -76,6 +76,36 @@ pub struct JournalEntry {
     pub error: Option<ErrorCode>,
     /// Time from receiving the request to the response, in microseconds.
     pub latency_us: u64,
+    /// The client authentication method the request used, if any.
+    pub auth_method: Option<String>,
+    /// The form (or JSON) parameters, with secrets, assertions and tokens replaced by
+    /// `[redacted]`.
+    pub params: Vec<(String, String)>,
+}
+
+/// Parameters whose values never enter the journal.
+const SECRET_PARAMS: [&str; 6] = [
+    "client_secret",
+    "client_assertion",
+    "token",
+    "refresh_token",
+    "password",
+    "assertion",
+];
+
+/// A request's parameters as the journal keeps them: secrets redacted.
+pub(crate) fn redacted_params(params: &ccflow_protocol::FormParams) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(name, value)| {
+            let value = if SECRET_PARAMS.contains(&name) {
+                "[redacted]".to_owned()
+            } else {
+                value.to_owned()
+            };
+            (name.to_owned(), value)
+        })
+        .collect()
 }
 
 impl fmt::Display for JournalEntry {
@@ -91,16 +121,36 @@ impl fmt::Display for JournalEntry {
     }
 }
 
-/// A bounded, thread-safe log of requests (oldest dropped first past [`JOURNAL_CAPACITY`]).
-#[derive(Debug, Default)]
+/// A bounded, thread-safe log of requests (a ring buffer: the oldest go first).
+#[derive(Debug)]
 pub struct Journal {
     entries: Mutex<VecDeque<JournalEntry>>,
+    capacity: usize,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self::with_capacity(JOURNAL_CAPACITY)
+    }
 }
 
 impl Journal {
+    /// A journal keeping the last `capacity` requests (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// How many entries it keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub(crate) fn record(&self, entry: JournalEntry) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() == JOURNAL_CAPACITY {
+        while entries.len() >= self.capacity {
             entries.pop_front();
         }
         entries.push_back(entry);

@@ -10,6 +10,7 @@ mod assertion;
 mod clients;
 mod config;
 mod crypto;
+mod expect;
 mod http;
 mod journal;
 mod keys;
@@ -24,6 +25,7 @@ pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_se
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};
 pub use clients::Client;
 pub use config::ConfigError;
+pub use expect::{RequestAssertion, RequestExpectation};
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};

@@ -14,6 +14,10 @@ use crate::journal::Endpoint;
 pub(crate) struct Probe {
     pub(crate) client_id: Option<String>,
     pub(crate) grant_type: Option<String>,
+    /// For the journal: the authentication method the request used.
+    pub(crate) auth_method: Option<&'static str>,
+    /// For the journal: the parameters, secrets redacted.
+    pub(crate) params: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -286,7 +290,7 @@ mod tests {
     fn pattern(scenarios: &Scenarios, n: usize) -> String {
         let probe = Probe {
             client_id: Some("a".to_owned()),
-            grant_type: None,
+            ..Probe::default()
         };
         (0..n)
             .map(|_| {
@@ -324,7 +328,7 @@ mod tests {
         let scenarios = scenarios(When::Always);
         let other = Probe {
             client_id: Some("b".to_owned()),
-            grant_type: None,
+            ..Probe::default()
         };
         assert!(scenarios.take(Endpoint::Token, &other).is_none());
         assert!(
@@ -333,7 +337,7 @@ mod tests {
                     Endpoint::Jwks,
                     &Probe {
                         client_id: Some("a".to_owned()),
-                        grant_type: None
+                        ..Probe::default()
                     }
                 )
                 .is_none()

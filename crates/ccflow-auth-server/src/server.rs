@@ -15,6 +15,7 @@ use crate::admin::AdminSettings;
 use crate::app::{AppParts, AuthServer};
 use crate::clients::{Client, Registry};
 use crate::config::ConfigError;
+use crate::expect::{Expectations, RequestAssertion, RequestExpectation};
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
 use crate::scenarios::ScenarioBuilder;
@@ -60,6 +61,7 @@ pub struct MockAuthServerBuilder {
     token_ttl: Option<Duration>,
     settings: ProfileSettings,
     scenarios: Vec<ScenarioSpec>,
+    journal_capacity: usize,
     bind: SocketAddr,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
@@ -81,6 +83,7 @@ impl Default for MockAuthServerBuilder {
             token_ttl: None,
             settings: ProfileSettings::default(),
             scenarios: Vec::new(),
+            journal_capacity: crate::journal::JOURNAL_CAPACITY,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             workers: 1,
             config_file: None,
@@ -176,6 +179,12 @@ impl MockAuthServerBuilder {
     pub fn virtual_clock(mut self, clock: VirtualClock) -> Self {
         self.clock = Some(Arc::new(clock.clone()));
         self.virtual_clock = Some(clock);
+        self
+    }
+
+    /// How many requests the journal keeps (default 10,000; the oldest go first).
+    pub fn journal_capacity(mut self, capacity: usize) -> Self {
+        self.journal_capacity = capacity.max(1);
         self
     }
 
@@ -357,6 +366,7 @@ impl MockAuthServerBuilder {
             settings: self.settings,
             registry,
             scenarios: self.scenarios,
+            journal_capacity: self.journal_capacity,
             keys,
             key_policy,
             clock: self
@@ -389,6 +399,7 @@ impl MockAuthServerBuilder {
         match ready_rx.await {
             Ok(Ok(handle)) => Ok(MockAuthServer {
                 app,
+                expectations: Expectations::default(),
                 address,
                 handle,
                 thread: Some(thread),
@@ -408,6 +419,7 @@ struct Prepared {
     settings: ProfileSettings,
     registry: Registry,
     scenarios: Vec<ScenarioSpec>,
+    journal_capacity: usize,
     keys: KeyRing,
     key_policy: KeyPolicy,
     clock: Arc<dyn Clock>,
@@ -453,6 +465,7 @@ impl Prepared {
             virtual_clock: self.virtual_clock,
             admin: self.admin,
             token_ttl: self.token_ttl,
+            journal_capacity: self.journal_capacity,
         });
         for spec in scenarios {
             // Validated in `prepare`.
@@ -530,6 +543,7 @@ fn serve(
 /// ```
 pub struct MockAuthServer {
     app: AuthServer,
+    expectations: Expectations,
     address: SocketAddr,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
@@ -649,29 +663,37 @@ impl MockAuthServer {
 
     /// How many requests reached the token endpoint.
     pub fn token_request_count(&self) -> usize {
-        self.received_requests()
-            .iter()
-            .filter(|entry| entry.endpoint == Endpoint::Token)
-            .count()
+        self.assert_token_requests().count()
     }
 
-    /// Panics unless exactly `expected` requests reached the token endpoint, listing them all.
+    /// An assertion over the token requests received so far, with a failure message that lists
+    /// every request: `server.assert_token_requests().for_client("svc-a").exactly(1)`.
+    pub fn assert_token_requests(&self) -> RequestAssertion<'_> {
+        RequestAssertion::new(self.app.journal(), Some(Endpoint::Token))
+    }
+
+    /// An assertion over the requests to `endpoint` (or all, with `None`).
+    pub fn assert_requests(&self, endpoint: Option<Endpoint>) -> RequestAssertion<'_> {
+        RequestAssertion::new(self.app.journal(), endpoint)
+    }
+
+    /// An expectation on token requests, checked when the server is dropped (or by
+    /// [`verify`](Self::verify)): `server.expect_token_requests().for_client("svc").exactly(1)`.
+    pub fn expect_token_requests(&self) -> RequestExpectation<'_> {
+        RequestExpectation::new(&self.expectations, Some(Endpoint::Token))
+    }
+
+    /// An expectation on requests to `endpoint` (or all, with `None`).
+    pub fn expect_requests(&self, endpoint: Option<Endpoint>) -> RequestExpectation<'_> {
+        RequestExpectation::new(&self.expectations, endpoint)
+    }
+
+    /// Checks the registered expectations now (they are not checked again on drop).
     #[track_caller]
-    pub fn assert_token_requests(&self, expected: usize) {
-        let entries = self.received_requests();
-        let tokens: Vec<_> = entries
-            .iter()
-            .filter(|e| e.endpoint == Endpoint::Token)
-            .collect();
-        if tokens.len() != expected {
-            let mut message = format!(
-                "expected {expected} token request(s) to {}, received {}:\n",
-                self.token_url(),
-                tokens.len()
-            );
-            for entry in &entries {
-                message.push_str(&format!("  - {entry}\n"));
-            }
+    pub fn verify(&self) {
+        let failures = self.expectations.failures(self.app.journal());
+        self.expectations.clear();
+        if let Some(message) = failures {
             panic!("{message}");
         }
     }
@@ -688,10 +710,18 @@ impl MockAuthServer {
 
 impl Drop for MockAuthServer {
     fn drop(&mut self) {
+        // Expectations are checked first, and never while the test is already panicking (a
+        // second panic would abort and hide the first failure).
+        let failures = (!std::thread::panicking())
+            .then(|| self.expectations.failures(self.app.journal()))
+            .flatten();
         if let Some(thread) = self.thread.take() {
             // `stop` sends its command eagerly; the returned future only waits for completion.
             drop(self.handle.stop(false));
             let _ = thread.join();
+        }
+        if let Some(message) = failures {
+            panic!("{message}");
         }
     }
 }

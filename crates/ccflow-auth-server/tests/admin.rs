@@ -283,3 +283,103 @@ async fn the_admin_api_can_be_turned_off() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn assertions_and_expectations_read_the_journal() {
+    let server = server().await;
+    server.expect_token_requests().for_client("svc").exactly(2);
+    server.expect_token_requests().for_client("nobody").none();
+    let cc = form(&[("grant_type", "client_credentials")]);
+    post_form(
+        &server.token_url(),
+        Some(&basic("svc", "secret")),
+        cc.clone(),
+    )
+    .await;
+    post_form(
+        &server.token_url(),
+        Some(&basic("svc", "wrong")),
+        cc.clone(),
+    )
+    .await;
+    post_form(
+        &server.token_url(),
+        None,
+        form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "other"),
+            ("client_secret", "other-secret"),
+        ]),
+    )
+    .await;
+    server.assert_token_requests().exactly(3);
+    server
+        .assert_token_requests()
+        .for_client("svc")
+        .successful()
+        .exactly(1);
+    server
+        .assert_token_requests()
+        .for_client("svc")
+        .with_status(401)
+        .exactly(1);
+    server
+        .assert_token_requests()
+        .for_client("other")
+        .at_least(1);
+    server
+        .assert_requests(Some(ccflow_auth_server::Endpoint::Jwks))
+        .none();
+    let entries = server.received_requests();
+    assert_eq!(
+        entries[0].auth_method.as_deref(),
+        Some("client_secret_basic")
+    );
+    assert_eq!(
+        entries[2].auth_method.as_deref(),
+        Some("client_secret_post")
+    );
+    let params: Vec<(String, String)> = entries[2].params.clone();
+    assert!(
+        params.contains(&("client_secret".to_owned(), "[redacted]".to_owned())),
+        "{params:?}"
+    );
+    assert!(params.contains(&("client_id".to_owned(), "other".to_owned())));
+    let message = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        server.assert_token_requests().for_client("svc").exactly(5)
+    }))
+    .unwrap_err();
+    let message = message.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("expected exactly 5 token request(s) from client `svc`, received 2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("POST /oauth2/token -> 401 invalid_client (client_id svc)"),
+        "{message}"
+    );
+    assert!(!message.contains("other-secret"), "{message}");
+    server.verify();
+}
+
+#[tokio::test]
+#[should_panic(expected = "expected exactly 1 token request(s) from client `svc`, received 0")]
+async fn an_unmet_expectation_fails_the_test_when_the_server_is_dropped() {
+    let server = server().await;
+    server.expect_token_requests().for_client("svc").exactly(1);
+    drop(server);
+}
+
+#[tokio::test]
+async fn the_journal_keeps_only_its_capacity() {
+    let server = MockAuthServer::builder()
+        .journal_capacity(2)
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        http().get(server.jwks_url()).send().await.unwrap();
+    }
+    assert_eq!(server.received_requests().len(), 2);
+}

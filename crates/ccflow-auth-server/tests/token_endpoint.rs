@@ -28,7 +28,7 @@ async fn issues_a_verifiable_rfc9068_token_with_basic_auth() {
     assert_eq!(claims["exp"], T0 + 3600);
     let jti = claims["jti"].as_str().unwrap();
     assert_eq!(jti.len(), 22, "128-bit base64url jti: {jti}");
-    server.assert_token_requests(1);
+    server.assert_token_requests().exactly(1);
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ async fn fetches_reuses_and_refetches_after_expiry_on_the_shared_clock() {
     assert_eq!(first.scopes().to_string(), "orders.read");
     assert_eq!(first.lifetime(), Duration::from_secs(3600));
     client.token().await.unwrap();
-    server.assert_token_requests(1);
+    server.assert_token_requests().exactly(1);
 
     let claims = introspect(&server, first.secret()).await;
     assert_eq!(claims["active"], true, "{claims}");
@@ -74,7 +74,7 @@ async fn fetches_reuses_and_refetches_after_expiry_on_the_shared_clock() {
     clock.advance(Duration::from_secs(1));
     let second = client.token().await.unwrap();
     assert!(!second.same_token(&first));
-    server.assert_token_requests(2);
+    server.assert_token_requests().exactly(2);
     assert_eq!(introspect(&server, second.secret()).await["active"], true);
 }
 
@@ -124,7 +124,7 @@ async fn a_wrong_secret_is_a_final_invalid_client() {
         error.oauth_code(),
         Some(&ccflow_client::protocol::ErrorCode::InvalidClient)
     );
-    server.assert_token_requests(1);
+    server.assert_token_requests().exactly(1);
 }
 
 /// Moves the shared manual clock instead of sleeping, recording each wait.
@@ -161,7 +161,7 @@ async fn retries_absorb_real_503s_with_retry_after() {
         .unwrap();
     client.token().await.unwrap();
     assert_eq!(scenario.hits(), 2);
-    server.assert_token_requests(3);
+    server.assert_token_requests().exactly(3);
     assert_eq!(
         *waits.lock().unwrap(),
         [Duration::from_secs(3), Duration::from_secs(3)]

@@ -36,7 +36,7 @@ async fn every_profile_preset_gets_a_token_from_base_url_id_and_secret() {
             .unwrap_or_else(|error| panic!("{profile}: {error}"));
         assert!(token.lifetime().as_secs() > 0, "{profile}");
         client.token().await.unwrap();
-        server.assert_token_requests(1);
+        server.assert_token_requests().exactly(1);
     }
 }
 

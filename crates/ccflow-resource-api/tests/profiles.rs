@@ -126,7 +126,7 @@ async fn round_trip(case: &Case) {
         "{profile}: GET /v1/items"
     );
     // One token for all those calls.
-    auth.assert_token_requests(1);
+    auth.assert_token_requests().exactly(1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
