@@ -37,6 +37,25 @@ impl Default for AdminSettings {
 /// The admin API's path prefix.
 pub const ADMIN_PREFIX: &str = "/_ccflow";
 
+/// The admin API's OpenAPI 3 document (also served at `/_ccflow/openapi.json`).
+pub const ADMIN_OPENAPI: &str = include_str!("admin_openapi.json");
+
+/// Every admin route as (method, path), in registration order; the OpenAPI document must list
+/// exactly these (a test checks it).
+pub(crate) const ROUTES: [(&str, &str); 11] = [
+    ("GET", "/clock"),
+    ("POST", "/clock"),
+    ("GET", "/requests"),
+    ("DELETE", "/requests"),
+    ("GET", "/keys"),
+    ("POST", "/keys/rotate"),
+    ("GET", "/scenarios"),
+    ("POST", "/scenarios"),
+    ("DELETE", "/scenarios"),
+    ("DELETE", "/scenarios/{id}"),
+    ("POST", "/mint"),
+];
+
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
     config.service(
         web::scope(ADMIN_PREFIX)
@@ -60,6 +79,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             )
             .service(web::resource("/scenarios/{id}").route(web::delete().to(delete_scenario)))
             .service(web::resource("/mint").route(web::post().to(post_mint)))
+            .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .default_service(web::to(admin_not_found)),
     );
 }
@@ -485,6 +505,16 @@ async fn post_mint(
     }
 }
 
+/// `GET /_ccflow/openapi.json`.
+async fn openapi(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(ADMIN_OPENAPI)
+}
+
 async fn admin_not_found(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
     if let Err(response) = authorize(&server, &request) {
         return response;
@@ -494,4 +524,28 @@ async fn admin_not_found(server: web::Data<AuthServer>, request: HttpRequest) ->
         ErrorCode::Other("not_found".to_owned()),
         "no such admin endpoint",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_exactly_the_routes() {
+        let document: Value = serde_json::from_str(ADMIN_OPENAPI).unwrap();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, operations) in document["paths"].as_object().unwrap() {
+            for method in operations.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        let mut expected: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(method, path)| ((*method).to_owned(), format!("{ADMIN_PREFIX}{path}")))
+            .collect();
+        expected.push(("GET".to_owned(), format!("{ADMIN_PREFIX}/openapi.json")));
+        documented.sort();
+        expected.sort();
+        assert_eq!(documented, expected);
+    }
 }

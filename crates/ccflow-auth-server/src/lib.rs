@@ -19,7 +19,7 @@ mod scenarios;
 mod server;
 mod shape;
 
-pub use admin::ADMIN_PREFIX;
+pub use admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};

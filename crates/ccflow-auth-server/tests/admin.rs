@@ -383,3 +383,40 @@ async fn the_journal_keeps_only_its_capacity() {
     }
     assert_eq!(server.received_requests().len(), 2);
 }
+
+#[tokio::test]
+async fn every_route_in_the_openapi_document_is_served() {
+    let server = server().await;
+    let document: Value = http()
+        .get(format!("{}/_ccflow/openapi.json", server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        document,
+        serde_json::from_str::<Value>(ccflow_auth_server::ADMIN_OPENAPI).unwrap()
+    );
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 8);
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let url = format!("{}{}", server.uri(), path.replace("{id}", "999"));
+            let request = http().request(method.to_uppercase().parse().unwrap(), &url);
+            let request = if method == "post" {
+                request.json(&json!({"reset": true}))
+            } else {
+                request
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("no such admin endpoint") && status != 405,
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+}
