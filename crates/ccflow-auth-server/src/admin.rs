@@ -515,15 +515,47 @@ async fn openapi(server: web::Data<AuthServer>, request: HttpRequest) -> HttpRes
         .body(ADMIN_OPENAPI)
 }
 
+/// Whether `path` (below the prefix) is the route `pattern` (`{id}` matches one segment).
+fn route_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    pattern.len() == path.len()
+        && pattern
+            .iter()
+            .zip(&path)
+            .all(|(want, have)| (want.starts_with('{') && !have.is_empty()) || want == have)
+}
+
+/// A known admin path with the wrong method is 405 with `Allow`; anything else is 404.
 async fn admin_not_found(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
     if let Err(response) = authorize(&server, &request) {
         return response;
     }
-    admin_error(
-        StatusCode::NOT_FOUND,
-        ErrorCode::Other("not_found".to_owned()),
-        "no such admin endpoint",
-    )
+    let path = request
+        .path()
+        .strip_prefix(ADMIN_PREFIX)
+        .unwrap_or_default();
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, pattern)| route_matches(pattern, path))
+        .map(|(method, _)| *method)
+        .collect();
+    if allowed.is_empty() {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "no such admin endpoint",
+        );
+    }
+    let mut response = admin_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::InvalidRequest,
+        &format!("use {} on this admin endpoint", allowed.join(" or ")),
+    );
+    if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -420,3 +420,28 @@ async fn every_route_in_the_openapi_document_is_served() {
         }
     }
 }
+
+#[tokio::test]
+async fn admin_paths_with_the_wrong_method_are_405_with_allow() {
+    let server = server().await;
+    let response = http()
+        .put(format!("{}/_ccflow/clock", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let response = http()
+        .get(format!("{}/_ccflow/scenarios/7", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "DELETE");
+    let response = http()
+        .get(format!("{}/_ccflow/nothing", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
