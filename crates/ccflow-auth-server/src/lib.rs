@@ -48,3 +48,8 @@ pub mod bench_support {
         key.encoding_key()
     }
 }
+
+/// The Rust examples of `docs/test-control.md`, run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/test-control.md")]
+mod test_control_guide {}

@@ -1,10 +1,10 @@
-//! Runs the curl sessions of `docs/profiles.md` and compares each answer with the one the
-//! doc shows (`…` matches any value). A doc that drifts from the server fails here.
+//! Runs the curl sessions of `docs/profiles.md` and `docs/test-control.md` and compares each
+//! answer with the one the doc shows (`…` matches any value). A doc that drifts from the server
+//! fails here.
 
 use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder};
 use serde_json::Value;
 
-const DOC: &str = include_str!("../../../docs/profiles.md");
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
 /// A fenced code block: its language and text.
@@ -121,13 +121,23 @@ fn check(expected: &Value, actual: &Value, context: &str) {
                 check(value, &actual[name], context);
             }
         }
+        (Value::Array(expected), Value::Array(actual)) => {
+            assert_eq!(
+                expected.len(),
+                actual.len(),
+                "{context}: array lengths differ"
+            );
+            for (expected, actual) in expected.iter().zip(actual) {
+                check(expected, actual, context);
+            }
+        }
         _ => assert_eq!(expected, actual, "{context}"),
     }
 }
 
-#[tokio::test]
-async fn every_curl_session_in_profiles_md_answers_as_shown() {
-    let blocks = blocks(DOC);
+/// Runs every session of `doc`; returns how many answers were compared.
+async fn run_doc(doc: &str) -> usize {
+    let blocks = blocks(doc);
     let mut server: Option<MockAuthServer> = None;
     let mut pending: Option<(String, Value)> = None;
     let mut checked = 0;
@@ -165,8 +175,20 @@ async fn every_curl_session_in_profiles_md_answers_as_shown() {
         }
     }
     assert!(pending.is_none());
+    checked
+}
+
+#[tokio::test]
+async fn every_curl_session_in_profiles_md_answers_as_shown() {
+    let checked = run_doc(include_str!("../../../docs/profiles.md")).await;
     assert!(
         checked >= 7,
         "the doc shows at least one session per vendor, {checked} found"
     );
+}
+
+#[tokio::test]
+async fn every_curl_session_in_test_control_md_answers_as_shown() {
+    let checked = run_doc(include_str!("../../../docs/test-control.md")).await;
+    assert!(checked >= 7, "one session per feature, {checked} found");
 }
