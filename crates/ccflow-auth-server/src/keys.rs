@@ -172,6 +172,40 @@ impl SigningKey {
         Self::from_pem(&pem)
     }
 
+    /// A deterministic P-256 key (ES256): the same `seed` gives the same key and `kid`.
+    pub fn seeded_es256(seed: u64) -> Result<Self, KeyError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        crate::crypto::install_provider();
+        for attempt in 0_u32..16 {
+            // The private scalar is a hash of the seed; in the astronomically rare case that it
+            // is not below the group order, hash again.
+            let scalar = digest::digest(
+                &digest::SHA256,
+                format!("ccflow-es256:{seed}:{attempt}").as_bytes(),
+            );
+            // RFC 5915 ECPrivateKey { version 1, privateKey, parameters [0] prime256v1 }.
+            let mut der = vec![0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
+            der.extend_from_slice(scalar.as_ref());
+            der.extend_from_slice(&[
+                0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+            ]);
+            if let Ok(pair) =
+                EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
+            {
+                let pkcs8 = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError::Generation("cannot export the P-256 key".to_owned()))?;
+                return Self::from_encoding_key(
+                    EncodingKey::from_ec_der(pkcs8.as_ref()),
+                    Algorithm::ES256,
+                );
+            }
+        }
+        Err(KeyError::Generation(
+            "no valid P-256 scalar from this seed".to_owned(),
+        ))
+    }
+
     /// A 2048-bit RSA key generated once per process and shared by every server that has no
     /// key of its own, so a test suite pays for key generation at most once.
     pub fn process_default() -> Result<Self, KeyError> {
@@ -234,7 +268,8 @@ impl KeyPolicy {
     pub(crate) fn next_key(&self, algorithm: Algorithm) -> Result<SigningKey, KeyError> {
         let index = self.made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match (algorithm, self.seed) {
-            (Algorithm::ES256, _) => SigningKey::generate_es256(),
+            (Algorithm::ES256, Some(seed)) => SigningKey::seeded_es256(seed.wrapping_add(index)),
+            (Algorithm::ES256, None) => SigningKey::generate_es256(),
             (_, Some(seed)) => {
                 SigningKey::seeded_rsa(seed.wrapping_add(index), self.rsa_bits.unwrap_or(2048))
             }
@@ -521,6 +556,10 @@ mod tests {
         let c = SigningKey::seeded_rsa(8, 2048).unwrap();
         assert_eq!(a.kid(), b.kid());
         assert_ne!(a.kid(), c.kid());
+        let ec = SigningKey::seeded_es256(7).unwrap();
+        assert_eq!(ec.algorithm(), Algorithm::ES256);
+        assert_eq!(ec.kid(), SigningKey::seeded_es256(7).unwrap().kid());
+        assert_ne!(ec.kid(), SigningKey::seeded_es256(8).unwrap().kid());
     }
 
     #[test]

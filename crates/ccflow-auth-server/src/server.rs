@@ -139,9 +139,9 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// Generates keys deterministically from `seed` (RSA profiles): the same seed gives the same
-    /// keys and `kid`s on every run, for the first key when none is configured and for each
-    /// rotation. ES256 keys are random.
+    /// Generates keys deterministically from `seed`: the same seed gives the same keys and
+    /// `kid`s on every run, for the first key when none is configured and for each rotation
+    /// (RSA or, for ES256 profiles, P-256).
     pub fn key_seed(mut self, seed: u64) -> Self {
         self.key_seed = Some(seed);
         self
@@ -354,6 +354,9 @@ impl MockAuthServerBuilder {
         };
         let keys = match (self.keys, spec.default_signing_algorithm) {
             (Some(keys), _) => keys,
+            (None, SigningAlgorithm::Es256) if self.key_seed.is_some() => {
+                KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::ES256)?)
+            }
             (None, SigningAlgorithm::Es256) => KeyRing::new(SigningKey::process_default_es256()?),
             (None, _) if self.key_seed.is_some() || self.rsa_key_bits.is_some() => {
                 KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::RS256)?)
