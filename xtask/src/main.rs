@@ -1,5 +1,8 @@
 //! `cargo xtask`: workspace automation. Orchestration only, never product logic.
 
+mod e2e;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use anyhow::{Context as _, Result, bail};
@@ -8,10 +11,17 @@ const HELP: &str = "\
 cargo xtask <command>
 
 commands:
-  ci      what CI runs (.ci/run): cargo fmt --check, clippy -D warnings, cargo test --workspace
+  e2e [--profile NAME]... [--flow NAME]... [--accept] [--keep-logs DIR]
+          start the real ccflow-auth-server and ccflow-resource-api per profile, run every
+          flow through the SDK and raw HTTP, compare with the snapshots in xtask/snapshots/
+          (--accept writes them instead; CI never does)
+  ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
 
-Not yet here: `e2e` (end-to-end run of the real binaries with snapshots) and `bench`
-(throughput against the raw signing baseline) arrive with their issues.
+profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
+flows: discovery, token, cached-reuse, resource-api, errors, revocation, retries, rotation,
+       auth-server-down (default: all that apply to the profile)
+
+Not yet here: `bench` arrives with its issue.
 ";
 
 fn main() -> ExitCode {
@@ -22,6 +32,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some("ci") => ci(),
+        Some("e2e") => {
+            e2e::Options::parse(&args[1..]).and_then(|options| e2e::run(&root(), &options))
+        }
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
     };
     match result {
@@ -43,6 +56,13 @@ fn report(error: &anyhow::Error) {
     eprintln!("error: {error:#}");
 }
 
+/// The workspace root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
 fn ci() -> Result<()> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     cargo(&[
@@ -53,18 +73,16 @@ fn ci() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    cargo(&["test", "--workspace"])
+    cargo(&["test", "--workspace"])?;
+    e2e::run(&root(), &e2e::Options::parse(&[])?)
 }
 
 /// Runs cargo (the one that runs us, via `$CARGO`) from the workspace root.
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask lives inside the workspace")?;
     let status = Command::new(&cargo)
         .args(args)
-        .current_dir(root)
+        .current_dir(root())
         .env("INSTA_UPDATE", "no")
         .status()
         .with_context(|| format!("cannot run {cargo}"))?;

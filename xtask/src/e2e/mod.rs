@@ -1,0 +1,293 @@
+//! `cargo xtask e2e`: builds the real binaries, starts per profile an auth server (from
+//! `fixtures/e2e/<profile>.toml`) and the sample resource API as child processes on port 0, runs
+//! the flows with the SDK and raw HTTP, and compares what each flow saw with the reviewed insta
+//! snapshots in `xtask/snapshots/`.
+
+mod flows;
+mod process;
+mod record;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use ccflow_protocol::Profile;
+
+use process::Server;
+
+/// How long a binary may take to print its `listening on` line.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+pub(crate) struct Options {
+    profiles: Vec<Profile>,
+    flows: Vec<String>,
+    accept: bool,
+    keep_logs: Option<PathBuf>,
+}
+
+impl Options {
+    pub(crate) fn parse(args: &[String]) -> Result<Self> {
+        let mut options = Options::default();
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .cloned()
+                    .with_context(|| format!("{name} needs a value"))
+            };
+            match arg.as_str() {
+                "--profile" => {
+                    let name = value("--profile")?;
+                    options
+                        .profiles
+                        .push(name.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
+                }
+                "--flow" => {
+                    let name = value("--flow")?;
+                    if !flows::NAMES.contains(&name.as_str()) {
+                        bail!("unknown flow `{name}`; flows: {}", flows::NAMES.join(", "));
+                    }
+                    options.flows.push(name);
+                }
+                "--accept" => options.accept = true,
+                "--keep-logs" => options.keep_logs = Some(PathBuf::from(value("--keep-logs")?)),
+                other => bail!("unknown e2e option `{other}`"),
+            }
+        }
+        if options.profiles.is_empty() {
+            options.profiles = Profile::ALL.to_vec();
+        }
+        Ok(options)
+    }
+
+    fn wants(&self, flow: &str) -> bool {
+        self.flows.is_empty() || self.flows.iter().any(|wanted| wanted == flow)
+    }
+}
+
+/// One flow's result, for the summary table.
+struct Outcome {
+    profile: Profile,
+    flow: &'static str,
+    passed: bool,
+    elapsed: Duration,
+    detail: String,
+}
+
+/// The running chain for one profile.
+pub(crate) struct Chain {
+    pub(crate) profile: Profile,
+    pub(crate) auth: Server,
+    pub(crate) api: Server,
+    /// The audience the API accepts (Cloudentity's depends on the auth server's port).
+    pub(crate) api_audience: String,
+}
+
+#[allow(clippy::print_stdout, reason = "xtask reports progress on stdout")]
+pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    println!("e2e: building ccflow-auth-server and ccflow-resource-api");
+    let status = std::process::Command::new(&cargo)
+        .args([
+            "build",
+            "-p",
+            "ccflow-auth-server",
+            "-p",
+            "ccflow-resource-api",
+        ])
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !status.success() {
+        bail!("building the binaries failed");
+    }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let binaries = (
+        target.join("debug/ccflow-auth-server"),
+        target.join("debug/ccflow-resource-api"),
+    );
+    let logs = match &options.keep_logs {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("ccflow-e2e-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    // Snapshots are compared, and written only with --accept (CI never passes it).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // Ctrl-C: kill the children, then leave.
+    runtime.spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            process::kill_all();
+            std::process::exit(130);
+        }
+    });
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    for profile in &options.profiles {
+        let mut chain = match start_chain(root, &binaries, *profile, &logs) {
+            Ok(chain) => chain,
+            Err(error) => {
+                println!(
+                    "  {profile:<12} {:<18} ✗ could not start: {error:#}",
+                    "(start)"
+                );
+                outcomes.push(Outcome {
+                    profile: *profile,
+                    flow: "(start)",
+                    passed: false,
+                    elapsed: Duration::ZERO,
+                    detail: format!("{error:#}"),
+                });
+                continue;
+            }
+        };
+        for flow in flows::NAMES {
+            if !options.wants(flow) || !flows::applies(flow, *profile) {
+                continue;
+            }
+            let flow_started = Instant::now();
+            let result = runtime.block_on(flows::run(flow, &mut chain));
+            let result = result.and_then(|observed| {
+                record::compare(root, *profile, flow, &observed, options.accept)
+            });
+            let elapsed = flow_started.elapsed();
+            let (passed, detail) = match result {
+                Ok(()) => (true, String::new()),
+                Err(error) => (
+                    false,
+                    format!(
+                        "{error:#}\n(logs: {} and {})",
+                        chain.auth.log.display(),
+                        chain.api.log.display()
+                    ),
+                ),
+            };
+            println!(
+                "  {:<12} {flow:<18} {} {:>6} ms{}",
+                profile.as_str(),
+                if passed { "✓" } else { "✗" },
+                elapsed.as_millis(),
+                if passed {
+                    String::new()
+                } else {
+                    format!("\n{detail}")
+                }
+            );
+            outcomes.push(Outcome {
+                profile: *profile,
+                flow,
+                passed,
+                elapsed,
+                detail,
+            });
+        }
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    println!(
+        "\nsummary: {} flows, {} passed, {} failed, {:.1} s",
+        outcomes.len(),
+        outcomes.len() - failed.len(),
+        failed.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:<12} {:<18} {:>8}  result", "profile", "flow", "ms");
+    for outcome in &outcomes {
+        println!(
+            "{:<12} {:<18} {:>8}  {}",
+            outcome.profile.as_str(),
+            outcome.flow,
+            outcome.elapsed.as_millis(),
+            if outcome.passed { "✓" } else { "✗" }
+        );
+    }
+    println!("logs: {}", logs.display());
+    if options.keep_logs.is_none() && failed.is_empty() {
+        let _ = std::fs::remove_dir_all(&logs);
+    }
+    if !failed.is_empty() {
+        for outcome in &failed {
+            println!(
+                "\n✗ {} {}:\n{}",
+                outcome.profile.as_str(),
+                outcome.flow,
+                outcome.detail
+            );
+        }
+        bail!("{} e2e flow(s) failed", failed.len());
+    }
+    Ok(())
+}
+
+fn start_chain(
+    root: &Path,
+    binaries: &(PathBuf, PathBuf),
+    profile: Profile,
+    logs: &Path,
+) -> Result<Chain> {
+    let config = root
+        .join("fixtures/e2e")
+        .join(format!("{}.toml", profile.as_str()));
+    let auth = Server::start(
+        &binaries.0,
+        &[
+            "--config".to_owned(),
+            config.display().to_string(),
+            "--bind".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--workers".to_owned(),
+            "2".to_owned(),
+        ],
+        logs.join(format!("{}-auth-server.log", profile.as_str())),
+        START_DEADLINE,
+    )?;
+    let base = auth.uri();
+    let issuer = profile.issuer(
+        &base,
+        &ccflow_protocol::ProfileOptions {
+            tenant: "acme".to_owned(),
+            workspace: "prod".to_owned(),
+            app_id: "app1".to_owned(),
+        },
+    );
+    let api_audience = match profile {
+        Profile::Cloudentity => format!("spiffe://{}/acme/prod/items-api", auth.address),
+        // CyberArk tokens carry the caller's own id as `aud`.
+        Profile::CyberArk => "e2e-writer".to_owned(),
+        _ => "items-api".to_owned(),
+    };
+    // The sample API refetches on unknown kids at once, so rotation is visible immediately.
+    let api_config = logs.join(format!("{}-resource-api.toml", profile.as_str()));
+    std::fs::write(&api_config, "[jwks]\nrefresh_cooldown_secs = 0\n")?;
+    let mut args = vec![
+        "--config".to_owned(),
+        api_config.display().to_string(),
+        "--bind".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--issuer".to_owned(),
+        issuer,
+        "--audience".to_owned(),
+        api_audience.clone(),
+        "--profile".to_owned(),
+        profile.as_str().to_owned(),
+    ];
+    if profile == Profile::CyberArk {
+        args.extend(["--audience".to_owned(), "e2e-reader".to_owned()]);
+    }
+    let api = Server::start(
+        &binaries.1,
+        &args,
+        logs.join(format!("{}-resource-api.log", profile.as_str())),
+        START_DEADLINE,
+    )?;
+    Ok(Chain {
+        profile,
+        auth,
+        api,
+        api_audience,
+    })
+}

@@ -1,0 +1,138 @@
+//! Child processes for the e2e run: started with a deadline on their `listening on` line, logs
+//! captured to files, and killed on drop, on failure and on Ctrl-C. No orphans, ever.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+
+/// Every running child's pid, for the Ctrl-C handler.
+static RUNNING: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Kills every child still running (the Ctrl-C path; drop does it otherwise).
+pub(crate) fn kill_all() {
+    let pids = RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    for pid in pids {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A running server binary: its address, its log file; killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    pub(crate) address: String,
+    pub(crate) log: PathBuf,
+}
+
+impl Server {
+    /// Starts `binary` with `args`, waits up to `deadline` for its first stdout line
+    /// (`<name> listening on http://ADDR`), and keeps reading its output into `log`.
+    pub(crate) fn start(
+        binary: &Path,
+        args: &[String],
+        log: PathBuf,
+        deadline: Duration,
+    ) -> Result<Self> {
+        let child = Command::new(binary)
+            .args(args)
+            .env("CCFLOW_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        RUNNING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(child.id());
+        // From here on the guard owns the child: any early return kills it.
+        let mut server = Server {
+            child,
+            address: String::new(),
+            log,
+        };
+        let stdout = server.child.stdout.take().context("no stdout")?;
+        let stderr = server.child.stderr.take().context("no stderr")?;
+        let file = File::create(&server.log)
+            .with_context(|| format!("cannot write {}", server.log.display()))?;
+        let (first_line, first_line_rx) = mpsc::channel();
+        let stdout_file = file.try_clone()?;
+        std::thread::spawn(move || {
+            let mut file = stdout_file;
+            let mut first = Some(first_line);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(sender) = first.take() {
+                    let _ = sender.send(line.clone());
+                }
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        std::thread::spawn(move || {
+            let mut file = file;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = writeln!(file, "{line}");
+            }
+        });
+        let line = match first_line_rx.recv_timeout(deadline) {
+            Ok(line) => line,
+            Err(_) => bail!(
+                "{} did not announce itself within {deadline:?}; see {}",
+                binary.display(),
+                server.log.display()
+            ),
+        };
+        let address = line
+            .split_once(" listening on http://")
+            .map(|(_, address)| address.trim().to_owned())
+            .with_context(|| {
+                format!("unexpected first line from {}: {line:?}", binary.display())
+            })?;
+        server.address = address;
+        Ok(server)
+    }
+
+    /// `http://ADDR`.
+    pub(crate) fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Stops it now (SIGTERM, then SIGKILL if it lingers) and waits.
+    pub(crate) fn stop(&mut self) {
+        let pid = self.child.id();
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+        for _ in 0..50 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        RUNNING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|running| *running != pid);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
