@@ -6,7 +6,7 @@
 // The `Err` of the access checks is the HTTP answer itself, sent at once: boxing it buys nothing.
 #![allow(clippy::result_large_err)]
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -157,15 +157,6 @@ fn unix_seconds_f64(time: SystemTime) -> f64 {
     }
 }
 
-fn clock_state(clock: &VirtualClock) -> Value {
-    use ccflow_protocol::Clock as _;
-    json!({
-        "now": clock.unix_seconds(),
-        "frozen": clock.is_frozen(),
-        "offset_secs": (clock.offset() * 1000.0).round() / 1000.0,
-    })
-}
-
 fn controllable(server: &AuthServer) -> Result<&VirtualClock, HttpResponse> {
     server.inner.virtual_clock.as_ref().ok_or_else(|| {
         admin_error(
@@ -181,7 +172,7 @@ async fn get_clock(server: web::Data<AuthServer>, request: HttpRequest) -> HttpR
         return response;
     }
     match controllable(&server) {
-        Ok(clock) => HttpResponse::Ok().json(clock_state(clock)),
+        Ok(clock) => HttpResponse::Ok().json(clock.state()),
         Err(response) => response,
     }
 }
@@ -200,52 +191,12 @@ async fn post_clock(
         Ok(clock) => clock,
         Err(response) => return response,
     };
-    let bad = |description: &str| {
-        admin_error(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            description,
-        )
-    };
-    let command: Value = match serde_json::from_slice(&body) {
-        Ok(Value::Object(command)) if command.len() == 1 => Value::Object(command),
-        _ => {
-            return bad(
-                "send a JSON object with exactly one of advance_secs, rewind_secs, set, freeze, resume, reset",
-            );
-        }
-    };
-    let seconds = |value: &Value| {
-        value
-            .as_f64()
-            .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < 1e12)
-            .map(Duration::from_secs_f64)
-    };
-    let flag = |name: &str| command.get(name) == Some(&Value::Bool(true));
-    let applied = if let Some(by) = command.get("advance_secs").map(seconds) {
-        by.map(|by| clock.advance(by)).is_some()
-    } else if let Some(by) = command.get("rewind_secs").map(seconds) {
-        by.map(|by| clock.rewind(by)).is_some()
-    } else if let Some(since_epoch) = command.get("set").map(seconds) {
-        since_epoch
-            .map(|since_epoch| clock.set(UNIX_EPOCH + since_epoch))
-            .is_some()
-    } else if flag("freeze") {
-        clock.freeze();
-        true
-    } else if flag("resume") {
-        clock.resume();
-        true
-    } else if flag("reset") {
-        clock.reset();
-        true
-    } else {
-        false
-    };
-    if applied {
-        HttpResponse::Ok().json(clock_state(clock))
-    } else {
-        bad("unknown clock command, or a value that is not a non-negative number of seconds")
+    let applied = serde_json::from_slice::<Value>(&body)
+        .map_err(|_| "the body is not JSON")
+        .and_then(|command| clock.apply_command(&command));
+    match applied {
+        Ok(()) => HttpResponse::Ok().json(clock.state()),
+        Err(why) => admin_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, why),
     }
 }
 

@@ -213,6 +213,52 @@ impl VirtualClock {
     }
 }
 
+/// The JSON command model of the `/_ccflow/clock` admin endpoints (the mock server's and the
+/// sample resource API's): exactly one of `advance_secs`, `rewind_secs`, `set` (Unix seconds),
+/// `freeze`, `resume`, `reset` (the last three `true`).
+impl VirtualClock {
+    /// Applies one JSON command; `Err` says what is wrong and nothing changes.
+    pub fn apply_command(&self, command: &serde_json::Value) -> Result<(), &'static str> {
+        const USAGE: &str = "send a JSON object with exactly one of advance_secs, rewind_secs, set, freeze, resume, reset";
+        let Some(command) = command.as_object().filter(|command| command.len() == 1) else {
+            return Err(USAGE);
+        };
+        let seconds = |value: &serde_json::Value| {
+            value
+                .as_f64()
+                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0 && *seconds < 1e12)
+                .map(Duration::from_secs_f64)
+                .ok_or("the value must be a non-negative number of seconds")
+        };
+        let flag = |name: &str| command.get(name) == Some(&serde_json::Value::Bool(true));
+        if let Some(value) = command.get("advance_secs") {
+            self.advance(seconds(value)?);
+        } else if let Some(value) = command.get("rewind_secs") {
+            self.rewind(seconds(value)?);
+        } else if let Some(value) = command.get("set") {
+            self.set(UNIX_EPOCH + seconds(value)?);
+        } else if flag("freeze") {
+            self.freeze();
+        } else if flag("resume") {
+            self.resume();
+        } else if flag("reset") {
+            self.reset();
+        } else {
+            return Err(USAGE);
+        }
+        Ok(())
+    }
+
+    /// `{"now": unix_seconds, "frozen": bool, "offset_secs": f64}`.
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({
+            "now": self.unix_seconds(),
+            "frozen": self.is_frozen(),
+            "offset_secs": (self.offset() * 1000.0).round() / 1000.0,
+        })
+    }
+}
+
 impl Clock for VirtualClock {
     fn now(&self) -> SystemTime {
         match *self.state.lock().unwrap_or_else(PoisonError::into_inner) {

@@ -73,7 +73,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let validator = match settings.validator_builder().build() {
+    // A virtual clock the e2e run can move through loopback-only /_ccflow/clock.
+    let clock = ccflow_protocol::VirtualClock::new();
+    let validator = match settings.validator_builder().clock(clock.clone()).build() {
         Ok(validator) => validator,
         Err(error) => {
             fatal(&anyhow::Error::new(error).context("invalid validator settings"));
@@ -84,7 +86,7 @@ fn main() -> ExitCode {
     let by_audience = settings
         .profile
         .is_some_and(|profile| profile.spec().resource.authorize_by_audience);
-    match system.block_on(serve(validator, by_audience, bind, workers)) {
+    match system.block_on(serve(validator, by_audience, clock, bind, workers)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&error);
@@ -133,6 +135,7 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
 async fn serve(
     validator: Validator,
     by_audience: bool,
+    clock: ccflow_protocol::VirtualClock,
     bind: SocketAddr,
     workers: usize,
 ) -> anyhow::Result<()> {
@@ -140,7 +143,9 @@ async fn serve(
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
-    let api = SampleApi::new(validator.clone()).authorize_by_audience(by_audience);
+    let api = SampleApi::new(validator.clone())
+        .authorize_by_audience(by_audience)
+        .with_clock_control(clock);
     let server = HttpServer::new(move || {
         App::new()
             .wrap_fn(|request, service| {

@@ -34,6 +34,7 @@ pub struct SampleApi {
     validator: Validator,
     store: ItemStore,
     authorize_by_audience: bool,
+    clock: Option<ccflow_protocol::VirtualClock>,
 }
 
 impl SampleApi {
@@ -43,7 +44,21 @@ impl SampleApi {
             validator,
             store: ItemStore::new(),
             authorize_by_audience: false,
+            clock: None,
         }
+    }
+
+    /// Serves `GET`/`POST /_ccflow/clock` (loopback peers only) to move `clock`, which should be
+    /// the validator's clock: end-to-end tests expire tokens on both sides without waiting.
+    /// The command model is the mock authorization server's (`VirtualClock::apply_command`).
+    #[must_use]
+    pub fn with_clock_control(mut self, clock: ccflow_protocol::VirtualClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    pub(crate) fn clock_control(&self) -> Option<&ccflow_protocol::VirtualClock> {
+        self.clock.as_ref()
     }
 
     /// Authorises the item routes by audience alone, as SLB APIs do (VENDORS.md): any valid

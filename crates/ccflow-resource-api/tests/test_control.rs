@@ -82,3 +82,54 @@ async fn every_minted_defect_is_refused() {
         .unwrap();
     assert!(validator.validate(&wrong_audience).await.is_err());
 }
+
+#[actix_web::test]
+async fn the_sample_api_clock_expires_tokens_on_the_api_side() {
+    use actix_web::test::{TestRequest, call_service, init_service};
+    use ccflow_resource_api::sample_api::{SampleApi, configure};
+    let (server, _) = setup().await;
+    let clock = ccflow_protocol::VirtualClock::new();
+    let validator = Validator::builder()
+        .issuer(server.issuer())
+        .audience("items-api")
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let app = init_service(actix_web::App::new().configure(configure(
+        SampleApi::new(validator).with_clock_control(clock),
+    )))
+    .await;
+    let loopback: std::net::SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    let token = server.mint().client("svc").sign().unwrap();
+    let whoami = || {
+        TestRequest::get()
+            .uri("/v1/whoami")
+            .peer_addr(loopback)
+            .insert_header(("authorization", format!("Bearer {token}")))
+    };
+    assert_eq!(
+        call_service(&app, whoami().to_request()).await.status(),
+        200
+    );
+    let advance = TestRequest::post()
+        .uri("/_ccflow/clock")
+        .peer_addr(loopback)
+        .set_payload(r#"{"advance_secs": 7200}"#)
+        .to_request();
+    assert_eq!(call_service(&app, advance).await.status(), 200);
+    assert_eq!(
+        call_service(&app, whoami().to_request()).await.status(),
+        401,
+        "expired by the API's clock"
+    );
+    let remote = TestRequest::post()
+        .uri("/_ccflow/clock")
+        .peer_addr("192.0.2.1:50000".parse().unwrap())
+        .set_payload(r#"{"reset": true}"#)
+        .to_request();
+    assert_eq!(
+        call_service(&app, remote).await.status(),
+        403,
+        "loopback only"
+    );
+}

@@ -15,11 +15,12 @@ use super::Chain;
 use super::record::{decode, redact};
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 9] = [
+pub(crate) const NAMES: [&str; 10] = [
     "discovery",
     "token",
     "cached-reuse",
     "resource-api",
+    "expiry",
     "errors",
     "revocation",
     "retries",
@@ -44,6 +45,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "token" => token(chain).await,
         "cached-reuse" => cached_reuse(chain).await,
         "resource-api" => resource_api(chain).await,
+        "expiry" => expiry(chain).await,
         "errors" => errors(chain).await,
         "revocation" => revocation(chain).await,
         "retries" => retries(chain).await,
@@ -307,6 +309,78 @@ async fn resource_api(chain: &Chain) -> Result<Value> {
         observed.push(api_call(&elsewhere, elsewhere.get(format!("{api}/v1/items"))).await?);
     }
     Ok(json!({"api_audience": chain.api_audience, "calls": observed}))
+}
+
+async fn move_clock(url: String, command: Value) -> Result<Value> {
+    let response = http().post(url).json(&command).send().await?;
+    ensure!(
+        response.status() == 200,
+        "clock command answered {}",
+        response.status()
+    );
+    Ok(response.json().await?)
+}
+
+/// Time passes (on the auth server, the API and the SDK alike): the SDK refreshes, and the API
+/// refuses the old token but accepts the new one.
+async fn expiry(chain: &Chain) -> Result<Value> {
+    let api = chain.api.uri();
+    let sdk_clock = ccflow_client::ManualClock::starting_now();
+    let lifetime = {
+        let client = client(chain, "e2e-writer", "writer-secret", None)?;
+        client.token().await?.lifetime()
+    };
+    let client = TokenClient::builder()
+        .profile(chain.profile)
+        .base_url(chain.auth.uri())
+        .tenant("acme")
+        .workspace("prod")
+        .app_id("app1")
+        .credentials("e2e-writer", "writer-secret")
+        .clock(sdk_clock.clone())
+        .scopes(if chain.profile == Profile::Slb {
+            vec!["items-api"]
+        } else {
+            Vec::new()
+        });
+    let client = match chain.profile {
+        Profile::UserClouds => client.audience("items-api"),
+        _ => client,
+    }
+    .build()?;
+    let whoami = |token: String| {
+        let url = format!("{api}/v1/whoami");
+        async move {
+            let response = http().get(url).bearer_auth(token).send().await?;
+            let challenge = response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Ok::<Value, anyhow::Error>(
+                json!({"status": response.status().as_u16(), "www_authenticate": challenge}),
+            )
+        }
+    };
+    let old = client.token().await?;
+    let before = whoami(old.secret().to_owned()).await?;
+    let step = json!({"advance_secs": lifetime.as_secs() + 60});
+    move_clock(admin(chain, "/clock"), step.clone()).await?;
+    move_clock(format!("{api}/_ccflow/clock"), step).await?;
+    sdk_clock.advance(lifetime + Duration::from_secs(60));
+    let new = client.token().await?;
+    let refreshed = !new.same_token(&old);
+    let old_after = whoami(old.secret().to_owned()).await?;
+    let new_after = whoami(new.secret().to_owned()).await?;
+    move_clock(admin(chain, "/clock"), json!({"reset": true})).await?;
+    move_clock(format!("{api}/_ccflow/clock"), json!({"reset": true})).await?;
+    Ok(json!({
+        "lifetime_secs": lifetime.as_secs(),
+        "old_token_before": before,
+        "sdk_refreshed": refreshed,
+        "old_token_after": old_after,
+        "new_token_after": new_after,
+    }))
 }
 
 /// Bad secret, unknown client, and the profile's scope failure, on the wire.

@@ -22,6 +22,13 @@ pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
             RequireScope::all([scope])
         }
     };
+    if let Some(clock) = api.clock_control() {
+        config.app_data(web::Data::new(clock.clone())).service(
+            web::resource("/_ccflow/clock")
+                .route(web::get().to(get_clock))
+                .route(web::post().to(post_clock)),
+        );
+    }
     config
         .app_data(api.validator().clone())
         .app_data(web::Data::new(api.store().clone()))
@@ -45,6 +52,44 @@ pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
                 .default_service(web::to(|| method_not_allowed("GET, DELETE"))),
         )
         .default_service(web::to(not_found));
+}
+
+/// Clock control answers loopback peers only: it is for tests on this machine.
+fn loopback_only(request: &actix_web::HttpRequest) -> Option<HttpResponse> {
+    let local = request
+        .peer_addr()
+        .is_some_and(|peer| peer.ip().is_loopback());
+    (!local).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "clock control answers loopback peers only",
+        )
+    })
+}
+
+async fn get_clock(
+    clock: web::Data<ccflow_protocol::VirtualClock>,
+    request: actix_web::HttpRequest,
+) -> HttpResponse {
+    loopback_only(&request).unwrap_or_else(|| HttpResponse::Ok().json(clock.state()))
+}
+
+async fn post_clock(
+    clock: web::Data<ccflow_protocol::VirtualClock>,
+    request: actix_web::HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Some(refused) = loopback_only(&request) {
+        return refused;
+    }
+    let applied = serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|_| "the body is not JSON")
+        .and_then(|command| clock.apply_command(&command));
+    match applied {
+        Ok(()) => HttpResponse::Ok().json(clock.state()),
+        Err(why) => error(StatusCode::BAD_REQUEST, "invalid_request", why),
+    }
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> HttpResponse {
