@@ -18,8 +18,9 @@ commands:
   ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
 
 profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
-flows: discovery, token, cached-reuse, resource-api, errors, revocation, retries, rotation,
-       auth-server-down (default: all that apply to the profile)
+flows: discovery, token, cached-reuse, resource-api, expiry, errors, revocation, retries,
+       rotation, auth-server-down, and docs (every curl session of the README and guides)
+       (default: all that apply)
 
 Not yet here: `bench` arrives with its issue.
 ";

@@ -41,3 +41,8 @@ fn install_crypto_provider() {
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/profiles.md")]
 mod profiles_guide {}
+
+/// The complete test of `docs/embedding.md`, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/embedding.md")]
+mod embedding_guide {}

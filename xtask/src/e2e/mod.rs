@@ -3,6 +3,7 @@
 //! the flows with the SDK and raw HTTP, and compares what each flow saw with the reviewed insta
 //! snapshots in `xtask/snapshots/`.
 
+mod docs;
 mod flows;
 mod process;
 mod record;
@@ -16,7 +17,7 @@ use ccflow_protocol::Profile;
 use process::Server;
 
 /// How long a binary may take to print its `listening on` line.
-const START_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const START_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
@@ -46,8 +47,11 @@ impl Options {
                 }
                 "--flow" => {
                     let name = value("--flow")?;
-                    if !flows::NAMES.contains(&name.as_str()) {
-                        bail!("unknown flow `{name}`; flows: {}", flows::NAMES.join(", "));
+                    if !flows::NAMES.contains(&name.as_str()) && name != "docs" {
+                        bail!(
+                            "unknown flow `{name}`; flows: {}, docs",
+                            flows::NAMES.join(", ")
+                        );
                     }
                     options.flows.push(name);
                 }
@@ -69,7 +73,7 @@ impl Options {
 
 /// One flow's result, for the summary table.
 struct Outcome {
-    profile: Profile,
+    profile: String,
     flow: &'static str,
     passed: bool,
     elapsed: Duration,
@@ -137,7 +141,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
                     "(start)"
                 );
                 outcomes.push(Outcome {
-                    profile: *profile,
+                    profile: profile.as_str().to_owned(),
                     flow: "(start)",
                     passed: false,
                     elapsed: Duration::ZERO,
@@ -179,8 +183,35 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
                 }
             );
             outcomes.push(Outcome {
-                profile: *profile,
+                profile: profile.as_str().to_owned(),
                 flow,
+                passed,
+                elapsed,
+                detail,
+            });
+        }
+    }
+    if options.wants("docs") {
+        for document in docs::DOCUMENTS {
+            let flow_started = Instant::now();
+            let result = runtime.block_on(docs::run(root, &binaries, &logs, document));
+            let elapsed = flow_started.elapsed();
+            let (passed, detail) = match result {
+                Ok(compared) if compared > 0 => (true, format!("{compared} answers compared")),
+                Ok(_) => (false, "no curl answer compared".to_owned()),
+                Err(error) => (false, format!("{error:#}")),
+            };
+            println!(
+                "  {:<12} {:<22} {} {:>6} ms  {}",
+                "docs",
+                document,
+                if passed { "✓" } else { "✗" },
+                elapsed.as_millis(),
+                detail
+            );
+            outcomes.push(Outcome {
+                profile: "docs".to_owned(),
+                flow: document,
                 passed,
                 elapsed,
                 detail,
@@ -195,11 +226,11 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         failed.len(),
         started.elapsed().as_secs_f64()
     );
-    println!("{:<12} {:<18} {:>8}  result", "profile", "flow", "ms");
+    println!("{:<12} {:<22} {:>8}  result", "profile", "flow", "ms");
     for outcome in &outcomes {
         println!(
-            "{:<12} {:<18} {:>8}  {}",
-            outcome.profile.as_str(),
+            "{:<12} {:<22} {:>8}  {}",
+            outcome.profile,
             outcome.flow,
             outcome.elapsed.as_millis(),
             if outcome.passed { "✓" } else { "✗" }
