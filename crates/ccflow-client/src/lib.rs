@@ -46,3 +46,8 @@ mod profiles_guide {}
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/embedding.md")]
 mod embedding_guide {}
+
+/// The Rust example of the README, run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
