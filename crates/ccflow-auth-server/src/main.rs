@@ -51,6 +51,12 @@ enum LogFormat {
 const DEFAULT_BIND: &str = "127.0.0.1:8080";
 
 fn main() -> ExitCode {
+    // aws-lc seeds its random generator from CPU jitter once per process, which takes tens of
+    // milliseconds (measured by `cargo xtask bench`, docs/performance.md). Started now, on its
+    // own thread, it overlaps start-up instead of delaying the first token.
+    std::thread::spawn(|| {
+        let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
+    });
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -121,11 +127,18 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Prints the contract line scripts read (`listening on http://ADDR`), then the summary.
+///
+/// Only the first line is essential: a reader that takes it and closes the pipe (e.g.
+/// `ccflow-auth-server | head -1`, or a harness that stops reading) must not bring the
+/// server down, so a failure to print the summary is logged and otherwise ignored.
 fn announce(server: &MockAuthServer) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ccflow-auth-server listening on {}", server.uri())?;
-    write!(stdout, "{}", server.app().banner())?;
-    stdout.flush()
+    stdout.flush()?;
+    if let Err(error) = write!(stdout, "{}", server.app().banner()).and_then(|()| stdout.flush()) {
+        tracing::warn!(%error, "cannot print the start-up summary; serving anyway");
+    }
+    Ok(())
 }
 
 /// Signal handlers, registered before the server announces itself: a script that sends

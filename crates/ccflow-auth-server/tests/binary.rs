@@ -9,7 +9,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_ccflow-auth-server");
 /// Kills the child on drop, so a failing test leaves no process behind.
 struct Running {
     child: Child,
-    stdout: BufReader<ChildStdout>,
+    stdout: Option<BufReader<ChildStdout>>,
 }
 
 impl Drop for Running {
@@ -40,7 +40,13 @@ fn spawn(args: &[&str]) -> (Running, String) {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).expect("first stdout line");
-    (Running { child, stdout }, first)
+    (
+        Running {
+            child,
+            stdout: Some(stdout),
+        },
+        first,
+    )
 }
 
 fn address_of(first_line: &str) -> String {
@@ -63,7 +69,9 @@ fn rest_of_output(running: &mut Running) -> String {
         .unwrap();
     assert!(status.success());
     let mut rest = String::new();
-    running.stdout.read_to_string(&mut rest).unwrap();
+    if let Some(stdout) = running.stdout.as_mut() {
+        stdout.read_to_string(&mut rest).unwrap();
+    }
     let exit = running.child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
     rest
@@ -167,5 +175,28 @@ fn an_unknown_profile_is_a_usage_error() {
     assert!(
         stderr.contains("rfc"),
         "lists the available profiles: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn keeps_serving_when_the_reader_closes_stdout_after_the_first_line() {
+    // `ccflow-auth-server | head -1`: the summary after the first line may hit a closed pipe.
+    let (mut running, first) = spawn(&["--bind", "127.0.0.1:0"]);
+    let address = address_of(&first);
+    drop(running.stdout.take());
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let response = http
+            .post(format!("http://{address}/oauth2/token"))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("the server still answers");
+        assert_eq!(response.status(), 200);
+    }
+    assert!(
+        running.child.try_wait().expect("status").is_none(),
+        "the server is still running"
     );
 }

@@ -221,13 +221,24 @@ fn log_request<B>(
 fn announce(address: SocketAddr, validator: &Validator) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ccflow-resource-api listening on http://{address}")?;
-    writeln!(stdout, "  issuer:     {}", validator.issuer())?;
-    writeln!(stdout, "  audiences:  {}", validator.audiences().join(", "))?;
-    writeln!(
-        stdout,
-        "  routes:     GET /healthz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
-    )?;
-    stdout.flush()
+    stdout.flush()?;
+    // Only the first line is essential: a reader that takes it and closes the pipe must
+    // not bring the API down, so a failure to print the summary is only logged.
+    let summary = writeln!(stdout, "  issuer:     {}", validator.issuer())
+        .and_then(|()| {
+            writeln!(stdout, "  audiences:  {}", validator.audiences().join(", "))
+        })
+        .and_then(|()| {
+            writeln!(
+                stdout,
+                "  routes:     GET /healthz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
+            )
+        })
+        .and_then(|()| stdout.flush());
+    if let Err(error) = summary {
+        tracing::warn!(%error, "cannot print the start-up summary; serving anyway");
+    }
+    Ok(())
 }
 
 /// Registers SIGINT and SIGTERM handlers now; the future completes on either.
