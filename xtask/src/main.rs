@@ -1,5 +1,6 @@
 //! `cargo xtask`: workspace automation. Orchestration only, never product logic.
 
+mod bench;
 mod e2e;
 
 use std::path::{Path, PathBuf};
@@ -15,14 +16,24 @@ commands:
           start the real ccflow-auth-server and ccflow-resource-api per profile, run every
           flow through the SDK and raw HTTP, compare with the snapshots in xtask/snapshots/
           (--accept writes them instead; CI never does)
+  bench [--quick] [--seconds N] [--warmup N] [--connections 16,64] [--load-threads N]
+        [--workers N] [--json PATH]
+          release build; raw RS256/ES256 sign and verify rates (the baseline), the token
+          endpoint under load (tokens/s, p50/p90/p99/max, errors, server CPU per token, peak
+          RSS, ratio to raw signing), the validator and GET /v1/whoami, the SDK's cached
+          token() and cold-cache stampede, start-up times; a table, the targets of
+          docs/performance.md, and JSON at target/ccflow-bench.json. --quick: a few seconds,
+          for CI (it checks that everything runs and produces numbers)
+  bench --target URL [--basic ID:SECRET] [--body FORM] [--header 'N: V']... [--method M]
+        [--expect STATUS] [--pid PID] [--connections ...]
+          the same load generator against any server (another mock, for comparison); --pid
+          adds that server's CPU per request and peak RSS
   ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
 
 profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
 flows: discovery, token, cached-reuse, resource-api, expiry, errors, revocation, retries,
        rotation, auth-server-down, and docs (every curl session of the README and guides)
        (default: all that apply)
-
-Not yet here: `bench` arrives with its issue.
 ";
 
 fn main() -> ExitCode {
@@ -36,6 +47,7 @@ fn main() -> ExitCode {
         Some("e2e") => {
             e2e::Options::parse(&args[1..]).and_then(|options| e2e::run(&root(), &options))
         }
+        Some("bench") => bench::run(&root(), &args[1..]),
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
     };
     match result {

@@ -5,7 +5,7 @@
 
 mod docs;
 mod flows;
-mod process;
+pub(crate) mod process;
 mod record;
 
 use std::path::{Path, PathBuf};

@@ -44,9 +44,20 @@ impl Server {
         log: PathBuf,
         deadline: Duration,
     ) -> Result<Self> {
+        Self::start_logging(binary, args, log, deadline, "info")
+    }
+
+    /// [`Server::start`] with the child's `CCFLOW_LOG` filter (the bench runs at `warn`).
+    pub(crate) fn start_logging(
+        binary: &Path,
+        args: &[String],
+        log: PathBuf,
+        deadline: Duration,
+        level: &str,
+    ) -> Result<Self> {
         let child = Command::new(binary)
             .args(args)
-            .env("CCFLOW_LOG", "info")
+            .env("CCFLOW_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -100,6 +111,11 @@ impl Server {
             })?;
         server.address = address;
         Ok(server)
+    }
+
+    /// The child's process id (for `/proc` readings).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://ADDR`.
