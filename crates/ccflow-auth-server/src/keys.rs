@@ -59,7 +59,7 @@ impl SigningKey {
     /// Loads a private key from PEM text: RSA (PKCS#8 `PRIVATE KEY` or PKCS#1
     /// `RSA PRIVATE KEY`, signs RS256) or EC P-256 (PKCS#8, signs ES256).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        crate::crypto::install_provider();
+        ccflow_protocol::jwt::install_provider();
         if let Ok(encoding_key) = EncodingKey::from_rsa_pem(pem.as_bytes()) {
             return Self::from_encoding_key(encoding_key, Algorithm::RS256);
         }
@@ -149,7 +149,7 @@ impl SigningKey {
     /// Generates a fresh EC P-256 key (ES256), with aws-lc-rs: fast in any build.
     pub fn generate_es256() -> Result<Self, KeyError> {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-        crate::crypto::install_provider();
+        ccflow_protocol::jwt::install_provider();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             &aws_lc_rs::rand::SystemRandom::new(),
@@ -175,7 +175,7 @@ impl SigningKey {
     /// A deterministic P-256 key (ES256): the same `seed` gives the same key and `kid`.
     pub fn seeded_es256(seed: u64) -> Result<Self, KeyError> {
         use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-        crate::crypto::install_provider();
+        ccflow_protocol::jwt::install_provider();
         for attempt in 0_u32..16 {
             // The private scalar is a hash of the seed; in the astronomically rare case that it
             // is not below the group order, hash again.

@@ -9,7 +9,6 @@ mod app;
 mod assertion;
 mod clients;
 mod config;
-mod crypto;
 mod expect;
 mod http;
 mod journal;
@@ -41,7 +40,7 @@ pub use ccflow_protocol::{Profile, ProfileOptions};
 /// Internals exposed for the crate's benchmarks only; not a stable API.
 #[doc(hidden)]
 pub mod bench_support {
-    pub use crate::crypto::{cached_provider_sign, default_provider_sign};
+    pub use ccflow_protocol::jwt::{cached_provider_sign, default_provider_sign};
 
     /// The jsonwebtoken key of a signing key.
     pub fn encoding_key(key: &crate::SigningKey) -> &jsonwebtoken::EncodingKey {

@@ -303,7 +303,7 @@ impl MockAuthServerBuilder {
     }
 
     fn prepare_inner(self) -> Result<Prepared, StartError> {
-        crate::crypto::install_provider();
+        ccflow_protocol::jwt::install_provider();
         if let Some(issuer) = &self.issuer {
             validate_issuer(issuer)?;
         }

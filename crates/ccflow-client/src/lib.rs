@@ -29,12 +29,10 @@ pub use ccflow_protocol::{Clock, ManualClock, Profile, SystemClock};
 /// The JWS algorithms for [`AuthMethod::PrivateKeyJwt`].
 pub use jsonwebtoken::Algorithm;
 
-/// Selects jsonwebtoken's aws-lc-rs backend (idempotent; an existing choice is kept).
+/// Selects jsonwebtoken's aws-lc-rs backend, ccflow's provider with parsed keys cached
+/// (idempotent; an existing choice is kept).
 fn install_crypto_provider() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
-    INSTALLED.call_once(|| {
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    });
+    ccflow_protocol::jwt::install_provider();
 }
 
 /// The SDK snippets of `docs/profiles.md`, run as doctests against the fixture configs.

@@ -25,6 +25,8 @@ mod clock;
 mod error;
 mod form;
 mod jwk;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod profile;
 mod request;
 mod response;

@@ -251,9 +251,10 @@ impl ValidatorBuilder {
     /// the issuer need not be up (keys load on first use, or on
     /// [`Validator::refresh_keys`]).
     pub fn build(self) -> Result<Validator, BuildError> {
-        // DESIGN.md "Crypto": exactly one provider, installed explicitly. An
-        // `Err` means one is already installed, which is what we need.
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        // DESIGN.md "Crypto": exactly one provider, installed explicitly:
+        // ccflow's (aws-lc-rs, public keys parsed once per JWK), unless the
+        // application installed one before us.
+        ccflow_protocol::jwt::install_provider();
 
         let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
         if !is_http_url(&issuer) || issuer.contains(['?', '#']) {
