@@ -114,20 +114,26 @@ impl Material {
     }
 }
 
-/// Calls `operation` in a loop for `duration` and returns operations per second.
-fn rate(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {
-    let started = Instant::now();
-    let mut done: u64 = 0;
-    while started.elapsed() < duration {
-        for _ in 0..16 {
-            if !operation() {
-                bail!("a crypto operation failed");
+/// Calls `operation` in a loop for `duration` and returns operations per second: the median
+/// of five rounds, so that a burst of other work on the machine moves it less.
+pub(crate) fn rate(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {
+    let mut rounds = Vec::with_capacity(5);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut done: u64 = 0;
+        while started.elapsed() < duration / 5 {
+            for _ in 0..16 {
+                if !operation() {
+                    bail!("a crypto operation failed");
+                }
             }
+            done += 16;
         }
-        done += 16;
+        #[allow(clippy::cast_precision_loss, reason = "operation counts are small")]
+        rounds.push(done as f64 / started.elapsed().as_secs_f64());
     }
-    #[allow(clippy::cast_precision_loss, reason = "operation counts are small")]
-    Ok(done as f64 / started.elapsed().as_secs_f64())
+    rounds.sort_by(f64::total_cmp);
+    Ok(rounds[2])
 }
 
 /// Runs `operation` on `threads` threads at once; the sum of their rates.
