@@ -2,6 +2,7 @@
 
 mod bench;
 mod e2e;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -28,6 +29,10 @@ commands:
         [--expect STATUS] [--pid PID] [--connections ...]
           the same load generator against any server (another mock, for comparison); --pid
           adds that server's CPU per request and peak RSS
+  soak [--seconds N]
+          release build; the auth server and resource API under sustained mixed load (good
+          and bad requests) while keys rotate and faults toggle every second: fails on any
+          unexpected status, a panic, a dead server, RSS growth or an unbounded journal
   ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
 
 profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
@@ -48,6 +53,7 @@ fn main() -> ExitCode {
             e2e::Options::parse(&args[1..]).and_then(|options| e2e::run(&root(), &options))
         }
         Some("bench") => bench::run(&root(), &args[1..]),
+        Some("soak") => soak::run(&root(), &args[1..]),
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
     };
     match result {

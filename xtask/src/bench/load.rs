@@ -26,8 +26,8 @@ pub(crate) struct LoadSpec {
     pub(crate) method: Method,
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     pub(crate) body: Bytes,
-    /// The status every answer must have; anything else counts as an error.
-    pub(crate) expect: StatusCode,
+    /// The statuses an answer may have; anything else counts as an error.
+    pub(crate) expect: Vec<StatusCode>,
     pub(crate) connections: usize,
     pub(crate) threads: usize,
     pub(crate) warmup: Duration,
@@ -48,6 +48,8 @@ pub(crate) struct LoadReport {
     pub(crate) p90_ms: f64,
     pub(crate) p99_ms: f64,
     pub(crate) max_ms: f64,
+    /// Every answer of the measured window by status (expected or not).
+    pub(crate) statuses: std::collections::BTreeMap<u16, u64>,
 }
 
 /// Hooks run at the edges of the measured window (server CPU and memory readings).
@@ -64,6 +66,7 @@ impl Window for () {
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
+    statuses: std::collections::BTreeMap<u16, u64>,
     ok: u64,
     errors: u64,
     error_samples: Vec<String>,
@@ -111,6 +114,9 @@ pub(crate) fn run(spec: &LoadSpec, window: &mut dyn Window) -> Result<LoadReport
         total.latencies_us.extend(tally.latencies_us);
         total.ok += tally.ok;
         total.errors += tally.errors;
+        for (status, count) in tally.statuses {
+            *total.statuses.entry(status).or_default() += count;
+        }
         for sample in tally.error_samples {
             if total.error_samples.len() < 5 && !total.error_samples.contains(&sample) {
                 total.error_samples.push(sample);
@@ -149,6 +155,7 @@ pub(crate) fn run(spec: &LoadSpec, window: &mut dyn Window) -> Result<LoadReport
         p90_ms: quantile(0.90),
         p99_ms: quantile(0.99),
         max_ms: quantile(1.0),
+        statuses: total.statuses,
     })
 }
 
@@ -227,8 +234,11 @@ async fn drive(mut sender: Sender, spec: Arc<LoadSpec>, phase: Arc<AtomicU8>) ->
         let elapsed = started.elapsed();
         // Only requests that both started and ended inside the window are counted.
         let measured = before == MEASURING && phase.load(Ordering::Relaxed) == MEASURING;
+        if measured && let Ok((status, _)) = &outcome {
+            *tally.statuses.entry(status.as_u16()).or_default() += 1;
+        }
         match outcome {
-            Ok((status, _)) if status == spec.expect => {
+            Ok((status, _)) if spec.expect.contains(&status) => {
                 if measured {
                     tally.ok += 1;
                     tally

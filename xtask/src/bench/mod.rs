@@ -17,7 +17,8 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use load::LoadSpec;
+pub(crate) use load::{LoadReport, LoadSpec, run as load};
+pub(crate) use procfs::memory_mib;
 
 /// Set in the environment of the release re-run, so it does not re-run itself.
 const RELEASE_MARKER: &str = "CCFLOW_BENCH_RELEASE";
@@ -176,7 +177,7 @@ fn parse_number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T> {
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let options = Options::parse(args)?;
     if cfg!(debug_assertions) && std::env::var_os(RELEASE_MARKER).is_none() {
-        return rerun_in_release(root, args);
+        return rerun_in_release(root, "bench", args);
     }
     if cfg!(debug_assertions) {
         bail!("the benchmark must run from a release build");
@@ -196,13 +197,16 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
-fn rerun_in_release(root: &Path, args: &[String]) -> Result<()> {
+/// Builds the binaries and xtask in release, then runs `xtask <command> <args>` from there.
+pub(crate) fn rerun_in_release(root: &Path, command: &str, args: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    say("bench: building ccflow-auth-server, ccflow-resource-api and xtask in release");
+    say(&format!(
+        "{command}: building ccflow-auth-server, ccflow-resource-api and xtask in release"
+    ));
     let status = std::process::Command::new(&cargo)
         .args([
             "build",
@@ -222,14 +226,14 @@ fn rerun_in_release(root: &Path, args: &[String]) -> Result<()> {
     }
     let xtask = target_dir(root).join("release/xtask");
     let status = std::process::Command::new(&xtask)
-        .arg("bench")
+        .arg(command)
         .args(args)
         .env(RELEASE_MARKER, "1")
         .current_dir(root)
         .status()
         .with_context(|| format!("cannot run {}", xtask.display()))?;
     if !status.success() {
-        bail!("the benchmark failed ({status})");
+        bail!("`xtask {command}` failed ({status})");
     }
     Ok(())
 }
@@ -245,7 +249,7 @@ fn spec(
     method: Method,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
-    expect: StatusCode,
+    expect: Vec<StatusCode>,
     connections: usize,
     options: &Options,
 ) -> LoadSpec {
@@ -263,7 +267,7 @@ fn spec(
 }
 
 /// `Authorization: Basic` per RFC 6749 §2.3.1 (form-encode id and secret, then base64).
-fn basic_header(id: &str, secret: &str) -> Result<(HeaderName, HeaderValue)> {
+pub(crate) fn basic_header(id: &str, secret: &str) -> Result<(HeaderName, HeaderValue)> {
     use base64::Engine as _;
     let encode =
         |text: &str| -> String { url::form_urlencoded::byte_serialize(text.as_bytes()).collect() };
@@ -311,7 +315,7 @@ fn external(url: &url::Url, options: &Options) -> Result<Value> {
             options.method.clone(),
             headers.clone(),
             Bytes::from(body.clone()),
-            expect,
+            vec![expect],
             connections,
             options,
         );

@@ -290,7 +290,7 @@ fn token_endpoint(
             Method::POST,
             headers.clone(),
             Bytes::from_static(TOKEN_BODY.as_bytes()),
-            StatusCode::OK,
+            vec![StatusCode::OK],
             conns,
             options,
         );
@@ -603,7 +603,7 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
             HeaderValue::from_str(&format!("Bearer {rs256_token}"))?,
         )],
         Bytes::new(),
-        StatusCode::OK,
+        vec![StatusCode::OK],
         largest,
         options,
     );

@@ -118,6 +118,11 @@ impl Server {
         self.child.id()
     }
 
+    /// Whether the child is still running.
+    pub(crate) fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// `http://ADDR`.
     pub(crate) fn uri(&self) -> String {
         format!("http://{}", self.address)
