@@ -42,7 +42,7 @@ pub const ADMIN_OPENAPI: &str = include_str!("admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
-pub(crate) const ROUTES: [(&str, &str); 11] = [
+pub(crate) const ROUTES: [(&str, &str); 14] = [
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/requests"),
@@ -54,6 +54,9 @@ pub(crate) const ROUTES: [(&str, &str); 11] = [
     ("DELETE", "/scenarios"),
     ("DELETE", "/scenarios/{id}"),
     ("POST", "/mint"),
+    ("GET", "/clients"),
+    ("POST", "/clients"),
+    ("DELETE", "/clients/{id}"),
 ];
 
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
@@ -79,6 +82,12 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             )
             .service(web::resource("/scenarios/{id}").route(web::delete().to(delete_scenario)))
             .service(web::resource("/mint").route(web::post().to(post_mint)))
+            .service(
+                web::resource("/clients")
+                    .route(web::get().to(get_clients))
+                    .route(web::post().to(post_clients)),
+            )
+            .service(web::resource("/clients/{id}").route(web::delete().to(delete_client)))
             .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .default_service(web::to(admin_not_found)),
     );
@@ -453,6 +462,120 @@ async fn post_mint(
             ErrorCode::InvalidRequest,
             &error.to_string(),
         ),
+    }
+}
+
+/// A registered client's public metadata: never its secret, nor its keys beyond their count.
+fn client_json(client: &crate::clients::RegisteredClient) -> Value {
+    json!({
+        "client_id": client.id.as_str(),
+        "auth_methods": client.auth_methods.iter().map(|method| method.as_str()).collect::<Vec<_>>(),
+        "scopes": client.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+        "audiences": client.audiences,
+        "token_ttl_secs": client.token_ttl.map(|ttl| ttl.as_secs()),
+        "n_public_keys": client.keys.len(),
+    })
+}
+
+/// `GET /_ccflow/clients`: every registered client's id and public metadata, in registration
+/// order.
+async fn get_clients(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let clients: Vec<Value> = server.registry().iter().map(client_json).collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"clients": clients}))
+}
+
+/// `POST /_ccflow/clients`: registers one client (`ClientRegistration` as JSON); a bad body
+/// or a profile rule it breaks is 400, an id already registered 409, and neither changes
+/// anything.
+async fn post_clients(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    let bad = |description: String| {
+        admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &description,
+        )
+    };
+    let registration = match serde_json::from_slice::<Value>(&body) {
+        Ok(object @ Value::Object(_)) => object,
+        Ok(_) | Err(_) => return bad("the body must be a JSON object".to_owned()),
+    };
+    let registration: ccflow_protocol::ClientRegistration =
+        match serde_json::from_value(registration) {
+            Ok(registration) => registration,
+            Err(error) => {
+                return bad(format!("not a client registration: {}", json_error(&error)));
+            }
+        };
+    let id = ccflow_protocol::ClientId::new(registration.client_id.as_str());
+    if server.registry().get(&id).is_some() {
+        return admin_error(
+            StatusCode::CONFLICT,
+            ErrorCode::Other("client_exists".to_owned()),
+            "a client with this id is already registered; DELETE it first",
+        );
+    }
+    let added =
+        crate::Client::from_registration(registration).and_then(|client| server.add_client(client));
+    match added {
+        Ok(()) => match server.registry().get(&id) {
+            Some(client) => HttpResponse::Created()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(client_json(client)),
+            // Removed by a concurrent call in between; it was registered all the same.
+            None => HttpResponse::Created().finish(),
+        },
+        // ConfigError names the field and the rule, never the value (a secret, perhaps).
+        Err(error) => admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &error.to_string(),
+        ),
+    }
+}
+
+/// Describes a JSON body error without echoing the values it holds (serde's "invalid type"
+/// messages quote the value, which may be a secret given in the wrong member).
+fn json_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if ["unknown field", "missing field", "unknown variant"]
+        .iter()
+        .any(|start| message.starts_with(start))
+    {
+        message
+    } else {
+        "a member has the wrong type or value".to_owned()
+    }
+}
+
+/// `DELETE /_ccflow/clients/{id}`: unregisters a client (see `AuthServer::remove_client`).
+async fn delete_client(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    if server.remove_client(&id) {
+        HttpResponse::NoContent().finish()
+    } else {
+        admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "no client with this id",
+        )
     }
 }
 

@@ -21,8 +21,9 @@ use serde_json::{Map, Value, json};
 
 use crate::assertion::{AssertionContext, ReplayCache};
 use crate::clients::{
-    ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Registry, truncate,
+    ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Client, Registry, truncate,
 };
+use crate::config::ConfigError;
 use crate::journal::{Endpoint, Journal};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
 use crate::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
@@ -85,7 +86,12 @@ pub(crate) struct Inner {
     pub(crate) spec: &'static ProfileSpec,
     pub(crate) settings: ProfileSettings,
     pub(crate) routes: Routes,
-    pub(crate) registry: Registry,
+    /// Swapped whole when a client is added or removed, so the token path only clones an `Arc`
+    /// under a briefly held read lock.
+    registry: RwLock<Arc<Registry>>,
+    /// Identities (client ids and token subjects) of removed clients, with the Unix second of
+    /// removal: their tokens issued until then introspect inactive.
+    removed_clients: Mutex<HashMap<String, i64>>,
     keys: RwLock<Arc<KeyRing>>,
     pub(crate) key_policy: KeyPolicy,
     pub(crate) clock: Arc<dyn Clock>,
@@ -132,7 +138,8 @@ impl AuthServer {
                 base_url: parts.base_url,
                 profile: parts.profile,
                 settings: parts.settings,
-                registry: parts.registry,
+                registry: RwLock::new(Arc::new(parts.registry)),
+                removed_clients: Mutex::default(),
                 keys: RwLock::new(Arc::new(parts.keys)),
                 key_policy: parts.key_policy,
                 clock: parts.clock,
@@ -341,12 +348,90 @@ impl AuthServer {
         self.inner.spec
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.inner.registry
+    /// A snapshot of the registered clients (an `Arc` clone under a read lock held briefly).
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        Arc::clone(
+            &self
+                .inner
+                .registry
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// Registers a client at run time, validated as the builder validates its clients; the id
+    /// must not be registered already. Nothing changes on error.
+    pub fn add_client(&self, client: Client) -> Result<(), ConfigError> {
+        let mut current = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut registry = Registry::clone(&current);
+        registry.insert(client, self.inner.spec)?;
+        *current = Arc::new(registry);
+        Ok(())
+    }
+
+    /// Unregisters a client: its token requests then fail with `invalid_client`, and its
+    /// tokens issued so far introspect `{"active": false}` (RFC 7662 §2.2 lets the server
+    /// decide a token is no longer active; a deleted client's tokens are not). Resource servers
+    /// that validate the JWT themselves still accept them until `exp`. Returns whether the
+    /// client was registered.
+    pub fn remove_client(&self, client_id: &str) -> bool {
+        let mut current = self
+            .inner
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut registry = Registry::clone(&current);
+        let Some(removed) = registry.remove(&ClientId::new(client_id)) else {
+            return false;
+        };
+        let now = self.inner.clock.unix_seconds();
+        {
+            let mut gone = self
+                .inner
+                .removed_clients
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            gone.insert(removed.id.as_str().to_owned(), now);
+            gone.insert(crate::shape::subject(&removed), now);
+        }
+        *current = Arc::new(registry);
+        true
+    }
+
+    /// The ids of the registered clients, in registration order.
+    pub fn client_ids(&self) -> Vec<String> {
+        self.registry()
+            .iter()
+            .map(|client| client.id.as_str().to_owned())
+            .collect()
+    }
+
+    /// Whether the token's client was removed after the token was issued (or the token has no
+    /// `iat` to tell).
+    fn issued_to_removed_client(&self, claims: &Map<String, Value>) -> bool {
+        let gone = self
+            .inner
+            .removed_clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if gone.is_empty() {
+            return false;
+        }
+        let issued_at = claims.get("iat").and_then(Value::as_i64);
+        ["client_id", "azp", "unique_name", "sub"]
+            .iter()
+            .filter_map(|name| claims.get(*name).and_then(Value::as_str))
+            .filter_map(|identity| gone.get(identity))
+            .any(|removed_at| issued_at.is_none_or(|iat| iat <= *removed_at))
     }
 
     fn authenticate<'a>(
-        &'a self,
+        &self,
+        registry: &'a Registry,
         auth: &ccflow_protocol::ClientAuthentication,
         now: i64,
     ) -> Result<Authenticated<'a>, EndpointError> {
@@ -356,8 +441,7 @@ impl AuthServer {
             now,
             replay_cache: &inner.replay_cache,
         };
-        inner
-            .registry
+        registry
             .authenticate(auth, &context)
             .map_err(|failure| EndpointError {
                 response: self.word_auth_failure(failure),
@@ -473,7 +557,8 @@ impl AuthServer {
         let inner = &*self.inner;
         let spec = inner.spec;
         let now = inner.clock.unix_seconds();
-        let authenticated = self.authenticate(&request.client_auth, now)?;
+        let registry = self.registry();
+        let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
         let client = authenticated.client;
         let plain = |response| EndpointError {
             response,
@@ -492,7 +577,7 @@ impl AuthServer {
                     .flat_map(Scopes::iter)
                     .map(Scope::as_str)
                 {
-                    let known = inner.registry.get(&ClientId::new(value)).is_some()
+                    let known = registry.get(&ClientId::new(value)).is_some()
                         || inner
                             .settings
                             .service_audiences
@@ -732,8 +817,9 @@ impl AuthServer {
         };
         let now = self.inner.clock.unix_seconds();
         let mut client_id = request.client_auth.client_id().cloned();
+        let registry = self.registry();
         let result =
-            self.authenticate(&request.client_auth, now)
+            self.authenticate(&registry, &request.client_auth, now)
                 .and_then(|authenticated| {
                     client_id = Some(authenticated.client.id.clone());
                     let value = operate(self, &authenticated.client.id, &request.token, now)
@@ -787,7 +873,8 @@ impl AuthServer {
         let active = claims.get("iss").and_then(Value::as_str) == Some(self.inner.issuer.as_str())
             && exp > now
             && nbf_ok
-            && !revoked;
+            && !revoked
+            && !self.issued_to_removed_client(&claims);
         active.then_some(claims)
     }
 
@@ -909,7 +996,8 @@ impl AuthServer {
         );
         let _ = writeln!(text, "clients:");
         let mut example = None;
-        for client in self.registry().iter() {
+        let registry = self.registry();
+        for client in registry.iter() {
             let methods: Vec<&str> = client.auth_methods.iter().map(|m| m.as_str()).collect();
             let _ = write!(
                 text,
@@ -928,7 +1016,7 @@ impl AuthServer {
             }
             text.push('\n');
         }
-        if self.registry().iter().next().is_none() {
+        if registry.iter().next().is_none() {
             let _ = writeln!(text, "  (none)");
         }
         if let Some((id, secret)) = example {

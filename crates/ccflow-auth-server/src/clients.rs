@@ -158,6 +158,41 @@ impl Client {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// A client from its data form (as `POST /_ccflow/clients` takes it); the profile's rules
+    /// are checked when it is registered.
+    pub fn from_registration(
+        registration: ccflow_protocol::ClientRegistration,
+    ) -> Result<Self, ConfigError> {
+        let mut client = match registration.client_secret {
+            Some(secret) => Self::new(registration.client_id, secret.expose_secret()),
+            None if registration.jwks.is_some() => Self::private_key_jwt(registration.client_id),
+            None => {
+                return Err(ConfigError::field(
+                    "client_secret",
+                    "give client_secret, or jwks for private_key_jwt",
+                ));
+            }
+        };
+        for jwk in registration.jwks.into_iter().flat_map(|jwks| jwks.keys) {
+            client = client.public_jwk(jwk);
+        }
+        if let Some(methods) = registration.auth_methods {
+            client = client.auth_methods(methods);
+        }
+        if let Some(ttl) = registration.token_ttl_secs {
+            if ttl == 0 {
+                return Err(ConfigError::field("token_ttl_secs", "must be at least 1"));
+            }
+            client = client.token_ttl(Duration::from_secs(ttl));
+        }
+        if let Some(subject) = registration.subject {
+            client = client.subject(subject);
+        }
+        Ok(client
+            .scopes(registration.scopes)
+            .audiences(registration.audiences))
+    }
 }
 
 /// A verified public key of a `private_key_jwt` client.
@@ -434,6 +469,27 @@ impl Registry {
             registry.clients.insert(client.id.clone(), client);
         }
         Ok(registry)
+    }
+
+    /// Registers one more client (validated as the builder's are); the id must be new.
+    pub(crate) fn insert(&mut self, client: Client, spec: &ProfileSpec) -> Result<(), ConfigError> {
+        let client = RegisteredClient::from_client(client, "client", spec)?;
+        if self.clients.contains_key(&client.id) {
+            return Err(ConfigError::field(
+                "client.client_id",
+                format!("`{}` is already registered", truncate(client.id.as_str())),
+            ));
+        }
+        self.order.push(client.id.clone());
+        self.clients.insert(client.id.clone(), client);
+        Ok(())
+    }
+
+    /// Unregisters a client; `None` if it was not registered.
+    pub(crate) fn remove(&mut self, id: &ClientId) -> Option<RegisteredClient> {
+        let removed = self.clients.remove(id)?;
+        self.order.retain(|registered| registered != id);
+        Some(removed)
     }
 
     pub(crate) fn get(&self, id: &ClientId) -> Option<&RegisteredClient> {

@@ -654,6 +654,17 @@ impl MockAuthServer {
         self.app.clear_scenarios();
     }
 
+    /// Registers a client while the server runs (see [`AuthServer::add_client`]).
+    pub fn add_client(&self, client: Client) -> Result<(), ConfigError> {
+        self.app.add_client(client)
+    }
+
+    /// Unregisters a client while the server runs: its token requests then fail with
+    /// `invalid_client` and its tokens introspect inactive (see [`AuthServer::remove_client`]).
+    pub fn remove_client(&self, client_id: &str) -> bool {
+        self.app.remove_client(client_id)
+    }
+
     /// The server's state (journal, keys).
     pub fn app(&self) -> &AuthServer {
         &self.app

@@ -99,7 +99,7 @@ fn one_or_many(values: &[String]) -> Value {
     }
 }
 
-fn subject(client: &RegisteredClient) -> String {
+pub(crate) fn subject(client: &RegisteredClient) -> String {
     client
         .subject
         .clone()

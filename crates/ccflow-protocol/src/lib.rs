@@ -49,7 +49,7 @@ pub use request::{ClientAuthentication, RequestError, TokenOperationRequest, Tok
 pub use response::{
     AccessTokenClaims, Audience, IntrospectionResponse, ServerMetadata, TokenResponse,
 };
-pub use scenario::{Defect, Fault, MintSpec, ScenarioSpec, When};
+pub use scenario::{ClientRegistration, Defect, Fault, MintSpec, ScenarioSpec, When};
 pub use scope::{Scope, ScopeError, Scopes};
 pub use types::{AccessToken, ClientId, ClientSecret};
 pub use vocabulary::{AuthMethod, CLIENT_ASSERTION_TYPE_JWT_BEARER, GrantType, UnknownAuthMethod};

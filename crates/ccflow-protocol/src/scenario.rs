@@ -351,3 +351,40 @@ pub enum Defect {
     /// Padded to more than 100 KiB.
     Oversized,
 }
+
+/// A client to register at run time (`POST /_ccflow/clients`): the same fields as a
+/// `[[clients]]` table of the config file, with public keys as a JWK Set since the server
+/// reads no files for the admin API. Deserialize only: the secret is never written back.
+///
+/// ```json
+/// {"client_id": "svc-b", "client_secret": "b-secret", "scopes": ["items:read"],
+///  "audiences": ["items-api"], "auth_methods": ["client_secret_basic"]}
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRegistration {
+    /// The client id (RFC 6749 §2.2).
+    pub client_id: String,
+    /// The shared secret for `client_secret_basic`/`client_secret_post` (redacted in `Debug`).
+    #[serde(default)]
+    pub client_secret: Option<crate::ClientSecret>,
+    /// The methods it may authenticate with (default: the profile's secret methods, or
+    /// `private_key_jwt` when only keys are given).
+    #[serde(default)]
+    pub auth_methods: Option<Vec<crate::AuthMethod>>,
+    /// The scopes it may request.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The audiences of its tokens.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The lifetime of its tokens, overriding the server default.
+    #[serde(default)]
+    pub token_ttl_secs: Option<u64>,
+    /// The token `sub` for profiles that use a subject id (CyberArk, UserClouds).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Public keys for `private_key_jwt` (RFC 7517 JWK Set).
+    #[serde(default)]
+    pub jwks: Option<crate::Jwks>,
+}

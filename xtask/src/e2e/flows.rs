@@ -53,6 +53,11 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "auth-server-down" => auth_server_down(chain).await,
         other => bail!("unknown flow {other}"),
     }?;
+    // Scanned as observed, before redaction could hide anything.
+    chain.canaries.scan_text(
+        &format!("{} {flow} (observed)", chain.profile.as_str()),
+        &serde_json::to_string_pretty(&observed)?,
+    );
     let hosts = vec![
         (chain.auth.uri(), "http://[auth-server]".to_owned()),
         (chain.api.uri(), "http://[resource-api]".to_owned()),
@@ -116,8 +121,11 @@ fn token_url(chain: &Chain) -> String {
     )
 }
 
-fn admin(chain: &Chain, path: &str) -> String {
-    format!("{}/_ccflow{path}", chain.auth.uri())
+/// A call to the auth server's admin API, with the run's (canary) admin token.
+fn admin(chain: &Chain, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    http()
+        .request(method, format!("{}/_ccflow{path}", chain.auth.uri()))
+        .bearer_auth(&chain.canaries.admin_token)
 }
 
 /// The SDK, configured the way a user of this vendor would: profile, base URL, credentials.
@@ -147,31 +155,30 @@ fn client(
 }
 
 fn writer(chain: &Chain) -> Result<TokenClient> {
-    client(chain, "e2e-writer", "writer-secret", None)
+    client(chain, "e2e-writer", &chain.canaries.writer_secret, None)
 }
 
 fn reader(chain: &Chain) -> Result<TokenClient> {
     // Cloudentity registers one method per client: the reader is the post client.
     let method = (chain.profile == Profile::Cloudentity).then_some(AuthMethod::ClientSecretPost);
-    client(chain, "e2e-reader", "reader-secret", method)
+    client(chain, "e2e-reader", &chain.canaries.reader_secret, method)
 }
 
 async fn journal_count(chain: &Chain, client_id: &str) -> Result<usize> {
-    let body: Value = http()
-        .get(admin(
-            chain,
-            &format!("/requests?endpoint=token&client_id={client_id}"),
-        ))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let body: Value = admin(
+        chain,
+        reqwest::Method::GET,
+        &format!("/requests?endpoint=token&client_id={client_id}"),
+    )
+    .send()
+    .await?
+    .json()
+    .await?;
     Ok(body["requests"].as_array().map_or(0, Vec::len))
 }
 
 async fn clear_journal(chain: &Chain) -> Result<()> {
-    let status = http()
-        .delete(admin(chain, "/requests"))
+    let status = admin(chain, reqwest::Method::DELETE, "/requests")
         .send()
         .await?
         .status();
@@ -197,13 +204,13 @@ async fn token(chain: &Chain) -> Result<Value> {
             WireAuthMethod::ClientSecretBasic => client(
                 chain,
                 "e2e-writer",
-                "writer-secret",
+                &chain.canaries.writer_secret,
                 Some(AuthMethod::ClientSecretBasic),
             )?,
             WireAuthMethod::ClientSecretPost => client(
                 chain,
                 "e2e-reader",
-                "reader-secret",
+                &chain.canaries.reader_secret,
                 Some(AuthMethod::ClientSecretPost),
             )?,
             WireAuthMethod::PrivateKeyJwt => {
@@ -302,7 +309,7 @@ async fn resource_api(chain: &Chain) -> Result<Value> {
             TokenClient::builder()
                 .profile(Profile::Slb)
                 .base_url(chain.auth.uri())
-                .credentials("e2e-reader", "reader-secret")
+                .credentials("e2e-reader", &chain.canaries.reader_secret)
                 .scopes(["no-such-api"])
                 .build()?,
         );
@@ -311,8 +318,8 @@ async fn resource_api(chain: &Chain) -> Result<Value> {
     Ok(json!({"api_audience": chain.api_audience, "calls": observed}))
 }
 
-async fn move_clock(url: String, command: Value) -> Result<Value> {
-    let response = http().post(url).json(&command).send().await?;
+async fn move_clock(request: reqwest::RequestBuilder, command: Value) -> Result<Value> {
+    let response = request.json(&command).send().await?;
     ensure!(
         response.status() == 200,
         "clock command answered {}",
@@ -327,7 +334,7 @@ async fn expiry(chain: &Chain) -> Result<Value> {
     let api = chain.api.uri();
     let sdk_clock = ccflow_client::ManualClock::starting_now();
     let lifetime = {
-        let client = client(chain, "e2e-writer", "writer-secret", None)?;
+        let client = client(chain, "e2e-writer", &chain.canaries.writer_secret, None)?;
         client.token().await?.lifetime()
     };
     let client = TokenClient::builder()
@@ -336,7 +343,7 @@ async fn expiry(chain: &Chain) -> Result<Value> {
         .tenant("acme")
         .workspace("prod")
         .app_id("app1")
-        .credentials("e2e-writer", "writer-secret")
+        .credentials("e2e-writer", &chain.canaries.writer_secret)
         .clock(sdk_clock.clone())
         .scopes(if chain.profile == Profile::Slb {
             vec!["items-api"]
@@ -365,15 +372,23 @@ async fn expiry(chain: &Chain) -> Result<Value> {
     let old = client.token().await?;
     let before = whoami(old.secret().to_owned()).await?;
     let step = json!({"advance_secs": lifetime.as_secs() + 60});
-    move_clock(admin(chain, "/clock"), step.clone()).await?;
-    move_clock(format!("{api}/_ccflow/clock"), step).await?;
+    move_clock(admin(chain, reqwest::Method::POST, "/clock"), step.clone()).await?;
+    move_clock(http().post(format!("{api}/_ccflow/clock")), step).await?;
     sdk_clock.advance(lifetime + Duration::from_secs(60));
     let new = client.token().await?;
     let refreshed = !new.same_token(&old);
     let old_after = whoami(old.secret().to_owned()).await?;
     let new_after = whoami(new.secret().to_owned()).await?;
-    move_clock(admin(chain, "/clock"), json!({"reset": true})).await?;
-    move_clock(format!("{api}/_ccflow/clock"), json!({"reset": true})).await?;
+    move_clock(
+        admin(chain, reqwest::Method::POST, "/clock"),
+        json!({"reset": true}),
+    )
+    .await?;
+    move_clock(
+        http().post(format!("{api}/_ccflow/clock")),
+        json!({"reset": true}),
+    )
+    .await?;
     Ok(json!({
         "lifetime_secs": lifetime.as_secs(),
         "old_token_before": before,
@@ -424,7 +439,7 @@ async fn errors(chain: &Chain) -> Result<Value> {
         // UserClouds ignores scope; its characteristic failure is a missing grant type.
         Profile::UserClouds => form(&[
             ("client_id", "e2e-writer"),
-            ("client_secret", "writer-secret"),
+            ("client_secret", &chain.canaries.writer_secret),
         ]),
         _ => form(&[cc, ("scope", "admin")]),
     };
@@ -432,7 +447,7 @@ async fn errors(chain: &Chain) -> Result<Value> {
         Profile::UserClouds => scope_case,
         _ => scope_case.header(
             "authorization",
-            ccflow_protocol::basic_authorization("e2e-writer", "writer-secret"),
+            ccflow_protocol::basic_authorization("e2e-writer", &chain.canaries.writer_secret),
         ),
     };
     observed.push(exchange(scope_case).await?);
@@ -443,7 +458,7 @@ async fn errors(chain: &Chain) -> Result<Value> {
 async fn revocation(chain: &Chain) -> Result<Value> {
     let routes = chain.profile.routes().expand(&options());
     let token = writer(chain)?.token().await?;
-    let basic = ccflow_protocol::basic_authorization("e2e-writer", "writer-secret");
+    let basic = ccflow_protocol::basic_authorization("e2e-writer", &chain.canaries.writer_secret);
     let post = |path: &str| {
         http()
             .post(format!("{}{path}", chain.auth.uri()))
@@ -484,8 +499,7 @@ async fn retries(chain: &Chain) -> Result<Value> {
         "when": {"first": 2},
         "fault": {"kind": "status", "status": 503, "retry_after_secs": 2}
     });
-    let created = http()
-        .post(admin(chain, "/scenarios"))
+    let created = admin(chain, reqwest::Method::POST, "/scenarios")
         .json(&scenario)
         .send()
         .await?
@@ -498,7 +512,7 @@ async fn retries(chain: &Chain) -> Result<Value> {
         .tenant("acme")
         .workspace("prod")
         .app_id("app1")
-        .credentials("e2e-writer", "writer-secret")
+        .credentials("e2e-writer", &chain.canaries.writer_secret)
         .sleeper(sleeper.clone())
         .retry(RetryPolicy::new(
             4,
@@ -508,13 +522,14 @@ async fn retries(chain: &Chain) -> Result<Value> {
         ))
         .build()?;
     let token = client.token().await;
-    let scenarios: Value = http()
-        .get(admin(chain, "/scenarios"))
+    let scenarios: Value = admin(chain, reqwest::Method::GET, "/scenarios")
         .send()
         .await?
         .json()
         .await?;
-    http().delete(admin(chain, "/scenarios")).send().await?;
+    admin(chain, reqwest::Method::DELETE, "/scenarios")
+        .send()
+        .await?;
     let token = token?;
     let waits: Vec<u64> = sleeper
         .0
@@ -557,8 +572,7 @@ async fn rotation(chain: &Chain) -> Result<Value> {
         }
     };
     let old_before = call(before.secret().to_owned()).await?;
-    let rotated: Value = http()
-        .post(admin(chain, "/keys/rotate"))
+    let rotated: Value = admin(chain, reqwest::Method::POST, "/keys/rotate")
         .send()
         .await?
         .json()

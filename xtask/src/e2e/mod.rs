@@ -3,12 +3,14 @@
 //! the flows with the SDK and raw HTTP, and compares what each flow saw with the reviewed insta
 //! snapshots in `xtask/snapshots/`.
 
+mod canary;
 mod docs;
 mod flows;
 pub(crate) mod process;
 mod record;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -87,6 +89,8 @@ pub(crate) struct Chain {
     pub(crate) api: Server,
     /// The audience the API accepts (Cloudentity's depends on the auth server's port).
     pub(crate) api_audience: String,
+    /// This run's canary secrets, which the auth server was configured with.
+    pub(crate) canaries: Arc<canary::Canaries>,
 }
 
 #[allow(clippy::print_stdout, reason = "xtask reports progress on stdout")]
@@ -131,9 +135,10 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         }
     });
     let started = Instant::now();
+    let canaries = Arc::new(canary::Canaries::new(root)?);
     let mut outcomes = Vec::new();
     for profile in &options.profiles {
-        let mut chain = match start_chain(root, &binaries, *profile, &logs) {
+        let mut chain = match start_chain(root, &binaries, *profile, &logs, &canaries) {
             Ok(chain) => chain,
             Err(error) => {
                 println!(
@@ -218,6 +223,16 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
             });
         }
     }
+    // Every child has stopped (and its log is complete): scan what the run produced.
+    for outcome in &outcomes {
+        canaries.scan_text(
+            &format!("{} {} (result)", outcome.profile, outcome.flow),
+            &outcome.detail,
+        );
+    }
+    canaries.scan_dir(&logs, &[".log"])?;
+    canaries.scan_dir(&root.join("xtask/snapshots"), &[".snap", ".snap.new"])?;
+    let (scan_summary, hits) = canaries.report();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
     println!(
         "\nsummary: {} flows, {} passed, {} failed, {:.1} s",
@@ -237,7 +252,11 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         );
     }
     println!("logs: {}", logs.display());
-    if options.keep_logs.is_none() && failed.is_empty() {
+    println!("{scan_summary}");
+    for hit in &hits {
+        println!("  secret found: {hit}");
+    }
+    if options.keep_logs.is_none() && failed.is_empty() && hits.is_empty() {
         let _ = std::fs::remove_dir_all(&logs);
     }
     if !failed.is_empty() {
@@ -251,6 +270,12 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         }
         bail!("{} e2e flow(s) failed", failed.len());
     }
+    if !hits.is_empty() {
+        bail!(
+            "the secret scan found {} canary hit(s); see the list above",
+            hits.len()
+        );
+    }
     Ok(())
 }
 
@@ -259,10 +284,9 @@ fn start_chain(
     binaries: &(PathBuf, PathBuf),
     profile: Profile,
     logs: &Path,
+    canaries: &Arc<canary::Canaries>,
 ) -> Result<Chain> {
-    let config = root
-        .join("fixtures/e2e")
-        .join(format!("{}.toml", profile.as_str()));
+    let config = canaries.config(root, profile, &logs.join("configs"))?;
     let auth = Server::start(
         &binaries.0,
         &[
@@ -320,5 +344,6 @@ fn start_chain(
         auth,
         api,
         api_audience,
+        canaries: Arc::clone(canaries),
     })
 }

@@ -31,6 +31,9 @@ pub(crate) fn kill_all() {
 /// A running server binary: its address, its log file; killed when dropped.
 pub(crate) struct Server {
     child: Child,
+    /// The threads copying stdout and stderr into the log; joined on stop, so the log is
+    /// complete before anyone reads it (the secret scan does).
+    readers: Vec<std::thread::JoinHandle<()>>,
     pub(crate) address: String,
     pub(crate) log: PathBuf,
 }
@@ -70,6 +73,7 @@ impl Server {
         // From here on the guard owns the child: any early return kills it.
         let mut server = Server {
             child,
+            readers: Vec::new(),
             address: String::new(),
             log,
         };
@@ -79,7 +83,7 @@ impl Server {
             .with_context(|| format!("cannot write {}", server.log.display()))?;
         let (first_line, first_line_rx) = mpsc::channel();
         let stdout_file = file.try_clone()?;
-        std::thread::spawn(move || {
+        let stdout_reader = std::thread::spawn(move || {
             let mut file = stdout_file;
             let mut first = Some(first_line);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -89,12 +93,13 @@ impl Server {
                 let _ = writeln!(file, "{line}");
             }
         });
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut file = file;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let _ = writeln!(file, "{line}");
             }
         });
+        server.readers = vec![stdout_reader, stderr_reader];
         let line = match first_line_rx.recv_timeout(deadline) {
             Ok(line) => line,
             Err(_) => bail!(
@@ -145,6 +150,10 @@ impl Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The child is gone, so its pipes reach end of file and the readers finish.
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
         RUNNING
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
