@@ -109,7 +109,8 @@ struct FileLimits {
 
 impl FileLimits {
     fn apply(self, mut limits: Limits) -> Limits {
-        let setters: [(Option<usize>, fn(Limits, usize) -> Limits); 8] = [
+        type Setter = fn(Limits, usize) -> Limits;
+        let setters: [(Option<usize>, Setter); 8] = [
             (self.max_header_bytes, Limits::max_header_bytes),
             (self.max_body_bytes, Limits::max_body_bytes),
             (self.max_params, Limits::max_params),
