@@ -26,10 +26,12 @@ use crate::clients::{
 use crate::config::ConfigError;
 use crate::journal::{Endpoint, Journal};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
+use crate::limits::Limits;
 use crate::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
 use crate::shape::{
     ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
 };
+use crate::throttle::{AuthThrottle, Throttle};
 use ccflow_protocol::{Clock, VirtualClock};
 
 use crate::admin::AdminSettings;
@@ -106,6 +108,10 @@ pub(crate) struct Inner {
     pub(crate) scenarios: Scenarios,
     token_url: String,
     pub(crate) rng: SystemRandom,
+    /// Request size limits (always on).
+    pub(crate) limits: Limits,
+    /// Failed-authentication throttling, when configured.
+    pub(crate) throttle: Option<Throttle>,
 }
 
 /// Everything [`AuthServer::new`] needs, validated by the builder.
@@ -122,6 +128,8 @@ pub(crate) struct AppParts {
     pub(crate) admin: AdminSettings,
     pub(crate) token_ttl: Option<Duration>,
     pub(crate) journal_capacity: usize,
+    pub(crate) limits: Limits,
+    pub(crate) auth_throttle: Option<AuthThrottle>,
 }
 
 impl AuthServer {
@@ -151,6 +159,8 @@ impl AuthServer {
                 journal: Journal::with_capacity(parts.journal_capacity),
                 scenarios: Scenarios::default(),
                 rng: SystemRandom::new(),
+                limits: parts.limits,
+                throttle: parts.auth_throttle.map(Throttle::new),
             }),
         }
     }
@@ -205,6 +215,14 @@ impl AuthServer {
     /// Removes every scenario.
     pub fn clear_scenarios(&self) {
         self.inner.scenarios.clear();
+    }
+
+    /// Forgets every failed client authentication the throttle has counted, lifting every
+    /// block (nothing to do when throttling is off).
+    pub fn clear_auth_failures(&self) {
+        if let Some(throttle) = &self.inner.throttle {
+            throttle.clear();
+        }
     }
 
     /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
@@ -508,24 +526,48 @@ impl AuthServer {
         }
     }
 
-    /// Parses a token request: a form body, or a JSON object where the profile accepts one.
+    /// Parses a token request: a form body, or a JSON object where the profile accepts one;
+    /// then the size limits, before any client lookup.
     fn parse_token_request(
         &self,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
-    ) -> Result<TokenRequest, RequestError> {
+    ) -> Result<TokenRequest, EndpointError> {
+        const REPEATABLE: [&str; 2] = ["resource", "audience"];
         let is_json = content_type.is_some_and(|ct| {
             ct.split(';')
                 .next()
                 .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
         });
-        if is_json && self.inner.spec.accepts_json_body {
+        let params = if is_json && self.inner.spec.accepts_json_body {
             // CyberArk's seed shows the token request as a JSON object.
-            let params = FormParams::from_json_body(body, &["resource", "audience"])?;
-            return TokenRequest::from_params(params, authorization);
+            FormParams::from_json_body(body, &REPEATABLE)
+        } else {
+            FormParams::from_request(content_type, body, &REPEATABLE)
         }
-        TokenRequest::parse(content_type, authorization, body)
+        .map_err(|error| self.word_request_error(error))?;
+        self.inner.limits.check_params(&params).map_err(plain)?;
+        let request = TokenRequest::from_params(params, authorization)
+            .map_err(|error| self.word_request_error(error))?;
+        self.check_basic_client_id(&request.client_auth)?;
+        Ok(request)
+    }
+
+    /// The `client_id` length limit for an id from HTTP Basic (body ids were checked with the
+    /// other parameters).
+    fn check_basic_client_id(
+        &self,
+        auth: &ccflow_protocol::ClientAuthentication,
+    ) -> Result<(), EndpointError> {
+        match auth {
+            ccflow_protocol::ClientAuthentication::Basic { client_id, .. } => self
+                .inner
+                .limits
+                .check_client_id(client_id.as_str())
+                .map_err(plain),
+            _ => Ok(()),
+        }
     }
 
     /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile.
@@ -539,7 +581,7 @@ impl AuthServer {
             Ok(request) => request,
             Err(error) => {
                 return Handled {
-                    result: Err(self.word_request_error(error)),
+                    result: Err(error),
                     client_id: None,
                 };
             }
@@ -560,10 +602,6 @@ impl AuthServer {
         let registry = self.registry();
         let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
         let client = authenticated.client;
-        let plain = |response| EndpointError {
-            response,
-            basic_attempted: false,
-        };
         let mut report = ScopeReport::default();
         let (granted, audience) = match spec.scopes {
             ScopeSemantics::AudienceByClientId => {
@@ -799,6 +837,20 @@ impl AuthServer {
         )
     }
 
+    /// Parses an introspection or revocation request, then the size limits.
+    fn parse_token_operation(
+        &self,
+        content_type: Option<&str>,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Result<TokenOperationRequest, EndpointError> {
+        let params = FormParams::from_request(content_type, body, &[])?;
+        self.inner.limits.check_params(&params).map_err(plain)?;
+        let request = TokenOperationRequest::from_params(&params, authorization)?;
+        self.check_basic_client_id(&request.client_auth)?;
+        Ok(request)
+    }
+
     fn token_operation<T>(
         &self,
         content_type: Option<&str>,
@@ -806,11 +858,11 @@ impl AuthServer {
         body: &[u8],
         operate: impl FnOnce(&Self, &ClientId, &str, i64) -> Result<T, ErrorResponse>,
     ) -> Handled<T> {
-        let request = match TokenOperationRequest::parse(content_type, authorization, body) {
+        let request = match self.parse_token_operation(content_type, authorization, body) {
             Ok(request) => request,
             Err(error) => {
                 return Handled {
-                    result: Err(error.into()),
+                    result: Err(error),
                     client_id: None,
                 };
             }
@@ -1066,6 +1118,14 @@ fn introspection_response(claims: &Map<String, Value>) -> IntrospectionResponse 
         iss: text("iss"),
         jti: text("jti"),
         ..IntrospectionResponse::inactive()
+    }
+}
+
+/// An error answered as is, without a Basic challenge.
+fn plain(response: ErrorResponse) -> EndpointError {
+    EndpointError {
+        response,
+        basic_attempted: false,
     }
 }
 

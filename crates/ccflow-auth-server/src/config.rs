@@ -12,8 +12,10 @@ use serde::Deserialize;
 
 use crate::clients::Client;
 use crate::keys::SigningKey;
+use crate::limits::Limits;
 use crate::server::MockAuthServerBuilder;
 use crate::shape::ResponseStyle;
+use crate::throttle::AuthThrottle;
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,81 @@ struct FileConfig {
     /// Fault scenarios installed at start (the same model as POST /_ccflow/scenarios).
     #[serde(default)]
     scenarios: Vec<ccflow_protocol::ScenarioSpec>,
+    /// Request size limits (docs/security.md); each key optional.
+    limits: Option<FileLimits>,
+    /// Failed-authentication throttling (docs/security.md); on when the section is present.
+    throttle: Option<FileThrottle>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_header_bytes: Option<usize>,
+    max_body_bytes: Option<usize>,
+    max_params: Option<usize>,
+    max_scope_count: Option<usize>,
+    max_scope_length: Option<usize>,
+    max_client_id_length: Option<usize>,
+    max_resource_length: Option<usize>,
+    max_client_assertion_length: Option<usize>,
+}
+
+impl FileLimits {
+    fn apply(self, mut limits: Limits) -> Limits {
+        type Setter = fn(Limits, usize) -> Limits;
+        let setters: [(Option<usize>, Setter); 8] = [
+            (self.max_header_bytes, Limits::max_header_bytes),
+            (self.max_body_bytes, Limits::max_body_bytes),
+            (self.max_params, Limits::max_params),
+            (self.max_scope_count, Limits::max_scope_count),
+            (self.max_scope_length, Limits::max_scope_length),
+            (self.max_client_id_length, Limits::max_client_id_length),
+            (self.max_resource_length, Limits::max_resource_length),
+            (
+                self.max_client_assertion_length,
+                Limits::max_client_assertion_length,
+            ),
+        ];
+        for (value, set) in setters {
+            if let Some(value) = value {
+                limits = set(limits, value);
+            }
+        }
+        limits
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileThrottle {
+    /// Default true: writing the section turns throttling on; `false` keeps it off.
+    enabled: Option<bool>,
+    max_failures_per_client: Option<u32>,
+    max_failures_per_ip: Option<u32>,
+    window_secs: Option<u64>,
+    max_tracked: Option<usize>,
+}
+
+impl FileThrottle {
+    fn settings(self) -> Option<AuthThrottle> {
+        if self.enabled == Some(false) {
+            return None;
+        }
+        let mut throttle = AuthThrottle::default();
+        if let Some(failures) = self.max_failures_per_client {
+            throttle = throttle.max_failures_per_client(failures);
+        }
+        if let Some(failures) = self.max_failures_per_ip {
+            throttle = throttle.max_failures_per_ip(failures);
+        }
+        if let Some(secs) = self.window_secs {
+            throttle = throttle.window(Duration::from_secs(secs));
+        }
+        if let Some(entries) = self.max_tracked {
+            throttle = throttle.max_tracked(entries);
+        }
+        Some(throttle)
+    }
 }
 
 #[derive(Deserialize)]
@@ -128,7 +205,8 @@ fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
         let why = error.message().to_owned();
         let field = match error.span() {
             Some(span) => {
-                let line = text[..span.start.min(text.len())].lines().count().max(1);
+                // Lines before the error start, plus one (`lines()` would miss a trailing newline).
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 format!("(line {line})")
             }
             None => "(syntax)".to_owned(),
@@ -192,6 +270,15 @@ fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
     }
     if !file.service_audiences.is_empty() {
         builder = builder.service_audiences(file.service_audiences);
+    }
+    if let Some(limits) = file.limits {
+        let limits = limits.apply(Limits::default());
+        limits.validate()?;
+        builder = builder.limits(limits);
+    }
+    if let Some(throttle) = file.throttle.and_then(FileThrottle::settings) {
+        throttle.validate()?;
+        builder = builder.auth_throttle(throttle);
     }
     for (index, scenario) in file.scenarios.into_iter().enumerate() {
         scenario
@@ -344,6 +431,31 @@ mod tests {
             "cannot read",
         );
         check_error(
+            "[limits]\nmax_params = 0",
+            "limits.max_params",
+            "at least 1",
+        );
+        check_error(
+            "[limits]\nmax_parms = 3",
+            "(line 2)",
+            "unknown field `max_parms`",
+        );
+        check_error(
+            "[limits]\nmax_header_bytes = 200000",
+            "limits.max_header_bytes",
+            "actix-web",
+        );
+        check_error(
+            "[throttle]\nwindow_secs = 0",
+            "throttle.window_secs",
+            "at least 1",
+        );
+        check_error(
+            "[throttle]\nmax_failures = 3",
+            "(line 2)",
+            "unknown field `max_failures`",
+        );
+        check_error(
             "signing_key_pem = \"missing.pem\"",
             "signing_key_pem",
             "cannot read",
@@ -362,6 +474,37 @@ mod tests {
         let loaded = parse(example, &fixtures).unwrap_or_else(|e| panic!("{e}"));
         let app = loaded.builder.into_app("http://localhost").unwrap();
         assert_eq!(app.registry().iter().count(), 3);
+    }
+
+    #[test]
+    fn limits_and_throttle_sections_set_the_builder() {
+        let loaded = parse(
+            "[limits]\nmax_params = 7\nmax_scope_count = 3\n[throttle]\nmax_failures_per_client = 2\nwindow_secs = 30",
+            Path::new("."),
+        )
+        .unwrap();
+        let app = loaded.builder.into_app("http://localhost").unwrap();
+        assert_eq!(
+            app.inner.limits,
+            Limits::default().max_params(7).max_scope_count(3)
+        );
+        assert!(app.inner.throttle.is_some());
+        let off = parse(
+            "[throttle]\nenabled = false\nwindow_secs = 30",
+            Path::new("."),
+        )
+        .unwrap()
+        .builder
+        .into_app("http://localhost")
+        .unwrap();
+        assert!(off.inner.throttle.is_none());
+        let default = parse("", Path::new("."))
+            .unwrap()
+            .builder
+            .into_app("http://localhost")
+            .unwrap();
+        assert!(default.inner.throttle.is_none());
+        assert_eq!(default.inner.limits, Limits::default());
     }
 
     #[test]

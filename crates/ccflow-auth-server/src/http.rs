@@ -13,7 +13,8 @@ use crate::app::{AuthServer, EndpointError, Handled};
 use crate::journal::{Endpoint, JournalEntry};
 use crate::scenarios::Probe;
 
-/// The largest request body accepted; larger ones get 413.
+/// The default largest request body accepted; larger ones get 413. Configurable with
+/// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// Mounts the server's routes (as its profile names them) in an actix-web app or scope.
@@ -148,25 +149,26 @@ fn header_str(request: &HttpRequest, name: header::HeaderName) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`] with 413.
+/// Reads the body, refusing more than `max_bytes` with 413.
 async fn read_body(
     request: &HttpRequest,
     mut payload: web::Payload,
+    max_bytes: usize,
 ) -> Result<Vec<u8>, ErrorResponse> {
     let too_large = || {
-        ErrorResponse::invalid_request(format!("request body exceeds {MAX_BODY_BYTES} bytes"))
+        ErrorResponse::invalid_request(format!("request body exceeds {max_bytes} bytes"))
             .with_status(StatusCode::PAYLOAD_TOO_LARGE.as_u16())
     };
     let declared =
         header_str(request, header::CONTENT_LENGTH).and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|length| length > max_bytes as u64) {
         return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk
             .map_err(|_| ErrorResponse::invalid_request("the request body could not be read"))?;
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
+        if body.len() + chunk.len() > max_bytes {
             return Err(too_large());
         }
         body.extend_from_slice(&chunk);
@@ -416,7 +418,12 @@ async fn post_endpoint<T: Serialize>(
     success: impl FnOnce(T, Option<&Fault>) -> HttpResponse,
 ) -> HttpResponse {
     let started = Instant::now();
-    let body = match read_body(request, payload).await {
+    let limits = &server.inner.limits;
+    let body = match limits.check_headers(request.headers()) {
+        Ok(()) => read_body(request, payload, limits.max_body_bytes).await,
+        Err(response) => Err(response),
+    };
+    let body = match body {
         Ok(body) => body,
         Err(response) => {
             let error = EndpointError {
@@ -434,6 +441,28 @@ async fn post_endpoint<T: Serialize>(
         }
     };
     let probe = probe(request, &body);
+    // Failed-authentication throttling: checked before anything can change state (fault
+    // counts, assertion `jti`s, tokens), keyed by the client id the request names, whether
+    // or not it is registered, and by the peer address (never a forwarded-for header).
+    let peer = request.peer_addr().map(|address| address.ip());
+    if let Some(throttle) = &server.inner.throttle
+        && let Some(retry_after) = throttle.retry_after(probe.client_id.as_deref(), peer, || {
+            server.inner.clock.unix_seconds()
+        })
+    {
+        let error = EndpointError {
+            response: crate::throttle::throttled(retry_after),
+            basic_attempted: false,
+        };
+        let mut response = error_response(server, &error);
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        let client_id = probe.client_id.clone().map(ClientId::new);
+        let outcome =
+            Outcome::new(endpoint, client_id, Some(error.response.error)).with_probe(probe);
+        return finish(server, request, started, outcome, response);
+    }
     let fault = server.inner.scenarios.take(endpoint, &probe);
     if let Some(Fault::Delay { millis }) = &fault {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;
@@ -459,6 +488,15 @@ async fn post_endpoint<T: Serialize>(
             .map(|value| value.to_str().unwrap_or("\u{fffd}")),
         &body,
     );
+    if let (Some(throttle), Err(error)) = (&server.inner.throttle, &handled.result)
+        && is_authentication_failure(error)
+    {
+        throttle.record_failure(
+            probe.client_id.as_deref(),
+            peer,
+            server.inner.clock.unix_seconds(),
+        );
+    }
     let (response, error) = match handled.result {
         Ok(value) => (success(value, fault.as_ref()), None),
         Err(error) => (
@@ -468,6 +506,13 @@ async fn post_endpoint<T: Serialize>(
     };
     let outcome = Outcome::new(endpoint, handled.client_id, error).with_probe(probe);
     finish(server, request, started, outcome, response)
+}
+
+/// Whether an endpoint error is a failed client authentication, as the throttle counts them:
+/// every `invalid_client`, and any other 401 (UserClouds words a wrong secret
+/// `invalid_grant` with 401).
+fn is_authentication_failure(error: &EndpointError) -> bool {
+    error.response.error == ErrorCode::InvalidClient || error.response.status() == 401
 }
 
 async fn token(
@@ -536,6 +581,20 @@ async fn get_endpoint(
     body: impl FnOnce() -> serde_json::Value,
 ) -> HttpResponse {
     let started = Instant::now();
+    if let Err(response) = server.inner.limits.check_headers(request.headers()) {
+        let error = EndpointError {
+            response,
+            basic_attempted: false,
+        };
+        let outcome = Outcome::new(endpoint, None, Some(error.response.error.clone()));
+        return finish(
+            server,
+            request,
+            started,
+            outcome,
+            error_response(server, &error),
+        );
+    }
     let fault = server.inner.scenarios.take(endpoint, &Probe::default());
     if let Some(Fault::Delay { millis }) = &fault {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;

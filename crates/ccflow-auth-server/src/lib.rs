@@ -13,10 +13,12 @@ mod expect;
 mod http;
 mod journal;
 mod keys;
+mod limits;
 mod mint;
 mod scenarios;
 mod server;
 mod shape;
+mod throttle;
 
 pub use admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use app::AuthServer;
@@ -28,10 +30,12 @@ pub use expect::{RequestAssertion, RequestExpectation};
 pub use http::{MAX_BODY_BYTES, configure};
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
+pub use limits::Limits;
 pub use mint::{MintBuilder, MintError};
 pub use scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 pub use shape::ResponseStyle;
+pub use throttle::AuthThrottle;
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

@@ -18,8 +18,10 @@ use crate::config::ConfigError;
 use crate::expect::{Expectations, RequestAssertion, RequestExpectation};
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
+use crate::limits::Limits;
 use crate::scenarios::ScenarioBuilder;
 use crate::shape::{ProfileSettings, ResponseStyle};
+use crate::throttle::AuthThrottle;
 use ccflow_protocol::{Clock, VirtualClock};
 
 /// Why a server could not be built or started.
@@ -62,6 +64,8 @@ pub struct MockAuthServerBuilder {
     settings: ProfileSettings,
     scenarios: Vec<ScenarioSpec>,
     journal_capacity: usize,
+    limits: Limits,
+    auth_throttle: Option<AuthThrottle>,
     bind: SocketAddr,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
@@ -84,6 +88,8 @@ impl Default for MockAuthServerBuilder {
             settings: ProfileSettings::default(),
             scenarios: Vec::new(),
             journal_capacity: crate::journal::JOURNAL_CAPACITY,
+            limits: Limits::default(),
+            auth_throttle: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             workers: 1,
             config_file: None,
@@ -185,6 +191,30 @@ impl MockAuthServerBuilder {
     /// How many requests the journal keeps (default 10,000; the oldest go first).
     pub fn journal_capacity(mut self, capacity: usize) -> Self {
         self.journal_capacity = capacity.max(1);
+        self
+    }
+
+    /// Request size limits: header block, body, parameter count, scope count and length,
+    /// `client_id`, `resource`/`audience` and `client_assertion` lengths (default
+    /// [`Limits::default`]; see `docs/security.md`).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Turns on failed-authentication throttling: past the threshold of failed client
+    /// authentications per client id or per peer address in a window, the token,
+    /// introspection and revocation endpoints answer `429` with `Retry-After` until the window
+    /// closes. Off by default. Time is the server's clock, so tests advance it instead of
+    /// sleeping; see `docs/security.md`.
+    pub fn auth_throttle(mut self, throttle: AuthThrottle) -> Self {
+        self.auth_throttle = Some(throttle);
+        self
+    }
+
+    /// Turns failed-authentication throttling off again (the default).
+    pub fn no_auth_throttle(mut self) -> Self {
+        self.auth_throttle = None;
         self
     }
 
@@ -330,6 +360,10 @@ impl MockAuthServerBuilder {
                 .into());
             }
         }
+        self.limits.validate()?;
+        if let Some(throttle) = &self.auth_throttle {
+            throttle.validate()?;
+        }
         for (index, scenario) in self.scenarios.iter().enumerate() {
             scenario
                 .validate()
@@ -378,6 +412,8 @@ impl MockAuthServerBuilder {
             virtual_clock,
             admin: self.admin,
             token_ttl: self.token_ttl,
+            limits: self.limits,
+            auth_throttle: self.auth_throttle,
         })
     }
 
@@ -429,6 +465,8 @@ struct Prepared {
     virtual_clock: Option<VirtualClock>,
     admin: AdminSettings,
     token_ttl: Option<Duration>,
+    limits: Limits,
+    auth_throttle: Option<AuthThrottle>,
 }
 
 impl Prepared {
@@ -469,6 +507,8 @@ impl Prepared {
             admin: self.admin,
             token_ttl: self.token_ttl,
             journal_capacity: self.journal_capacity,
+            limits: self.limits,
+            auth_throttle: self.auth_throttle,
         });
         for spec in scenarios {
             // Validated in `prepare`.

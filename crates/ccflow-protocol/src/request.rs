@@ -365,12 +365,21 @@ impl TokenOperationRequest {
         body: &[u8],
     ) -> Result<TokenOperationRequest, RequestError> {
         let params = FormParams::from_request(content_type, body, &[])?;
+        TokenOperationRequest::from_params(&params, authorization)
+    }
+
+    /// Builds an introspection or revocation request from already-decoded parameters, with
+    /// the same checks as [`TokenOperationRequest::parse`] after decoding.
+    pub fn from_params(
+        params: &FormParams,
+        authorization: Option<&str>,
+    ) -> Result<TokenOperationRequest, RequestError> {
         let token = params
             .get("token")
             .ok_or(RequestError::MissingParameter("token"))?
             .to_owned();
         let token_type_hint = params.get("token_type_hint").map(str::to_owned);
-        let client_auth = ClientAuthentication::from_request(authorization, &params)?;
+        let client_auth = ClientAuthentication::from_request(authorization, params)?;
         Ok(TokenOperationRequest {
             token,
             token_type_hint,
