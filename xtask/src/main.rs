@@ -3,6 +3,7 @@
 mod bench;
 mod e2e;
 mod soak;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,6 +34,9 @@ commands:
           release build; the auth server and resource API under sustained mixed load (good
           and bad requests) while keys rotate and faults toggle every second: fails on any
           unexpected status, a panic, a dead server, RSS growth or an unbounded journal
+  fuzz [--seconds N] [--target NAME]...
+          build the libFuzzer targets under fuzz/ (stable toolchain) and run each for N s
+          (default 30) on a copy of its seed corpus; fails on any crash (docs/fuzzing.md)
   ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
 
 profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         }
         Some("bench") => bench::run(&root(), &args[1..]),
         Some("soak") => soak::run(&root(), &args[1..]),
+        Some("fuzz") => fuzz::Options::parse(&args[1..]).and_then(|o| fuzz::run(&root(), &o)),
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
     };
     match result {

@@ -200,7 +200,8 @@ pub(crate) fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
     parse(&text, base).map_err(|error| error.in_file(path))
 }
 
-fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
+/// Parses and validates configuration text; relative paths are resolved against `base`.
+pub(crate) fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
     let file: FileConfig = toml::from_str(text).map_err(|error| {
         let why = error.message().to_owned();
         let field = match error.span() {

@@ -101,13 +101,26 @@ impl MockAuthServerBuilder {
     /// Reads a TOML configuration file (see `docs/configuration.md`) into a builder.
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let loaded = crate::config::load_file(path.as_ref())?;
-        let mut builder = loaded.builder;
+        let mut builder = Self::from_loaded(loaded).map_err(|error| ConfigError {
+            file: Some(path.as_ref().to_path_buf()),
+            ..error
+        })?;
         builder.config_file = Some(path.as_ref().to_path_buf());
+        Ok(builder)
+    }
+
+    /// Reads TOML configuration text (the format of
+    /// [`from_config_file`](Self::from_config_file)) into a builder; relative key paths are
+    /// resolved against `base_dir`. Every mistake is a [`ConfigError`], whatever the text.
+    pub fn from_config_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        Self::from_loaded(crate::config::parse(text, base_dir.as_ref())?)
+    }
+
+    fn from_loaded(loaded: crate::config::LoadedConfig) -> Result<Self, ConfigError> {
+        let mut builder = loaded.builder;
         if let Some(bind) = loaded.bind {
-            let address = bind.parse().map_err(|_| ConfigError {
-                file: Some(path.as_ref().to_path_buf()),
-                field: "bind".to_owned(),
-                why: format!("`{bind}` is not an IP:port address"),
+            let address = bind.parse().map_err(|_| {
+                ConfigError::field("bind", format!("`{bind}` is not an IP:port address"))
             })?;
             builder = builder.bind(address);
         }
