@@ -506,6 +506,16 @@ mod tests {
             .unwrap();
         assert!(default.inner.throttle.is_none());
         assert_eq!(default.inner.limits, Limits::default());
+    fn the_builder_loads_configuration_text() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let text = std::fs::read_to_string(fixtures.join("ccflow.toml")).unwrap();
+        let builder = MockAuthServerBuilder::from_config_str(&text, &fixtures)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(builder.into_app("http://localhost").is_ok());
+        let error = MockAuthServerBuilder::from_config_str("bind = \"nowhere\"", ".").unwrap_err();
+        assert_eq!((error.file, error.field.as_str()), (None, "bind"));
+        let error = MockAuthServerBuilder::from_config_str("bind = ", ".").unwrap_err();
+        assert_eq!(error.field, "(line 1)");
     }
 
     #[test]
