@@ -2,8 +2,8 @@
 
 mod bench;
 mod e2e;
-mod soak;
 mod fuzz;
+mod soak;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -506,6 +506,9 @@ mod tests {
             .unwrap();
         assert!(default.inner.throttle.is_none());
         assert_eq!(default.inner.limits, Limits::default());
+    }
+
+    #[test]
     fn the_builder_loads_configuration_text() {
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let text = std::fs::read_to_string(fixtures.join("ccflow.toml")).unwrap();
