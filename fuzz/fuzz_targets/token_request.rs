@@ -2,8 +2,9 @@
 //! `Authorization` and body bytes, through the server's own actix routes (`configure`), so the
 //! same code as in production reads the body, parses the request and picks the OAuth error.
 //!
-//! Input: `[profile byte] content-type \n authorization \n body`; an empty header line means
-//! the header is absent. Asserts: no panic, never a 5xx, a 200 carries a token, every other
+//! Input: `[server byte] content-type \n authorization \n body`; an empty header line means
+//! the header is absent. The server byte picks a profile (rfc, slb, cloudentity, cyberark,
+//! userclouds) or the rfc server with tight request limits. Asserts: no panic, never a 5xx, a 200 carries a token, every other
 //! answer is a 4xx whose JSON body names an RFC 6749 §5.2 error; `Cache-Control: no-store`
 //! where the profile sends cache headers.
 #![no_main]
@@ -12,18 +13,20 @@ use std::sync::OnceLock;
 
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, test};
-use ccflow_auth_server::{AuthServer, configure};
-use ccflow_fuzz::{PROFILES, auth_server, check_error_body, split_parts};
+use ccflow_auth_server::{AuthServer, Profile, configure};
+use ccflow_fuzz::{PROFILES, auth_server, check_error_body, split_parts, tight_limits_server};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fn servers() -> &'static [AuthServer] {
     static SERVERS: OnceLock<Vec<AuthServer>> = OnceLock::new();
     SERVERS.get_or_init(|| {
-        PROFILES
+        let mut servers: Vec<AuthServer> = PROFILES
             .iter()
             .map(|profile| auth_server(*profile))
-            .collect()
+            .collect();
+        servers.push(tight_limits_server());
+        servers
     })
 }
 
@@ -35,8 +38,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };
-    let index = usize::from(selector) % PROFILES.len();
-    let (profile, server) = (PROFILES[index], &servers()[index]);
+    let servers = servers();
+    let index = usize::from(selector) % servers.len();
+    let profile = PROFILES.get(index).copied().unwrap_or(Profile::Rfc);
+    let server = &servers[index];
     let parts = split_parts(rest, b'\n', 3);
     let (content_type, authorization, body) = (parts[0], parts[1], parts[2]);
     // Header values an HTTP parser would refuse never reach the endpoint.

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, UNIX_EPOCH};
 
 use ccflow_auth_server::protocol::{AuthMethod, BearerChallenge, ErrorCode, Jwk};
-use ccflow_auth_server::{AuthServer, Client, ManualClock, MockAuthServer, Profile, SigningKey};
+use ccflow_auth_server::{
+    AuthServer, Client, Limits, ManualClock, MockAuthServer, Profile, SigningKey,
+};
 use ccflow_resource_api::{AuthError, Validator};
 use serde_json::Value;
 
@@ -108,6 +110,29 @@ pub fn auth_server(profile: Profile) -> AuthServer {
         .clients(clients(profile))
         .into_app("http://127.0.0.1:8080")
         .unwrap_or_else(|error| panic!("the {profile:?} server builds: {error}"))
+}
+
+/// The rfc server with every request limit tight, so short inputs reach each limit's branch
+/// (the defaults need kilobytes that libFuzzer's length control rarely builds).
+pub fn tight_limits_server() -> AuthServer {
+    MockAuthServer::builder()
+        .signing_key(signing_key(Profile::Rfc))
+        .clock(clock())
+        .admin(false)
+        .clients(clients(Profile::Rfc))
+        .limits(
+            Limits::default()
+                .max_header_bytes(400)
+                .max_body_bytes(300)
+                .max_params(5)
+                .max_scope_count(3)
+                .max_scope_length(16)
+                .max_client_id_length(24)
+                .max_resource_length(40)
+                .max_client_assertion_length(64),
+        )
+        .into_app("http://127.0.0.1:8080")
+        .unwrap_or_else(|error| panic!("the tight-limits server builds: {error}"))
 }
 
 /// Splits `data` at the first `count - 1` occurrences of `separator` (missing parts are empty).
