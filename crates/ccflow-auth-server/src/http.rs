@@ -425,20 +425,7 @@ async fn post_endpoint<T: Serialize>(
     };
     let body = match body {
         Ok(body) => body,
-        Err(response) => {
-            let error = EndpointError {
-                response,
-                basic_attempted: false,
-            };
-            let outcome = Outcome::new(endpoint, None, Some(error.response.error.clone()));
-            return finish(
-                server,
-                request,
-                started,
-                outcome,
-                error_response(server, &error),
-            );
-        }
+        Err(response) => return refuse(server, request, started, endpoint, response),
     };
     let probe = probe(request, &body);
     // Failed-authentication throttling: checked before anything can change state (fault
@@ -573,6 +560,28 @@ async fn revoke(
     .await
 }
 
+/// A request refused before it was parsed (a size limit): the error, journaled as any other.
+fn refuse(
+    server: &AuthServer,
+    request: &HttpRequest,
+    started: Instant,
+    endpoint: Endpoint,
+    response: ErrorResponse,
+) -> HttpResponse {
+    let error = EndpointError {
+        response,
+        basic_attempted: false,
+    };
+    let outcome = Outcome::new(endpoint, None, Some(error.response.error.clone()));
+    finish(
+        server,
+        request,
+        started,
+        outcome,
+        error_response(server, &error),
+    )
+}
+
 /// A GET endpoint (discovery, JWKS), with fault scenarios applied.
 async fn get_endpoint(
     server: &AuthServer,
@@ -582,18 +591,7 @@ async fn get_endpoint(
 ) -> HttpResponse {
     let started = Instant::now();
     if let Err(response) = server.inner.limits.check_headers(request.headers()) {
-        let error = EndpointError {
-            response,
-            basic_attempted: false,
-        };
-        let outcome = Outcome::new(endpoint, None, Some(error.response.error.clone()));
-        return finish(
-            server,
-            request,
-            started,
-            outcome,
-            error_response(server, &error),
-        );
+        return refuse(server, request, started, endpoint, response);
     }
     let fault = server.inner.scenarios.take(endpoint, &Probe::default());
     if let Some(Fault::Delay { millis }) = &fault {
