@@ -11,7 +11,6 @@
 //! ([`install_provider`]), so whichever starts first, all of them get the cached keys. An
 //! application that installed its own provider earlier keeps it (and everything still works).
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use aws_lc_rs::rand::SystemRandom;
@@ -44,33 +43,41 @@ pub fn install_provider() {
     });
 }
 
-/// A small map from key bytes to a parsed key, read-mostly.
-struct Cache<K, V>(LazyLock<RwLock<HashMap<K, V>>>);
+/// A short list of parsed keys, read-mostly, searched by comparing key bytes. For the handful
+/// of keys a process has, a comparison (which stops at the first differing byte, and on a hit
+/// is one `memcmp`) costs less than hashing a 270-byte public or 1.2 KB private key, and no
+/// lookup key has to be built: this runs for every signature and every verification.
+struct Cache<K, V>(RwLock<Vec<(K, V)>>);
 
-impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+impl<K, V: Clone> Cache<K, V> {
     const fn new() -> Self {
-        Cache(LazyLock::new(RwLock::default))
+        Cache(RwLock::new(Vec::new()))
     }
 
-    fn get_or_parse<Q>(&self, key: &Q, parse: impl FnOnce() -> Option<V>) -> Option<V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: std::hash::Hash + Eq + ToOwned<Owned = K> + ?Sized,
-    {
-        if let Some(value) = self
+    /// The value whose key `matches`, else `parse()`'s (remembered under `key()`).
+    fn get_or_parse(
+        &self,
+        matches: impl Fn(&K) -> bool,
+        key: impl FnOnce() -> K,
+        parse: impl FnOnce(&K) -> Option<V>,
+    ) -> Option<V> {
+        let found = self
             .0
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-        {
-            return Some(value.clone());
+            .iter()
+            .find(|(cached, _)| matches(cached))
+            .map(|(_, value)| value.clone());
+        if found.is_some() {
+            return found;
         }
-        let value = parse()?;
-        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_CACHED_KEYS {
-            map.clear();
+        let key = key();
+        let value = parse(&key)?;
+        let mut entries = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.clear();
         }
-        map.insert(key.to_owned(), value.clone());
+        entries.push((key, value.clone()));
         Some(value)
     }
 }
@@ -87,15 +94,19 @@ static PRIVATE_KEYS: Cache<Vec<u8>, PrivateKey> = Cache::new();
 
 fn private_key(key: &EncodingKey, algorithm: Algorithm) -> Option<PrivateKey> {
     // The cache key is the DER itself: an ES256 and an RSA key can never share bytes.
-    PRIVATE_KEYS.get_or_parse(key.as_bytes(), || {
-        Some(match algorithm {
-            Algorithm::ES256 => PrivateKey::Es256(Arc::new(
-                EcdsaKeyPair::from_pkcs8(&aws::ECDSA_P256_SHA256_FIXED_SIGNING, key.as_bytes())
-                    .ok()?,
-            )),
-            _ => PrivateKey::Rsa(Arc::new(RsaKeyPair::from_der(key.as_bytes()).ok()?)),
-        })
-    })
+    let der = key.as_bytes();
+    PRIVATE_KEYS.get_or_parse(
+        |cached| cached.as_slice() == der,
+        || der.to_vec(),
+        |der| {
+            Some(match algorithm {
+                Algorithm::ES256 => PrivateKey::Es256(Arc::new(
+                    EcdsaKeyPair::from_pkcs8(&aws::ECDSA_P256_SHA256_FIXED_SIGNING, der).ok()?,
+                )),
+                _ => PrivateKey::Rsa(Arc::new(RsaKeyPair::from_der(der).ok()?)),
+            })
+        },
+    )
 }
 
 fn rsa_padding(algorithm: Algorithm) -> Option<&'static dyn aws::RsaEncoding> {
@@ -184,15 +195,45 @@ fn verification_algorithm(algorithm: Algorithm) -> Option<&'static dyn Verificat
     })
 }
 
-/// The public key bytes aws-lc-rs parses: DER as given, or for RSA `n`/`e` components the
-/// PKCS#1 `RSAPublicKey` DER built from them (RFC 8017 §A.1.1).
-fn public_key_der(key: &DecodingKey) -> Option<Vec<u8>> {
-    match key.kind() {
-        DecodingKeyKind::SecretOrDer(der) => Some(der.clone()),
-        DecodingKeyKind::RsaModulusExponent { n, e } => {
-            let mut body = der_integer(n);
-            body.extend(der_integer(e));
-            Some(der_tlv(0x30, &body))
+/// A public key as jsonwebtoken holds it: DER, or RSA `n`/`e` components (from a JWK).
+#[derive(PartialEq, Eq)]
+enum PublicMaterial {
+    Der(Vec<u8>),
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+}
+
+impl PublicMaterial {
+    fn of(key: &DecodingKey) -> Self {
+        match key.kind() {
+            DecodingKeyKind::SecretOrDer(der) => PublicMaterial::Der(der.clone()),
+            DecodingKeyKind::RsaModulusExponent { n, e } => PublicMaterial::Rsa {
+                n: n.clone(),
+                e: e.clone(),
+            },
+        }
+    }
+
+    fn is(&self, key: &DecodingKey) -> bool {
+        match (self, key.kind()) {
+            (PublicMaterial::Der(cached), DecodingKeyKind::SecretOrDer(der)) => cached == der,
+            (
+                PublicMaterial::Rsa { n, e },
+                DecodingKeyKind::RsaModulusExponent { n: key_n, e: key_e },
+            ) => n == key_n && e == key_e,
+            _ => false,
+        }
+    }
+
+    /// The bytes aws-lc-rs parses: DER as given, or for RSA components the PKCS#1
+    /// `RSAPublicKey` DER built from them (RFC 8017 §A.1.1).
+    fn der(&self) -> Vec<u8> {
+        match self {
+            PublicMaterial::Der(der) => der.clone(),
+            PublicMaterial::Rsa { n, e } => {
+                let mut body = der_integer(n);
+                body.extend(der_integer(e));
+                der_tlv(0x30, &body)
+            }
         }
     }
 }
@@ -226,17 +267,19 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-static PUBLIC_KEYS: Cache<(Algorithm, Vec<u8>), Arc<ParsedPublicKey>> = Cache::new();
+static PUBLIC_KEYS: Cache<(Algorithm, PublicMaterial), Arc<ParsedPublicKey>> = Cache::new();
 
 fn cached_verifier(algorithm: &Algorithm, key: &DecodingKey) -> JwtResult<Box<dyn JwtVerifier>> {
     let parsed = verification_algorithm(*algorithm).and_then(|verification| {
-        let der = public_key_der(key)?;
-        let cache_key = (*algorithm, der);
-        PUBLIC_KEYS.get_or_parse(&cache_key, || {
-            ParsedPublicKey::new(verification, &cache_key.1)
-                .ok()
-                .map(Arc::new)
-        })
+        PUBLIC_KEYS.get_or_parse(
+            |(cached_algorithm, material)| cached_algorithm == algorithm && material.is(key),
+            || (*algorithm, PublicMaterial::of(key)),
+            |(_, material)| {
+                ParsedPublicKey::new(verification, material.der())
+                    .ok()
+                    .map(Arc::new)
+            },
+        )
     });
     match parsed {
         Some(key) => Ok(Box::new(CachedVerifier {
@@ -400,7 +443,7 @@ mod tests {
     fn the_der_built_from_components_is_the_keys_own() {
         let key = encoding(RSA, Algorithm::RS256);
         let pair = RsaKeyPair::from_der(key.as_bytes()).unwrap();
-        let from_components = public_key_der(&decoding(RSA, Algorithm::RS256)).unwrap();
+        let from_components = PublicMaterial::of(&decoding(RSA, Algorithm::RS256)).der();
         assert_eq!(
             from_components,
             aws_lc_rs::signature::KeyPair::public_key(&pair).as_ref()
@@ -409,6 +452,24 @@ mod tests {
         assert_eq!(der_integer(&[0, 0, 0x7f]), [0x02, 0x01, 0x7f]);
         assert_eq!(der_integer(&[0x80]), [0x02, 0x02, 0x00, 0x80]);
         assert_eq!(der_integer(&[0, 0]), [0x02, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn key_material_matches_only_the_same_bytes_in_the_same_form() {
+        let components = decoding(RSA, Algorithm::RS256);
+        let material = PublicMaterial::of(&components);
+        assert!(material.is(&components));
+        // The same key as DER is another cache entry, never a false hit.
+        let der = DecodingKey::from_rsa_der(&material.der());
+        assert!(!material.is(&der));
+        assert!(PublicMaterial::of(&der).is(&der));
+        let DecodingKeyKind::RsaModulusExponent { n, e } = components.kind() else {
+            panic!("a JWK-style key")
+        };
+        let mut other_n = n.clone();
+        *other_n.last_mut().unwrap() ^= 1;
+        assert!(!material.is(&DecodingKey::from_rsa_raw_components(&other_n, e)));
+        assert!(!material.is(&DecodingKey::from_rsa_raw_components(n, &[1, 0, 0, 1])));
     }
 
     #[test]

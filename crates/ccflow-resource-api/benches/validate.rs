@@ -83,7 +83,8 @@ fn validation(algorithm: Algorithm) -> Validation {
 }
 
 fn bench(criterion: &mut Criterion) {
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    // The provider every ccflow crate installs (the validator builder does it too).
+    ccflow_protocol::jwt::install_provider();
     let cases = [
         case(
             "RS256",

@@ -96,7 +96,7 @@ pub enum TokenRejection {
     /// The signature does not verify.
     #[error("the token's signature is invalid")]
     BadSignature,
-    /// The payload (or a JOSE header member) is not valid JSON, or the claims are not an object.
+    /// The payload is not valid JSON, not an object, or repeats a claim name (RFC 7519 §4).
     #[error("the token's claims are not a valid JSON object")]
     MalformedClaims,
     /// A required claim is absent.

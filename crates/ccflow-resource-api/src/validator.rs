@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use ccflow_protocol::{Clock, SystemClock};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::{Map, Value};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::claims::{ClaimRules, Claims};
 use crate::error::{AuthError, BuildError, JwksError, TokenRejection};
@@ -346,10 +345,6 @@ impl ValidatorBuilder {
         } else {
             None
         };
-        let validations = algorithms
-            .iter()
-            .map(|&algorithm| (algorithm, signature_only(algorithm)))
-            .collect();
         let accepted_algorithms = algorithms
             .iter()
             .map(|algorithm| format!("{algorithm:?}"))
@@ -366,7 +361,6 @@ impl ValidatorBuilder {
                 audiences,
                 algorithms,
                 accepted_algorithms,
-                validations,
                 hmac_key,
                 accepted_typ: self.accepted_typ,
                 expected_typ,
@@ -387,19 +381,6 @@ fn is_http_url(url: &str) -> bool {
         && !url.contains(char::is_whitespace)
 }
 
-/// jsonwebtoken checks the signature and pins `alg` to the key family
-/// (RS256 with an HMAC key is refused, and the reverse); every claim rule is
-/// ours, because its time checks read `SystemTime` and cannot be injected.
-fn signature_only(algorithm: Algorithm) -> Validation {
-    let mut validation = Validation::new(algorithm);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    validation.leeway = 0;
-    validation
-}
-
 /// Validates bearer tokens for one API: cheap to clone, shared by every
 /// worker. See the crate documentation for the checks and their order.
 #[derive(Clone)]
@@ -412,7 +393,6 @@ struct Inner {
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
     accepted_algorithms: String,
-    validations: Vec<(Algorithm, Validation)>,
     hmac_key: Option<DecodingKey>,
     accepted_typ: Option<Vec<String>>,
     expected_typ: String,
@@ -506,15 +486,14 @@ impl Validator {
             }
             .into());
         }
-        let validation = inner.validation(algorithm)?;
-        let all = match (&inner.hmac_key, &inner.jwks) {
-            (Some(secret), _) if is_hmac(algorithm) => verify(token, secret, validation)?,
+        match (&inner.hmac_key, &inner.jwks) {
+            (Some(secret), _) if is_hmac(algorithm) => verify(&jws, secret, algorithm)?,
             (_, Some(jwks)) if !is_hmac(algorithm) => {
                 let keys = jwks.keys_for(kid, algorithm).await?;
                 match keys.lookup(kid, algorithm) {
                     Lookup::Unknown => return Err(TokenRejection::UnknownKey.into()),
                     Lookup::Mismatch => return Err(TokenRejection::KeyMismatch.into()),
-                    Lookup::Found(candidates) => verify_with_any(token, &candidates, validation)?,
+                    Lookup::Found(candidates) => verify_with_any(&jws, &candidates, algorithm)?,
                 }
             }
             // Unreachable by construction (build pairs each allowed family
@@ -526,6 +505,7 @@ impl Validator {
                 .into());
             }
         };
+        let all = token::decode_claims(jws.payload)?;
         let rules = ClaimRules {
             issuer: &inner.issuer,
             audiences: &inner.audiences,
@@ -562,8 +542,9 @@ impl Inner {
             return Ok(());
         };
         let fits = typ.is_some_and(|typ| {
-            let typ = token::normalize_typ(typ);
-            accepted.contains(&typ)
+            accepted
+                .iter()
+                .any(|accepted| token::typ_matches(typ, accepted))
         });
         if fits {
             Ok(())
@@ -573,29 +554,18 @@ impl Inner {
             })
         }
     }
-
-    fn validation(&self, algorithm: Algorithm) -> Result<&Validation, TokenRejection> {
-        self.validations
-            .iter()
-            .find(|(allowed, _)| *allowed == algorithm)
-            .map(|(_, validation)| validation)
-            .ok_or_else(|| TokenRejection::AlgNotAllowed {
-                accepted: self.accepted_algorithms.clone(),
-            })
-    }
 }
 
-/// Tries each candidate key until one verifies; the first non-signature
-/// failure (malformed claims under a valid signature) ends the search.
+/// Tries each candidate key until one verifies the signature.
 fn verify_with_any(
-    token: &str,
+    jws: &token::CompactJws<'_>,
     candidates: &[&crate::jwks::VerificationKey],
-    validation: &Validation,
-) -> Result<Map<String, Value>, TokenRejection> {
+    algorithm: Algorithm,
+) -> Result<(), TokenRejection> {
     let mut last = TokenRejection::BadSignature;
     for candidate in candidates {
-        match verify(token, &candidate.key, validation) {
-            Ok(claims) => return Ok(claims),
+        match verify(jws, &candidate.key, algorithm) {
+            Ok(()) => return Ok(()),
             Err(rejection @ (TokenRejection::BadSignature | TokenRejection::KeyMismatch)) => {
                 last = rejection;
             }
@@ -605,31 +575,30 @@ fn verify_with_any(
     Err(last)
 }
 
+/// Checks the signature over `header.payload` with jsonwebtoken's installed crypto provider
+/// (DESIGN.md "Crypto"; ccflow's keeps each public key parsed). Only the signature: the header
+/// was read and checked above and the claims are decoded once, afterwards, by us, so neither
+/// is parsed twice (`jsonwebtoken::decode` would parse the header twice and the claims twice).
 fn verify(
-    token: &str,
+    jws: &token::CompactJws<'_>,
     key: &DecodingKey,
-    validation: &Validation,
-) -> Result<Map<String, Value>, TokenRejection> {
-    match jsonwebtoken::decode::<Map<String, Value>>(token, key, validation) {
-        Ok(data) => Ok(data.claims),
+    algorithm: Algorithm,
+) -> Result<(), TokenRejection> {
+    match jsonwebtoken::crypto::verify(jws.signature, jws.signing_input.as_bytes(), key, algorithm)
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(TokenRejection::BadSignature),
         Err(error) => Err(match error.kind() {
-            ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+            // A signature that is base64url characters but not base64url (a stray length,
+            // non-zero trailing bits).
+            ErrorKind::Base64(_) => TokenRejection::NotAJws,
+            // The key cannot verify this algorithm: an RSA key under ES256, say.
             ErrorKind::InvalidAlgorithm
             | ErrorKind::InvalidRsaKey(_)
             | ErrorKind::InvalidEcdsaKey
             | ErrorKind::InvalidEddsaKey
             | ErrorKind::InvalidKeyFormat
             | ErrorKind::UnsupportedAlgorithm => TokenRejection::KeyMismatch,
-            ErrorKind::Base64(_) => TokenRejection::NotAJws,
-            // jsonwebtoken parses the header again, more strictly than we do
-            // (e.g. an embedded `jwk` must be a JWK): tell the two apart.
-            ErrorKind::Json(_) | ErrorKind::Utf8(_) => {
-                if jsonwebtoken::decode_header(token).is_err() {
-                    TokenRejection::MalformedHeader
-                } else {
-                    TokenRejection::MalformedClaims
-                }
-            }
             _ => TokenRejection::BadSignature,
         }),
     }

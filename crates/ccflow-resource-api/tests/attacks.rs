@@ -5,6 +5,8 @@
 mod common;
 
 use actix_web::test::TestRequest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_resource_api::sample_api::SampleApi;
 use ccflow_resource_api::{Algorithm, Validator};
 use common::*;
@@ -610,4 +612,36 @@ async fn never_echoes_the_token_in_a_refusal() {
         assert!(!text.contains(signature), "{text}");
     }
     let _ = Validator::builder;
+}
+
+#[actix_web::test]
+async fn refuses_a_repeated_claim_behind_a_valid_signature() {
+    // RFC 7519 §4: a parser that kept the first `exp` would read this token as expired and one
+    // that kept the last as valid for ever; the validator reads neither.
+    let (api, _jwks) = setup(1).await;
+    let key = key_1();
+    let header = serde_json::to_string(&header(&key)).unwrap();
+    let claims = claims().to_string();
+    let repeated = format!(
+        r#"{},"exp":{}}}"#,
+        claims.strip_suffix('}').unwrap(),
+        T0 + 10 * 365 * 86_400
+    );
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(repeated)
+    );
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.algorithm).unwrap();
+    check(
+        &with_token(&api, &format!("{message}.{signature}")).await,
+        &invalid_token("the token's claims are not a valid JSON object"),
+    );
+    // The same claims without the repeat pass: only the repeat was refused.
+    let answers = with_token(&api, &token(&key)).await;
+    assert!(
+        answers.iter().all(|answer| answer.status == 200),
+        "{answers:?}"
+    );
 }
