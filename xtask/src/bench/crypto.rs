@@ -114,6 +114,29 @@ impl Material {
     }
 }
 
+/// Raw verification of one token with its key parsed once: the baseline the validator is
+/// compared with, round by round.
+pub(crate) struct RawVerifier(Material);
+
+impl RawVerifier {
+    pub(crate) fn new(private_pem: &[u8], token: &str) -> Result<Self> {
+        Material::new(private_pem, token).map(RawVerifier)
+    }
+
+    pub(crate) fn verify(&self) -> bool {
+        self.0.verify()
+    }
+}
+
+/// Raw one-thread signs/s of one token's signing input with its key (median of five rounds):
+/// the baseline measured again after each load run.
+pub(crate) fn sign_rate(private_pem: &[u8], token: &str, duration: Duration) -> Result<f64> {
+    let material = Material::new(private_pem, token)?;
+    let rng = SystemRandom::new();
+    let mut out = Vec::new();
+    rate(duration, || material.sign(&rng, &mut out))
+}
+
 /// Calls `operation` in a loop for `duration` and returns operations per second: the median
 /// of five rounds, so that a burst of other work on the machine moves it less.
 pub(crate) fn rate(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {

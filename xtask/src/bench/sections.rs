@@ -206,23 +206,39 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 struct Endpoint {
     crypto: CryptoFigures,
     runs: Vec<LoadFigures>,
+    /// Raw one-thread signs/s around each run: the mean of the baseline measured just before
+    /// it and the one just after, so that a machine whose speed drifts during the bench (a
+    /// shared VM) is compared with itself.
+    raw_sign_around: Vec<f64>,
+}
+
+/// Tokens/s ÷ (raw one-thread signs/s × cores the server used): the share of the signing
+/// capacity of the server's cores that ends up as tokens.
+fn signing_ratio(run: &LoadFigures, raw_sign_per_second: f64) -> Option<f64> {
+    run.server_cores()
+        .filter(|cores| *cores > 0.0)
+        .map(|cores| run.load.per_second / (raw_sign_per_second * cores))
 }
 
 impl Endpoint {
-    /// Tokens/s ÷ (raw one-thread signs/s × cores the server used): the share of the
-    /// signing capacity of the server's cores that ends up as tokens.
-    fn ratio(&self, run: &LoadFigures) -> Option<f64> {
-        run.server_cores()
-            .filter(|cores| *cores > 0.0)
-            .map(|cores| run.load.per_second / (self.crypto.sign_one_thread * cores))
+    fn ratio(&self, index: usize) -> Option<f64> {
+        signing_ratio(self.runs.get(index)?, *self.raw_sign_around.get(index)?)
+    }
+
+    /// Server CPU per token beyond one raw signature (µs): what the server adds around it.
+    fn overhead_us(&self, index: usize) -> Option<f64> {
+        let cpu = self.runs.get(index)?.cpu_per_request_us()?;
+        Some(cpu - 1e6 / self.raw_sign_around.get(index)?)
     }
 
     fn to_json(&self) -> Value {
         json!({
             "baseline": crypto_json(&self.crypto),
-            "runs": self.runs.iter().map(|run| {
+            "runs": self.runs.iter().enumerate().map(|(index, run)| {
                 let mut value = run.to_json();
-                value["ratio_to_raw_signing"] = json!(self.ratio(run));
+                value["raw_sign_per_second_around_run"] = json!(self.raw_sign_around.get(index));
+                value["ratio_to_raw_signing"] = json!(self.ratio(index));
+                value["server_cpu_beyond_raw_sign_us"] = json!(self.overhead_us(index));
                 value
             }).collect::<Vec<_>>(),
         })
@@ -284,6 +300,8 @@ fn token_endpoint(
         ),
     ];
     let mut runs = Vec::new();
+    let mut raw_sign_around = Vec::new();
+    let mut before = crypto.sign_one_thread;
     for &conns in connections {
         let spec = spec(
             url::Url::parse(&token_url)?,
@@ -295,25 +313,53 @@ fn token_endpoint(
             options,
         );
         let figures = load_with_readings(&spec, Some(server.pid()))?;
-        let endpoint = Endpoint {
-            crypto: crypto.clone(),
-            runs: Vec::new(),
-        };
-        let ratio = endpoint
-            .ratio(&figures)
-            .map_or_else(String::new, |ratio| format!("  ratio {ratio:.2}"));
+        let after = crypto::sign_rate(&pem, &token, options.micro())?;
+        let around = f64::midpoint(before, after);
+        let extra = figures
+            .cpu_per_request_us()
+            .map_or_else(String::new, |cpu| {
+                format!(" (+{:.0} µs beyond a raw sign)", cpu - 1e6 / around)
+            });
+        let ratio = signing_ratio(&figures, around)
+            .map_or_else(String::new, |ratio| format!("  ratio {ratio:.2}{extra}"));
         say(&format!(
             "{}{ratio}",
             figures.row(&format!("POST /token {}", crypto.algorithm))
         ));
         runs.push(figures);
+        raw_sign_around.push(around);
+        before = after;
     }
-    Ok((Endpoint { crypto, runs }, server, token))
+    Ok((
+        Endpoint {
+            crypto,
+            runs,
+            raw_sign_around,
+        },
+        server,
+        token,
+    ))
+}
+
+/// Validations and raw verifications per second, one thread.
+struct Validation {
+    validator: f64,
+    raw_verify: f64,
+    /// The median of the per-round ratios: each validator round is compared with the raw round
+    /// run just before it, so a machine that speeds up or slows down mid-run (a shared VM, a
+    /// build beside it) moves both sides of every ratio alike.
+    ratio: f64,
 }
 
 /// Validations per second through the actix extractor path (`Validator::authenticate` on a
-/// request with the bearer header), one thread, against raw verifies of the same token.
-fn validator_rate(issuer: &str, token: &str, duration: Duration) -> Result<f64> {
+/// request with the bearer header), one thread, against raw verifies of the same token with
+/// the same key, in interleaved rounds.
+fn validator_rate(
+    issuer: &str,
+    token: &str,
+    raw: &crypto::RawVerifier,
+    duration: Duration,
+) -> Result<Validation> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -333,12 +379,14 @@ fn validator_rate(issuer: &str, token: &str, duration: Duration) -> Result<f64> 
             .authenticate(&request)
             .await
             .map_err(|error| anyhow::anyhow!("the validator refused the bench token: {error}"))?;
-        // Same method as the raw baseline: median of five rounds.
-        let mut rounds = Vec::with_capacity(5);
-        for _ in 0..5 {
+        const ROUNDS: u32 = 7;
+        let round = duration / ROUNDS;
+        let (mut validations, mut raws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let raw_rate = rate_for(round, || raw.verify())?;
             let started = Instant::now();
             let mut done: u64 = 0;
-            while started.elapsed() < duration / 5 {
+            while started.elapsed() < round {
                 for _ in 0..16 {
                     if validator.authenticate(&request).await.is_err() {
                         bail!("a validation failed mid-run");
@@ -347,10 +395,33 @@ fn validator_rate(issuer: &str, token: &str, duration: Duration) -> Result<f64> 
                 done += 16;
             }
             #[allow(clippy::cast_precision_loss, reason = "counts are small")]
-            rounds.push(done as f64 / started.elapsed().as_secs_f64());
+            let validator_rate = done as f64 / started.elapsed().as_secs_f64();
+            validations.push(validator_rate);
+            raws.push(raw_rate);
+            ratios.push(validator_rate / raw_rate);
         }
-        Ok(median(rounds))
+        Ok(Validation {
+            validator: median(validations),
+            raw_verify: median(raws),
+            ratio: median(ratios),
+        })
     })
+}
+
+/// Operations per second of `operation` over one round of `duration`.
+fn rate_for(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {
+    let started = Instant::now();
+    let mut done: u64 = 0;
+    while started.elapsed() < duration {
+        for _ in 0..16 {
+            if !operation() {
+                bail!("a raw verification failed");
+            }
+        }
+        done += 16;
+    }
+    #[allow(clippy::cast_precision_loss, reason = "counts are small")]
+    Ok(done as f64 / started.elapsed().as_secs_f64())
 }
 
 struct Sdk {
@@ -575,11 +646,14 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
 
     say("\n3. validator (one thread, extractor path) and the sample API");
     let issuer = rs256_server.uri();
-    let validations = validator_rate(&issuer, &rs256_token, options.micro())?;
+    let raw_verifier = crypto::RawVerifier::new(
+        &std::fs::read(root.join("fixtures/keys/rs256-1.pem"))?,
+        &rs256_token,
+    )?;
+    let validation = validator_rate(&issuer, &rs256_token, &raw_verifier, options.micro())?;
     say(&format!(
-        "  Validator::authenticate {validations:>9.0}/s vs raw verify {:>9.0}/s: ratio {:.2}",
-        rs256.crypto.verify_one_thread,
-        validations / rs256.crypto.verify_one_thread
+        "  Validator::authenticate {:>9.0}/s vs raw verify {:>9.0}/s (interleaved rounds): ratio {:.2}",
+        validation.validator, validation.raw_verify, validation.ratio
     ));
     let api = Server::start_logging(
         &release.join("ccflow-resource-api"),
@@ -641,7 +715,12 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
             .iter()
             .find(|run| run.load.connections == connections)
     };
-    if let Some(run) = rs256.runs.iter().max_by_key(|run| run.load.connections) {
+    let largest_run = rs256
+        .runs
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, run)| run.load.connections);
+    if let Some((index, run)) = largest_run {
         if let Some(cpu) = run.cpu_per_request_us() {
             targets.push(Target {
                 name: "RS256 server CPU per token",
@@ -651,7 +730,7 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
                 unit: "µs",
             });
         }
-        if let Some(ratio) = rs256.ratio(run) {
+        if let Some(ratio) = rs256.ratio(index) {
             targets.push(Target {
                 name: "RS256 tokens/s ÷ raw signing of the cores used",
                 measured: ratio,
@@ -714,7 +793,7 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
     }
     targets.push(Target {
         name: "validator ÷ raw verify",
-        measured: validations / rs256.crypto.verify_one_thread,
+        measured: validation.ratio,
         limit: 0.8,
         at_most: false,
         unit: "×",
@@ -774,9 +853,10 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
             "es256": es256.to_json(),
         },
         "validator": {
-            "validations_per_second_one_thread": validations,
-            "raw_verify_per_second_one_thread": rs256.crypto.verify_one_thread,
-            "ratio": validations / rs256.crypto.verify_one_thread,
+            "validations_per_second_one_thread": validation.validator,
+            "raw_verify_per_second_one_thread": validation.raw_verify,
+            "ratio": validation.ratio,
+            "ratio_method": "median of per-round ratios, validator and raw verify rounds interleaved",
             "whoami": whoami.to_json(),
         },
         "sdk": {
