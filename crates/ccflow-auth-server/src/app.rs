@@ -755,14 +755,12 @@ impl AuthServer {
 
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, ErrorResponse> {
         let keys = self.keys();
-        let key = keys.active();
-        let mut header = Header::new(key.algorithm());
-        header.typ = Some(self.inner.spec.token_typ.to_owned());
-        header.kid = Some(key.kid().to_owned());
-        jsonwebtoken::encode(&header, claims, key.encoding_key()).map_err(|error| {
-            tracing::error!(%error, "signing an access token failed");
-            ErrorResponse::server_error("the server could not sign the token")
-        })
+        keys.active()
+            .sign_token(self.inner.spec.token_typ, claims)
+            .map_err(|error| {
+                tracing::error!(%error, "signing an access token failed");
+                ErrorResponse::server_error("the server could not sign the token")
+            })
     }
 
     /// Introspection (RFC 7662 §2): any authenticated client may ask.

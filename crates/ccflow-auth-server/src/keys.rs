@@ -1,8 +1,9 @@
 //! Signing keys: RS256 key pairs with RFC 7638 thumbprint `kid`s, and the key ring the JWKS publishes.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use aws_lc_rs::digest;
@@ -10,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_protocol::{Jwk, Jwks};
 use jsonwebtoken::jwk::AlgorithmParameters;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 
 /// Why a key could not be loaded or generated. Never carries key material.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,9 @@ pub struct SigningKey {
     encoding_key: EncodingKey,
     decoding_key: DecodingKey,
     public_jwk: Jwk,
+    /// `base64url(JOSE header)` and the `typ` it was made for: constant per key and profile, so
+    /// it is encoded once rather than per token. Shared by clones.
+    encoded_header: Arc<OnceLock<(&'static str, String)>>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -120,6 +124,7 @@ impl SigningKey {
             encoding_key,
             decoding_key,
             public_jwk,
+            encoded_header: Arc::default(),
         })
     }
 
@@ -240,6 +245,46 @@ impl SigningKey {
 
     pub(crate) fn encoding_key(&self) -> &EncodingKey {
         &self.encoding_key
+    }
+
+    /// The first part of a token this key signs: `base64url(UTF-8(JOSE header))` with `alg`,
+    /// `typ` and `kid` (RFC 7515 §5.1 steps 1-2), encoded on first use and then reused. A key
+    /// shared by servers of two profiles encodes the second `typ` per token.
+    pub(crate) fn encoded_header(&self, typ: &'static str) -> Cow<'_, str> {
+        let encode = || {
+            let mut header = Header::new(self.algorithm);
+            header.typ = Some(typ.to_owned());
+            header.kid = Some(self.kid.clone());
+            // A header of strings only cannot fail to serialise.
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default())
+        };
+        let (cached_typ, encoded) = self.encoded_header.get_or_init(|| (typ, encode()));
+        if *cached_typ == typ {
+            Cow::Borrowed(encoded)
+        } else {
+            Cow::Owned(encode())
+        }
+    }
+
+    /// Signs `claims` into a compact JWS (RFC 7515 §7.1): the cached header, the claims, and
+    /// the signature from jsonwebtoken's installed provider (ccflow's keeps the key parsed).
+    pub(crate) fn sign_token<T: serde::Serialize>(
+        &self,
+        typ: &'static str,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let header = self.encoded_header(typ);
+        let claims = serde_json::to_vec(claims)?;
+        // header "." claims "." signature, the signature at most 4/3 of a 4096-bit modulus.
+        let mut token = String::with_capacity(header.len() + claims.len() * 4 / 3 + 2 + 4 + 683);
+        token.push_str(&header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
+        let signature =
+            jsonwebtoken::crypto::sign(token.as_bytes(), &self.encoding_key, self.algorithm)?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
@@ -493,6 +538,39 @@ mod tests {
         assert_eq!(thumbprint(jwk).as_deref(), Some(key.kid()));
         // 32 bytes of SHA-256, base64url without padding.
         assert_eq!(key.kid().len(), 43);
+    }
+
+    #[test]
+    fn a_token_with_the_cached_header_is_what_jsonwebtoken_encode_makes() {
+        let claims = serde_json::json!({"iss": "https://issuer.test", "sub": "svc", "exp": 1});
+        for pem in [FIXTURE, include_str!("../../../fixtures/keys/es256-1.pem")] {
+            let key = SigningKey::from_pem(pem).unwrap();
+            for typ in ["at+jwt", "JWT", "at+jwt"] {
+                let mut header = Header::new(key.algorithm());
+                header.typ = Some(typ.to_owned());
+                header.kid = Some(key.kid().to_owned());
+                let expected = jsonwebtoken::encode(&header, &claims, key.encoding_key()).unwrap();
+                let token = key.sign_token(typ, &claims).unwrap();
+                // RS256 (PKCS#1 v1.5) is deterministic: the whole token is the same. ES256
+                // signatures are randomised: the signed parts are the same, and it verifies.
+                if key.algorithm() == Algorithm::RS256 {
+                    assert_eq!(token, expected);
+                }
+                let signed = |token: &str| token.rsplit_once('.').unwrap().0.to_owned();
+                assert_eq!(signed(&token), signed(&expected), "{typ}");
+                let mut validation = jsonwebtoken::Validation::new(key.algorithm());
+                validation.validate_exp = false;
+                validation.required_spec_claims.clear();
+                let decoded = jsonwebtoken::decode::<serde_json::Value>(
+                    &token,
+                    key.decoding_key(),
+                    &validation,
+                )
+                .unwrap();
+                assert_eq!(decoded.header.typ.as_deref(), Some(typ));
+                assert_eq!(decoded.claims, claims);
+            }
+        }
     }
 
     #[test]
