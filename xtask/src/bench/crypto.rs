@@ -128,8 +128,8 @@ impl RawVerifier {
     }
 }
 
-/// Raw one-thread signs/s of one token's signing input with its key (median of five rounds):
-/// the baseline measured again after each load run.
+/// Raw one-thread signs/s of one token's signing input with its key (the fastest of ten
+/// rounds): the baseline measured again after each load run.
 pub(crate) fn sign_rate(private_pem: &[u8], token: &str, duration: Duration) -> Result<f64> {
     let material = Material::new(private_pem, token)?;
     let rng = SystemRandom::new();
@@ -137,14 +137,19 @@ pub(crate) fn sign_rate(private_pem: &[u8], token: &str, duration: Duration) -> 
     rate(duration, || material.sign(&rng, &mut out))
 }
 
-/// Calls `operation` in a loop for `duration` and returns operations per second: the median
-/// of five rounds, so that a burst of other work on the machine moves it less.
+/// How many rounds a baseline rate is measured in.
+const ROUNDS: u32 = 10;
+
+/// Calls `operation` in a loop for `duration` and returns operations per second: the fastest of
+/// ten rounds. The baseline is the physical limit, and other work on the machine (a shared VM's
+/// neighbours, seen here to slow one thread's signatures from 242 to 338 µs for seconds at a
+/// time) can only ever slow a round down; the fastest round is the closest to the limit.
 pub(crate) fn rate(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {
-    let mut rounds = Vec::with_capacity(5);
-    for _ in 0..5 {
+    let mut rounds = Vec::with_capacity(ROUNDS as usize);
+    for _ in 0..ROUNDS {
         let started = Instant::now();
         let mut done: u64 = 0;
-        while started.elapsed() < duration / 5 {
+        while started.elapsed() < duration / ROUNDS {
             for _ in 0..16 {
                 if !operation() {
                     bail!("a crypto operation failed");
@@ -155,8 +160,7 @@ pub(crate) fn rate(duration: Duration, mut operation: impl FnMut() -> bool) -> R
         #[allow(clippy::cast_precision_loss, reason = "operation counts are small")]
         rounds.push(done as f64 / started.elapsed().as_secs_f64());
     }
-    rounds.sort_by(f64::total_cmp);
-    Ok(rounds[2])
+    Ok(rounds.into_iter().fold(0.0, f64::max))
 }
 
 /// Runs `operation` on `threads` threads at once; the sum of their rates.
