@@ -42,7 +42,7 @@ pub const ADMIN_OPENAPI: &str = include_str!("admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
-pub(crate) const ROUTES: [(&str, &str); 14] = [
+pub(crate) const ROUTES: [(&str, &str); 16] = [
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/requests"),
@@ -57,6 +57,8 @@ pub(crate) const ROUTES: [(&str, &str); 14] = [
     ("GET", "/clients"),
     ("POST", "/clients"),
     ("DELETE", "/clients/{id}"),
+    ("GET", "/throttle"),
+    ("DELETE", "/throttle"),
 ];
 
 pub(crate) fn configure(config: &mut web::ServiceConfig) {
@@ -88,6 +90,11 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::post().to(post_clients)),
             )
             .service(web::resource("/clients/{id}").route(web::delete().to(delete_client)))
+            .service(
+                web::resource("/throttle")
+                    .route(web::get().to(get_throttle))
+                    .route(web::delete().to(delete_throttle)),
+            )
             .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .default_service(web::to(admin_not_found)),
     );
@@ -279,6 +286,27 @@ async fn delete_requests(server: web::Data<AuthServer>, request: HttpRequest) ->
         return response;
     }
     server.journal().clear();
+    HttpResponse::NoContent().finish()
+}
+
+/// `GET /_ccflow/throttle`: whether failed-authentication throttling is on, its settings, and
+/// how many client ids and addresses it is counting.
+async fn get_throttle(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(server.throttle_json())
+}
+
+/// `DELETE /_ccflow/throttle`: forgets every counted failure and lifts every block, so a test
+/// that provoked throttling leaves none behind for the next.
+async fn delete_throttle(server: web::Data<AuthServer>, request: HttpRequest) -> HttpResponse {
+    if let Err(response) = authorize(&server, &request) {
+        return response;
+    }
+    server.clear_auth_failures();
     HttpResponse::NoContent().finish()
 }
 

@@ -225,6 +225,24 @@ impl AuthServer {
         }
     }
 
+    /// The throttle's state for the admin API: whether it is on, its settings, and how many
+    /// client ids and addresses have failures counted (ids are kept only as keyed hashes, so
+    /// they cannot be listed).
+    pub(crate) fn throttle_json(&self) -> Value {
+        match &self.inner.throttle {
+            None => json!({ "enabled": false }),
+            Some(throttle) => {
+                let (client_ids, addresses) = throttle.tracked();
+                json!({
+                    "enabled": true,
+                    "settings": throttle.settings().to_json(),
+                    "tracked_client_ids": client_ids,
+                    "tracked_addresses": addresses,
+                })
+            }
+        }
+    }
+
     /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
     pub(crate) fn resign_with_unknown_key(&self, token: &str) -> Option<String> {
         use std::sync::OnceLock;

@@ -58,6 +58,16 @@ impl Default for AuthThrottle {
 }
 
 impl AuthThrottle {
+    /// The settings as the admin API shows them, with the config file's key names.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "max_failures_per_client": self.max_failures_per_client,
+            "max_failures_per_ip": self.max_failures_per_ip,
+            "window_secs": self.window.as_secs(),
+            "max_tracked": self.max_tracked,
+        })
+    }
+
     /// Failures one client id may have in a window; the next request naming it is throttled.
     /// Unknown ids are counted the same way. Default 5.
     pub fn max_failures_per_client(mut self, failures: u32) -> Self {
@@ -232,9 +242,13 @@ impl Throttle {
         self.blocked_until.store(i64::MIN, Ordering::Relaxed);
     }
 
-    /// How many client ids and addresses are tracked (for tests of the bound).
-    #[cfg(test)]
-    fn tracked(&self) -> (usize, usize) {
+    /// The settings it runs with.
+    pub(crate) fn settings(&self) -> &AuthThrottle {
+        &self.settings
+    }
+
+    /// How many client ids and addresses have failures counted.
+    pub(crate) fn tracked(&self) -> (usize, usize) {
         let tables = self.tables.lock().unwrap_or_else(PoisonError::into_inner);
         (tables.clients.entries.len(), tables.ips.entries.len())
     }

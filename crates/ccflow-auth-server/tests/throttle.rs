@@ -295,6 +295,81 @@ async fn introspection_and_revocation_count_failures_and_are_throttled() {
         .exactly(1);
 }
 
+async fn admin(method: reqwest::Method, server: &MockAuthServer) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .request(method, format!("{}/_ccflow/throttle", server.uri()))
+        .send()
+        .await
+        .expect("the admin API answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_admin_api_shows_the_throttle_and_clears_it() {
+    let (server, _clock) = throttled_server(2, 1000).await;
+    let (status, state) = admin(reqwest::Method::GET, &server).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        state,
+        json!({
+            "enabled": true,
+            "settings": {
+                "max_failures_per_client": 2, "max_failures_per_ip": 1000,
+                "window_secs": 60, "max_tracked": 10_000,
+            },
+            "tracked_client_ids": 0,
+            "tracked_addresses": 0,
+        })
+    );
+    for id in ["orders-service", "orders-service", "nobody"] {
+        assert_eq!(basic_token(&server, id, "wrong").await.status, 401);
+    }
+    assert_throttled(
+        &basic_token(&server, "orders-service", "orders-secret").await,
+        60,
+    );
+    let (_, state) = admin(reqwest::Method::GET, &server).await;
+    assert_eq!(
+        (&state["tracked_client_ids"], &state["tracked_addresses"]),
+        (&json!(2), &json!(1)),
+        "{state}"
+    );
+
+    // What a test run between cases calls: no block and no count survives it.
+    assert_eq!(admin(reqwest::Method::DELETE, &server).await.0, 204);
+    let (_, state) = admin(reqwest::Method::GET, &server).await;
+    assert_eq!(
+        (&state["tracked_client_ids"], &state["tracked_addresses"]),
+        (&json!(0), &json!(0))
+    );
+    assert_eq!(
+        basic_token(&server, "orders-service", "orders-secret")
+            .await
+            .status,
+        200
+    );
+    // Counting starts again from zero: one failure is below the threshold of two.
+    assert_eq!(
+        basic_token(&server, "orders-service", "wrong").await.status,
+        401
+    );
+    assert_eq!(
+        basic_token(&server, "orders-service", "orders-secret")
+            .await
+            .status,
+        200
+    );
+
+    // With throttling off there is nothing to show, and clearing is harmless.
+    let (plain, _clock) = common::start().await;
+    assert_eq!(
+        admin(reqwest::Method::GET, &plain).await,
+        (200, json!({ "enabled": false }))
+    );
+    assert_eq!(admin(reqwest::Method::DELETE, &plain).await.0, 204);
+}
+
 #[tokio::test]
 async fn throttling_is_off_by_default() {
     let (server, _clock) = common::start().await;
