@@ -12,8 +12,9 @@ use crate::error::ApiError;
 ///
 /// On a `401` whose `WWW-Authenticate` says `error="invalid_token"`, it invalidates that token
 /// (compare-and-swap, so concurrent 401s cause one new token request), gets a new one and sends
-/// the request again, once, if its body can be cloned (streams cannot). Any other answer,
-/// including `403 insufficient_scope`, is returned as it is.
+/// the request again, once, if its body can be cloned. A streamed body cannot be: then the 401
+/// is returned, and the next request gets a new token. Any other answer, including
+/// `403 insufficient_scope`, is returned as it is.
 ///
 /// Why not a `reqwest-middleware` layer: that crate brings its own `Client` and request types,
 /// and a retry needs a clonable request, which plain `reqwest::Request::try_clone` gives us
@@ -84,13 +85,15 @@ impl AuthorizedClient {
         if response.status() != StatusCode::UNAUTHORIZED || !says_invalid_token(&response) {
             return Ok(response);
         }
+        // The API refused this token: whatever happens to this request, the next one must not
+        // be sent with it.
+        self.tokens.invalidate(&token);
         let Some(mut retry) = retry else {
             tracing::debug!(
                 "401 invalid_token, but the request body cannot be cloned: not retrying"
             );
             return Ok(response);
         };
-        self.tokens.invalidate(&token);
         let fresh = self.tokens.token().await?;
         retry
             .headers_mut()

@@ -75,6 +75,42 @@ async fn an_invalid_token_401_refreshes_and_retries_once_with_the_body() {
 }
 
 #[tokio::test]
+async fn a_streamed_body_is_not_resent_but_the_refused_token_is_dropped() {
+    let h = harness_with_tokens(&["t1", "t2"]).await;
+    Mock::given(method("POST"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t1"))
+        .respond_with(invalid_token())
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t2"))
+        .and(wiremock::matchers::body_string("second"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(1)
+        .mount(&h.server)
+        .await;
+    let api = ccflow_client::AuthorizedClient::new(h.client());
+    let streamed = |text: &'static str| {
+        reqwest::Body::wrap_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(
+            text.as_bytes(),
+        )]))
+    };
+    // A stream is read once: the request cannot be sent again, so the 401 is the answer...
+    let request = api
+        .post(format!("{}/api", h.server.uri()))
+        .body(streamed("first"));
+    assert_eq!(api.send(request).await.unwrap().status(), 401);
+    // ...and the refused token is gone: the next request fetches and sends a new one.
+    let request = api
+        .post(format!("{}/api", h.server.uri()))
+        .body(streamed("second"));
+    assert_eq!(api.send(request).await.unwrap().status(), 201);
+}
+
+#[tokio::test]
 async fn a_second_401_is_returned_not_retried_again() {
     let h = harness_with_tokens(&["t1", "t2"]).await;
     Mock::given(method("GET"))
