@@ -204,7 +204,7 @@ impl AuthServer {
 
     /// Installs a scenario from its data form (as the admin API and the config file give it).
     pub fn add_scenario(&self, spec: ccflow_protocol::ScenarioSpec) -> Result<u64, String> {
-        self.inner.scenarios.add(spec)
+        self.inner.scenarios.add(spec, self.inner.clock.now())
     }
 
     /// Every installed scenario with its counts.

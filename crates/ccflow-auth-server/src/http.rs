@@ -450,7 +450,10 @@ async fn post_endpoint<T: Serialize>(
             Outcome::new(endpoint, client_id, Some(error.response.error)).with_probe(probe);
         return finish(server, request, started, outcome, response);
     }
-    let fault = server.inner.scenarios.take(endpoint, &probe);
+    let fault = server
+        .inner
+        .scenarios
+        .take(endpoint, &probe, || server.inner.clock.now());
     if let Some(Fault::Delay { millis }) = &fault {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;
     }
@@ -593,7 +596,10 @@ async fn get_endpoint(
     if let Err(response) = server.inner.limits.check_headers(request.headers()) {
         return refuse(server, request, started, endpoint, response);
     }
-    let fault = server.inner.scenarios.take(endpoint, &Probe::default());
+    let fault = server
+        .inner
+        .scenarios
+        .take(endpoint, &Probe::default(), || server.inner.clock.now());
     if let Some(Fault::Delay { millis }) = &fault {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(*millis)).await;
     }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use ccflow_protocol::{Fault, ScenarioSpec, When};
 
@@ -30,6 +31,16 @@ struct Installed {
     hits: u64,
     /// State of the seeded generator of `When::Probability`.
     rng: u64,
+    /// When it starts and stops matching on the server's clock (`after_secs`, `for_secs`
+    /// counted from its installation); `None` without a window.
+    window: Option<(SystemTime, Option<SystemTime>)>,
+}
+
+impl Installed {
+    fn in_window(&self, now: SystemTime) -> bool {
+        self.window
+            .is_none_or(|(from, until)| now >= from && until.is_none_or(|until| now < until))
+    }
 }
 
 /// A scenario as listed: its id, spec and counts.
@@ -63,19 +74,33 @@ fn next_random(state: &mut u64) -> f64 {
 }
 
 impl Scenarios {
-    pub(crate) fn add(&self, spec: ScenarioSpec) -> Result<u64, String> {
+    /// Installs a scenario at `now` (the server's clock), from which its window is counted.
+    pub(crate) fn add(&self, spec: ScenarioSpec, now: SystemTime) -> Result<u64, String> {
         spec.validate()?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let rng = match spec.when {
             When::Probability { seed, .. } => seed,
             _ => 0,
         };
+        let window = (spec.after_secs.is_some() || spec.for_secs.is_some()).then(|| {
+            let later = |from: SystemTime, secs: u64| {
+                // Beyond what SystemTime holds is "never": the window never opens or closes.
+                from.checked_add(Duration::from_secs(secs))
+            };
+            let from = later(now, spec.after_secs.unwrap_or(0));
+            match from {
+                Some(from) => (from, spec.for_secs.and_then(|secs| later(from, secs))),
+                // Starts after the end of time: an empty window.
+                None => (now, Some(now)),
+            }
+        });
         self.lock().push(Installed {
             id,
             spec,
             seen: 0,
             hits: 0,
             rng,
+            window,
         });
         Ok(id)
     }
@@ -115,10 +140,18 @@ impl Scenarios {
 
     /// The fault for this request, if a scenario selects it. Every matching scenario counts the
     /// request (so `nth` counts requests, not leftovers of earlier scenarios); the first one,
-    /// in installation order, that selects it supplies the fault.
-    pub(crate) fn take(&self, endpoint: Endpoint, probe: &Probe) -> Option<Fault> {
+    /// in installation order, that selects it supplies the fault. `now` is read once, and only
+    /// if a scenario with a time window is considered.
+    pub(crate) fn take(
+        &self,
+        endpoint: Endpoint,
+        probe: &Probe,
+        now: impl FnOnce() -> SystemTime,
+    ) -> Option<Fault> {
         let mut installed = self.lock();
         let mut chosen: Option<usize> = None;
+        let mut now = Some(now);
+        let mut read_now: Option<SystemTime> = None;
         for (index, scenario) in installed.iter_mut().enumerate() {
             let spec = &scenario.spec;
             let matches = spec.endpoint == endpoint.as_str()
@@ -132,6 +165,13 @@ impl Scenarios {
                     .is_none_or(|grant| probe.grant_type.as_ref() == Some(grant));
             if !matches {
                 continue;
+            }
+            if scenario.window.is_some() {
+                let now = *read_now
+                    .get_or_insert_with(|| now.take().map_or(SystemTime::UNIX_EPOCH, |now| now()));
+                if !scenario.in_window(now) {
+                    continue;
+                }
             }
             scenario.seen += 1;
             let seen = scenario.seen;
@@ -172,6 +212,8 @@ impl ScenarioBuilder {
                 client_id: None,
                 grant_type: None,
                 when: When::Always,
+                after_secs: None,
+                for_secs: None,
                 fault: Fault::DropConnection,
             },
         }
@@ -218,11 +260,25 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Matches only from `secs` seconds after installation, on the server's clock.
+    pub fn after_secs(mut self, secs: u64) -> Self {
+        self.spec.after_secs = Some(secs);
+        self
+    }
+
+    /// Matches only for `secs` seconds from when it starts matching, on the server's clock
+    /// (advance a virtual clock past it to end the scenario without waiting).
+    pub fn for_secs(mut self, secs: u64) -> Self {
+        self.spec.for_secs = Some(secs);
+        self
+    }
+
     /// Installs the scenario. Panics with the reason if it is invalid (a test-setup mistake).
     #[track_caller]
     pub fn respond(mut self, fault: Fault) -> ScenarioHandle {
         self.spec.fault = fault;
-        match self.server.inner.scenarios.add(self.spec) {
+        let now = self.server.inner.clock.now();
+        match self.server.inner.scenarios.add(self.spec, now) {
             Ok(id) => ScenarioHandle {
                 server: self.server,
                 id,
@@ -273,16 +329,101 @@ impl ScenarioHandle {
 mod tests {
     use super::*;
 
+    const T0: SystemTime = SystemTime::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        T0 + Duration::from_secs(secs)
+    }
+
+    /// A scenario installed at `T0 + 100 s` with a window, and whether requests at these
+    /// seconds after `T0` get its fault (the `seen` count only counts those inside).
+    fn windowed(after: Option<u64>, r#for: Option<u64>, when: When, seconds: &[u64]) -> String {
+        let scenarios = Scenarios::default();
+        scenarios
+            .add(
+                ScenarioSpec {
+                    endpoint: "token".to_owned(),
+                    client_id: None,
+                    grant_type: None,
+                    when,
+                    after_secs: after,
+                    for_secs: r#for,
+                    fault: Fault::DropConnection,
+                },
+                at(100),
+            )
+            .unwrap();
+        seconds
+            .iter()
+            .map(
+                |&secs| match scenarios.take(Endpoint::Token, &Probe::default(), || at(secs)) {
+                    Some(_) => 'x',
+                    None => '.',
+                },
+            )
+            .collect()
+    }
+
+    #[test]
+    fn a_time_window_opens_and_closes_on_the_server_clock() {
+        let times = [99, 100, 109, 110, 129, 130, 200];
+        assert_eq!(windowed(None, None, When::Always, &times), "xxxxxxx");
+        // for_secs: from installation, the end excluded.
+        assert_eq!(windowed(None, Some(30), When::Always, &times), ".xxxx..");
+        // after_secs: from installation + after, for ever.
+        assert_eq!(windowed(Some(10), None, When::Always, &times), "...xxxx");
+        // Both: [install + 10 s, install + 40 s).
+        assert_eq!(
+            windowed(Some(10), Some(30), When::Always, &[109, 110, 139, 140]),
+            ".xx."
+        );
+        // A clock set back before the window leaves it closed.
+        assert_eq!(windowed(Some(10), Some(30), When::Always, &[120, 0]), "x.");
+        // `when` counts only requests inside the window.
+        assert_eq!(
+            windowed(Some(10), None, When::Nth(2), &[100, 105, 110, 111, 112]),
+            "...x."
+        );
+        // Far beyond what SystemTime holds: never opens, and no panic.
+        assert_eq!(
+            windowed(Some(u64::MAX), None, When::Always, &times),
+            "......."
+        );
+        assert_eq!(
+            windowed(None, Some(u64::MAX), When::Always, &times),
+            ".xxxxxx"
+        );
+    }
+
+    #[test]
+    fn the_clock_is_read_only_for_scenarios_with_a_window() {
+        let scenarios = scenarios(When::Always);
+        let probe = Probe {
+            client_id: Some("a".to_owned()),
+            ..Probe::default()
+        };
+        assert!(
+            scenarios
+                .take(Endpoint::Token, &probe, || panic!("no window: no clock"))
+                .is_some()
+        );
+    }
+
     fn scenarios(when: When) -> Scenarios {
         let scenarios = Scenarios::default();
         scenarios
-            .add(ScenarioSpec {
-                endpoint: "token".to_owned(),
-                client_id: Some("a".to_owned()),
-                grant_type: None,
-                when,
-                fault: Fault::DropConnection,
-            })
+            .add(
+                ScenarioSpec {
+                    endpoint: "token".to_owned(),
+                    client_id: Some("a".to_owned()),
+                    grant_type: None,
+                    when,
+                    after_secs: None,
+                    for_secs: None,
+                    fault: Fault::DropConnection,
+                },
+                T0,
+            )
             .unwrap();
         scenarios
     }
@@ -294,7 +435,7 @@ mod tests {
         };
         (0..n)
             .map(|_| {
-                if scenarios.take(Endpoint::Token, &probe).is_some() {
+                if scenarios.take(Endpoint::Token, &probe, || T0).is_some() {
                     'x'
                 } else {
                     '.'
@@ -330,7 +471,7 @@ mod tests {
             client_id: Some("b".to_owned()),
             ..Probe::default()
         };
-        assert!(scenarios.take(Endpoint::Token, &other).is_none());
+        assert!(scenarios.take(Endpoint::Token, &other, || T0).is_none());
         assert!(
             scenarios
                 .take(
@@ -338,7 +479,8 @@ mod tests {
                     &Probe {
                         client_id: Some("a".to_owned()),
                         ..Probe::default()
-                    }
+                    },
+                    || T0
                 )
                 .is_none()
         );
@@ -354,12 +496,14 @@ mod tests {
                 client_id: None,
                 grant_type: None,
                 when: When::Nth(n),
+                after_secs: None,
+                for_secs: None,
                 fault: Fault::expires_in(i64::try_from(n).unwrap()),
             };
-            scenarios.add(spec).unwrap();
+            scenarios.add(spec, T0).unwrap();
         }
         let faults: Vec<_> = (0..4)
-            .map(|_| scenarios.take(Endpoint::Token, &Probe::default()))
+            .map(|_| scenarios.take(Endpoint::Token, &Probe::default(), || T0))
             .collect();
         assert_eq!(
             faults,

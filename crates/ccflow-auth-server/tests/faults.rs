@@ -325,3 +325,69 @@ fault = { kind = "oauth_error", error = "temporarily_unavailable", status = 503 
     assert_eq!(body["error"], "temporarily_unavailable");
     ok_body(token_request(&server, "svc", "secret").await).await;
 }
+
+#[tokio::test]
+async fn a_scenario_with_a_time_window_follows_the_server_clock() {
+    // "The token endpoint is down for 30 s, starting 10 s from now": no test waits 40 s, the
+    // server's virtual clock is advanced instead (frozen, so no real time leaks in).
+    let server = server().await;
+    let clock = server.clock().expect("a virtual clock by default");
+    clock.freeze();
+    let outage = server
+        .on_token()
+        .after_secs(10)
+        .for_secs(30)
+        .respond(Fault::status(503).retry_after(5));
+    let mut statuses = Vec::new();
+    for advance in [0, 10, 29, 1] {
+        clock.advance(Duration::from_secs(advance));
+        statuses.push(
+            token_request(&server, "svc", "secret")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [200, 503, 503, 200]);
+    // Only the requests inside the window matched.
+    assert_eq!((outage.hits(), outage.seen()), (2, 2));
+    outage.remove();
+
+    // The same over HTTP, the clock driven by the admin API too.
+    let url = format!("{}/_ccflow/scenarios", server.uri());
+    let created = http()
+        .post(&url)
+        .json(&json!({"client_id": "other", "for_secs": 5, "fault": {"kind": "status", "status": 418}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["scenarios"][0]["scenario"]["for_secs"], 5, "{listed}");
+    let other = || token_request(&server, "other", "other-secret");
+    assert_eq!(other().await.status(), 418);
+    let advanced = http()
+        .post(format!("{}/_ccflow/clock", server.uri()))
+        .json(&json!({"advance_secs": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(advanced.status(), 200);
+    ok_body(other().await).await;
+
+    // A window of no time is a mistake, said at once.
+    let refused = http()
+        .post(&url)
+        .json(&json!({"for_secs": 0, "fault": {"kind": "drop_connection"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|text| text.contains("for_secs")),
+        "{body}"
+    );
+}

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// {"endpoint": "token", "client_id": "svc-a", "when": {"first": 2},
 ///  "fault": {"kind": "status", "status": 503, "retry_after_secs": 5}}
 /// ```
+///
+/// A request matches when the endpoint, client id and grant type fit and, if the scenario has
+/// a time window (`after_secs`, `for_secs`), the server's clock is inside it; `when` then
+/// counts only matching requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
@@ -25,6 +29,14 @@ pub struct ScenarioSpec {
     /// Which of the matching requests (default: all).
     #[serde(default)]
     pub when: When,
+    /// Matches only from this many seconds after the scenario was installed, on the server's
+    /// clock (default: at once). A scenario from the config file is installed at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_secs: Option<u64>,
+    /// Matches only for this many seconds from when it starts matching (default: for ever).
+    /// With a virtual clock, advancing it past the window ends the scenario without waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_secs: Option<u64>,
     /// What happens to them.
     pub fault: Fault,
 }
@@ -150,6 +162,9 @@ impl ScenarioSpec {
             return Err(
                 "this fault reshapes a token response: use it on the token endpoint".to_owned(),
             );
+        }
+        if self.for_secs == Some(0) {
+            return Err("for_secs must be at least 1 (a window of 0 s matches nothing)".to_owned());
         }
         match self.when {
             When::Nth(0) | When::Every(0) => return Err("nth and every count from 1".to_owned()),
