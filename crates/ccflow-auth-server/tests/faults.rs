@@ -363,7 +363,10 @@ async fn a_scenario_with_a_time_window_follows_the_server_clock() {
         .unwrap();
     assert_eq!(created.status(), 201);
     let listed: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed["scenarios"][0]["scenario"]["for_secs"], 5, "{listed}");
+    assert_eq!(
+        listed["scenarios"][0]["scenario"]["for_secs"], 5,
+        "{listed}"
+    );
     let other = || token_request(&server, "other", "other-secret");
     assert_eq!(other().await.status(), 418);
     let advanced = http()

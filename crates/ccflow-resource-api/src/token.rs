@@ -205,14 +205,25 @@ pub(crate) fn decode_header(encoded: &str, buffer: &mut Vec<u8>) -> Result<(), T
         .map_err(|_| TokenRejection::MalformedHeader)
 }
 
-/// Parses decoded header bytes.
+/// Parses decoded header bytes: all of them must be "a UTF-8-encoded representation of a
+/// completely valid JSON object" (RFC 7515 §5.2 step 3), not only the members read here.
 pub(crate) fn parse_header(decoded: &[u8]) -> Result<JoseHeader<'_>, TokenRejection> {
     // RFC 7515 §4: the header is a JSON object. Derived structs would also
     // accept an array (`["RS256"]`), so say it explicitly.
     if decoded.trim_ascii_start().first() != Some(&b'{') {
         return Err(TokenRejection::MalformedHeader);
     }
-    serde_json::from_slice(decoded).map_err(|_| TokenRejection::MalformedHeader)
+    // serde skips the members it does not read (`jwk`, `x5c`...) checking their syntax only:
+    // not that their strings are UTF-8 (found by fuzzing: a byte 0xF2 inside `jwk`), nor that
+    // a `\u` escape is not half a surrogate pair (RFC 8259 §8.2). Both are checked here: UTF-8
+    // always (cheap), escapes by a full parse only when the header has one (rare).
+    let text = std::str::from_utf8(decoded).map_err(|_| TokenRejection::MalformedHeader)?;
+    let header: JoseHeader<'_> =
+        serde_json::from_str(text).map_err(|_| TokenRejection::MalformedHeader)?;
+    if text.contains("\\u") {
+        serde_json::from_str::<Value>(text).map_err(|_| TokenRejection::MalformedHeader)?;
+    }
+    Ok(header)
 }
 
 /// Decodes and parses the payload: a JSON object (RFC 7519 §7.2 step 10) whose member names
@@ -489,6 +500,19 @@ mod tests {
             Some(("RS256", None, None, true)),
         );
         check(r#"{"alg":"RS256","alg":"none"}"#, None);
+        // Members it does not read must still be valid JSON text (RFC 7515 §5.2 step 3).
+        check(
+            r#"{"alg":"RS256","jwk":{"k\u00e9y":"\u00e9"}}"#,
+            Some(("RS256", None, None, false)),
+        );
+        check(r#"{"alg":"RS256","jwk":{"k":"\ud800"}}"#, None);
+        check(r#"{"alg":"RS256","x5c":["\udc00x"]}"#, None);
+        check(
+            r#"{"alg":"RS256","x":"\ud83d\ude00"}"#,
+            Some(("RS256", None, None, false)),
+        );
+        assert!(parse_header(b"{\"alg\":\"RS256\",\"jwk\":{\"k\xf2ty\":\"EC\"}}").is_err());
+        assert!(parse_header(b"{\"alg\":\"RS256\",\"x\":\"\xc3\"}").is_err());
         check(r#"{"alg":null}"#, None);
         check(r#"{"typ":"JWT"}"#, None);
         check(r#"{"alg":"RS256","typ":1}"#, None);
