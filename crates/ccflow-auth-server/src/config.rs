@@ -144,10 +144,9 @@ struct FileThrottle {
 }
 
 impl FileThrottle {
-    fn settings(self) -> Option<AuthThrottle> {
-        if self.enabled == Some(false) {
-            return None;
-        }
+    /// The settings, and whether the section turns throttling on.
+    fn settings(self) -> (AuthThrottle, bool) {
+        let enabled = self.enabled != Some(false);
         let mut throttle = AuthThrottle::default();
         if let Some(failures) = self.max_failures_per_client {
             throttle = throttle.max_failures_per_client(failures);
@@ -161,7 +160,7 @@ impl FileThrottle {
         if let Some(entries) = self.max_tracked {
             throttle = throttle.max_tracked(entries);
         }
-        Some(throttle)
+        (throttle, enabled)
     }
 }
 
@@ -277,9 +276,13 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError
         limits.validate()?;
         builder = builder.limits(limits);
     }
-    if let Some(throttle) = file.throttle.and_then(FileThrottle::settings) {
+    if let Some((throttle, enabled)) = file.throttle.map(FileThrottle::settings) {
         throttle.validate()?;
+        // Off but configured: `--throttle` turns it on with these settings.
         builder = builder.auth_throttle(throttle);
+        if !enabled {
+            builder = builder.no_auth_throttle();
+        }
     }
     for (index, scenario) in file.scenarios.into_iter().enumerate() {
         scenario
@@ -499,6 +502,29 @@ mod tests {
         .into_app("http://localhost")
         .unwrap();
         assert!(off.inner.throttle.is_none());
+        // `--throttle` turns an off section on with its own settings, and no section on with
+        // the defaults.
+        let on = |text: &str| {
+            parse(text, Path::new("."))
+                .unwrap()
+                .builder
+                .enable_auth_throttle()
+                .into_app("http://localhost")
+                .unwrap()
+                .inner
+                .throttle
+                .as_ref()
+                .map(|throttle| throttle.settings().clone())
+        };
+        assert_eq!(
+            on("[throttle]\nenabled = false\nwindow_secs = 30"),
+            Some(AuthThrottle::default().window(Duration::from_secs(30)))
+        );
+        assert_eq!(on(""), Some(AuthThrottle::default()));
+        assert_eq!(
+            on("[throttle]\nmax_failures_per_ip = 3"),
+            Some(AuthThrottle::default().max_failures_per_ip(3))
+        );
         let default = parse("", Path::new("."))
             .unwrap()
             .builder

@@ -40,6 +40,10 @@ struct Cli {
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_WORKERS")]
     workers: Option<usize>,
+    /// Throttle failed client authentications (429 with Retry-After past the threshold), with
+    /// the config file's [throttle] settings, else the defaults.
+    #[arg(long, env = "CCFLOW_THROTTLE")]
+    throttle: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -101,6 +105,9 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if cli.no_admin {
         builder = builder.admin(false);
+    }
+    if cli.throttle {
+        builder = builder.enable_auth_throttle();
     }
     let workers = cli
         .workers

@@ -66,6 +66,9 @@ pub struct MockAuthServerBuilder {
     journal_capacity: usize,
     limits: Limits,
     auth_throttle: Option<AuthThrottle>,
+    /// Throttle settings given while throttling is off (`[throttle] enabled = false`), used if
+    /// it is turned on later (`--throttle`).
+    idle_throttle: Option<AuthThrottle>,
     bind: SocketAddr,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
@@ -90,6 +93,7 @@ impl Default for MockAuthServerBuilder {
             journal_capacity: crate::journal::JOURNAL_CAPACITY,
             limits: Limits::default(),
             auth_throttle: None,
+            idle_throttle: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             workers: 1,
             config_file: None,
@@ -225,9 +229,22 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// Turns failed-authentication throttling off again (the default).
+    /// Turns failed-authentication throttling on, keeping the settings given so far (e.g. a
+    /// config file's `[throttle]` section with `enabled = false`), else the defaults. What the
+    /// binary's `--throttle` does.
+    pub fn enable_auth_throttle(mut self) -> Self {
+        if self.auth_throttle.is_none() {
+            self.auth_throttle = Some(self.idle_throttle.take().unwrap_or_default());
+        }
+        self
+    }
+
+    /// Turns failed-authentication throttling off again (the default); its settings are kept
+    /// for [`enable_auth_throttle`](Self::enable_auth_throttle).
     pub fn no_auth_throttle(mut self) -> Self {
-        self.auth_throttle = None;
+        if let Some(settings) = self.auth_throttle.take() {
+            self.idle_throttle = Some(settings);
+        }
         self
     }
 

@@ -27,6 +27,7 @@ fn command(args: &[&str]) -> Command {
         .env_remove("CCFLOW_BIND")
         .env_remove("CCFLOW_ISSUER")
         .env_remove("CCFLOW_PROFILE")
+        .env_remove("CCFLOW_THROTTLE")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     command
 }
@@ -129,6 +130,57 @@ async fn runs_a_config_file_and_never_prints_its_secrets() {
         !rest.contains("curl"),
         "no curl with an unknown secret: {rest}"
     );
+}
+
+#[tokio::test]
+async fn throttle_turns_throttling_on_by_flag_or_environment() {
+    let throttle_state = |address: String| async move {
+        reqwest::get(format!("http://{address}/_ccflow/throttle"))
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let (running, first) = spawn(&["--bind", "127.0.0.1:0"]);
+    assert_eq!(throttle_state(address_of(&first)).await["enabled"], false);
+    drop(running);
+
+    let (running, first) = spawn(&["--bind", "127.0.0.1:0", "--throttle"]);
+    let address = address_of(&first);
+    let state = throttle_state(address.clone()).await;
+    assert_eq!(state["enabled"], true, "{state}");
+    assert_eq!(state["settings"]["max_failures_per_client"], 5, "{state}");
+    // And it throttles: the sixth request after five failures is 429, whatever its secret.
+    let client = reqwest::Client::new();
+    let attempt = |secret: &'static str| {
+        client
+            .post(format!("http://{address}/oauth2/token"))
+            .basic_auth("demo-client", Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong").await.unwrap().status(), 401);
+    }
+    assert_eq!(attempt("demo-secret").await.unwrap().status(), 429);
+    drop(running);
+
+    let mut child = command(&["--bind", "127.0.0.1:0"])
+        .env("CCFLOW_THROTTLE", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let running = Running {
+        child,
+        stdout: Some(stdout),
+    };
+    assert_eq!(throttle_state(address_of(&first)).await["enabled"], true);
+    drop(running);
 }
 
 #[test]
