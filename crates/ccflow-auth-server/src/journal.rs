@@ -149,11 +149,16 @@ impl Journal {
     }
 
     pub(crate) fn record(&self, entry: JournalEntry) {
+        let mut evicted = Vec::new();
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         while entries.len() >= self.capacity {
-            entries.pop_front();
+            evicted.extend(entries.pop_front());
         }
         entries.push_back(entry);
+        drop(entries);
+        // Every request records an entry and, once the journal is full, evicts one: its
+        // strings are freed after the lock is released, not while other workers wait on it.
+        drop(evicted);
     }
 
     /// Every entry, oldest first.

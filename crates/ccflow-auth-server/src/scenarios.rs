@@ -1,7 +1,7 @@
 //! The fault-scenario engine: scenarios in insertion order; the first whose matcher matches a
 //! request and whose `when` selects it supplies the fault. Counts are kept per scenario.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -60,6 +60,9 @@ pub struct ScenarioStatus {
 #[derive(Debug, Default)]
 pub(crate) struct Scenarios {
     installed: Mutex<Vec<Installed>>,
+    /// How many are installed, readable without the lock: a server with no scenario (the
+    /// usual case, and every benchmark) takes no lock for them on any request.
+    count: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -94,7 +97,8 @@ impl Scenarios {
                 None => (now, Some(now)),
             }
         });
-        self.lock().push(Installed {
+        let mut installed = self.lock();
+        installed.push(Installed {
             id,
             spec,
             seen: 0,
@@ -102,6 +106,7 @@ impl Scenarios {
             rng,
             window,
         });
+        self.count.store(installed.len(), Ordering::Release);
         Ok(id)
     }
 
@@ -131,11 +136,14 @@ impl Scenarios {
         let mut installed = self.lock();
         let before = installed.len();
         installed.retain(|s| s.id != id);
+        self.count.store(installed.len(), Ordering::Release);
         installed.len() != before
     }
 
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        let mut installed = self.lock();
+        installed.clear();
+        self.count.store(0, Ordering::Release);
     }
 
     /// The fault for this request, if a scenario selects it. Every matching scenario counts the
@@ -148,6 +156,9 @@ impl Scenarios {
         probe: &Probe,
         now: impl FnOnce() -> SystemTime,
     ) -> Option<Fault> {
+        if self.count.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut installed = self.lock();
         let mut chosen: Option<usize> = None;
         let mut now = Some(now);
@@ -393,6 +404,34 @@ mod tests {
             windowed(None, Some(u64::MAX), When::Always, &times),
             ".xxxxxx"
         );
+    }
+
+    #[test]
+    fn removing_and_clearing_scenarios_stops_them_and_adding_starts_them_again() {
+        let probe = Probe {
+            client_id: Some("a".to_owned()),
+            ..Probe::default()
+        };
+        let scenarios = scenarios(When::Always);
+        let id = scenarios.list()[0].id;
+        assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_some());
+        assert!(scenarios.remove(id));
+        assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_none());
+        let spec = ScenarioSpec {
+            endpoint: "token".to_owned(),
+            client_id: None,
+            grant_type: None,
+            when: When::Always,
+            after_secs: None,
+            for_secs: None,
+            fault: Fault::DropConnection,
+        };
+        scenarios.add(spec.clone(), T0).unwrap();
+        scenarios.add(spec, T0).unwrap();
+        assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_some());
+        scenarios.clear();
+        assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_none());
+        assert!(scenarios.list().is_empty());
     }
 
     #[test]
