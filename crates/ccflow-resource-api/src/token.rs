@@ -175,29 +175,40 @@ pub(crate) fn split_compact(token: &str) -> Result<CompactJws<'_>, TokenRejectio
     })
 }
 
-/// The JOSE header members the validator acts on (RFC 7515 §4.1). Every
-/// other member is ignored: in particular `jku`, `x5u`, `jwk` and `x5c`,
-/// since keys come only from the configured JWKS (RFC 8725 §3.10).
-#[derive(Debug, Deserialize)]
+/// The JOSE header (RFC 7515 §4), of which the validator acts on `alg`, `typ`, `kid` and the
+/// presence of `crit`. Every other member is ignored: in particular `jku`, `x5u`, `jwk` and
+/// `x5c`, since keys come only from the configured JWKS (RFC 8725 §3.10). Ignored, but still
+/// parsed: see [`parse_header`].
+#[derive(Debug)]
 pub(crate) struct JoseHeader<'a> {
-    #[serde(borrow)]
-    pub(crate) alg: Cow<'a, str>,
-    #[serde(borrow, default)]
-    pub(crate) typ: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    pub(crate) kid: Option<Cow<'a, str>>,
+    alg: Cow<'a, str>,
+    typ: Option<Cow<'a, str>>,
+    kid: Option<Cow<'a, str>>,
+    crit: bool,
+}
+
+impl JoseHeader<'_> {
+    pub(crate) fn alg(&self) -> &str {
+        &self.alg
+    }
+
+    /// `typ`, if present (`null` counts as absent).
+    pub(crate) fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
+    }
+
+    /// `kid`, if present (`null` counts as absent).
+    pub(crate) fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
     /// Whether `crit` is present at all, whatever its value.
-    #[serde(default, deserialize_with = "present")]
-    pub(crate) crit: bool,
+    pub(crate) fn has_crit(&self) -> bool {
+        self.crit
+    }
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
-}
-
-/// Decodes the header part. A repeated member is an error (serde rejects
-/// duplicate fields), which RFC 7515 §4 allows and which closes the door on
-/// parsers disagreeing about which `alg` counts.
+/// Decodes the header part into `buffer` (which the parsed header borrows from).
 pub(crate) fn decode_header(encoded: &str, buffer: &mut Vec<u8>) -> Result<(), TokenRejection> {
     buffer.clear();
     URL_SAFE_NO_PAD
@@ -205,25 +216,72 @@ pub(crate) fn decode_header(encoded: &str, buffer: &mut Vec<u8>) -> Result<(), T
         .map_err(|_| TokenRejection::MalformedHeader)
 }
 
-/// Parses decoded header bytes: all of them must be "a UTF-8-encoded representation of a
-/// completely valid JSON object" (RFC 7515 §5.2 step 3), not only the members read here.
+/// Parses decoded header bytes. All of them must be "a UTF-8-encoded representation of a
+/// completely valid JSON object" (RFC 7515 §5.2 step 3), not only the members read: so the
+/// others are parsed too, not skipped (a skip checks syntax only, and would not see a stray
+/// byte 0xF2 inside `jwk`, as fuzzing found, or half a surrogate pair). No member may appear
+/// twice, read or not, which RFC 7515 §4 allows and which closes the door on parsers
+/// disagreeing about which `alg` counts.
 pub(crate) fn parse_header(decoded: &[u8]) -> Result<JoseHeader<'_>, TokenRejection> {
-    // RFC 7515 §4: the header is a JSON object. Derived structs would also
-    // accept an array (`["RS256"]`), so say it explicitly.
-    if decoded.trim_ascii_start().first() != Some(&b'{') {
-        return Err(TokenRejection::MalformedHeader);
+    serde_json::from_slice(decoded).map_err(|_| TokenRejection::MalformedHeader)
+}
+
+/// A string borrowed from the input when it has no escapes.
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for JoseHeader<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // `deserialize_map`: a derived struct would also accept an array (`["RS256"]`).
+        deserializer.deserialize_map(JoseHeaderVisitor)
     }
-    // serde skips the members it does not read (`jwk`, `x5c`...) checking their syntax only:
-    // not that their strings are UTF-8 (found by fuzzing: a byte 0xF2 inside `jwk`), nor that
-    // a `\u` escape is not half a surrogate pair (RFC 8259 §8.2). Both are checked here: UTF-8
-    // always (cheap), escapes by a full parse only when the header has one (rare).
-    let text = std::str::from_utf8(decoded).map_err(|_| TokenRejection::MalformedHeader)?;
-    let header: JoseHeader<'_> =
-        serde_json::from_str(text).map_err(|_| TokenRejection::MalformedHeader)?;
-    if text.contains("\\u") {
-        serde_json::from_str::<Value>(text).map_err(|_| TokenRejection::MalformedHeader)?;
+}
+
+struct JoseHeaderVisitor;
+
+impl<'de> Visitor<'de> for JoseHeaderVisitor {
+    type Value = JoseHeader<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JOSE header: a JSON object with a string `alg`")
     }
-    Ok(header)
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Self::Value, A::Error> {
+        let text = |value: Option<Text<'de>>| value.map(|Text(text)| text);
+        let (mut alg, mut typ, mut kid, mut crit) = (None, None, None, false);
+        // The names of the members not read; a header has few, usually none.
+        let mut others: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Text(name)) = members.next_key::<Text<'de>>()? {
+            let repeated = match name.as_ref() {
+                "alg" => alg.replace(members.next_value::<Text<'de>>()?.0).is_some(),
+                "typ" => typ
+                    .replace(text(members.next_value::<Option<Text<'de>>>()?))
+                    .is_some(),
+                "kid" => kid
+                    .replace(text(members.next_value::<Option<Text<'de>>>()?))
+                    .is_some(),
+                "crit" => {
+                    members.next_value::<Value>()?;
+                    std::mem::replace(&mut crit, true)
+                }
+                _ => {
+                    members.next_value::<Value>()?;
+                    let seen = others.contains(&name);
+                    others.push(name);
+                    seen
+                }
+            };
+            if repeated {
+                return Err(A::Error::custom("a header member is repeated"));
+            }
+        }
+        Ok(JoseHeader {
+            alg: alg.ok_or_else(|| A::Error::missing_field("alg"))?,
+            typ: typ.flatten(),
+            kid: kid.flatten(),
+            crit,
+        })
+    }
 }
 
 /// Decodes and parses the payload: a JSON object (RFC 7519 §7.2 step 10) whose member names
@@ -261,7 +319,7 @@ impl<'de> Visitor<'de> for UniqueMembersVisitor {
         while let Some(name) = members.next_key::<String>()? {
             let value = members.next_value::<Value>()?;
             if map.insert(name, value).is_some() {
-                return Err(A::Error::custom("a claim is repeated"));
+                return Err(A::Error::custom("a member name is repeated"));
             }
         }
         Ok(UniqueMembers(map))
@@ -463,10 +521,10 @@ mod tests {
         fn check(json: &str, expected: Option<(&str, Option<&str>, Option<&str>, bool)>) {
             let parsed = parse_header(json.as_bytes()).ok().map(|header| {
                 (
-                    header.alg.into_owned(),
-                    header.typ.map(Cow::into_owned),
-                    header.kid.map(Cow::into_owned),
-                    header.crit,
+                    header.alg().to_owned(),
+                    header.typ().map(str::to_owned),
+                    header.kid().map(str::to_owned),
+                    header.has_crit(),
                 )
             });
             let expected = expected.map(|(alg, typ, kid, crit)| {
@@ -500,6 +558,12 @@ mod tests {
             Some(("RS256", None, None, true)),
         );
         check(r#"{"alg":"RS256","alg":"none"}"#, None);
+        // Any member, read or not, may appear once.
+        check(r#"{"alg":"RS256","jku":"a","jku":"b"}"#, None);
+        check(
+            r#"{"alg":"RS256","typ":null,"kid":null}"#,
+            Some(("RS256", None, None, false)),
+        );
         // Members it does not read must still be valid JSON text (RFC 7515 §5.2 step 3).
         check(
             r#"{"alg":"RS256","jwk":{"k\u00e9y":"\u00e9"}}"#,

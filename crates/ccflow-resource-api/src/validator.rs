@@ -474,12 +474,12 @@ impl Validator {
         let mut decoded_header = Vec::with_capacity(jws.header.len());
         token::decode_header(jws.header, &mut decoded_header)?;
         let header = token::parse_header(&decoded_header)?;
-        let algorithm = inner.check_algorithm(&header.alg)?;
-        inner.check_typ(header.typ.as_deref())?;
-        if header.crit {
+        let algorithm = inner.check_algorithm(header.alg())?;
+        inner.check_typ(header.typ())?;
+        if header.has_crit() {
             return Err(TokenRejection::CriticalHeader.into());
         }
-        let kid = header.kid.as_deref();
+        let kid = header.kid();
         if kid.is_some_and(|kid| kid.len() > MAX_KID_BYTES) {
             return Err(TokenRejection::KidTooLong {
                 limit: MAX_KID_BYTES,
