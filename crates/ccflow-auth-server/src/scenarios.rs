@@ -218,15 +218,8 @@ impl ScenarioBuilder {
     pub(crate) fn new(server: AuthServer, endpoint: Endpoint) -> Self {
         Self {
             server,
-            spec: ScenarioSpec {
-                endpoint: endpoint.as_str().to_owned(),
-                client_id: None,
-                grant_type: None,
-                when: When::Always,
-                after_secs: None,
-                for_secs: None,
-                fault: Fault::DropConnection,
-            },
+            // The fault is set by `respond`.
+            spec: ScenarioSpec::new(endpoint.as_str(), Fault::DropConnection),
         }
     }
 
@@ -350,20 +343,9 @@ mod tests {
     /// seconds after `T0` get its fault (the `seen` count only counts those inside).
     fn windowed(after: Option<u64>, r#for: Option<u64>, when: When, seconds: &[u64]) -> String {
         let scenarios = Scenarios::default();
-        scenarios
-            .add(
-                ScenarioSpec {
-                    endpoint: "token".to_owned(),
-                    client_id: None,
-                    grant_type: None,
-                    when,
-                    after_secs: after,
-                    for_secs: r#for,
-                    fault: Fault::DropConnection,
-                },
-                at(100),
-            )
-            .unwrap();
+        let mut spec = ScenarioSpec::new("token", Fault::DropConnection);
+        (spec.when, spec.after_secs, spec.for_secs) = (when, after, r#for);
+        scenarios.add(spec, at(100)).unwrap();
         seconds
             .iter()
             .map(
@@ -417,15 +399,7 @@ mod tests {
         assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_some());
         assert!(scenarios.remove(id));
         assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_none());
-        let spec = ScenarioSpec {
-            endpoint: "token".to_owned(),
-            client_id: None,
-            grant_type: None,
-            when: When::Always,
-            after_secs: None,
-            for_secs: None,
-            fault: Fault::DropConnection,
-        };
+        let spec = ScenarioSpec::new("token", Fault::DropConnection);
         scenarios.add(spec.clone(), T0).unwrap();
         scenarios.add(spec, T0).unwrap();
         assert!(scenarios.take(Endpoint::Token, &probe, || T0).is_some());
@@ -450,20 +424,9 @@ mod tests {
 
     fn scenarios(when: When) -> Scenarios {
         let scenarios = Scenarios::default();
-        scenarios
-            .add(
-                ScenarioSpec {
-                    endpoint: "token".to_owned(),
-                    client_id: Some("a".to_owned()),
-                    grant_type: None,
-                    when,
-                    after_secs: None,
-                    for_secs: None,
-                    fault: Fault::DropConnection,
-                },
-                T0,
-            )
-            .unwrap();
+        let mut spec = ScenarioSpec::new("token", Fault::DropConnection);
+        (spec.client_id, spec.when) = (Some("a".to_owned()), when);
+        scenarios.add(spec, T0).unwrap();
         scenarios
     }
 
@@ -530,15 +493,8 @@ mod tests {
     fn every_matching_scenario_counts_every_request() {
         let scenarios = Scenarios::default();
         for n in 1..=3 {
-            let spec = ScenarioSpec {
-                endpoint: "token".to_owned(),
-                client_id: None,
-                grant_type: None,
-                when: When::Nth(n),
-                after_secs: None,
-                for_secs: None,
-                fault: Fault::expires_in(i64::try_from(n).unwrap()),
-            };
+            let mut spec = ScenarioSpec::new("token", Fault::expires_in(i64::try_from(n).unwrap()));
+            spec.when = When::Nth(n);
             scenarios.add(spec, T0).unwrap();
         }
         let faults: Vec<_> = (0..4)

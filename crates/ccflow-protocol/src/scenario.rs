@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 /// counts only matching requests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ScenarioSpec {
     /// The endpoint: `token` (default), `introspection`, `revocation`, `discovery`, `jwks`.
     #[serde(default = "default_endpoint")]
@@ -152,6 +153,20 @@ impl Fault {
 }
 
 impl ScenarioSpec {
+    /// Every request to `endpoint` (`token`, `introspection`, `revocation`, `discovery`,
+    /// `jwks`) gets `fault`: any client, any grant, at any time. Narrow it through the fields.
+    pub fn new(endpoint: impl Into<String>, fault: Fault) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            client_id: None,
+            grant_type: None,
+            when: When::Always,
+            after_secs: None,
+            for_secs: None,
+            fault,
+        }
+    }
+
     /// Checks the spec, saying what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         const ENDPOINTS: [&str; 5] = ["token", "introspection", "revocation", "discovery", "jwks"];
