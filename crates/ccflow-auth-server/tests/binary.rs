@@ -33,7 +33,12 @@ fn command(args: &[&str]) -> Command {
 }
 
 fn spawn(args: &[&str]) -> (Running, String) {
-    let mut child = command(args)
+    spawn_command(command(args))
+}
+
+/// Starts `command` and reads its first stdout line.
+fn spawn_command(mut command: Command) -> (Running, String) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -166,19 +171,9 @@ async fn throttle_turns_throttling_on_by_flag_or_environment() {
     assert_eq!(attempt("demo-secret").await.unwrap().status(), 429);
     drop(running);
 
-    let mut child = command(&["--bind", "127.0.0.1:0"])
-        .env("CCFLOW_THROTTLE", "true")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let running = Running {
-        child,
-        stdout: Some(stdout),
-    };
+    let mut with_variable = command(&["--bind", "127.0.0.1:0"]);
+    with_variable.env("CCFLOW_THROTTLE", "true");
+    let (running, first) = spawn_command(with_variable);
     assert_eq!(throttle_state(address_of(&first)).await["enabled"], true);
     drop(running);
 }
