@@ -83,21 +83,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     // Unknown kids are refetched at once, so a rotation is visible to the API immediately.
     let api_config = logs.join("resource-api.toml");
     std::fs::write(&api_config, "[jwks]\nrefresh_cooldown_secs = 0\n")?;
-    let mut api = Server::start_logging(
+    let mut api = Server::start_sample_api(
         &release.join("ccflow-resource-api"),
-        &[
-            "--config".to_owned(),
-            api_config.display().to_string(),
-            "--bind".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--issuer".to_owned(),
-            auth.uri(),
-            "--audience".to_owned(),
-            "items-api".to_owned(),
-        ],
+        &auth.uri(),
+        Some(&api_config),
         logs.join("resource-api.log"),
-        Duration::from_secs(30),
-        "warn",
     )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

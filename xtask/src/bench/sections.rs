@@ -655,19 +655,11 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
         "  Validator::authenticate {:>9.0}/s vs raw verify {:>9.0}/s (interleaved rounds): ratio {:.2}",
         validation.validator, validation.raw_verify, validation.ratio
     ));
-    let api = Server::start_logging(
+    let api = Server::start_sample_api(
         &release.join("ccflow-resource-api"),
-        &[
-            "--bind".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--issuer".to_owned(),
-            issuer,
-            "--audience".to_owned(),
-            "items-api".to_owned(),
-        ],
+        &issuer,
+        None,
         logs.join("resource-api.log"),
-        Duration::from_secs(30),
-        "warn",
     )?;
     let whoami_spec = spec(
         url::Url::parse(&format!("{}/v1/whoami", api.uri()))?,

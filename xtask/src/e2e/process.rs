@@ -50,6 +50,33 @@ impl Server {
         Self::start_logging(binary, args, log, deadline, "info")
     }
 
+    /// The sample API (`binary`: a built `ccflow-resource-api`) on an ephemeral port, accepting
+    /// `issuer`'s tokens for `items-api`, with an optional config file, logging at `warn` (as
+    /// the bench and the soak run it).
+    pub(crate) fn start_sample_api(
+        binary: &Path,
+        issuer: &str,
+        config: Option<&Path>,
+        log: PathBuf,
+    ) -> Result<Self> {
+        let mut args = Vec::new();
+        if let Some(config) = config {
+            args.extend(["--config".to_owned(), config.display().to_string()]);
+        }
+        args.extend(
+            [
+                "--bind",
+                "127.0.0.1:0",
+                "--issuer",
+                issuer,
+                "--audience",
+                "items-api",
+            ]
+            .map(str::to_owned),
+        );
+        Self::start_logging(binary, &args, log, Duration::from_secs(30), "warn")
+    }
+
     /// [`Server::start`] with the child's `CCFLOW_LOG` filter (the bench runs at `warn`).
     pub(crate) fn start_logging(
         binary: &Path,
