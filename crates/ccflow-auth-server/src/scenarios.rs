@@ -1,6 +1,7 @@
 //! The fault-scenario engine: scenarios in insertion order; the first whose matcher matches a
 //! request and whose `when` selects it supplies the fault. Counts are kept per scenario.
 
+use std::cell::LazyCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -161,8 +162,8 @@ impl Scenarios {
         }
         let mut installed = self.lock();
         let mut chosen: Option<usize> = None;
-        let mut now = Some(now);
-        let mut read_now: Option<SystemTime> = None;
+        // Read once, and only if a scenario with a window gets that far.
+        let now = LazyCell::new(now);
         for (index, scenario) in installed.iter_mut().enumerate() {
             let spec = &scenario.spec;
             let matches = spec.endpoint == endpoint.as_str()
@@ -177,12 +178,8 @@ impl Scenarios {
             if !matches {
                 continue;
             }
-            if scenario.window.is_some() {
-                let now = *read_now
-                    .get_or_insert_with(|| now.take().map_or(SystemTime::UNIX_EPOCH, |now| now()));
-                if !scenario.in_window(now) {
-                    continue;
-                }
+            if scenario.window.is_some() && !scenario.in_window(*now) {
+                continue;
             }
             scenario.seen += 1;
             let seen = scenario.seen;

@@ -383,7 +383,7 @@ fn validator_rate(
         let round = duration / ROUNDS;
         let (mut validations, mut raws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
-            let raw_rate = rate_for(round, || raw.verify())?;
+            let raw_rate = crypto::round(round, || raw.verify())?;
             let started = Instant::now();
             let mut done: u64 = 0;
             while started.elapsed() < round {
@@ -406,22 +406,6 @@ fn validator_rate(
             ratio: median(ratios),
         })
     })
-}
-
-/// Operations per second of `operation` over one round of `duration`.
-fn rate_for(duration: Duration, mut operation: impl FnMut() -> bool) -> Result<f64> {
-    let started = Instant::now();
-    let mut done: u64 = 0;
-    while started.elapsed() < duration {
-        for _ in 0..16 {
-            if !operation() {
-                bail!("a raw verification failed");
-            }
-        }
-        done += 16;
-    }
-    #[allow(clippy::cast_precision_loss, reason = "counts are small")]
-    Ok(done as f64 / started.elapsed().as_secs_f64())
 }
 
 struct Sdk {
