@@ -216,3 +216,42 @@ pub(crate) fn measure(
         threads,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_operation_is_an_error_not_a_rate() {
+        let mut calls = 0;
+        let error = round(Duration::from_secs(60), || {
+            calls += 1;
+            calls < 5
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains("failed"), "{error}");
+        assert_eq!(calls, 5, "it stops at the first failure");
+    }
+
+    #[test]
+    fn the_baseline_verifies_with_the_key_of_the_token_or_refuses() {
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/keys/rs256-1.pem"
+        ))
+        .unwrap();
+        let other = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/keys/rs256-2.pem"
+        ))
+        .unwrap();
+        let key = EncodingKey::from_rsa_pem(&pem).unwrap();
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.typ = Some("at+jwt".to_owned());
+        let token =
+            jsonwebtoken::encode(&header, &serde_json::json!({"sub": "bench"}), &key).unwrap();
+        assert!(RawVerifier::new(&pem, &token).unwrap().verify());
+        // A baseline measured with the wrong key would measure nothing: refused.
+        assert!(RawVerifier::new(&other, &token).is_err());
+    }
+}

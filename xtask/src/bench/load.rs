@@ -125,20 +125,7 @@ pub(crate) fn run(spec: &LoadSpec, window: &mut dyn Window) -> Result<LoadReport
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     total.latencies_us.sort_unstable();
-    let quantile = |q: f64| -> f64 {
-        if total.latencies_us.is_empty() {
-            return 0.0;
-        }
-        let last = total.latencies_us.len() - 1;
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss,
-            reason = "an index into a vector of at most a few million latencies"
-        )]
-        let index = ((last as f64) * q).round() as usize;
-        f64::from(total.latencies_us[index.min(last)]) / 1000.0
-    };
+    let quantile = |q: f64| quantile_ms(&total.latencies_us, q);
     #[allow(
         clippy::cast_precision_loss,
         reason = "request counts are far below 2^52"
@@ -157,6 +144,21 @@ pub(crate) fn run(spec: &LoadSpec, window: &mut dyn Window) -> Result<LoadReport
         max_ms: quantile(1.0),
         statuses: total.statuses,
     })
+}
+
+/// The `q` quantile (0 to 1, nearest rank) of sorted latencies in µs, in ms; 0 when empty.
+fn quantile_ms(sorted_us: &[u32], q: f64) -> f64 {
+    let Some(last) = sorted_us.len().checked_sub(1) else {
+        return 0.0;
+    };
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "an index into a vector of at most a few million latencies"
+    )]
+    let index = ((last as f64) * q).round() as usize;
+    f64::from(sorted_us[index.min(last)]) / 1000.0
 }
 
 fn resolve(url: &url::Url) -> Result<SocketAddr> {
@@ -263,5 +265,23 @@ async fn drive(mut sender: Sender, spec: Arc<LoadSpec>, phase: Arc<AtomicU8>) ->
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile_ms;
+
+    #[test]
+    fn quantiles_are_nearest_rank_in_milliseconds() {
+        assert_eq!(quantile_ms(&[], 0.99), 0.0);
+        assert_eq!(quantile_ms(&[2_500], 0.5), 2.5);
+        // 1..=100 ms: the median rounds to the 51st value, p99 is the 99th, max the last.
+        let latencies: Vec<u32> = (1..=100).map(|ms| ms * 1000).collect();
+        assert_eq!(quantile_ms(&latencies, 0.0), 1.0);
+        assert_eq!(quantile_ms(&latencies, 0.5), 51.0);
+        assert_eq!(quantile_ms(&latencies, 0.9), 90.0);
+        assert_eq!(quantile_ms(&latencies, 0.99), 99.0);
+        assert_eq!(quantile_ms(&latencies, 1.0), 100.0);
     }
 }

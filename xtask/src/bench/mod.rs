@@ -330,3 +330,94 @@ fn external(url: &url::Url, options: &Options) -> Result<Value> {
         "runs": runs,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options> {
+        Options::parse(&args.iter().map(|arg| (*arg).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options_default_to_the_issue_settings_and_quick_shortens_them() {
+        let full = parse(&[]).unwrap();
+        assert_eq!(
+            (
+                full.seconds,
+                full.warmup,
+                full.connections,
+                full.load_threads
+            ),
+            (10.0, 2.0, vec![16, 64], 2)
+        );
+        assert_eq!((full.method.clone(), full.expect), (Method::POST, 200));
+        let quick = parse(&["--quick"]).unwrap();
+        assert_eq!((quick.seconds, quick.connections), (1.0, vec![16]));
+        // An explicit value wins over --quick's, whatever the order.
+        let both = parse(&["--seconds", "3", "--quick", "--connections", "8,32"]).unwrap();
+        assert_eq!((both.seconds, both.connections), (3.0, vec![8, 32]));
+    }
+
+    #[test]
+    fn a_target_takes_its_own_request() {
+        let get = parse(&["--target", "http://127.0.0.1:9/healthz"]).unwrap();
+        assert_eq!(get.method, Method::GET, "no body and no credentials: GET");
+        let token = parse(&[
+            "--target",
+            "http://127.0.0.1:9/token",
+            "--basic",
+            "id:secret",
+            "--body",
+            "grant_type=client_credentials",
+            "--header",
+            "X-Trace: on",
+            "--pid",
+            "42",
+        ])
+        .unwrap();
+        assert_eq!(token.method, Method::POST);
+        assert_eq!(token.basic.as_deref(), Some("id:secret"));
+        assert_eq!(token.headers, [("X-Trace".to_owned(), "on".to_owned())]);
+        assert_eq!(token.pid, Some(42));
+        let put = parse(&["--target", "http://127.0.0.1:9/x", "--method", "put"]).unwrap();
+        assert_eq!(put.method, Method::PUT);
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_their_name() {
+        for (args, says) in [
+            (
+                &["--basic", "id:secret"][..],
+                "--basic, --body and --pid go with --target",
+            ),
+            (
+                &["--target", "http://127.0.0.1:9/t", "--basic", "nocolon"],
+                "ID:SECRET",
+            ),
+            (&["--target", "not a url"], "--target: not a URL"),
+            (
+                &["--connections", "16,0"],
+                "--connections takes positive numbers",
+            ),
+            (&["--seconds", "0"], "--seconds must be positive"),
+            (&["--seconds", "ten"], "--seconds: not a number"),
+            (&["--header", "no colon"], "--header takes 'Name: value'"),
+            (&["--seconds"], "--seconds needs a value"),
+            (&["--fast"], "unknown option `--fast`"),
+        ] {
+            let error = parse(args).unwrap_err().to_string();
+            assert!(error.contains(says), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_before_base64() {
+        use base64::Engine as _;
+        // RFC 6749 §2.3.1: "a b:c" and "p@ss" become "a+b%3Ac" and "p%40ss".
+        let (name, value) = basic_header("a b:c", "p@ss").unwrap();
+        assert_eq!(name, hyper::header::AUTHORIZATION);
+        let expected = base64::engine::general_purpose::STANDARD.encode("a+b%3Ac:p%40ss");
+        assert_eq!(value.to_str().unwrap(), format!("Basic {expected}"));
+    }
+}

@@ -856,3 +856,46 @@ pub(crate) fn everything(root: &Path, release: &Path, options: &Options) -> Resu
         })).collect::<Vec<_>>(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(per_second: f64, seconds: f64, ok: u64, server_cpu_seconds: Option<f64>) -> LoadFigures {
+        LoadFigures {
+            load: LoadReport {
+                per_second,
+                seconds,
+                ok,
+                ..LoadReport::default()
+            },
+            server_cpu_seconds,
+            ..LoadFigures::default()
+        }
+    }
+
+    #[test]
+    fn the_ratio_compares_tokens_with_the_signing_capacity_of_the_cores_used() {
+        // 6,000 tokens/s on 1.8 cores of 4,000 signs/s each: 6,000 / 7,200.
+        let figures = run(6_000.0, 10.0, 60_000, Some(18.0));
+        assert_eq!(figures.server_cores(), Some(1.8));
+        assert_eq!(figures.cpu_per_request_us(), Some(300.0));
+        let ratio = signing_ratio(&figures, 4_000.0).unwrap();
+        assert!((ratio - 6_000.0 / 7_200.0).abs() < 1e-12, "{ratio}");
+        let endpoint = Endpoint {
+            crypto: CryptoFigures::default(),
+            runs: vec![figures],
+            raw_sign_around: vec![4_000.0],
+        };
+        assert_eq!(endpoint.ratio(0), Some(ratio));
+        // 300 µs per token against a 250 µs signature.
+        assert!((endpoint.overhead_us(0).unwrap() - 50.0).abs() < 1e-9);
+        assert_eq!(endpoint.ratio(1), None);
+        // Without server readings (another server, no --pid) there is no ratio.
+        assert_eq!(
+            signing_ratio(&run(6_000.0, 10.0, 60_000, None), 4_000.0),
+            None
+        );
+        assert_eq!(run(0.0, 10.0, 0, Some(1.0)).cpu_per_request_us(), None);
+    }
+}
