@@ -130,7 +130,12 @@ impl Claims {
         let issuer = match all.get("iss") {
             None => return Err(TokenRejection::MissingClaim("iss")),
             Some(Value::String(issuer)) if issuer == rules.issuer => issuer.clone(),
-            Some(Value::String(_)) => return Err(TokenRejection::WrongIssuer),
+            Some(Value::String(issuer)) => {
+                return Err(TokenRejection::WrongIssuer {
+                    expected: rules.issuer.to_owned(),
+                    received: issuer.clone(),
+                });
+            }
             Some(_) => return Err(TokenRejection::ClaimType("iss")),
         };
         let audiences = match all.get("aud") {
@@ -144,7 +149,10 @@ impl Claims {
             .iter()
             .any(|audience| audiences.contains(audience))
         {
-            return Err(TokenRejection::WrongAudience);
+            return Err(TokenRejection::WrongAudience {
+                expected: rules.audiences.to_vec(),
+                received: audiences.iter().cloned().collect(),
+            });
         }
         let now = seconds_since_epoch(rules.now);
         let leeway = rules.leeway.as_secs_f64();
@@ -305,6 +313,44 @@ mod tests {
         assert_eq!(&result, expected);
     }
 
+    fn wrong_issuer(received: &str) -> TokenRejection {
+        TokenRejection::WrongIssuer {
+            expected: ISSUER.to_owned(),
+            received: received.to_owned(),
+        }
+    }
+
+    fn wrong_audience(received: &[&str]) -> TokenRejection {
+        TokenRejection::WrongAudience {
+            expected: vec!["other".to_owned(), "api".to_owned()],
+            received: received
+                .iter()
+                .map(|&audience| audience.to_owned())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn wrong_parties_are_named_in_the_description() {
+        assert_eq!(
+            wrong_audience(&["orders-api", "x"]).to_string(),
+            "the token is not meant for this API: aud is `orders-api`, `x`, this API accepts `other`, `api`"
+        );
+        assert_eq!(
+            wrong_audience(&[]).to_string(),
+            "the token is not meant for this API: aud is empty, this API accepts `other`, `api`"
+        );
+        assert_eq!(
+            wrong_issuer("https://issuer.test").to_string(),
+            "the token was issued by another issuer: iss is `https://issuer.test`, this API trusts `https://issuer.test/`"
+        );
+        let long = "a".repeat(200);
+        let many: Vec<&str> = std::iter::repeat_n(long.as_str(), 9).collect();
+        let description = wrong_audience(&many).to_string();
+        assert!(description.contains("and 4 more"), "{description}");
+        assert!(description.len() < 600, "{description}");
+    }
+
     #[test]
     fn accepts_valid_claims() {
         check(valid(), &Ok(()));
@@ -320,11 +366,11 @@ mod tests {
     fn checks_the_issuer_exactly() {
         check(
             with(&json!({"iss": "https://issuer.test"})),
-            &Err(TokenRejection::WrongIssuer),
+            &Err(wrong_issuer("https://issuer.test")),
         );
         check(
             with(&json!({"iss": "https://ISSUER.test/"})),
-            &Err(TokenRejection::WrongIssuer),
+            &Err(wrong_issuer("https://ISSUER.test/")),
         );
         check(
             with(&json!({"iss": null})),
@@ -340,16 +386,10 @@ mod tests {
     fn checks_the_audience() {
         check(
             with(&json!({"aud": "nope"})),
-            &Err(TokenRejection::WrongAudience),
+            &Err(wrong_audience(&["nope"])),
         );
-        check(
-            with(&json!({"aud": []})),
-            &Err(TokenRejection::WrongAudience),
-        );
-        check(
-            with(&json!({"aud": "API"})),
-            &Err(TokenRejection::WrongAudience),
-        );
+        check(with(&json!({"aud": []})), &Err(wrong_audience(&[])));
+        check(with(&json!({"aud": "API"})), &Err(wrong_audience(&["API"])));
         check(
             with(&json!({"aud": null})),
             &Err(TokenRejection::MissingClaim("aud")),

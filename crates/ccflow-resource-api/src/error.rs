@@ -1,7 +1,11 @@
 //! Every way a request, a token, a key fetch or a builder can fail, each with one fixed meaning.
 //!
-//! Descriptions are fixed sentences: none echoes a token, a header value, a `kid` or
-//! any other attacker-chosen text, so they are safe to send to clients and to log.
+//! Descriptions never echo a token, a header value, a `kid` or any other text a caller
+//! chooses, so they are safe to send to clients and to log. The one exception by design is a
+//! signed claim that names the wrong party (`iss`, `aud`): it is read only after the signature
+//! verified against the issuer's key, so it is the issuer's text, and naming the expected and
+//! the received value is what tells a team its API and its tokens disagree (bounded in
+//! length, and sanitised again by the RFC 6750 challenge).
 
 use std::time::Duration;
 
@@ -105,12 +109,30 @@ pub enum TokenRejection {
     /// A claim of the wrong JSON type, e.g. a string `exp` (CVE-2026-25537).
     #[error("the token's {0} claim has the wrong type")]
     ClaimType(&'static str),
-    /// `iss` is not exactly the configured issuer.
-    #[error("the token was issued by another issuer")]
-    WrongIssuer,
+    /// `iss` is not exactly the configured issuer (a trailing slash counts).
+    #[error(
+        "the token was issued by another issuer: iss is {}, this API trusts {}",
+        Bounded(received),
+        Bounded(expected)
+    )]
+    WrongIssuer {
+        /// The issuer this API trusts.
+        expected: String,
+        /// The token's `iss`.
+        received: String,
+    },
     /// `aud` names none of this API's audiences.
-    #[error("the token is not meant for this API (aud)")]
-    WrongAudience,
+    #[error(
+        "the token is not meant for this API: aud is {}, this API accepts {}",
+        BoundedList(received),
+        BoundedList(expected)
+    )]
+    WrongAudience {
+        /// The audiences this API accepts.
+        expected: Vec<String>,
+        /// The token's `aud`, in order.
+        received: Vec<String>,
+    },
     /// `exp` has passed, leeway included.
     #[error("the token expired")]
     Expired,
@@ -120,6 +142,52 @@ pub enum TokenRejection {
     /// `iat` is in the future, beyond the leeway.
     #[error("the token was issued in the future (iat)")]
     IssuedInFuture,
+}
+
+/// Longest claim value a description repeats, in characters.
+const DESCRIBED_VALUE_CHARS: usize = 80;
+/// Most values of a list a description repeats.
+const DESCRIBED_VALUES: usize = 5;
+
+/// A claim value in a description: at most [`DESCRIBED_VALUE_CHARS`] characters, each one an
+/// RFC 6750 §3 `error_description` character (others, `"` and `\` among them, become `?`), so
+/// the description needs no escaping anywhere.
+struct Bounded<'a>(&'a str);
+
+impl std::fmt::Display for Bounded<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut chars = self.0.chars();
+        formatter.write_str("`")?;
+        for c in chars.by_ref().take(DESCRIBED_VALUE_CHARS) {
+            let allowed = matches!(c, ' '..='~') && c != '"' && c != '\\';
+            std::fmt::Write::write_char(formatter, if allowed { c } else { '?' })?;
+        }
+        if chars.next().is_some() {
+            formatter.write_str("...")?;
+        }
+        formatter.write_str("`")
+    }
+}
+
+/// A list of claim values in a description: at most [`DESCRIBED_VALUES`] of them.
+struct BoundedList<'a>(&'a [String]);
+
+impl std::fmt::Display for BoundedList<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return formatter.write_str("empty");
+        }
+        for (index, value) in self.0.iter().take(DESCRIBED_VALUES).enumerate() {
+            if index > 0 {
+                formatter.write_str(", ")?;
+            }
+            write!(formatter, "{}", Bounded(value))?;
+        }
+        if self.0.len() > DESCRIBED_VALUES {
+            write!(formatter, " and {} more", self.0.len() - DESCRIBED_VALUES)?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a request was not let through. Each variant maps to one status and
@@ -339,8 +407,14 @@ mod tests {
             AuthError::from(TokenRejection::MalformedClaims),
             AuthError::from(TokenRejection::MissingClaim("exp")),
             AuthError::from(TokenRejection::ClaimType("exp")),
-            AuthError::from(TokenRejection::WrongIssuer),
-            AuthError::from(TokenRejection::WrongAudience),
+            AuthError::from(TokenRejection::WrongIssuer {
+                expected: "https://a.test".to_owned(),
+                received: "https://a.test/\"\\".to_owned(),
+            }),
+            AuthError::from(TokenRejection::WrongAudience {
+                expected: vec!["api".to_owned()],
+                received: vec!["x\"y".to_owned(); 9],
+            }),
             AuthError::from(TokenRejection::Expired),
             AuthError::from(TokenRejection::NotYetValid),
             AuthError::from(TokenRejection::IssuedInFuture),

@@ -312,7 +312,9 @@ async fn refuses_a_wrong_issuer_including_a_trailing_slash_mismatch() {
         let forged = token_with_claims(&key_1(), &claims_with(&json!({"iss": issuer})));
         check(
             &with_token(&api, &forged).await,
-            &invalid_token("the token was issued by another issuer"),
+            &invalid_token(&format!(
+                "the token was issued by another issuer: iss is `{issuer}`, this API trusts `https://issuer.test`"
+            )),
         );
     }
 }
@@ -320,15 +322,17 @@ async fn refuses_a_wrong_issuer_including_a_trailing_slash_mismatch() {
 #[actix_web::test]
 async fn refuses_a_wrong_audience() {
     let (api, _jwks) = setup(1).await;
-    for audience in [
-        json!("other-api"),
-        json!(["other-api", "billing"]),
-        json!([]),
+    for (audience, named) in [
+        (json!("other-api"), "`other-api`"),
+        (json!(["other-api", "billing"]), "`other-api`, `billing`"),
+        (json!([]), "empty"),
     ] {
         let forged = token_with_claims(&key_1(), &claims_with(&json!({"aud": audience})));
         check(
             &with_token(&api, &forged).await,
-            &invalid_token("the token is not meant for this API (aud)"),
+            &invalid_token(&format!(
+                "the token is not meant for this API: aud is {named}, this API accepts `items-api`"
+            )),
         );
     }
 }
@@ -598,7 +602,9 @@ async fn refuses_a_token_signed_for_another_api_even_with_the_right_scope() {
     let other = token_with_claims(&key_1(), &claims_with(&json!({"aud": "billing-api"})));
     check(
         &with_token(&api, &other).await,
-        &invalid_token("the token is not meant for this API (aud)"),
+        &invalid_token(
+            "the token is not meant for this API: aud is `billing-api`, this API accepts `items-api`",
+        ),
     );
 }
 

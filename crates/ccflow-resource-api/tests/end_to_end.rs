@@ -239,7 +239,7 @@ async fn a_token_for_another_audience_reaches_nothing() {
         check(&answer, 401, Some("invalid_token"));
         assert_eq!(
             answer.body["error_description"],
-            "the token is not meant for this API (aud)"
+            "the token is not meant for this API: aud is `billing-api`, this API accepts `items-api`"
         );
     }
 }
