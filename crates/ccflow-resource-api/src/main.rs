@@ -40,7 +40,9 @@ struct Cli {
     /// JWKS URL, to skip discovery.
     #[arg(long, env = "CCFLOW_RESOURCE_JWKS_URL")]
     jwks_url: Option<String>,
-    /// Vendor profile whose validation defaults apply (typ; SLB authorises by audience).
+    /// Vendor profile whose validation defaults apply (typ; SLB authorises by audience). Without
+    /// --issuer and --audience, it also pairs the API with `ccflow-auth-server --profile <same>`
+    /// on its embedded defaults (that issuer on 127.0.0.1:8080, its demo tokens' audience).
     #[arg(long, env = "CCFLOW_RESOURCE_PROFILE")]
     profile: Option<ccflow_protocol::Profile>,
     /// Worker threads [default: the number of CPUs].
@@ -113,6 +115,15 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
     if let Some(profile) = cli.profile {
         settings.profile = Some(profile);
     }
+    if let Some(profile) = settings.profile {
+        // `--profile` alone pairs the API with `ccflow-auth-server --profile <same>` on its
+        // embedded defaults: that server's issuer, and the audience its demo tokens carry.
+        let (issuer, audiences) = pairing(profile);
+        settings.issuer.get_or_insert(issuer);
+        if settings.audiences.is_empty() {
+            settings.audiences = audiences;
+        }
+    }
     if settings.issuer.is_none() {
         anyhow::bail!(
             "an issuer is required: --issuer, CCFLOW_RESOURCE_ISSUER or `issuer` in the file"
@@ -130,6 +141,33 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     Ok((settings, bind, workers))
+}
+
+/// Where `ccflow-auth-server --profile <profile>` runs on its embedded defaults.
+const PAIRED_AUTH_SERVER: &str = "http://127.0.0.1:8080";
+
+/// The issuer and the audiences of tokens from `ccflow-auth-server --profile <profile>` on its
+/// embedded defaults, whose demo clients ask for the `demo-api` audience where the profile has
+/// one (docs/profiles.md, "Each profile on embedded defaults").
+fn pairing(profile: ccflow_protocol::Profile) -> (String, Vec<String>) {
+    use ccflow_protocol::{Profile, ProfileOptions};
+    let options = ProfileOptions::default();
+    let issuer = profile.issuer(PAIRED_AUTH_SERVER, &options);
+    let audiences = match profile {
+        // `aud` = [client id, spiffe://{host}/{tenant}/{workspace}/{audience}] (seed 002).
+        Profile::Cloudentity => vec![format!(
+            "spiffe://{}/{}/{}/demo-api",
+            PAIRED_AUTH_SERVER.trim_start_matches("http://"),
+            options.tenant,
+            options.workspace
+        )],
+        // `aud` = the caller's own client id, as a string (seed 003).
+        Profile::CyberArk => vec!["demo-client".to_owned(), "demo-reporting".to_owned()],
+        // `aud` = [audience parameters…, tenant URL] (seed 004): the tenant URL is always there.
+        Profile::UserClouds => vec![issuer.clone()],
+        _ => vec!["demo-api".to_owned()],
+    };
+    (issuer, audiences)
 }
 
 async fn serve(
