@@ -1038,8 +1038,19 @@ impl AuthServer {
             self.profile(),
             self.spec().vendor
         );
-        if let Some(region) = &self.inner.settings.region {
-            let _ = writeln!(text, "region:         {region}");
+        match (&self.inner.settings.region, self.profile()) {
+            (Some(region), _) => {
+                let _ = writeln!(text, "region:         {region}");
+            }
+            // The real host is `{tenant}.{region}.authz.cloudentity.io` (seed 002); older
+            // tenants have no region. Say so rather than print nothing.
+            (None, Profile::Cloudentity) => {
+                let _ = writeln!(
+                    text,
+                    "region:         none (an older tenant's host; set `region` to show one)"
+                );
+            }
+            (None, _) => {}
         }
         for path in &routes.token {
             let _ = writeln!(text, "token endpoint: {}", self.url(path));
@@ -1062,18 +1073,50 @@ impl AuthServer {
             key.algorithm(),
             key.kid()
         );
+        let admin = &self.inner.admin;
+        if admin.enabled {
+            let access = if admin.token.is_some() {
+                "bearer admin token required"
+            } else {
+                "loopback peers only"
+            };
+            let _ = writeln!(text, "admin api:      {} ({access})", self.url("/_ccflow"));
+            let _ = writeln!(
+                text,
+                "admin openapi:  {}",
+                self.url("/_ccflow/openapi.json")
+            );
+        }
+        // What a client asks for in `scope` depends on the profile: OAuth scopes, or (SLB, seed
+        // 001) the audiences it may reach, or nothing at all (UserClouds ignores it, seed 004).
+        let scope_semantics = self.spec().scopes;
+        let service_audiences = &self.inner.settings.service_audiences;
         let _ = writeln!(text, "clients:");
         let mut example = None;
         let registry = self.registry();
         for client in registry.iter() {
             let methods: Vec<&str> = client.auth_methods.iter().map(|m| m.as_str()).collect();
-            let _ = write!(
-                text,
-                "  {}  scopes: [{}]  auth: {}",
-                client.id,
-                client.scopes,
-                methods.join(",")
-            );
+            let _ = write!(text, "  {}", client.id);
+            match scope_semantics {
+                ScopeSemantics::AudienceByClientId => {
+                    let reachable: Vec<&str> = if client.audiences.is_empty() {
+                        vec!["any registered client or service audience"]
+                    } else {
+                        client.audiences.iter().map(String::as_str).collect()
+                    };
+                    let _ = write!(text, "  scope (audiences): [{}]", reachable.join(" "));
+                }
+                ScopeSemantics::Ignored => {
+                    let _ = write!(text, "  scope: ignored; audience parameters go into aud");
+                }
+                _ => {
+                    let _ = write!(text, "  scopes: [{}]", client.scopes);
+                    if !client.audiences.is_empty() {
+                        let _ = write!(text, "  audiences: [{}]", client.audiences.join(" "));
+                    }
+                }
+            }
+            let _ = write!(text, "  auth: {}", methods.join(","));
             if let (Some(secret), true) = (&client.secret, client.is_demo) {
                 let _ = write!(
                     text,
@@ -1088,10 +1131,18 @@ impl AuthServer {
             let _ = writeln!(text, "  (none)");
         }
         if let Some((id, secret)) = example {
+            // SLB grants an audience only when it is asked for in `scope` (seed 001).
+            let scope = match scope_semantics {
+                ScopeSemantics::AudienceByClientId => service_audiences
+                    .first()
+                    .map(|audience| format!(" -d scope={audience}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
             let _ = writeln!(text, "try:");
             let _ = writeln!(
                 text,
-                "  curl -s -u '{id}:{secret}' -d grant_type=client_credentials {}",
+                "  curl -s -u '{id}:{secret}' -d grant_type=client_credentials{scope} {}",
                 self.token_url()
             );
         }

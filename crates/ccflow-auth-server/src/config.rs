@@ -366,16 +366,20 @@ fn read_pem(base: &Path, pem: &Path, field: &str) -> Result<String, ConfigError>
     })
 }
 
-/// The embedded defaults: the strict profile and two demo clients whose secrets are printed.
+/// The audience the demo clients' tokens are for, and the sample API's default audience.
+pub(crate) const DEMO_AUDIENCE: &str = "demo-api";
+
+/// The embedded defaults: two demo clients whose secrets are printed, able to call every route
+/// of the sample API (`items:read`, `items:write`; docs/resource-api.md).
 pub(crate) fn demo_clients() -> Vec<Client> {
     vec![
         Client::new("demo-client", "demo-secret")
-            .scopes(["demo.read", "demo.write"])
-            .audiences(["demo-api"])
+            .scopes(["demo.read", "demo.write", "items:read", "items:write"])
+            .audiences([DEMO_AUDIENCE])
             .demo(),
         Client::new("demo-reporting", "reporting-secret")
-            .scopes(["demo.read"])
-            .audiences(["demo-api"])
+            .scopes(["demo.read", "items:read"])
+            .audiences([DEMO_AUDIENCE])
             .token_ttl(Duration::from_secs(600))
             .demo(),
     ]

@@ -8,13 +8,17 @@ use std::process::ExitCode;
 use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder, Profile};
 use clap::{Parser, ValueEnum};
 
+// No `Debug` on `Cli`: it may hold the admin token.
+
 /// Mock OAuth 2.0 authorization server for the Client Credentials grant.
 ///
-/// Without --config it runs on embedded defaults: the strict `rfc` profile and two demo clients.
-/// Its first stdout line is `ccflow-auth-server listening on http://ADDR`.
-/// No `Debug`: it may hold the admin token.
+/// Without --config it runs on embedded defaults: the strict `rfc` profile (or --profile),
+/// two demo clients (demo-client / demo-secret, demo-reporting / reporting-secret) and a
+/// test-only signing key that stays the same across restarts. It listens on 127.0.0.1:8080
+/// unless --bind, CCFLOW_BIND or the file's `bind` says otherwise. Its first stdout line is
+/// `ccflow-auth-server listening on http://ADDR`; a summary with a curl to paste follows.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, long_about)]
 struct Cli {
     /// TOML configuration file (see docs/configuration.md).
     #[arg(long, env = "CCFLOW_CONFIG")]
@@ -25,8 +29,8 @@ struct Cli {
     /// Public issuer URL [default: http://<bound address>].
     #[arg(long, env = "CCFLOW_ISSUER")]
     issuer: Option<String>,
-    /// Vendor profile to emulate.
-    #[arg(long, env = "CCFLOW_PROFILE")]
+    /// Vendor profile to emulate (docs/profiles.md).
+    #[arg(long, env = "CCFLOW_PROFILE", value_parser = profile_parser())]
     profile: Option<Profile>,
     /// Log format on stderr.
     #[arg(long, env = "CCFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -44,7 +48,26 @@ struct Cli {
     /// the config file's [throttle] settings, else the defaults.
     #[arg(long, env = "CCFLOW_THROTTLE")]
     throttle: bool,
+    /// Sign with a key generated for this run instead of the stable test-only default key
+    /// (embedded defaults only; a config file's key always wins).
+    #[arg(long)]
+    fresh_key: bool,
 }
+
+/// The profile names, listed in `--help` and in the error for an unknown one.
+fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Profile::ALL.iter().map(|profile| profile.as_str()))
+        .map(|name| {
+            name.parse::<Profile>()
+                .unwrap_or_else(|_| unreachable!("every listed name is a profile"))
+        })
+}
+
+/// The seed of the default signing key: the same key and `kid` on every start, so a validator
+/// that cached the JWKS keeps working across restarts. Test-only by construction: the seed is
+/// public, so anyone can derive the private key.
+const DEFAULT_KEY_SEED: u64 = 0x0ccf_10ff_7e57_0001;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
@@ -52,7 +75,8 @@ enum LogFormat {
     Json,
 }
 
-const DEFAULT_BIND: &str = "127.0.0.1:8080";
+const DEFAULT_BIND: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
 fn main() -> ExitCode {
     // aws-lc seeds its random generator from CPU jitter once per process, which takes tens of
@@ -87,18 +111,30 @@ async fn run(cli: Cli) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => MockAuthServer::builder()
-            .demo_clients()
-            .bind(DEFAULT_BIND.parse().expect("the default address parses")),
+        None => {
+            let builder = MockAuthServer::builder();
+            if cli.fresh_key {
+                builder
+            } else {
+                builder.key_seed(DEFAULT_KEY_SEED)
+            }
+        }
     };
     if let Some(bind) = cli.bind {
         builder = builder.bind(bind);
+    }
+    if builder.configured_bind().is_none() {
+        builder = builder.bind(DEFAULT_BIND);
     }
     if let Some(issuer) = cli.issuer {
         builder = builder.issuer(issuer);
     }
     if let Some(profile) = cli.profile {
         builder = builder.profile(profile);
+    }
+    if cli.config.is_none() {
+        // After the profile: the demo set-up depends on it (SLB's scopes are audiences).
+        builder = builder.demo_clients();
     }
     if let Some(token) = cli.admin_token {
         builder = builder.admin_token(token);
@@ -201,7 +237,10 @@ fn fatal(error: &dyn std::fmt::Display) {
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CCFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // actix-server's start-up lines (workers, runtime) would come before the `listening on`
+    // line on a terminal and say nothing the summary does not: warnings only, by default.
+    let filter = EnvFilter::try_from_env("CCFLOW_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

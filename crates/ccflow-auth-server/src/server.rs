@@ -69,7 +69,8 @@ pub struct MockAuthServerBuilder {
     /// Throttle settings given while throttling is off (`[throttle] enabled = false`), used if
     /// it is turned on later (`--throttle`).
     idle_throttle: Option<AuthThrottle>,
-    bind: SocketAddr,
+    /// Set by [`bind`](Self::bind) or the file's `bind`; `127.0.0.1:0` when not.
+    bind: Option<SocketAddr>,
     workers: usize,
     /// The file the settings came from, named in configuration errors.
     config_file: Option<PathBuf>,
@@ -94,7 +95,7 @@ impl Default for MockAuthServerBuilder {
             limits: Limits::default(),
             auth_throttle: None,
             idle_throttle: None,
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind: None,
             workers: 1,
             config_file: None,
         }
@@ -133,8 +134,23 @@ impl MockAuthServerBuilder {
 
     /// The built-in demo clients (`demo-client` / `demo-secret` and `demo-reporting` /
     /// `reporting-secret`), as the binary uses without a config file.
+    ///
+    /// Under `slb`, whose `scope` names the audiences a token is for (seed 001), `demo-api` also
+    /// becomes a service audience, so `scope=demo-api` is granted: call this after
+    /// [`profile`](Self::profile).
     pub fn demo_clients(mut self) -> Self {
         self.clients.extend(crate::config::demo_clients());
+        if self.profile.spec().scopes == ccflow_protocol::ScopeSemantics::AudienceByClientId
+            && !self
+                .settings
+                .service_audiences
+                .iter()
+                .any(|audience| audience == crate::config::DEMO_AUDIENCE)
+        {
+            self.settings
+                .service_audiences
+                .push(crate::config::DEMO_AUDIENCE.to_owned());
+        }
         self
     }
 
@@ -323,7 +339,7 @@ impl MockAuthServerBuilder {
 
     /// The address to listen on (default `127.0.0.1:0`: a free port on loopback).
     pub fn bind(mut self, address: SocketAddr) -> Self {
-        self.bind = address;
+        self.bind = Some(address);
         self
     }
 
@@ -335,6 +351,13 @@ impl MockAuthServerBuilder {
 
     /// The address [`start`](Self::start) will bind.
     pub fn bind_address(&self) -> SocketAddr {
+        self.bind
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The address set by [`bind`](Self::bind) or by the configuration file's `bind`, if any
+    /// (the binary listens on `127.0.0.1:8080` when neither says).
+    pub fn configured_bind(&self) -> Option<SocketAddr> {
         self.bind
     }
 
@@ -450,7 +473,7 @@ impl MockAuthServerBuilder {
     /// Validates the configuration, binds, starts serving on a background thread, and returns
     /// once connections are accepted.
     pub async fn start(self) -> Result<MockAuthServer, StartError> {
-        let address = self.bind;
+        let address = self.bind_address();
         let workers = self.workers;
         let prepared = self.prepare()?;
         let listener =

@@ -247,3 +247,122 @@ async fn keeps_serving_when_the_reader_closes_stdout_after_the_first_line() {
         "the server is still running"
     );
 }
+
+/// Reads the start-up summary up to and including the line after `try:` (the curl to paste).
+fn summary_until_curl(running: &mut Running) -> (String, String) {
+    let stdout = running.stdout.as_mut().expect("stdout");
+    let mut summary = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("summary line") > 0,
+            "the summary ended without a curl: {summary}"
+        );
+        summary.push_str(&line);
+        if line.trim() == "try:" {
+            let mut curl = String::new();
+            stdout.read_line(&mut curl).expect("the curl line");
+            summary.push_str(&curl);
+            return (summary, curl.trim().to_owned());
+        }
+    }
+}
+
+fn signing_kid(summary: &str) -> String {
+    summary
+        .lines()
+        .find_map(|line| line.strip_prefix("signing key:"))
+        .and_then(|line| line.split("kid ").nth(1))
+        .unwrap_or_else(|| panic!("no signing key line: {summary}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn the_default_key_is_the_same_on_every_start_unless_a_fresh_one_is_asked_for() {
+    let kid = |args: &[&str]| {
+        let (mut running, _) = spawn(args);
+        let (summary, _) = summary_until_curl(&mut running);
+        signing_kid(&summary)
+    };
+    let first = kid(&["--bind", "127.0.0.1:0"]);
+    assert_eq!(
+        kid(&["--bind", "127.0.0.1:0"]),
+        first,
+        "stable across restarts"
+    );
+    assert_ne!(kid(&["--bind", "127.0.0.1:0", "--fresh-key"]), first);
+}
+
+/// Each profile on embedded defaults: the printed curl, run by the real `curl`, gets a token.
+#[test]
+fn every_profile_prints_a_curl_that_gets_a_token() {
+    #[track_caller]
+    fn check(profile: &str, expected_in_summary: &[&str]) {
+        let (mut running, first) = spawn(&["--profile", profile, "--bind", "127.0.0.1:0"]);
+        let address = address_of(&first);
+        let (summary, curl) = summary_until_curl(&mut running);
+        for expected in expected_in_summary {
+            assert!(
+                summary.contains(expected),
+                "{profile}: {expected:?} in {summary}"
+            );
+        }
+        assert!(
+            curl.starts_with("curl -s -u 'demo-client:demo-secret'"),
+            "{curl}"
+        );
+        assert!(curl.contains(&address), "{curl}");
+        let output = Command::new("sh")
+            .args(["-c", &curl])
+            .output()
+            .expect("curl runs");
+        assert!(output.status.success(), "{profile}: {curl} failed");
+        let answer: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|_| panic!("{profile}: not JSON: {:?}", output.stdout));
+        assert!(answer["access_token"].is_string(), "{profile}: {answer}");
+        assert!(
+            answer.get("scope").is_none_or(|scope| !scope.is_object()),
+            "{profile}: nothing invalid: {answer}"
+        );
+    }
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "rfc",
+            &[
+                "scopes: [demo.read demo.write items:read items:write]  audiences: [demo-api]",
+                "admin api:",
+                "admin openapi:",
+            ],
+        ),
+        (
+            "slb",
+            &["scope (audiences): [demo-api]", "-d scope=demo-api"],
+        ),
+        (
+            "cloudentity",
+            &["region:         none", "/demo/default/oauth2/token"],
+        ),
+        ("cyberark", &["/oauth2/token/ccflow"]),
+        ("userclouds", &["scope: ignored"]),
+    ];
+    for (profile, expected) in cases {
+        check(profile, expected);
+    }
+}
+
+#[test]
+fn help_lists_the_profiles_and_the_defaults() {
+    let output = command(&["--help"]).output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("rfc, slb, cloudentity, cyberark, userclouds"),
+        "{help}"
+    );
+    assert!(help.contains("127.0.0.1:8080"), "{help}");
+    assert!(
+        !help.contains("Debug"),
+        "no code comments in --help: {help}"
+    );
+}
