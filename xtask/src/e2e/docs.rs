@@ -1,330 +1,817 @@
-//! Docs that run: every curl session in the README and the guides is executed against the real
-//! binaries, and each answer shown in a ```json block is compared with the real one (`…` stands
-//! for any value). A doc that drifts from the code fails the e2e run.
+//! Docs that run, exactly as written: every command in a document's ```sh blocks is executed by
+//! a real `bash`, in order, in one shell per document (so `TOKEN=$(…)` lines carry over), inside
+//! a private network namespace where the documented ports (`127.0.0.1:8080`, `:8081`) are free.
+//! Nothing on the page is rewritten: the same binary arguments, the same ports, the same
+//! variables a reader types. Each answer shown in a ```json block is compared with what the
+//! command before it printed, member order and value types included.
 //!
-//! A session is a ```sh block whose lines start servers (`cargo run -p ccflow-auth-server [--
-//! --config FILE]`, `cargo run -p ccflow-resource-api -- --issuer http://127.0.0.1:8080
-//! --audience AUD`) or run `curl` (`-s`, `-u`, `-d`, `--data-urlencode`, `-H`, `-X`, the URL).
-//! `127.0.0.1:8080` and `:8081` stand for the auth server and the resource API; `$TOKEN` for
-//! the last `access_token` an answer carried.
+//! Server commands (`cargo run -p ccflow-auth-server …`, `cargo run -p ccflow-resource-api …`)
+//! run in the background, as a reader runs them in a second terminal; the next line waits for
+//! their `listening on` line (read from a pipe, not polled), and starting a server of the same
+//! kind stops the previous one first, as Ctrl-C would. In a shown answer, `"…"` stands for any
+//! string and a bare `…` for any number: values that change on every call, with their type kept.
 
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail, ensure};
-use serde_json::Value;
-
-use super::START_DEADLINE;
-use super::process::Server;
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 4] = [
+pub(crate) const DOCUMENTS: [&str; 6] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
     "docs/test-control.md",
+    "docs/auth-server.md",
+    "docs/resource-api.md",
 ];
 
-const AUTH: &str = "http://127.0.0.1:8080";
-const API: &str = "http://127.0.0.1:8081";
+/// How long one document's whole session may take (it may have to build a binary).
+const SESSION_DEADLINE: Duration = Duration::from_secs(600);
 
-/// Fenced code blocks: language and text.
-fn blocks(doc: &str) -> Vec<(String, String)> {
-    let mut blocks = Vec::new();
-    let mut lines = doc.lines();
-    while let Some(line) = lines.next() {
-        if let Some(language) = line
-            .strip_prefix("```")
-            .filter(|language| !language.is_empty())
-        {
-            let mut text = String::new();
-            for line in lines.by_ref() {
-                if line.starts_with("```") {
-                    break;
-                }
-                text.push_str(line);
-                text.push('\n');
-            }
-            blocks.push((language.to_owned(), text));
-        }
-    }
-    blocks
+/// What a line of a ```sh block is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    AuthServer,
+    ResourceApi,
+    /// `cargo test …`, `cargo xtask …`: what `.ci/run` runs itself, word for word (checked);
+    /// running the test suite again inside its own e2e step would only repeat it.
+    Ci,
+    Command,
 }
 
-/// Splits a command line as a POSIX shell would for the quoting the docs use.
-fn words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut current = String::new();
-    let mut quote = None;
-    let mut in_word = false;
-    for c in line.chars() {
-        match (quote, c) {
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (Some(q), c) if c == q => quote = None,
-            (None, ' ') => {
-                if in_word {
-                    words.push(std::mem::take(&mut current));
-                    in_word = false;
-                }
-            }
-            (_, c) => {
-                current.push(c);
-                in_word = true;
-            }
-        }
+fn role(command: &str) -> Role {
+    let program = command.trim_start();
+    if program.starts_with("cargo run -p ccflow-auth-server")
+        || program.starts_with("ccflow-auth-server")
+    {
+        Role::AuthServer
+    } else if program.starts_with("cargo run -p ccflow-resource-api")
+        || program.starts_with("ccflow-resource-api")
+    {
+        Role::ResourceApi
+    } else if program.starts_with("cargo test") || program.starts_with("cargo xtask") {
+        Role::Ci
+    } else {
+        Role::Command
     }
-    if in_word {
-        words.push(current);
-    }
-    words
 }
 
-/// Joins `\`-continued lines and drops comments.
-fn commands(text: &str) -> Vec<String> {
-    let mut commands = Vec::new();
-    let mut pending = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') || line.is_empty() {
+/// One step of a document: a command to run, or an answer the last command must have printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Run { line: usize, command: String },
+    Shown { line: usize, text: String },
+}
+
+/// The steps of a document, from its ```sh and ```json blocks (other blocks are prose).
+fn steps(doc: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut lines = doc.lines().enumerate();
+    while let Some((_, line)) = lines.next() {
+        let Some(language) = line.strip_prefix("```") else {
             continue;
-        }
-        let line = line.split(" # ").next().unwrap_or(line).trim_end();
-        match line.strip_suffix('\\') {
-            Some(start) => {
-                pending.push_str(start);
-                pending.push(' ');
-            }
-            None => {
-                pending.push_str(line);
-                commands.push(std::mem::take(&mut pending));
-            }
-        }
-    }
-    commands
-}
-
-struct Session<'a> {
-    root: &'a Path,
-    binaries: &'a (PathBuf, PathBuf),
-    logs: &'a Path,
-    name: String,
-    auth: Option<Server>,
-    api: Option<Server>,
-    token: Option<String>,
-    started: usize,
-}
-
-impl Session<'_> {
-    fn substitute(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        if let Some(auth) = &self.auth {
-            text = text.replace(AUTH, &auth.uri());
-        }
-        if let Some(api) = &self.api {
-            text = text.replace(API, &api.uri());
-        }
-        if let Some(token) = &self.token {
-            text = text.replace("$TOKEN", token);
-        }
-        text
-    }
-
-    fn log(&mut self, what: &str) -> PathBuf {
-        self.started += 1;
-        self.logs
-            .join(format!("docs-{}-{}-{what}.log", self.name, self.started))
-    }
-
-    fn start(&mut self, command: &str) -> Result<()> {
-        let words = words(command);
-        let args: Vec<String> = words
-            .iter()
-            .skip_while(|word| *word != "--")
-            .skip(1)
-            .cloned()
-            .collect();
-        if command.starts_with("cargo run -p ccflow-auth-server") {
-            self.api = None;
-            let mut args: Vec<String> = args
-                .into_iter()
-                .map(|arg| {
-                    if arg.ends_with(".toml") {
-                        self.root.join(arg).display().to_string()
-                    } else {
-                        arg
-                    }
-                })
-                .collect();
-            args.extend(["--bind".to_owned(), "127.0.0.1:0".to_owned()]);
-            let log = self.log("auth-server");
-            self.auth = Some(Server::start(&self.binaries.0, &args, log, START_DEADLINE)?);
-        } else {
-            let mut args: Vec<String> = args.iter().map(|arg| self.substitute(arg)).collect();
-            args.extend(["--bind".to_owned(), "127.0.0.1:0".to_owned()]);
-            let log = self.log("resource-api");
-            self.api = Some(Server::start(&self.binaries.1, &args, log, START_DEADLINE)?);
-        }
-        Ok(())
-    }
-
-    async fn curl(&mut self, command: &str) -> Result<Value> {
-        let words = words(&self.substitute(command));
-        let (mut method, mut url, mut data, mut headers, mut basic) =
-            (None, None, Vec::new(), Vec::new(), None);
-        let mut args = words.iter().skip(1);
-        while let Some(arg) = args.next() {
-            let mut next = || {
-                args.next()
-                    .cloned()
-                    .with_context(|| format!("`{arg}` needs a value"))
-            };
-            match arg.as_str() {
-                "-s" | "-i" => {}
-                "-u" => basic = Some(next()?),
-                "-d" | "--data" => data.push(next()?),
-                "--data-urlencode" => {
-                    let pair = next()?;
-                    let (name, value) = pair.split_once('=').unwrap_or(("", pair.as_str()));
-                    data.push(format!("{name}={}", ccflow_protocol::form_urlencode(value)));
-                }
-                "-H" => headers.push(next()?),
-                "-X" => method = Some(next()?),
-                other if other.starts_with("http://") => url = Some(other.to_owned()),
-                other => bail!("the docs use a curl option this runner does not know: {other}"),
-            }
-        }
-        let method = method.unwrap_or_else(|| {
-            if data.is_empty() {
-                "GET".to_owned()
-            } else {
-                "POST".to_owned()
-            }
-        });
-        let mut request = reqwest::Client::new().request(method.parse()?, url.context("a URL")?);
-        let mut has_content_type = false;
-        for header in &headers {
-            let (name, value) = header.split_once(':').context("Name: value")?;
-            has_content_type |= name.eq_ignore_ascii_case("content-type");
-            request = request.header(name.trim(), value.trim());
-        }
-        if !data.is_empty() {
-            if !has_content_type {
-                request = request.header("content-type", "application/x-www-form-urlencoded");
-            }
-            request = request.body(data.join("&"));
-        }
-        if let Some(basic) = basic {
-            let (id, secret) = basic.split_once(':').context("-u id:secret")?;
-            // curl -u sends id:secret as they are (base64 of the raw pair).
-            request = request.basic_auth(id, Some(secret));
-        }
-        let text = request.send().await?.text().await?;
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        if let Some(token) = value.get("access_token").and_then(Value::as_str) {
-            self.token = Some(token.to_owned());
-        }
-        Ok(value)
-    }
-}
-
-fn check(expected: &Value, actual: &Value, context: &str) -> Result<()> {
-    match (expected, actual) {
-        (Value::String(wildcard), _) if wildcard == "…" => Ok(()),
-        (Value::Object(expected), Value::Object(actual)) => {
-            let mut wanted: Vec<&String> = expected.keys().collect();
-            let mut got: Vec<&String> = actual.keys().collect();
-            wanted.sort();
-            got.sort();
-            ensure!(
-                wanted == got,
-                "{context}: members {wanted:?} shown, {got:?} answered"
-            );
-            for (name, value) in expected {
-                check(value, &actual[name], context)?;
+        let language = language.trim().to_owned();
+        let mut block = Vec::new();
+        for (index, line) in lines.by_ref() {
+            if line.starts_with("```") {
+                break;
             }
-            Ok(())
+            block.push((index + 1, line));
         }
-        (Value::Array(expected), Value::Array(actual)) => {
-            ensure!(
-                expected.len() == actual.len(),
-                "{context}: {} items shown, {} answered",
-                expected.len(),
-                actual.len()
-            );
-            expected
-                .iter()
-                .zip(actual)
-                .try_for_each(|(expected, actual)| check(expected, actual, context))
-        }
-        _ => {
-            ensure!(
-                expected == actual,
-                "{context}: shown {expected}, answered {actual}"
-            );
-            Ok(())
-        }
-    }
-}
-
-/// Runs one document's sessions; returns how many answers were compared.
-pub(crate) async fn run(
-    root: &Path,
-    binaries: &(PathBuf, PathBuf),
-    logs: &Path,
-    document: &str,
-) -> Result<usize> {
-    let text = std::fs::read_to_string(root.join(document))
-        .with_context(|| format!("cannot read {document}"))?;
-    let mut session = Session {
-        root,
-        binaries,
-        logs,
-        name: document.replace(['/', '.'], "-"),
-        auth: None,
-        api: None,
-        token: None,
-        started: 0,
-    };
-    let mut pending: Option<(String, Value)> = None;
-    let mut compared = 0;
-    for (language, text) in blocks(&text) {
         match language.as_str() {
-            "sh" => {
-                for command in commands(&text) {
-                    if command.starts_with("cargo run -p ccflow-auth-server")
-                        || command.starts_with("cargo run -p ccflow-resource-api")
-                    {
-                        session.start(&command)?;
-                    } else if command.starts_with("curl ") {
-                        ensure!(
-                            session.auth.is_some(),
-                            "{document}: `{command}` before any server is started"
-                        );
-                        let answer = session
-                            .curl(&command)
-                            .await
-                            .with_context(|| format!("{document}: {command}"))?;
-                        pending = Some((command, answer));
-                    }
-                }
-            }
+            "sh" => steps.extend(commands(&block)),
             "json" => {
-                let (command, actual) = pending
-                    .take()
-                    .with_context(|| format!("{document}: a json answer with no curl before it"))?;
-                let expected: Value = serde_json::from_str(&session.substitute(&text))
-                    .with_context(|| format!("{document}: the shown answer is not JSON"))?;
-                check(&expected, &actual, &format!("{document}: {command}"))?;
-                compared += 1;
+                let line = block.first().map_or(0, |(line, _)| *line);
+                let text = block
+                    .iter()
+                    .map(|(_, text)| *text)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                steps.push(Step::Shown { line, text });
             }
             _ => {}
         }
     }
-    Ok(compared)
+    steps
+}
+
+/// The commands of a ```sh block: `\`-continued lines joined as the shell joins them,
+/// comment-only and empty lines dropped (the shell skips them too).
+fn commands(block: &[(usize, &str)]) -> Vec<Step> {
+    let mut commands = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (line, text) in block {
+        if pending.is_none() && (text.trim().is_empty() || text.trim_start().starts_with('#')) {
+            continue;
+        }
+        let (start, command) = pending.get_or_insert_with(|| (*line, String::new()));
+        match text.strip_suffix('\\') {
+            Some(head) => {
+                command.push_str(head);
+            }
+            None => {
+                command.push_str(text);
+                commands.push(Step::Run {
+                    line: *start,
+                    command: std::mem::take(command),
+                });
+                pending = None;
+            }
+        }
+    }
+    if let Some((line, command)) = pending {
+        commands.push(Step::Run { line, command });
+    }
+    commands
+}
+
+/// The bash script that runs a document's commands in order, each framed by markers on stdout.
+fn script(steps: &[Step], logs: &Path, name: &str) -> String {
+    let mut script = String::from(SCRIPT_HEAD);
+    let mut started = 0;
+    for step in steps {
+        let Step::Run { line, command } = step else {
+            continue;
+        };
+        match role(command) {
+            Role::Ci => {}
+            Role::Command => {
+                // A brace group runs in this shell, so `TOKEN=$(…)` stays set for the next line;
+                // its own line keeps a trailing `# comment` a comment.
+                let _ = write!(
+                    script,
+                    "printf '\\036BEGIN {line}\\n'\n{{\n{command}\n}} 2>{err}\nprintf '\\n\\036END {line} %d\\n' $?\n",
+                    err = shell_quote(&stderr_log(logs, name, *line).display().to_string()),
+                );
+            }
+            server => {
+                started += 1;
+                let log = logs.join(format!("docs-{name}-{started}"));
+                let kind = if server == Role::AuthServer {
+                    "auth"
+                } else {
+                    "api"
+                };
+                // The command itself, unchanged, in the background with stdout on a pipe; on a
+                // line of its own, so a trailing `# comment` stays a comment. `exec` makes the
+                // background job the command itself, so stopping it stops the server.
+                let _ = write!(
+                    script,
+                    "__ccflow_stop_{kind}\n\
+                     rm -f {fifo}; mkfifo {fifo}\n\
+                     {{\nexec {command}\n}} >{fifo} 2>{err} &\n\
+                     __ccflow_{kind}=$!\n\
+                     printf '\\036BEGIN {line}\\n'\n\
+                     __ccflow_ready {fifo} {out}\n\
+                     printf '\\n\\036END {line} %d\\n' $?\n",
+                    fifo = shell_quote(&format!("{}.fifo", log.display())),
+                    err = shell_quote(&format!("{}.stderr.log", log.display())),
+                    out = shell_quote(&format!("{}.stdout.log", log.display())),
+                );
+            }
+        }
+    }
+    script
+}
+
+/// Helpers of the generated script. `__ccflow_ready` reads the server's stdout until its
+/// `listening on` line (or end of file: the server died), prints that first line, then keeps
+/// copying the rest into the log in the background so the server never blocks on a full pipe.
+const SCRIPT_HEAD: &str = r#"set -u
+__ccflow_auth=""
+__ccflow_api=""
+__ccflow_stop() { if [ -n "$1" ]; then kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; fi; return 0; }
+__ccflow_stop_api() { __ccflow_stop "$__ccflow_api"; __ccflow_api=""; }
+__ccflow_stop_auth() { __ccflow_stop_api; __ccflow_stop "$__ccflow_auth"; __ccflow_auth=""; }
+trap '__ccflow_stop_auth' EXIT
+__ccflow_ready() {
+  exec 4<"$1"
+  local first=""
+  IFS= read -r first <&4 || { echo "the server exited before printing a line"; exec 4<&-; return 1; }
+  printf '%s\n' "$first" > "$2"
+  cat <&4 >> "$2" &
+  exec 4<&-
+  printf '%s' "$first"
+  case "$first" in *" listening on http"*) return 0 ;; *) return 1 ;; esac
+}
+"#;
+
+/// Where the script puts what the command at `line` wrote on stderr.
+fn stderr_log(logs: &Path, name: &str, line: usize) -> std::path::PathBuf {
+    logs.join(format!("docs-{name}-line-{line}.stderr.log"))
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// What the script printed for one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Output {
+    line: usize,
+    text: String,
+    status: i32,
+}
+
+/// Splits the script's stdout at the markers.
+fn outputs(transcript: &str) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    let mut rest = transcript;
+    while let Some(begin) = rest.find("\u{1e}BEGIN ") {
+        let after = &rest[begin + "\u{1e}BEGIN ".len()..];
+        let Some((line, body)) = after.split_once('\n') else {
+            break;
+        };
+        let Some(end) = body.find("\n\u{1e}END ") else {
+            outputs.push(Output {
+                line: line.parse().unwrap_or(0),
+                text: body.to_owned(),
+                status: -1,
+            });
+            break;
+        };
+        let text = body[..end].to_owned();
+        let tail = &body[end + "\n\u{1e}END ".len()..];
+        let (fields, next) = tail.split_once('\n').unwrap_or((tail, ""));
+        let status = fields
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(-1);
+        outputs.push(Output {
+            line: line.parse().unwrap_or(0),
+            text,
+            status,
+        });
+        rest = next;
+    }
+    outputs
+}
+
+/// How the commands reach a network where the documented ports are free.
+fn isolation() -> Result<Vec<String>> {
+    // A private network namespace: its own loopback, so 8080/8081 are free whatever the
+    // machine runs. As root a plain one; otherwise inside a user namespace (no privilege needed).
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
+    let unshare: Vec<String> = if is_root {
+        vec!["unshare".into(), "--net".into()]
+    } else {
+        vec![
+            "unshare".into(),
+            "--user".into(),
+            "--map-root-user".into(),
+            "--net".into(),
+        ]
+    };
+    let probe = Command::new(&unshare[0])
+        .args(&unshare[1..])
+        .args(["ip", "link", "set", "lo", "up"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if probe.is_ok_and(|status| status.success()) {
+        return Ok(unshare);
+    }
+    // No namespaces (not Linux, or forbidden): the host network, only if the ports are free.
+    for port in [8080, 8081] {
+        ensure!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "the docs use 127.0.0.1:{port}, which is taken here, and no private network namespace \
+             can be made (`unshare --net` needs Linux and root or user namespaces); free the port"
+        );
+    }
+    Ok(Vec::new())
+}
+
+/// What one document's session did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tally {
+    /// Commands run (servers included).
+    pub(crate) commands: usize,
+    /// Shown answers compared with what their command printed.
+    pub(crate) compared: usize,
+}
+
+/// Runs one document's text.
+pub(crate) fn run_text(root: &Path, logs: &Path, name: &str, doc: &str) -> Result<Tally> {
+    let steps = steps(doc);
+    check_ci_commands(root, name, &steps)?;
+    let path = logs.join(format!("docs-{name}.sh"));
+    std::fs::write(&path, script(&steps, logs, name))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    let isolation = isolation()?;
+    let mut command = match isolation.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command
+                .args(args)
+                .args(["bash", "-c", "ip link set lo up && exec bash \"$0\""]);
+            command
+        }
+        None => Command::new("bash"),
+    };
+    command.arg(&path).current_dir(root).stdin(Stdio::null());
+    // The reader's environment, not cargo's: nothing of this xtask's package, no CCFLOW_*.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CCFLOW_")
+            || [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+            ]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+            || name == "CARGO_PRIMARY_PACKAGE"
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let output = super::process::output_within(command, SESSION_DEADLINE)
+        .with_context(|| format!("{name}: running its commands"))?;
+    let transcript = String::from_utf8_lossy(&output);
+    let outputs = outputs(&transcript);
+    check_session(name, &steps, &outputs).map_err(|error| {
+        // The failing command's stderr, if it wrote any, is the most useful line of all.
+        let stderr = steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Run { line, .. } => std::fs::read_to_string(stderr_log(logs, name, *line))
+                    .ok()
+                    .filter(|text| !text.trim().is_empty())
+                    .map(|text| format!("line {line} stderr: {}", text.trim())),
+                Step::Shown { .. } => None,
+            })
+            .collect::<Vec<_>>();
+        if stderr.is_empty() {
+            error
+        } else {
+            error.context(stderr.join("\n"))
+        }
+    })
+}
+
+/// A documented `cargo test`/`cargo xtask` line must be one `.ci/run` runs, as written.
+fn check_ci_commands(root: &Path, name: &str, steps: &[Step]) -> Result<()> {
+    let ci = std::fs::read_to_string(root.join(".ci/run")).context("cannot read .ci/run")?;
+    let ci_lines: Vec<&str> = ci.lines().map(without_comment).collect();
+    for step in steps {
+        if let Step::Run { line, command } = step
+            && role(command) == Role::Ci
+        {
+            let command = without_comment(command);
+            ensure!(
+                ci_lines.contains(&command),
+                "{name}:{line}: `{command}` is documented but .ci/run does not run it as written"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn without_comment(line: &str) -> &str {
+    line.split(" #").next().unwrap_or(line).trim()
+}
+
+/// The page and the product disagree (as opposed to the run itself failing: a file that cannot
+/// be written, a shell that cannot start). The mutants must be refused for this reason only.
+#[derive(Debug)]
+struct Mismatch(String);
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Mismatch {}
+
+/// Holds every command to a zero exit status and every shown answer to the output before it.
+fn check_session(name: &str, steps: &[Step], outputs: &[Output]) -> Result<Tally> {
+    let mut outputs = outputs.iter();
+    let mut last: Option<&Output> = None;
+    let mut tally = Tally {
+        commands: 0,
+        compared: 0,
+    };
+    let mut differences = Vec::new();
+    for step in steps {
+        match step {
+            Step::Run { command, .. } if role(command) == Role::Ci => {}
+            Step::Run { line, command } => {
+                let output = outputs
+                    .next()
+                    .with_context(|| format!("{name}:{line}: `{command}` did not run"))?;
+                ensure!(
+                    output.line == *line,
+                    "{name}:{line}: the transcript is out of step (line {})",
+                    output.line
+                );
+                tally.commands += 1;
+                last = Some(output);
+                if output.status != 0 {
+                    differences.push(format!(
+                        "{name}:{line}: `{command}` failed (exit status {}); it printed:\n{}",
+                        output.status, output.text
+                    ));
+                    // What follows depends on it; one failure is enough to read.
+                    break;
+                }
+            }
+            Step::Shown { line, text } => {
+                let output = last.take().with_context(|| {
+                    format!("{name}:{line}: an answer with no command before it")
+                })?;
+                let shown = shown_json(text)
+                    .with_context(|| format!("{name}:{line}: the shown answer is not JSON"))?;
+                let printed: Json =
+                    serde_json::from_str(output.text.trim()).with_context(|| {
+                        format!(
+                            "{name}:{line}: the command at line {} printed no JSON:\n{}",
+                            output.line, output.text
+                        )
+                    })?;
+                if let Err(difference) = compare(&shown, &printed, "$") {
+                    differences.push(format!(
+                        "{name}:{line}: {difference}\n  shown:   {}\n  printed: {}",
+                        text.trim(),
+                        output.text.trim()
+                    ));
+                }
+                tally.compared += 1;
+            }
+        }
+    }
+    // Every shown answer that differs, not only the first: one run tells a writer all of it.
+    if !differences.is_empty() {
+        return Err(Mismatch(differences.join("\n")).into());
+    }
+    ensure!(tally.commands > 0, "{name}: no command ran");
+    Ok(tally)
+}
+
+/// Runs one document of the repository.
+pub(crate) fn run(root: &Path, logs: &Path, document: &str) -> Result<Tally> {
+    let text = std::fs::read_to_string(root.join(document))
+        .with_context(|| format!("cannot read {document}"))?;
+    run_text(root, logs, &document.replace(['/', '.'], "-"), &text)
+}
+
+/// The check must be able to fail: README with one shown value changed, and with one command's
+/// port changed, must each be refused. Returns what was refused, for the report.
+pub(crate) fn run_mutants(root: &Path, logs: &Path) -> Result<String> {
+    let readme =
+        std::fs::read_to_string(root.join("README.md")).context("cannot read README.md")?;
+    let mutants = [
+        (
+            "a shown value changed",
+            readme.replacen("\"expires_in\":3600", "\"expires_in\":3601", 1),
+        ),
+        (
+            "a command's port changed",
+            readme.replacen(
+                "127.0.0.1:8080/oauth2/token",
+                "127.0.0.1:8089/oauth2/token",
+                1,
+            ),
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (index, (what, text)) in mutants.iter().enumerate() {
+        ensure!(
+            *text != readme,
+            "README.md no longer has the line the mutant `{what}` changes"
+        );
+        match run_text(root, logs, &format!("mutant-{index}"), text) {
+            Ok(tally) => bail!(
+                "README.md with {what} passed ({} answers compared)",
+                tally.compared
+            ),
+            // Refused because page and product disagree, not because the run broke.
+            Err(error) if error.chain().any(|cause| cause.is::<Mismatch>()) => {
+                refused.push(format!("{what}: refused ({})", first_line(&error)));
+            }
+            Err(error) => return Err(error.context(format!("running the mutant `{what}`"))),
+        }
+    }
+    Ok(refused.join("; "))
+}
+
+fn first_line(error: &anyhow::Error) -> String {
+    format!("{error:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// JSON with its members in the order they were written (a shown answer promises the order the
+/// server sends), and the placeholders of shown answers.
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+/// A bare `…` in a shown answer (any number) is read as this string.
+const ANY_NUMBER: &str = "\u{0}any number";
+const ANY_STRING: &str = "…";
+
+/// Parses a shown answer, after turning each bare `…` (outside strings) into [`ANY_NUMBER`].
+fn shown_json(text: &str) -> Result<Json> {
+    let mut rewritten = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in text.chars() {
+        if in_string {
+            in_string = !(c == '"' && !escaped);
+            escaped = c == '\\' && !escaped;
+            rewritten.push(c);
+        } else if c == '…' {
+            rewritten.push_str("\"\\u0000any number\"");
+        } else {
+            in_string = c == '"';
+            rewritten.push(c);
+        }
+    }
+    Ok(serde_json::from_str(&rewritten)?)
+}
+
+fn compare(shown: &Json, printed: &Json, path: &str) -> std::result::Result<(), String> {
+    match (shown, printed) {
+        (Json::String(any), Json::String(_)) if any == ANY_STRING => Ok(()),
+        (Json::String(any), Json::Number(_)) if any == ANY_NUMBER => Ok(()),
+        (Json::String(any), other) if any == ANY_NUMBER || any == ANY_STRING => Err(format!(
+            "{path}: shown as any {}, printed {}",
+            if any == ANY_NUMBER {
+                "number"
+            } else {
+                "string"
+            },
+            kind(other)
+        )),
+        (Json::Object(shown), Json::Object(printed)) => {
+            let shown_names: Vec<&str> = shown.iter().map(|(name, _)| name.as_str()).collect();
+            let printed_names: Vec<&str> = printed.iter().map(|(name, _)| name.as_str()).collect();
+            if shown_names != printed_names {
+                return Err(format!(
+                    "{path}: members {shown_names:?} shown, {printed_names:?} printed (order counts)"
+                ));
+            }
+            shown
+                .iter()
+                .zip(printed)
+                .try_for_each(|((name, shown), (_, printed))| {
+                    compare(shown, printed, &format!("{path}.{name}"))
+                })
+        }
+        (Json::Array(shown), Json::Array(printed)) => {
+            if shown.len() != printed.len() {
+                return Err(format!(
+                    "{path}: {} items shown, {} printed",
+                    shown.len(),
+                    printed.len()
+                ));
+            }
+            shown
+                .iter()
+                .zip(printed)
+                .enumerate()
+                .try_for_each(|(index, (shown, printed))| {
+                    compare(shown, printed, &format!("{path}[{index}]"))
+                })
+        }
+        (shown, printed) if shown == printed => Ok(()),
+        (shown, printed) => Err(format!(
+            "{path}: shown {}, printed {}",
+            render(shown),
+            render(printed)
+        )),
+    }
+}
+
+/// Compact JSON text of a value, for messages.
+fn render(value: &Json) -> String {
+    match value {
+        Json::Null => "null".to_owned(),
+        Json::Bool(value) => value.to_string(),
+        Json::Number(value) => value.to_string(),
+        Json::String(value) => serde_json::Value::String(value.clone()).to_string(),
+        Json::Array(items) => format!(
+            "[{}]",
+            items.iter().map(render).collect::<Vec<_>>().join(",")
+        ),
+        Json::Object(members) => format!(
+            "{{{}}}",
+            members
+                .iter()
+                .map(|(name, value)| format!(
+                    "{}:{}",
+                    render(&Json::String(name.clone())),
+                    render(value)
+                ))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+    }
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Json;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("JSON")
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, value: bool) -> Result<Json, E> {
+                Ok(Json::Bool(value))
+            }
+            fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+                Ok(Json::Number(value.into()))
+            }
+            fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+                Ok(Json::Number(value.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Json, E> {
+                serde_json::Number::from_f64(value)
+                    .map(Json::Number)
+                    .ok_or_else(|| E::custom("a number JSON cannot hold"))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+                Ok(Json::String(value.to_owned()))
+            }
+            fn visit_string<E>(self, value: String) -> Result<Json, E> {
+                Ok(Json::String(value))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Json::Object(members))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check(shown: &str, printed: &str, expected: std::result::Result<(), &str>) {
+        let shown = shown_json(shown).expect("shown JSON");
+        let printed: Json = serde_json::from_str(printed).expect("printed JSON");
+        let result = compare(&shown, &printed, "$");
+        match expected {
+            Ok(()) => assert_eq!(result, Ok(())),
+            Err(part) => {
+                let message = result.expect_err("a difference");
+                assert!(message.contains(part), "{message:?} lacks {part:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn shown_answers_hold_order_types_and_values() {
+        let cases: &[(&str, &str, std::result::Result<(), &str>)] = &[
+            (r#"{"a":"…","b":…}"#, r#"{"a":"x","b":3}"#, Ok(())),
+            (
+                r#"{"a":"…"}"#,
+                r#"{"a":3}"#,
+                Err("shown as any string, printed a number"),
+            ),
+            (
+                r#"{"a":…}"#,
+                r#"{"a":"3"}"#,
+                Err("shown as any number, printed a string"),
+            ),
+            (r#"{"a":1,"b":2}"#, r#"{"b":2,"a":1}"#, Err("order counts")),
+            (r#"{"a":1}"#, r#"{"a":1,"b":2}"#, Err("members")),
+            (
+                r#"{"a":[1,2]}"#,
+                r#"{"a":[1]}"#,
+                Err("2 items shown, 1 printed"),
+            ),
+            (r#"{"a":"x"}"#, r#"{"a":"y"}"#, Err("$.a: shown")),
+            (r#"{"a":"…x"}"#, r#"{"a":"…x"}"#, Ok(())),
+            (
+                r#"{"s":"a \"…\" b","n":…}"#,
+                r#"{"s":"a \"…\" b","n":1.5}"#,
+                Ok(()),
+            ),
+        ];
+        for (shown, printed, expected) in cases {
+            check(shown, printed, *expected);
+        }
+    }
+
+    #[test]
+    fn commands_join_continuations_and_skip_comments() {
+        let doc = "text\n```sh\n# a comment\ncurl -s \\\n  http://x # trailing\n\nTOKEN=$(a)\n```\n\n```json\n{\"a\":1}\n```\n```rust\nignored\n```\n";
+        assert_eq!(
+            steps(doc),
+            vec![
+                Step::Run {
+                    line: 4,
+                    command: "curl -s   http://x # trailing".to_owned()
+                },
+                Step::Run {
+                    line: 7,
+                    command: "TOKEN=$(a)".to_owned()
+                },
+                Step::Shown {
+                    line: 11,
+                    text: "{\"a\":1}".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn the_transcript_splits_at_the_markers() {
+        let transcript =
+            "\u{1e}BEGIN 3\n{\"a\":1}\n\u{1e}END 3 0\nnoise\n\u{1e}BEGIN 5\n\n\u{1e}END 5 7\n";
+        assert_eq!(
+            outputs(transcript),
+            vec![
+                Output {
+                    line: 3,
+                    text: "{\"a\":1}".to_owned(),
+                    status: 0
+                },
+                Output {
+                    line: 5,
+                    text: String::new(),
+                    status: 7
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failing_command_or_a_wrong_answer_fails_the_session() {
+        let steps = steps("```sh\ncurl a\n```\n```json\n{\"a\":1}\n```\n");
+        let ok = [Output {
+            line: 2,
+            text: "{\"a\":1}".to_owned(),
+            status: 0,
+        }];
+        assert_eq!(
+            check_session("doc", &steps, &ok).expect("passes"),
+            Tally {
+                commands: 1,
+                compared: 1
+            }
+        );
+        let wrong = [Output {
+            line: 2,
+            text: "{\"a\":2}".to_owned(),
+            status: 0,
+        }];
+        assert!(check_session("doc", &steps, &wrong).is_err());
+        let failed = [Output {
+            line: 2,
+            text: String::new(),
+            status: 7,
+        }];
+        let error = check_session("doc", &steps, &failed).expect_err("fails");
+        assert!(format!("{error:#}").contains("exit status 7"), "{error:#}");
+        assert!(check_session("doc", &steps, &[]).is_err());
+    }
 }

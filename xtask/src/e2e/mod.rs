@@ -197,15 +197,39 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         }
     }
     if options.wants("docs") {
-        for document in docs::DOCUMENTS {
+        // The docs say `cargo run -p …`, one package at a time: build each the same way first,
+        // so the documented command finds it built (features can differ from a joint build).
+        for package in ["ccflow-auth-server", "ccflow-resource-api"] {
+            let status = std::process::Command::new(&cargo)
+                .args(["build", "-p", package])
+                .current_dir(root)
+                .status()
+                .with_context(|| format!("cannot run {cargo}"))?;
+            if !status.success() {
+                bail!("building {package} failed");
+            }
+        }
+        let documents = docs::DOCUMENTS.iter().map(|document| (*document, false));
+        for (document, mutants) in documents.chain([("README.md (mutants)", true)]) {
             let flow_started = Instant::now();
-            let result = runtime.block_on(docs::run(root, &binaries, &logs, document));
-            let elapsed = flow_started.elapsed();
-            let (passed, detail) = match result {
-                Ok(compared) if compared > 0 => (true, format!("{compared} answers compared")),
-                Ok(_) => (false, "no curl answer compared".to_owned()),
-                Err(error) => (false, format!("{error:#}")),
+            let (passed, detail) = if mutants {
+                match docs::run_mutants(root, &logs) {
+                    Ok(refused) => (true, refused),
+                    Err(error) => (false, format!("{error:#}")),
+                }
+            } else {
+                match docs::run(root, &logs, document) {
+                    Ok(tally) => (
+                        true,
+                        format!(
+                            "{} commands run as written, {} answers compared",
+                            tally.commands, tally.compared
+                        ),
+                    ),
+                    Err(error) => (false, format!("{error:#}")),
+                }
             };
+            let elapsed = flow_started.elapsed();
             println!(
                 "  {:<12} {:<22} {} {:>6} ms  {}",
                 "docs",

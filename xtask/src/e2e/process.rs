@@ -193,3 +193,51 @@ impl Drop for Server {
         self.stop();
     }
 }
+
+/// Runs `command` to its end in a process group of its own and returns its stdout; past
+/// `deadline` the whole group (the command and everything it started) is killed.
+pub(crate) fn output_within(mut command: Command, deadline: Duration) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt as _;
+    let mut child = command
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start the command")?;
+    let pid = child.id();
+    RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(pid);
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let (done, finished) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        let _ = done.send(());
+        status
+    });
+    let timed_out = finished.recv_timeout(deadline).is_err();
+    // Whatever is left of the group (a server the script could not stop) goes now.
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stderr(Stdio::null())
+        .status();
+    let status = waiter.join().ok().and_then(Result::ok);
+    let bytes = reader.join().unwrap_or_default();
+    RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .retain(|running| *running != pid);
+    if timed_out {
+        bail!("did not finish within {deadline:?}");
+    }
+    // The script's own status says little (its last command's); each command's status is in
+    // the transcript, which the caller checks.
+    let _ = status;
+    Ok(bytes)
+}
