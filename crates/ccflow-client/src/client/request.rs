@@ -3,10 +3,9 @@
 
 use std::time::SystemTime;
 
-use ccflow_protocol::{
-    CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization, form_urlencode,
-};
+use ccflow_protocol::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization};
 use reqwest::header::HeaderValue;
+use url::form_urlencoded;
 
 use crate::auth::{AuthMethod, client_assertion};
 use crate::cache::Fingerprint;
@@ -48,25 +47,18 @@ pub(crate) fn token_request(
         .as_ref()
         .map(ClientSecret::expose_secret)
         .unwrap_or_default();
-    let mut body = String::from("grant_type=client_credentials");
-    let mut push = |name: &str, value: &str| {
-        body.push('&');
-        body.push_str(&form_urlencode(name));
-        body.push('=');
-        body.push_str(&form_urlencode(value));
-    };
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("grant_type", "client_credentials");
     if !settings.scopes.is_empty() {
-        push("scope", &settings.scopes.to_string());
+        form.append_pair("scope", &settings.scopes.to_string());
     }
     for resource in &options.resources {
-        push("resource", resource);
+        form.append_pair("resource", resource);
     }
     for audience in &options.audiences {
-        push("audience", audience);
+        form.append_pair("audience", audience);
     }
-    for (name, value) in &options.extra {
-        push(name, value);
-    }
+    form.extend_pairs(&options.extra);
     let mut authorization = None;
     match method {
         AuthMethod::ClientSecretBasic => {
@@ -80,20 +72,18 @@ pub(crate) fn token_request(
             authorization = Some(value);
         }
         AuthMethod::ClientSecretPost => {
-            push("client_id", client_id);
-            push("client_secret", secret);
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_secret", secret);
         }
         AuthMethod::PrivateKeyJwt { key, alg, kid } => {
             let assertion = client_assertion(key, *alg, kid.as_deref(), client_id, token_url, now)?;
-            push("client_id", client_id);
-            push("client_assertion_type", CLIENT_ASSERTION_TYPE_JWT_BEARER);
-            // A JWS compact serialization needs no encoding (base64url and dots).
-            body.push_str("&client_assertion=");
-            body.push_str(&assertion);
+            form.append_pair("client_id", client_id);
+            form.append_pair("client_assertion_type", CLIENT_ASSERTION_TYPE_JWT_BEARER);
+            form.append_pair("client_assertion", &assertion);
         }
     }
     Ok(TokenRequest {
-        body,
+        body: form.finish(),
         authorization,
     })
 }
@@ -125,4 +115,21 @@ pub(crate) fn fingerprint(
         sorted(&options.audiences),
         extra,
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes the hand-written encoder produced before `form_urlencoded` replaced it: only
+    /// `A-Z a-z 0-9 * - . _` stay, a space is `+`, every other byte is `%XX` in upper case.
+    #[test]
+    fn form_values_encode_exactly_as_before() {
+        let every_printable = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~£€";
+        let encoded: String = form_urlencoded::byte_serialize(every_printable.as_bytes()).collect();
+        assert_eq!(
+            encoded,
+            "+%21%22%23%24%25%26%27%28%29*%2B%2C-.%2F0123456789%3A%3B%3C%3D%3E%3F%40ABCDEFGHIJKLMNOPQRSTUVWXYZ%5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D%7E%C2%A3%E2%82%AC"
+        );
+    }
 }
