@@ -227,13 +227,7 @@ impl TokenClientBuilder {
                 let path = self
                     .profile_options
                     .expand(options.profile.spec().routes.token[0]);
-                Some(format!(
-                    "{}/{}",
-                    self.checked_url("base_url", base)?
-                        .as_str()
-                        .trim_end_matches('/'),
-                    path.trim_start_matches('/')
-                ))
+                Some(path_under(self.checked_url("base_url", base)?, &path).to_string())
             }
             None => None,
         };
@@ -340,6 +334,18 @@ impl TokenClientBuilder {
             ))),
         }
     }
+}
+
+/// `path` (a profile's route) under `base`'s path: `https://as.example/prefix/` and
+/// `/v2/token` give `https://as.example/prefix/v2/token`.
+fn path_under(mut base: Url, path: &str) -> Url {
+    let joined = format!(
+        "{}/{}",
+        base.path().trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+    base.set_path(&joined);
+    base
 }
 
 fn is_loopback(url: &Url) -> bool {
