@@ -5,13 +5,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccflow_protocol::{ClientId, ClientSecret, Clock, Profile, ProfileOptions, Scope, Scopes};
+use ccflow_protocol::{ClientId, ClientSecret, Clock, Profile, ProfileOptions};
 use url::Url;
 
 use crate::auth::AuthMethod;
 use crate::cache::TokenCache;
 use crate::client::request::RESERVED_PARAMS;
-use crate::client::settings::{Endpoint, Options, Settings};
+use crate::client::settings::{Endpoint, Options, Settings, parse_scopes};
 use crate::client::token_client::TokenClient;
 use crate::error::TokenError;
 use crate::retry::{RetryPolicy, Sleeper};
@@ -276,12 +276,7 @@ impl TokenClientBuilder {
             }
             _ => {}
         }
-        let mut scopes = Scopes::new();
-        for scope in &self.scopes {
-            let scope = Scope::new(scope.as_str())
-                .map_err(|error| config(format!("scope `{scope}`: {error}")))?;
-            scopes.insert(scope);
-        }
+        let scopes = parse_scopes(&self.scopes)?;
         for (name, _) in &options.extra {
             if RESERVED_PARAMS.contains(&name.as_str()) || name.is_empty() {
                 return Err(config(format!(

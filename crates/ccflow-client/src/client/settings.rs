@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccflow_protocol::{
-    ClientId, ClientSecret, Clock, Profile, Scopes, ServerMetadata, SystemClock,
+    ClientId, ClientSecret, Clock, Profile, Scope, Scopes, ServerMetadata, SystemClock,
 };
 use url::Url;
 
 use crate::auth::AuthMethod;
 use crate::cache::TokenCache;
+use crate::error::TokenError;
 use crate::retry::{RetryPolicy, Sleeper, TokioSleeper};
 
 /// The lifetime assumed when a response has neither `expires_in` nor a JWT `exp`.
@@ -94,4 +95,19 @@ impl Endpoint {
             Self::Issuer { text, .. } => text,
         }
     }
+}
+
+/// Parses scope names (RFC 6749 §3.3); an invalid one is a configuration error naming it.
+pub(crate) fn parse_scopes<S: AsRef<str>>(
+    scopes: impl IntoIterator<Item = S>,
+) -> Result<Scopes, TokenError> {
+    let mut set = Scopes::new();
+    for scope in scopes {
+        let scope = scope.as_ref();
+        set.insert(
+            Scope::new(scope)
+                .map_err(|error| TokenError::Config(format!("scope `{scope}`: {error}")))?,
+        );
+    }
+    Ok(set)
 }

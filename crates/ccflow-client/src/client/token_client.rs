@@ -6,14 +6,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use ccflow_protocol::{ClientId, Scope, Scopes};
+use ccflow_protocol::ClientId;
 
 use crate::auth::AuthMethod;
 use crate::cache::{Entry, TokenCache};
 use crate::client::fetch::fetch;
 use crate::client::request::fingerprint;
 use crate::client::resolve::{configured_auth_method, discover_endpoint};
-use crate::client::settings::{Endpoint, Settings};
+use crate::client::settings::{Endpoint, Settings, parse_scopes};
 use crate::error::TokenError;
 use crate::token::AccessToken;
 
@@ -96,14 +96,7 @@ impl TokenClient {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut set = Scopes::new();
-        for scope in scopes {
-            let scope: String = scope.into();
-            set.insert(
-                Scope::new(scope.as_str())
-                    .map_err(|error| TokenError::Config(format!("scope `{scope}`: {error}")))?,
-            );
-        }
+        let set = parse_scopes(scopes.into_iter().map(Into::<String>::into))?;
         let derived = ClientInner::new(Settings {
             scopes: set,
             ..self.inner.settings.clone()
