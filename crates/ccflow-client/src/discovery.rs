@@ -8,21 +8,21 @@ use url::Url;
 use crate::error::TokenError;
 
 /// The metadata URLs to try for `issuer`, in order (RFC 8414 §3.1 inserts the well-known path
-/// between the host and the issuer's path; OIDC Discovery §4 appends it).
-pub(crate) fn metadata_urls(issuer: &Url) -> Vec<String> {
+/// between the host and the issuer's path; OIDC Discovery §4 appends it). The issuer's query
+/// and fragment are not part of either.
+pub(crate) fn metadata_urls(issuer: &Url) -> [Url; 2] {
     let path = issuer.path().trim_end_matches('/');
-    let mut origin = issuer.clone();
-    origin.set_path("");
-    origin.set_query(None);
-    let origin = origin.as_str().trim_end_matches('/').to_owned();
-    let mut urls = vec![format!(
-        "{origin}/.well-known/oauth-authorization-server{path}"
-    )];
-    let oidc = format!("{origin}{path}/.well-known/openid-configuration");
-    if !urls.contains(&oidc) {
-        urls.push(oidc);
-    }
-    urls
+    let at = |well_known_path: &str| {
+        let mut url = issuer.clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        url.set_path(well_known_path);
+        url
+    };
+    [
+        at(&format!("/.well-known/oauth-authorization-server{path}")),
+        at(&format!("{path}/.well-known/openid-configuration")),
+    ]
 }
 
 /// Fetches the issuer's metadata, trying each well-known URL, and checks that its `issuer` is
@@ -40,7 +40,7 @@ pub(crate) async fn discover(
     let mut reasons = Vec::new();
     for url in metadata_urls(issuer) {
         let response = match http
-            .get(&url)
+            .get(url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(timeout)
             .send()
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn well_known_urls_follow_rfc8414_then_oidc() {
-        let urls = |issuer: &str| metadata_urls(&Url::parse(issuer).unwrap());
+        let urls = |issuer: &str| metadata_urls(&Url::parse(issuer).unwrap()).map(String::from);
         assert_eq!(
             urls("https://as.example.com"),
             [
@@ -106,6 +106,20 @@ mod tests {
                 "https://as.example.com/tenant/ws/.well-known/openid-configuration"
             ]
         );
-        assert_eq!(urls("http://127.0.0.1:8080/").len(), 2);
+        assert_eq!(
+            urls("http://127.0.0.1:8080/"),
+            [
+                "http://127.0.0.1:8080/.well-known/oauth-authorization-server",
+                "http://127.0.0.1:8080/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            urls("https://as.example.com/tenant?x=1"),
+            [
+                "https://as.example.com/.well-known/oauth-authorization-server/tenant",
+                "https://as.example.com/tenant/.well-known/openid-configuration"
+            ],
+            "the query is not part of the metadata URLs"
+        );
     }
 }

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use ccflow_client::{AuthorizedClient, TokenError};
-use common::{Harness, oauth_error, ok, token_json};
+use common::{Case, Harness, oauth_error, ok, token_json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
@@ -27,67 +27,97 @@ async fn concurrent_tokens(
     results
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_callers_on_a_cold_cache_cause_one_request() {
-    let h = Harness::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok(token_json("shared", 3600)).set_delay(Duration::from_millis(200)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let client = h.client();
-    let results = concurrent_tokens(&client).await;
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().is_ok_and(|t| t.secret() == "shared"))
-    );
+/// A token served once before the stampede, and how far the clock then moves.
+struct Earlier {
+    token: &'static str,
+    expires_in: u64,
+    advance: Duration,
+}
+
+/// What every one of the [`CALLERS`] gets.
+enum EveryCaller {
+    /// The token with this secret.
+    Gets(&'static str),
+    /// `TokenError::OAuth` with this status.
+    FailsWithOAuth(u16),
+}
+
+/// [`CALLERS`] concurrent callers, after an `earlier` token if any, while the server takes
+/// 200 ms to send `answer`: the server sees one request for them all.
+struct Stampede {
+    name: &'static str,
+    earlier: Option<Earlier>,
+    answer: ResponseTemplate,
+    every_caller: EveryCaller,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_thousand_callers_on_an_expired_token_cause_one_request() {
-    let h = Harness::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok(token_json("first", 100)))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ok(token_json("second", 100)).set_delay(Duration::from_millis(200)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let client = h.client();
-    client.token().await.unwrap();
-    h.clock.advance(Duration::from_secs(95));
-    let results = concurrent_tokens(&client).await;
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().is_ok_and(|t| t.secret() == "second"))
-    );
+async fn a_thousand_concurrent_callers_cause_one_request() {
+    let cases = [
+        Stampede {
+            name: "a cold cache",
+            earlier: None,
+            answer: ok(token_json("shared", 3600)),
+            every_caller: EveryCaller::Gets("shared"),
+        },
+        Stampede {
+            name: "an expired token",
+            earlier: Some(Earlier {
+                token: "first",
+                expires_in: 100,
+                advance: Duration::from_secs(95),
+            }),
+            answer: ok(token_json("second", 100)),
+            every_caller: EveryCaller::Gets("second"),
+        },
+        Stampede {
+            name: "every waiter gets the same error from one request",
+            earlier: None,
+            answer: oauth_error(401, "invalid_client"),
+            every_caller: EveryCaller::FailsWithOAuth(401),
+        },
+    ];
+    for case in cases {
+        check_stampede(case).await;
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_waiter_gets_the_same_error_from_one_request() {
+async fn check_stampede(case: Stampede) {
+    let _case = Case(case.name);
     let h = Harness::start().await;
+    if let Some(earlier) = &case.earlier {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ok(token_json(earlier.token, earlier.expires_in)))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&h.server)
+            .await;
+    }
     Mock::given(method("POST"))
         .and(path("/token"))
-        .respond_with(oauth_error(401, "invalid_client").set_delay(Duration::from_millis(200)))
+        .respond_with(case.answer.set_delay(Duration::from_millis(200)))
         .expect(1)
         .mount(&h.server)
         .await;
     let client = h.client();
+    if let Some(earlier) = &case.earlier {
+        client.token().await.unwrap();
+        h.clock.advance(earlier.advance);
+    }
     let results = concurrent_tokens(&client).await;
-    assert!(
-        results
-            .iter()
-            .all(|r| matches!(r, Err(TokenError::OAuth { status: 401, .. })))
-    );
+    match case.every_caller {
+        EveryCaller::Gets(secret) => assert!(
+            results
+                .iter()
+                .all(|r| r.as_ref().is_ok_and(|t| t.secret() == secret))
+        ),
+        EveryCaller::FailsWithOAuth(status) => assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(TokenError::OAuth { status: got, .. }) if *got == status))
+        ),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,13 +1,16 @@
 //! The SDK against scripted servers (wiremock): exact requests, request counts, caching,
-//! expiry, retries, parsing and errors — one test per behaviour.
+//! expiry, retries, parsing and errors. Runs of similar behaviours are tables, each case with
+//! its name, read by one `check` per table; behaviours unlike the others keep their own test.
 
 mod common;
 
 use std::time::Duration;
 
 use ccflow_client::protocol::ErrorCode;
-use ccflow_client::{AuthMethod, RetryPolicy, TokenCache, TokenClient, TokenError};
-use common::{Harness, T0, expected_basic, oauth_error, ok, token_json};
+use ccflow_client::{
+    AuthMethod, RetryPolicy, TokenCache, TokenClient, TokenClientBuilder, TokenError,
+};
+use common::{Case, Harness, T0, expected_basic, oauth_error, ok, token_json};
 use serde_json::json;
 use wiremock::matchers::{body_string, header, header_exists, method, path};
 use wiremock::{Mock, ResponseTemplate};
@@ -18,84 +21,139 @@ fn token_mock() -> wiremock::MockBuilder {
 
 // ---------------------------------------------------------------- client authentication
 
+/// What one configuration sends: the request must carry `headers` and, if given, exactly
+/// `body`; the server sees exactly one such request.
+struct Wire {
+    name: &'static str,
+    configure: fn(TokenClientBuilder) -> TokenClientBuilder,
+    headers: Vec<(&'static str, String)>,
+    body: Option<&'static str>,
+    /// The request has no `Authorization` header.
+    no_authorization: bool,
+    /// The token the client returns (checked where given).
+    token: Option<&'static str>,
+}
+
+/// The id and secret of the Basic case: every character RFC 6749 §2.3.1 makes encode.
+const AWKWARD_ID: &str = "svc \" %&+£€:@/ id";
+const AWKWARD_SECRET: &str = "sec \" %&+£€:@/ ret";
+
 #[tokio::test]
-async fn basic_auth_form_encodes_id_and_secret_before_base64() {
+async fn each_auth_method_and_parameter_goes_on_the_wire_exactly() {
+    let cases = vec![
+        Wire {
+            name: "basic auth form-encodes id and secret before base64",
+            configure: |builder| builder.credentials(AWKWARD_ID, AWKWARD_SECRET),
+            headers: vec![
+                ("authorization", expected_basic(AWKWARD_ID, AWKWARD_SECRET)),
+                (
+                    "content-type",
+                    "application/x-www-form-urlencoded".to_owned(),
+                ),
+                ("accept", "application/json".to_owned()),
+            ],
+            body: Some("grant_type=client_credentials"),
+            no_authorization: false,
+            token: Some("t"),
+        },
+        Wire {
+            name: "basic auth matches the RFC test vector",
+            configure: |builder| builder.credentials("a b", "c+d"),
+            headers: vec![("authorization", "Basic YStiOmMlMkJk".to_owned())],
+            body: None,
+            no_authorization: false,
+            token: None,
+        },
+        Wire {
+            name: "client_secret_post puts the credentials in the body and sends no Authorization",
+            configure: |builder| {
+                builder
+                    .credentials("svc @x", "p+w=d!")
+                    .auth_method(AuthMethod::ClientSecretPost)
+            },
+            headers: vec![],
+            body: Some(
+                "grant_type=client_credentials&client_id=svc+%40x&client_secret=p%2Bw%3Dd%21",
+            ),
+            no_authorization: true,
+            token: None,
+        },
+        Wire {
+            name: "request parameters are sent exactly",
+            configure: |builder| {
+                builder
+                    .scopes(["orders.read", "orders.write"])
+                    .resource("https://api.example")
+                    .audience("aud-1")
+                    .audience("aud-2")
+                    .extra_param("tenant", "t 1")
+            },
+            headers: vec![],
+            body: Some(
+                "grant_type=client_credentials&scope=orders.read+orders.write&resource=https%3A%2F%2Fapi.example&audience=aud-1&audience=aud-2&tenant=t+1",
+            ),
+            no_authorization: false,
+            token: None,
+        },
+    ];
+    for case in cases {
+        check_wire(case).await;
+    }
+}
+
+async fn check_wire(case: Wire) {
+    let _case = Case(case.name);
     let h = Harness::start().await;
-    let (id, secret) = ("svc \" %&+£€:@/ id", "sec \" %&+£€:@/ ret");
-    token_mock()
-        .and(header("authorization", expected_basic(id, secret).as_str()))
-        .and(header("content-type", "application/x-www-form-urlencoded"))
-        .and(header("accept", "application/json"))
-        .and(body_string("grant_type=client_credentials"))
-        .respond_with(ok(token_json("t", 3600)))
+    let mut mock = token_mock();
+    for (name, value) in &case.headers {
+        mock = mock.and(header(*name, value.as_str()));
+    }
+    if let Some(body) = case.body {
+        mock = mock.and(body_string(body));
+    }
+    mock.respond_with(ok(token_json("t", 3600)))
         .expect(1)
         .mount(&h.server)
         .await;
-    let client = h.builder().credentials(id, secret).build().unwrap();
-    assert_eq!(client.token().await.unwrap().secret(), "t");
+    let client = (case.configure)(h.builder()).build().unwrap();
+    let token = client.token().await.unwrap();
+    if let Some(expected) = case.token {
+        assert_eq!(token.secret(), expected);
+    }
+    if case.no_authorization {
+        let requests = h.server.received_requests().await.unwrap();
+        assert!(requests[0].headers.get("authorization").is_none());
+    }
+}
+
+/// A `private_key_jwt` client: its key pair under `fixtures/keys/` and the algorithm it signs
+/// with. Two calls must carry two fresh, valid assertions.
+struct PrivateKeyJwt {
+    name: &'static str,
+    private: &'static str,
+    public: &'static str,
+    alg: jsonwebtoken::Algorithm,
 }
 
 #[tokio::test]
-async fn basic_auth_matches_the_rfc_test_vector() {
-    let h = Harness::start().await;
-    token_mock()
-        .and(header("authorization", "Basic YStiOmMlMkJk"))
-        .respond_with(ok(token_json("t", 3600)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    h.builder()
-        .credentials("a b", "c+d")
-        .build()
-        .unwrap()
-        .token()
-        .await
-        .unwrap();
-}
-
-#[tokio::test]
-async fn client_secret_post_puts_credentials_in_the_body_and_sends_no_authorization() {
-    let h = Harness::start().await;
-    token_mock()
-        .and(body_string(
-            "grant_type=client_credentials&client_id=svc+%40x&client_secret=p%2Bw%3Dd%21",
-        ))
-        .respond_with(ok(token_json("t", 3600)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let client = h
-        .builder()
-        .credentials("svc @x", "p+w=d!")
-        .auth_method(AuthMethod::ClientSecretPost)
-        .build()
-        .unwrap();
-    client.token().await.unwrap();
-    let requests = h.server.received_requests().await.unwrap();
-    assert!(requests[0].headers.get("authorization").is_none());
-}
-
-#[tokio::test]
-async fn request_parameters_are_sent_exactly() {
-    let h = Harness::start().await;
-    token_mock()
-        .and(body_string(
-            "grant_type=client_credentials&scope=orders.read+orders.write&resource=https%3A%2F%2Fapi.example&audience=aud-1&audience=aud-2&tenant=t+1",
-        ))
-        .respond_with(ok(token_json("t", 3600)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let client = h
-        .builder()
-        .scopes(["orders.read", "orders.write"])
-        .resource("https://api.example")
-        .audience("aud-1")
-        .audience("aud-2")
-        .extra_param("tenant", "t 1")
-        .build()
-        .unwrap();
-    client.token().await.unwrap();
+async fn private_key_jwt_signs_a_fresh_assertion_per_attempt() {
+    let cases = [
+        PrivateKeyJwt {
+            name: "RS256 with an RSA key",
+            private: "client-rs256.pem",
+            public: "client-rs256.pub.pem",
+            alg: jsonwebtoken::Algorithm::RS256,
+        },
+        PrivateKeyJwt {
+            name: "ES256 with an EC key",
+            private: "client-es256.pem",
+            public: "client-es256.pub.pem",
+            alg: jsonwebtoken::Algorithm::ES256,
+        },
+    ];
+    for case in &cases {
+        check_private_key_jwt(case).await;
+    }
 }
 
 fn assertion_claims(
@@ -147,7 +205,14 @@ fn assertion_claims(
     data.claims
 }
 
-async fn private_key_jwt_case(private: &str, public: &str, alg: jsonwebtoken::Algorithm) {
+async fn check_private_key_jwt(case: &PrivateKeyJwt) {
+    let PrivateKeyJwt {
+        name,
+        private,
+        public,
+        alg,
+    } = *case;
+    let _case = Case(name);
     let h = Harness::start().await;
     token_mock()
         .and(wiremock::matchers::body_string_contains(
@@ -187,26 +252,6 @@ async fn private_key_jwt_case(private: &str, public: &str, alg: jsonwebtoken::Al
     assert_eq!(first["iat"], T0);
     assert_eq!(second["iat"], T0 + 5, "fresh iat per attempt");
     assert_ne!(first["jti"], second["jti"], "fresh jti per attempt");
-}
-
-#[tokio::test]
-async fn private_key_jwt_signs_a_fresh_rs256_assertion_per_attempt() {
-    private_key_jwt_case(
-        "client-rs256.pem",
-        "client-rs256.pub.pem",
-        jsonwebtoken::Algorithm::RS256,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn private_key_jwt_signs_es256_with_an_ec_key() {
-    private_key_jwt_case(
-        "client-es256.pem",
-        "client-es256.pub.pem",
-        jsonwebtoken::Algorithm::ES256,
-    )
-    .await;
 }
 
 // ---------------------------------------------------------------- cache and expiry
@@ -287,7 +332,29 @@ async fn clients_sharing_a_cache_share_a_token_only_for_the_same_request() {
     assert_eq!(cache.len(), 2);
 }
 
-async fn refetch_boundary(expires_in: u64, skew: Option<Duration>, stale_after: u64) {
+/// A token living `expires_in` seconds, with the client's skew if set, is served from the
+/// cache until `stale_after` seconds, then fetched again: two requests in all.
+#[tokio::test]
+async fn a_token_is_refetched_exactly_when_the_skew_says() {
+    #[rustfmt::skip]
+    let cases = [
+        // name                                             expires_in  skew       stale_after
+        ("default skew is ten percent of a short lifetime", 100,        None,      90),
+        ("default skew is at most thirty seconds",          3600,       None,      3570),
+        ("a configured skew replaces the default",          3600,       Some(300), 3300),
+    ];
+    for (name, expires_in, skew, stale_after) in cases {
+        check_staleness(name, expires_in, skew.map(Duration::from_secs), stale_after).await;
+    }
+}
+
+async fn check_staleness(
+    name: &'static str,
+    expires_in: u64,
+    skew: Option<Duration>,
+    stale_after: u64,
+) {
+    let _case = Case(name);
     let h = Harness::start().await;
     token_mock()
         .respond_with(ok(token_json("t", expires_in)))
@@ -311,83 +378,88 @@ async fn refetch_boundary(expires_in: u64, skew: Option<Duration>, stale_after: 
     client.token().await.unwrap();
 }
 
-#[tokio::test]
-async fn default_skew_is_ten_percent_of_a_short_lifetime() {
-    refetch_boundary(100, None, 90).await;
+/// A success response the lenient parser must understand, and what the token then says
+/// (each `Some` is checked).
+struct Parsed {
+    name: &'static str,
+    response: ResponseTemplate,
+    lifetime: Option<Duration>,
+    scopes: Option<&'static str>,
+    extra_member: Option<&'static str>,
 }
 
 #[tokio::test]
-async fn default_skew_is_at_most_thirty_seconds() {
-    refetch_boundary(3600, None, 3570).await;
-}
-
-#[tokio::test]
-async fn a_configured_skew_replaces_the_default() {
-    refetch_boundary(3600, Some(Duration::from_secs(300)), 3300).await;
-}
-
-#[tokio::test]
-async fn a_missing_expires_in_uses_the_default_lifetime_for_opaque_tokens() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ok(
-            json!({"access_token": "opaque", "token_type": "bearer"}),
-        ))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let token = h.client().token().await.unwrap();
-    assert_eq!(token.lifetime(), Duration::from_secs(300));
-}
-
-#[tokio::test]
-async fn a_missing_expires_in_uses_the_jwt_exp() {
+async fn vendor_response_variants_are_understood() {
     use base64::Engine as _;
-    let h = Harness::start().await;
-    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let jwt_payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(json!({"exp": T0 + 86_400}).to_string());
-    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln");
-    token_mock()
-        .respond_with(ok(
-            json!({"access_token": jwt, "token_type": "Bearer", "refresh_token": "r"}),
-        ))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let token = h.client().token().await.unwrap();
-    assert_eq!(token.lifetime(), Duration::from_secs(86_400));
-    assert!(token.extra().contains_key("refresh_token"));
-}
-
-#[tokio::test]
-async fn a_string_expires_in_and_lower_case_bearer_are_understood() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ok(json!({"access_token": "t", "token_type": "bearer", "expires_in": "3599", "scope": "a b"})))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let token = h.client().token().await.unwrap();
-    assert_eq!(token.lifetime(), Duration::from_secs(3599));
-    assert_eq!(token.scopes().to_string(), "a b");
-}
-
-#[tokio::test]
-async fn an_slb_scope_object_yields_the_valid_scopes() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(
-            ResponseTemplate::new(200)
+    let jwt = format!("eyJhbGciOiJSUzI1NiJ9.{jwt_payload}.c2ln");
+    let cases = [
+        Parsed {
+            name: "a missing expires_in uses the default lifetime for opaque tokens",
+            response: ok(json!({"access_token": "opaque", "token_type": "bearer"})),
+            lifetime: Some(Duration::from_secs(300)),
+            scopes: None,
+            extra_member: None,
+        },
+        Parsed {
+            name: "a missing expires_in uses the JWT exp",
+            response: ok(
+                json!({"access_token": jwt, "token_type": "Bearer", "refresh_token": "r"}),
+            ),
+            lifetime: Some(Duration::from_secs(86_400)),
+            scopes: None,
+            extra_member: Some("refresh_token"),
+        },
+        Parsed {
+            name: "a string expires_in and lower-case bearer are understood",
+            response: ok(
+                json!({"access_token": "t", "token_type": "bearer", "expires_in": "3599", "scope": "a b"}),
+            ),
+            lifetime: Some(Duration::from_secs(3599)),
+            scopes: Some("a b"),
+            extra_member: None,
+        },
+        Parsed {
+            name: "an SLB scope object yields the valid scopes",
+            response: ResponseTemplate::new(200)
                 .insert_header("content-type", "application/json;charset=UTF-8")
                 .set_body_string(r#"{"access_token":"t","token_type":"Bearer","expires_in":3600,"scope":{"valid":["svc-a"],"invalid":["nope"]}}"#),
-        )
+            lifetime: None,
+            scopes: Some("svc-a"),
+            extra_member: None,
+        },
+        Parsed {
+            name: "any 2xx status is a success",
+            response: ResponseTemplate::new(201).set_body_json(token_json("t", 60)),
+            lifetime: None,
+            scopes: None,
+            extra_member: None,
+        },
+    ];
+    for case in cases {
+        check_parsed(case).await;
+    }
+}
+
+async fn check_parsed(case: Parsed) {
+    let _case = Case(case.name);
+    let h = Harness::start().await;
+    token_mock()
+        .respond_with(case.response)
         .expect(1)
         .mount(&h.server)
         .await;
-    assert_eq!(
-        h.client().token().await.unwrap().scopes().to_string(),
-        "svc-a"
-    );
+    let token = h.client().token().await.unwrap();
+    if let Some(lifetime) = case.lifetime {
+        assert_eq!(token.lifetime(), lifetime);
+    }
+    if let Some(scopes) = case.scopes {
+        assert_eq!(token.scopes().to_string(), scopes);
+    }
+    if let Some(member) = case.extra_member {
+        assert!(token.extra().contains_key(member));
+    }
 }
 
 #[tokio::test]
@@ -403,76 +475,73 @@ async fn a_zero_lifetime_token_is_returned_but_never_cached() {
     client.token().await.unwrap();
 }
 
-#[tokio::test]
-async fn any_2xx_status_is_a_success() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ResponseTemplate::new(201).set_body_json(token_json("t", 60)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    h.client().token().await.unwrap();
+// ---------------------------------------------------------------- retries and failures
+
+/// The waits the client asked its sleeper for.
+#[derive(Clone, Copy)]
+enum Waits {
+    /// Jittered backoff: one wait per `(min, max)` pair, in milliseconds, bounds included.
+    Backoff(&'static [(u64, u64)]),
+    /// Exactly these waits, in seconds (none: never retried).
+    Exactly(&'static [u64]),
+    /// Not checked by this case.
+    NotChecked,
 }
 
-// ---------------------------------------------------------------- retries
-
-#[tokio::test]
-async fn retryable_statuses_are_retried_with_bounded_backoff() {
-    for status in [500, 502, 503, 504] {
-        let h = Harness::start().await;
-        token_mock()
-            .respond_with(ResponseTemplate::new(status))
-            .up_to_n_times(2)
-            .expect(2)
-            .mount(&h.server)
-            .await;
-        token_mock()
-            .respond_with(ok(token_json("t", 60)))
-            .expect(1)
-            .mount(&h.server)
-            .await;
-        h.client().token().await.unwrap();
-        let delays = h.sleeper.delays();
-        assert_eq!(delays.len(), 2, "status {status}");
-        assert!(
-            delays[0] >= Duration::from_millis(50) && delays[0] <= Duration::from_millis(100),
-            "{delays:?}"
-        );
-        assert!(
-            delays[1] >= Duration::from_millis(100) && delays[1] <= Duration::from_millis(200),
-            "{delays:?}"
-        );
+#[track_caller]
+fn assert_waits(delays: &[Duration], expected: Waits) {
+    match expected {
+        Waits::Backoff(bounds) => {
+            assert_eq!(delays.len(), bounds.len(), "{delays:?}");
+            for (delay, (min, max)) in delays.iter().zip(bounds) {
+                assert!(
+                    *delay >= Duration::from_millis(*min) && *delay <= Duration::from_millis(*max),
+                    "{delays:?}"
+                );
+            }
+        }
+        Waits::Exactly(seconds) => {
+            let expected: Vec<Duration> =
+                seconds.iter().copied().map(Duration::from_secs).collect();
+            assert_eq!(delays, expected);
+        }
+        Waits::NotChecked => {}
     }
 }
 
+/// `failures` answers of `failure`, then a token: the client retries into the token, waiting
+/// as `waits` says.
 #[tokio::test]
-async fn retry_after_seconds_is_honoured_on_429() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    token_mock()
-        .respond_with(ok(token_json("t", 60)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    h.client().token().await.unwrap();
-    assert_eq!(h.sleeper.delays(), [Duration::from_secs(7)]);
-}
-
-#[tokio::test]
-async fn retry_after_http_date_is_honoured_against_the_clock() {
-    let h = Harness::start().await;
+async fn transient_failures_are_retried_into_a_token() {
+    const TWO_BACKOFFS: Waits = Waits::Backoff(&[(50, 100), (100, 200)]);
     let date = httpdate::fmt_http_date(std::time::UNIX_EPOCH + Duration::from_secs(T0 + 12));
-    token_mock()
-        .respond_with(
+    #[rustfmt::skip]
+    let cases = [
+        // name, failure answer, how many, waits
+        ("500 with bounded backoff", ResponseTemplate::new(500), 2, TWO_BACKOFFS),
+        ("502 with bounded backoff", ResponseTemplate::new(502), 2, TWO_BACKOFFS),
+        ("503 with bounded backoff", ResponseTemplate::new(503), 2, TWO_BACKOFFS),
+        ("504 with bounded backoff", ResponseTemplate::new(504), 2, TWO_BACKOFFS),
+        ("Retry-After seconds is honoured on 429",
+            ResponseTemplate::new(429).insert_header("retry-after", "7"), 1, Waits::Exactly(&[7])),
+        ("Retry-After as an HTTP date is honoured against the clock",
             oauth_error(503, "temporarily_unavailable").insert_header("retry-after", date.as_str()),
-        )
-        .up_to_n_times(1)
-        .expect(1)
+            1, Waits::Exactly(&[12])),
+        ("temporarily_unavailable is retried whatever its status",
+            oauth_error(400, "temporarily_unavailable"), 1, Waits::NotChecked),
+    ];
+    for (name, failure, failures, waits) in cases {
+        check_retried(name, failure, failures, waits).await;
+    }
+}
+
+async fn check_retried(name: &'static str, failure: ResponseTemplate, failures: u64, waits: Waits) {
+    let _case = Case(name);
+    let h = Harness::start().await;
+    token_mock()
+        .respond_with(failure)
+        .up_to_n_times(failures)
+        .expect(failures)
         .mount(&h.server)
         .await;
     token_mock()
@@ -481,40 +550,132 @@ async fn retry_after_http_date_is_honoured_against_the_clock() {
         .mount(&h.server)
         .await;
     h.client().token().await.unwrap();
-    assert_eq!(h.sleeper.delays(), [Duration::from_secs(12)]);
+    assert_waits(&h.sleeper.delays(), waits);
 }
 
-#[tokio::test]
-async fn temporarily_unavailable_is_retried_whatever_its_status() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(oauth_error(400, "temporarily_unavailable"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    token_mock()
-        .respond_with(ok(token_json("t", 60)))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    h.client().token().await.unwrap();
+/// How a failed `token()` must fail.
+enum Fails {
+    /// `TokenError::InvalidResponse` with this status.
+    InvalidResponse(u16),
+    /// `TokenError::OAuth` with this status and code, and the description `oauth_error` sends.
+    OAuth(u16, &'static str),
+    /// An error whose `oauth_code()` is this.
+    OAuthCode(ErrorCode),
+    /// An error whose message mentions this.
+    Mentions(&'static str),
+    /// An error the policy would retry (it ran out of attempts).
+    Retryable,
 }
 
+/// The server answers `response` (`requests` times in all) and `token()` fails as `fails`
+/// says, after `waits`.
+struct Failure {
+    name: &'static str,
+    response: ResponseTemplate,
+    requests: u64,
+    fails: Fails,
+    waits: Waits,
+}
+
+const NEVER_RETRIED: Waits = Waits::Exactly(&[]);
+
 #[tokio::test]
-async fn a_retry_after_beyond_the_deadline_ends_the_retries_at_once() {
+async fn unusable_answers_fail_with_the_right_error() {
+    let mut cases = vec![
+        Failure {
+            name: "a Retry-After beyond the deadline ends the retries at once",
+            response: ResponseTemplate::new(503).insert_header("retry-after", "120"),
+            requests: 1,
+            fails: Fails::InvalidResponse(503),
+            waits: NEVER_RETRIED,
+        },
+        Failure {
+            name: "retries stop after max attempts",
+            response: ResponseTemplate::new(500),
+            requests: 4,
+            fails: Fails::Retryable,
+            waits: Waits::NotChecked,
+        },
+        Failure {
+            name: "malformed JSON is an invalid response",
+            response: ResponseTemplate::new(200).set_body_string("{\"access_token\": \"t\""),
+            requests: 1,
+            fails: Fails::InvalidResponse(200),
+            waits: Waits::NotChecked,
+        },
+        Failure {
+            name: "an HTML page is an invalid response and not retried on 404",
+            response: ResponseTemplate::new(404)
+                .set_body_raw("<html><h1>Not Found</h1></html>", "text/html"),
+            requests: 1,
+            fails: Fails::Mentions("HTML"),
+            waits: NEVER_RETRIED,
+        },
+        Failure {
+            name: "an error in a 200 is an OAuth error",
+            response: oauth_error(200, "invalid_client"),
+            requests: 1,
+            fails: Fails::OAuthCode(ErrorCode::InvalidClient),
+            waits: Waits::NotChecked,
+        },
+    ];
+    // Final OAuth errors are never retried.
+    for (status, code) in [
+        (401, "invalid_client"),
+        (400, "invalid_grant"),
+        (400, "unauthorized_client"),
+        (400, "invalid_scope"),
+        (400, "invalid_request"),
+        (400, "unsupported_grant_type"),
+        (403, "access_denied"),
+    ] {
+        cases.push(Failure {
+            name: code,
+            response: oauth_error(status, code),
+            requests: 1,
+            fails: Fails::OAuth(status, code),
+            waits: NEVER_RETRIED,
+        });
+    }
+    for case in cases {
+        check_failure(case).await;
+    }
+}
+
+async fn check_failure(case: Failure) {
+    let _case = Case(case.name);
     let h = Harness::start().await;
     token_mock()
-        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "120"))
-        .expect(1)
+        .respond_with(case.response)
+        .expect(case.requests)
         .mount(&h.server)
         .await;
     let error = h.client().token().await.unwrap_err();
-    assert!(
-        matches!(error, TokenError::InvalidResponse { status: 503, .. }),
-        "{error:?}"
-    );
-    assert!(h.sleeper.delays().is_empty());
+    match case.fails {
+        Fails::InvalidResponse(status) => assert!(
+            matches!(error, TokenError::InvalidResponse { status: got, .. } if got == status),
+            "{error:?}"
+        ),
+        Fails::OAuth(status, code) => match &error {
+            TokenError::OAuth {
+                status: got,
+                code: got_code,
+                description,
+                ..
+            } => {
+                assert_eq!((*got, got_code.as_str()), (status, code));
+                assert_eq!(
+                    description.as_deref(),
+                    Some(format!("{code} from the test").as_str())
+                );
+            }
+            other => panic!("{code}: {other:?}"),
+        },
+        Fails::OAuthCode(code) => assert_eq!(error.oauth_code(), Some(&code)),
+        Fails::Mentions(text) => assert!(error.to_string().contains(text), "{error}"),
+        Fails::Retryable => assert!(error.is_retryable(), "{error}"),
+    }
+    assert_waits(&h.sleeper.delays(), case.waits);
 }
 
 #[tokio::test]
@@ -541,55 +702,6 @@ async fn retries_stop_when_the_deadline_is_spent() {
         [Duration::from_secs(8), Duration::from_secs(8)],
         "a third wait would pass 20 s"
     );
-}
-
-#[tokio::test]
-async fn retries_stop_after_max_attempts() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ResponseTemplate::new(500))
-        .expect(4)
-        .mount(&h.server)
-        .await;
-    let error = h.client().token().await.unwrap_err();
-    assert!(error.is_retryable(), "{error}");
-}
-
-#[tokio::test]
-async fn final_oauth_errors_are_never_retried() {
-    for (status, code) in [
-        (401, "invalid_client"),
-        (400, "invalid_grant"),
-        (400, "unauthorized_client"),
-        (400, "invalid_scope"),
-        (400, "invalid_request"),
-        (400, "unsupported_grant_type"),
-        (403, "access_denied"),
-    ] {
-        let h = Harness::start().await;
-        token_mock()
-            .respond_with(oauth_error(status, code))
-            .expect(1)
-            .mount(&h.server)
-            .await;
-        let error = h.client().token().await.unwrap_err();
-        match &error {
-            TokenError::OAuth {
-                status: got,
-                code: got_code,
-                description,
-                ..
-            } => {
-                assert_eq!((*got, got_code.as_str()), (status, code));
-                assert_eq!(
-                    description.as_deref(),
-                    Some(format!("{code} from the test").as_str())
-                );
-            }
-            other => panic!("{code}: {other:?}"),
-        }
-        assert!(h.sleeper.delays().is_empty(), "{code} was retried");
-    }
 }
 
 #[tokio::test]
@@ -649,49 +761,7 @@ async fn a_timeout_without_retries_is_a_timeout_error() {
     assert!(matches!(error, TokenError::Timeout { .. }), "{error:?}");
 }
 
-// ---------------------------------------------------------------- unusable responses
-
-#[tokio::test]
-async fn malformed_json_is_an_invalid_response() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(ResponseTemplate::new(200).set_body_string("{\"access_token\": \"t\""))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let error = h.client().token().await.unwrap_err();
-    assert!(
-        matches!(error, TokenError::InvalidResponse { status: 200, .. }),
-        "{error:?}"
-    );
-}
-
-#[tokio::test]
-async fn an_html_page_is_an_invalid_response_and_not_retried_on_404() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(
-            ResponseTemplate::new(404).set_body_raw("<html><h1>Not Found</h1></html>", "text/html"),
-        )
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let error = h.client().token().await.unwrap_err();
-    assert!(error.to_string().contains("HTML"), "{error}");
-    assert!(h.sleeper.delays().is_empty());
-}
-
-#[tokio::test]
-async fn an_error_in_a_200_is_an_oauth_error() {
-    let h = Harness::start().await;
-    token_mock()
-        .respond_with(oauth_error(200, "invalid_client"))
-        .expect(1)
-        .mount(&h.server)
-        .await;
-    let error = h.client().token().await.unwrap_err();
-    assert_eq!(error.oauth_code(), Some(&ErrorCode::InvalidClient));
-}
+// ---------------------------------------------------------------- redirects and failed fetches
 
 #[tokio::test]
 async fn redirects_are_not_followed() {

@@ -122,3 +122,19 @@ pub fn expected_basic(id: &str, secret: &str) -> String {
         ))
     )
 }
+
+/// Names the table case a failure came from: hold it for the case's duration, and a panic
+/// (an assertion, or wiremock's verification on drop) prints the name while unwinding.
+pub struct Case(pub &'static str);
+
+impl Drop for Case {
+    #[allow(
+        clippy::print_stderr,
+        reason = "test output, printed only when a case fails"
+    )]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("failing case: {}", self.0);
+        }
+    }
+}
