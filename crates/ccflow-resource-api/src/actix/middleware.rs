@@ -9,7 +9,6 @@ use std::sync::Arc;
 use actix_web::HttpMessage as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
@@ -209,21 +208,21 @@ async fn authorize(
     Ok(authenticated)
 }
 
+/// Whether the body is a form (`application/x-www-form-urlencoded`), judged by the media type
+/// alone, parameters ignored: the reading actix's own `web::Form` extractor starts with. A
+/// whole-value `mime` parse would be stricter, and a malformed parameter (`; charset`, a space
+/// before `;`) would then hide a form body from the token check.
+fn is_form(request: &ServiceRequest) -> bool {
+    request
+        .content_type()
+        .eq_ignore_ascii_case(mime::APPLICATION_WWW_FORM_URLENCODED.essence_str())
+}
+
 /// RFC 6750 §2.2's form-body transport is not supported, and a token there
 /// besides the header breaks §2's one-method rule: either way 400. The body is
 /// read (up to [`MAX_FORM_BODY_BYTES`]) and put back for the handler.
 async fn check_form_body(request: &mut ServiceRequest) -> Result<(), AuthError> {
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media_type| {
-            media_type
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !is_form {
+    if !is_form(request) {
         return Ok(());
     }
     let too_large = RequestRejection::FormBodyTooLarge {
@@ -254,4 +253,45 @@ async fn check_form_body(request: &mut ServiceRequest) -> Result<(), AuthError> 
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn reads_the_form_media_type_case_insensitively_and_ignores_parameters() {
+        #[track_caller]
+        fn check(content_type: Option<&str>, expected: bool) {
+            let mut request = TestRequest::post();
+            if let Some(value) = content_type {
+                request = request.insert_header(("content-type", value));
+            }
+            assert_eq!(
+                is_form(&request.to_srv_request()),
+                expected,
+                "{content_type:?}"
+            );
+        }
+        check(Some("application/x-www-form-urlencoded"), true);
+        check(Some("Application/X-WWW-Form-URLEncoded"), true);
+        check(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            true,
+        );
+        check(
+            Some("application/x-www-form-urlencoded ; charset=utf-8"),
+            true,
+        );
+        check(Some("application/x-www-form-urlencoded; charset"), true);
+        check(Some("application/x-www-form-urlencoded;"), true);
+        check(Some("application/x-www-form-urlencodedx"), false);
+        check(Some("application/x-www-form"), false);
+        check(Some("multipart/form-data; boundary=x"), false);
+        check(Some("application/json"), false);
+        check(Some(""), false);
+        check(None, false);
+    }
 }
