@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 
 use crate::actix::challenge::refusal;
-use crate::actix::policy::Policy;
+use crate::actix::policy::{Policy, owned};
 use crate::claims::Claims;
 use crate::error::AuthError;
 use crate::token;
@@ -49,7 +49,7 @@ impl Authenticated {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Policy::AllScopes(scopes.into_iter().map(Into::into).collect()).check(&self.claims)
+        Policy::AllScopes(owned(scopes)).check(&self.claims)
     }
 }
 

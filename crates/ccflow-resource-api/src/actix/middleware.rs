@@ -14,7 +14,7 @@ use futures_util::StreamExt as _;
 
 use crate::actix::challenge::refusal;
 use crate::actix::extractor::{Authenticated, log_rejection, validator_of};
-use crate::actix::policy::Policy;
+use crate::actix::policy::{Policy, owned};
 use crate::error::{AuthError, RequestRejection};
 use crate::token;
 use crate::validator::Validator;
@@ -49,9 +49,7 @@ impl RequireScope {
         S: Into<String>,
     {
         Self {
-            policy: Arc::new(Policy::AllScopes(
-                scopes.into_iter().map(Into::into).collect(),
-            )),
+            policy: Arc::new(Policy::AllScopes(owned(scopes))),
         }
     }
 
@@ -62,9 +60,7 @@ impl RequireScope {
         S: Into<String>,
     {
         Self {
-            policy: Arc::new(Policy::AnyScope(
-                scopes.into_iter().map(Into::into).collect(),
-            )),
+            policy: Arc::new(Policy::AnyScope(owned(scopes))),
         }
     }
 }
@@ -85,9 +81,7 @@ impl RequireAudience {
         S: Into<String>,
     {
         Self {
-            policy: Arc::new(Policy::AnyAudience(
-                audiences.into_iter().map(Into::into).collect(),
-            )),
+            policy: Arc::new(Policy::AnyAudience(owned(audiences))),
         }
     }
 }

@@ -65,6 +65,15 @@ impl Policy {
     }
 }
 
+/// The owned list a policy keeps, from whatever list of strings the caller has.
+pub(super) fn owned<I, S>(items: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    items.into_iter().map(Into::into).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use ccflow_protocol::Audience;
