@@ -99,20 +99,9 @@ pub(crate) fn form_has_access_token(body: &[u8]) -> bool {
 }
 
 fn has_access_token_parameter(encoded: &[u8]) -> bool {
-    const NAME: &[u8] = b"access_token";
-    encoded.split(|&byte| byte == b'&').any(|pair| {
-        let name = pair.split(|&byte| byte == b'=').next().unwrap_or_default();
-        // Cheap pre-filter: the encoded name is at least as long as the decoded one.
-        if name.len() < NAME.len() {
-            return false;
-        }
-        let name: Vec<u8> = name
-            .iter()
-            .map(|&byte| if byte == b'+' { b' ' } else { byte })
-            .collect();
-        let decoded: Vec<u8> = percent_encoding::percent_decode(&name).collect();
-        decoded == NAME
-    })
+    // Names decoded as the WHATWG form parser does ('+' as space, then percent escapes), so
+    // `access%5Ftoken` counts and `access+token` does not.
+    form_urlencoded::parse(encoded).any(|(name, _)| name == "access_token")
 }
 
 /// The three parts of a JWS in compact serialization (RFC 7515 §7.1).

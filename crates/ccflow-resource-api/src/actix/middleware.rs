@@ -1,0 +1,291 @@
+//! The per-route policy middlewares (`RequireScope`, `RequireAudience`, `RequireToken`): each
+//! authenticates once per request, refuses a token in a form body, then checks its policy.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::HttpMessage as _;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::web::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
+
+use crate::actix::challenge::refusal;
+use crate::actix::extractor::{Authenticated, log_rejection, validator_of};
+use crate::actix::policy::{Policy, owned};
+use crate::error::{AuthError, RequestRejection};
+use crate::token;
+use crate::validator::Validator;
+
+/// The largest form body the middlewares read to look for an `access_token`
+/// parameter; bigger form bodies on protected routes are refused with 413.
+pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
+
+/// Middleware: the route needs a valid token with scopes (403
+/// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp`.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use ccflow_resource_api::RequireScope;
+///
+/// let app = App::new().service(
+///     web::resource("/v1/items")
+///         .route(web::get().to(HttpResponse::Ok).wrap(RequireScope::all(["items:read"])))
+///         .route(web::post().to(HttpResponse::Created).wrap(RequireScope::all(["items:write"]))),
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireScope {
+    policy: Arc<Policy>,
+}
+
+impl RequireScope {
+    /// Every scope listed is required (an empty list requires none).
+    pub fn all<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AllScopes(owned(scopes))),
+        }
+    }
+
+    /// Any one of the scopes listed is enough (an empty list requires none).
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AnyScope(owned(scopes))),
+        }
+    }
+}
+
+/// Middleware: the token's `aud` must include one of these audiences, beyond
+/// the validator's own audience check. For issuers that authorise by
+/// audience rather than scope, as SLB does (see VENDORS.md).
+#[derive(Debug, Clone)]
+pub struct RequireAudience {
+    policy: Arc<Policy>,
+}
+
+impl RequireAudience {
+    /// Any one of the audiences listed is enough (an empty list requires none).
+    pub fn any<I, S>(audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AnyAudience(owned(audiences))),
+        }
+    }
+}
+
+/// Middleware: any valid token, for a whole scope of routes.
+#[derive(Debug, Clone, Default)]
+pub struct RequireToken;
+
+impl RequireScope {
+    fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+}
+
+impl RequireAudience {
+    fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+}
+
+impl RequireToken {
+    fn policy(&self) -> Arc<Policy> {
+        Arc::new(Policy::Token)
+    }
+}
+
+/// The three middlewares differ only in their policy; one `Transform` each,
+/// all building the same service.
+macro_rules! policy_transform {
+    ($middleware:ty) => {
+        impl<S, B> Transform<S, ServiceRequest> for $middleware
+        where
+            S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
+                + 'static,
+            B: MessageBody + 'static,
+        {
+            type Response = ServiceResponse<EitherBody<B>>;
+            type Error = actix_web::Error;
+            type Transform = PolicyMiddleware<S>;
+            type InitError = ();
+            type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+            fn new_transform(&self, service: S) -> Self::Future {
+                ready(Ok(PolicyMiddleware {
+                    service: Rc::new(service),
+                    policy: self.policy(),
+                }))
+            }
+        }
+    };
+}
+
+policy_transform!(RequireScope);
+policy_transform!(RequireAudience);
+policy_transform!(RequireToken);
+
+/// The service the policy middlewares wrap a route in.
+#[derive(Debug)]
+pub struct PolicyMiddleware<S> {
+    service: Rc<S>,
+    policy: Arc<Policy>,
+}
+
+impl<S, B> Service<ServiceRequest> for PolicyMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let policy = Arc::clone(&self.policy);
+        Box::pin(async move {
+            let validator = validator_of(request.request());
+            let outcome = match &validator {
+                Some(validator) => authorize(validator, &mut request, &policy).await,
+                None => Err(AuthError::NotConfigured),
+            };
+            match outcome {
+                Ok(authenticated) => {
+                    request.extensions_mut().insert(authenticated);
+                    service
+                        .call(request)
+                        .await
+                        .map(ServiceResponse::map_into_left_body)
+                }
+                Err(error) => {
+                    log_rejection(request.request(), &error);
+                    let response = refusal(validator.as_ref(), &error);
+                    Ok(request.into_response(response).map_into_right_body())
+                }
+            }
+        })
+    }
+}
+
+/// Authenticates once per request (an outer middleware's result is reused),
+/// checks the form-body transport, then the policy.
+async fn authorize(
+    validator: &Validator,
+    request: &mut ServiceRequest,
+    policy: &Policy,
+) -> Result<Authenticated, AuthError> {
+    let known = request.extensions().get::<Authenticated>().cloned();
+    let authenticated = match known {
+        Some(authenticated) => authenticated,
+        None => {
+            check_form_body(request).await?;
+            validator.authenticate(request.request()).await?
+        }
+    };
+    policy.check(authenticated.claims())?;
+    Ok(authenticated)
+}
+
+/// Whether the body is a form (`application/x-www-form-urlencoded`), judged by the media type
+/// alone, parameters ignored: the reading actix's own `web::Form` extractor starts with. A
+/// whole-value `mime` parse would be stricter, and a malformed parameter (`; charset`, a space
+/// before `;`) would then hide a form body from the token check.
+fn is_form(request: &ServiceRequest) -> bool {
+    request
+        .content_type()
+        .eq_ignore_ascii_case(mime::APPLICATION_WWW_FORM_URLENCODED.essence_str())
+}
+
+/// RFC 6750 §2.2's form-body transport is not supported, and a token there
+/// besides the header breaks §2's one-method rule: either way 400. The body is
+/// read (up to [`MAX_FORM_BODY_BYTES`]) and put back for the handler.
+async fn check_form_body(request: &mut ServiceRequest) -> Result<(), AuthError> {
+    if !is_form(request) {
+        return Ok(());
+    }
+    let too_large = RequestRejection::FormBodyTooLarge {
+        limit: MAX_FORM_BODY_BYTES,
+    };
+    let mut payload = request.take_payload();
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        // Never hand the handler a silently truncated body.
+        let chunk = chunk.map_err(|_| RequestRejection::UnreadableBody)?;
+        if body.len() + chunk.len() > MAX_FORM_BODY_BYTES {
+            return Err(too_large.into());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body: Bytes = body.freeze();
+    let has_token = token::form_has_access_token(&body);
+    request.set_payload(Payload::from(body));
+    if has_token {
+        let in_header = request
+            .headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION);
+        return Err(if in_header {
+            RequestRejection::MultipleTransports
+        } else {
+            RequestRejection::TokenInBody
+        }
+        .into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn reads_the_form_media_type_case_insensitively_and_ignores_parameters() {
+        #[track_caller]
+        fn check(content_type: Option<&str>, expected: bool) {
+            let mut request = TestRequest::post();
+            if let Some(value) = content_type {
+                request = request.insert_header(("content-type", value));
+            }
+            assert_eq!(
+                is_form(&request.to_srv_request()),
+                expected,
+                "{content_type:?}"
+            );
+        }
+        check(Some("application/x-www-form-urlencoded"), true);
+        check(Some("Application/X-WWW-Form-URLEncoded"), true);
+        check(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            true,
+        );
+        check(
+            Some("application/x-www-form-urlencoded ; charset=utf-8"),
+            true,
+        );
+        check(Some("application/x-www-form-urlencoded; charset"), true);
+        check(Some("application/x-www-form-urlencoded;"), true);
+        check(Some("application/x-www-form-urlencodedx"), false);
+        check(Some("application/x-www-form"), false);
+        check(Some("multipart/form-data; boundary=x"), false);
+        check(Some("application/json"), false);
+        check(Some(""), false);
+        check(None, false);
+    }
+}

@@ -1,0 +1,139 @@
+//! What a route demands of a valid token (any token, all or any of some scopes, one of some
+//! audiences), checked against its claims; the middlewares and `require_scopes` share it.
+
+use crate::claims::Claims;
+use crate::error::AuthError;
+
+/// What a route demands of a valid token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Policy {
+    Token,
+    AllScopes(Vec<String>),
+    AnyScope(Vec<String>),
+    AnyAudience(Vec<String>),
+}
+
+impl Policy {
+    pub(super) fn check(&self, claims: &Claims) -> Result<(), AuthError> {
+        match self {
+            Policy::Token => Ok(()),
+            Policy::AllScopes(required) => {
+                let missing: Vec<&String> = required
+                    .iter()
+                    .filter(|scope| !claims.has_scope(scope))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                let missing: Vec<&str> = missing.iter().map(|scope| scope.as_str()).collect();
+                Err(AuthError::InsufficientScope {
+                    required: required.clone(),
+                    description: format!("the token lacks the scope {}", missing.join(", ")),
+                })
+            }
+            Policy::AnyScope(accepted) => {
+                if accepted.is_empty() || accepted.iter().any(|scope| claims.has_scope(scope)) {
+                    return Ok(());
+                }
+                Err(AuthError::InsufficientScope {
+                    required: accepted.clone(),
+                    description: format!(
+                        "the token has none of the scopes {}",
+                        accepted.join(", ")
+                    ),
+                })
+            }
+            Policy::AnyAudience(accepted) => {
+                if accepted.is_empty()
+                    || accepted
+                        .iter()
+                        .any(|audience| claims.audiences().contains(audience))
+                {
+                    return Ok(());
+                }
+                // SLB-style audiences are requested through the `scope`
+                // parameter, so the challenge's `scope` names what to ask for.
+                Err(AuthError::InsufficientScope {
+                    required: accepted.clone(),
+                    description: format!(
+                        "the token's audience includes none of {}",
+                        accepted.join(", ")
+                    ),
+                })
+            }
+        }
+    }
+}
+
+/// The owned list a policy keeps, from whatever list of strings the caller has.
+pub(super) fn owned<I, S>(items: I) -> Vec<String>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    items.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ccflow_protocol::Audience;
+    use serde_json::json;
+
+    use super::*;
+
+    fn claims(scope: &str, aud: &[&str]) -> Claims {
+        let all = json!({
+            "iss": "https://i.test", "aud": aud, "exp": 4_000_000_000_u64, "scope": scope
+        });
+        let serde_json::Value::Object(all) = all else {
+            unreachable!()
+        };
+        let audiences: Vec<String> = aud.iter().map(|a| (*a).to_owned()).collect();
+        let rules = crate::claims::ClaimRules {
+            issuer: "https://i.test",
+            audiences: &audiences,
+            leeway: std::time::Duration::ZERO,
+            now: std::time::UNIX_EPOCH,
+        };
+        Claims::check(all, &rules, jsonwebtoken::Algorithm::RS256, None).unwrap()
+    }
+
+    #[test]
+    fn policies_check_scopes_and_audiences() {
+        #[track_caller]
+        fn check(policy: &Policy, claims: &Claims, expected: Result<(), (&[&str], &str)>) {
+            let expected =
+                expected.map_err(|(required, description)| AuthError::InsufficientScope {
+                    required: required.iter().map(|s| (*s).to_owned()).collect(),
+                    description: description.to_owned(),
+                });
+            assert_eq!(policy.check(claims), expected, "{policy:?}");
+        }
+        let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let token = claims("items:read other", &["api", "slb-svc"]);
+        assert_eq!(token.audiences(), &Audience::many(["api", "slb-svc"]));
+        check(&Policy::Token, &token, Ok(()));
+        check(&Policy::AllScopes(scopes(&["items:read"])), &token, Ok(()));
+        check(&Policy::AllScopes(vec![]), &token, Ok(()));
+        check(
+            &Policy::AllScopes(scopes(&["items:read", "items:write"])),
+            &token,
+            Err((
+                &["items:read", "items:write"],
+                "the token lacks the scope items:write",
+            )),
+        );
+        check(&Policy::AnyScope(scopes(&["x", "other"])), &token, Ok(()));
+        check(
+            &Policy::AnyScope(scopes(&["x", "y"])),
+            &token,
+            Err((&["x", "y"], "the token has none of the scopes x, y")),
+        );
+        check(&Policy::AnyAudience(scopes(&["slb-svc"])), &token, Ok(()));
+        check(
+            &Policy::AnyAudience(scopes(&["delfi"])),
+            &token,
+            Err((&["delfi"], "the token's audience includes none of delfi")),
+        );
+    }
+}
