@@ -536,7 +536,7 @@ fn shown_json(text: &str) -> Result<Json> {
     let mut escaped = false;
     for c in text.chars() {
         if in_string {
-            in_string = !(c == '"' && !escaped);
+            in_string = c != '"' || escaped;
             escaped = c == '\\' && !escaped;
             rewritten.push(c);
         } else if c == '…' {
