@@ -8,7 +8,7 @@ use ccflow_client::{AuthorizedClient, TokenClient};
 use ccflow_protocol::Profile;
 use serde_json::{Value, json};
 
-use super::support::{admin, client, http, reader, writer};
+use super::support::{admin, client, http, reader, vendor_builder, writer};
 use crate::e2e::Chain;
 
 async fn api_call(client: &AuthorizedClient, request: reqwest::RequestBuilder) -> Result<Value> {
@@ -84,13 +84,7 @@ pub(super) async fn expiry(chain: &Chain) -> Result<Value> {
         let client = client(chain, "e2e-writer", &chain.canaries.writer_secret, None)?;
         client.token().await?.lifetime()
     };
-    let client = TokenClient::builder()
-        .profile(chain.profile)
-        .base_url(chain.auth.uri())
-        .tenant("acme")
-        .workspace("prod")
-        .app_id("app1")
-        .credentials("e2e-writer", &chain.canaries.writer_secret)
+    let client = vendor_builder(chain, "e2e-writer", &chain.canaries.writer_secret)
         .clock(sdk_clock.clone())
         .scopes(if chain.profile == Profile::Slb {
             vec!["items-api"]

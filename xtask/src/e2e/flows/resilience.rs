@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use ccflow_client::{RetryPolicy, Sleeper, TokenClient};
+use ccflow_client::{RetryPolicy, Sleeper};
 use serde_json::{Value, json};
 
-use super::support::{admin, clear_journal, http, journal_count, writer};
+use super::support::{admin, clear_journal, http, journal_count, vendor_builder, writer};
 use crate::e2e::Chain;
 use crate::e2e::record::decode;
 
@@ -43,13 +43,7 @@ pub(super) async fn retries(chain: &Chain) -> Result<Value> {
         .status();
     ensure!(created == 201, "POST /_ccflow/scenarios answered {created}");
     let sleeper = RecordingSleeper::default();
-    let client = TokenClient::builder()
-        .profile(chain.profile)
-        .base_url(chain.auth.uri())
-        .tenant("acme")
-        .workspace("prod")
-        .app_id("app1")
-        .credentials("e2e-writer", &chain.canaries.writer_secret)
+    let client = vendor_builder(chain, "e2e-writer", &chain.canaries.writer_secret)
         .sleeper(sleeper.clone())
         .retry(RetryPolicy::new(
             4,

@@ -2,7 +2,7 @@
 //! the SDK configured the way a user of each vendor would.
 
 use anyhow::{Context as _, Result, ensure};
-use ccflow_client::{AuthMethod, TokenClient};
+use ccflow_client::{AuthMethod, TokenClient, TokenClientBuilder};
 use ccflow_protocol::{Profile, ProfileOptions};
 use serde_json::{Value, json};
 
@@ -70,6 +70,18 @@ pub(super) fn admin(chain: &Chain, method: reqwest::Method, path: &str) -> reqwe
         .bearer_auth(&chain.canaries.admin_token)
 }
 
+/// The SDK's builder as a user of this vendor starts it: profile, base URL, the values of the
+/// profile's path placeholders, credentials.
+pub(super) fn vendor_builder(chain: &Chain, id: &str, secret: &str) -> TokenClientBuilder {
+    TokenClient::builder()
+        .profile(chain.profile)
+        .base_url(chain.auth.uri())
+        .tenant("acme")
+        .workspace("prod")
+        .app_id("app1")
+        .credentials(id, secret)
+}
+
 /// The SDK, configured the way a user of this vendor would: profile, base URL, credentials.
 pub(super) fn client(
     chain: &Chain,
@@ -77,13 +89,7 @@ pub(super) fn client(
     secret: &str,
     method: Option<AuthMethod>,
 ) -> Result<TokenClient> {
-    let mut builder = TokenClient::builder()
-        .profile(chain.profile)
-        .base_url(chain.auth.uri())
-        .tenant("acme")
-        .workspace("prod")
-        .app_id("app1")
-        .credentials(id, secret);
+    let mut builder = vendor_builder(chain, id, secret);
     builder = match chain.profile {
         // SLB: the audiences wanted are requested as scopes (other clients' ids).
         Profile::Slb => builder.scopes(["items-api"]),
