@@ -2,12 +2,23 @@
 //! run. Release build; the servers are the real binaries started as child processes, loaded by
 //! a built-in generator; everything else is measured in-process. A table goes to stdout and
 //! every figure to `target/ccflow-bench.json`. docs/performance.md explains each figure.
+//!
+//! `options` reads the command line; `sections` runs the report as a table of sections, each
+//! measured by its own module (`endpoint`, `validator`, `sdk`, `startup`) over `crypto` (the
+//! raw baselines), `load` (the generator) and `figures` (server readings around a run);
+//! `targets` holds the limits of docs/performance.md, once.
 
 mod crypto;
+mod endpoint;
+mod figures;
 mod load;
 mod options;
 mod procfs;
+mod sdk;
 mod sections;
+mod startup;
+mod targets;
+mod validator;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -90,6 +101,19 @@ pub(crate) fn rerun_in_release(root: &Path, command: &str, args: &[OsString]) ->
     Ok(())
 }
 
+/// An HTTP client for the few requests around the measurements (never through a proxy).
+fn http() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().no_proxy().build()?)
+}
+
+/// The runtime of the in-process measurements: two workers, like the machine's cores.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 #[allow(clippy::print_stdout, reason = "xtask is a command-line tool")]
 fn say(line: &str) {
     println!("{line}");
@@ -160,7 +184,7 @@ fn external(url: &url::Url, options: &Options) -> Result<Value> {
         "load against {url} ({} load threads)",
         options.load_threads
     ));
-    say(sections::LOAD_HEADER);
+    say(figures::LOAD_HEADER);
     for &connections in &options.connections {
         let spec = spec(
             url.clone(),
@@ -171,7 +195,7 @@ fn external(url: &url::Url, options: &Options) -> Result<Value> {
             connections,
             options,
         );
-        let figures = sections::load_with_readings(&spec, options.pid)?;
+        let figures = figures::load_with_readings(&spec, options.pid)?;
         say(&figures.row(url.as_str()));
         runs.push(figures.to_json());
     }
