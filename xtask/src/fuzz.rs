@@ -37,48 +37,36 @@ const RUSTFLAGS: &[&str] = &[
     "-Coverflow-checks",
 ];
 
-/// What `cargo xtask fuzz` was asked to do.
-#[derive(Debug)]
+/// Builds the libFuzzer targets under fuzz/ (stable toolchain) and runs each for a while
+///
+/// Each target runs on a fresh copy of its seed corpus; run outputs go to <target dir>/fuzz/runs/,
+/// never into the repository. Fails on any crash (docs/fuzzing.md).
+#[derive(Debug, clap::Args)]
 pub(crate) struct Options {
+    /// Seconds per target
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = positive_seconds)]
     seconds: u64,
+    /// Run only this target (repeatable) [default: all]
+    #[arg(long = "target", value_name = "NAME", value_parser = clap::builder::PossibleValuesParser::new(TARGETS))]
     targets: Vec<String>,
 }
 
 impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options {
-            seconds: 30,
-            targets: Vec::new(),
-        };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--seconds" => {
-                    let value = args.next().context("--seconds needs a number")?;
-                    options.seconds = value
-                        .parse()
-                        .ok()
-                        .filter(|seconds| *seconds > 0)
-                        .with_context(|| format!("--seconds {value}: not a positive number"))?;
-                }
-                "--target" => {
-                    let name = args.next().context("--target needs a name")?;
-                    if !TARGETS.contains(&name.as_str()) {
-                        bail!(
-                            "unknown fuzz target `{name}` (targets: {})",
-                            TARGETS.join(", ")
-                        );
-                    }
-                    options.targets.push(name.clone());
-                }
-                other => bail!("fuzz: unknown argument `{other}`"),
-            }
+    /// The targets asked for, or every one.
+    fn targets(&self) -> Vec<String> {
+        if self.targets.is_empty() {
+            TARGETS.iter().map(|&name| name.to_owned()).collect()
+        } else {
+            self.targets.clone()
         }
-        if options.targets.is_empty() {
-            options.targets = TARGETS.iter().map(|&name| name.to_owned()).collect();
-        }
-        Ok(options)
     }
+}
+
+fn positive_seconds(text: &str) -> Result<u64, String> {
+    text.parse()
+        .ok()
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| format!("not a positive number: {text}"))
 }
 
 /// One run's figures, read from libFuzzer's output.
@@ -100,15 +88,16 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     let work = fuzz_target_dir(root);
     let host = host_triple()?;
     let started = Instant::now();
-    build(root, &work, &host, &options.targets)?;
+    let targets = options.targets();
+    build(root, &work, &host, &targets)?;
     say(&format!(
         "fuzz: built {} target(s) in {:.0} s",
-        options.targets.len(),
+        targets.len(),
         started.elapsed().as_secs_f64()
     ));
     let binaries = work.join(&host).join("release");
     let mut reports = Vec::new();
-    for target in &options.targets {
+    for target in &targets {
         say(&format!("fuzz: running {target} for {} s", options.seconds));
         reports.push(run_target(
             root,
@@ -337,12 +326,19 @@ stat::new_units_added:          37
 
     #[test]
     fn parses_options() {
-        let args = |list: &[&str]| list.iter().map(|&a| a.to_owned()).collect::<Vec<_>>();
-        let options = Options::parse(&args(&["--seconds", "5", "--target", "basic"])).unwrap();
+        use clap::Parser as _;
+        let parse =
+            |list: &[&str]| match crate::Cli::try_parse_from(["xtask", "fuzz"].iter().chain(list))?
+                .command
+            {
+                Some(crate::Command::Fuzz(options)) => Ok(options),
+                other => bail!("not a fuzz command: {other:?}"),
+            };
+        let options = parse(&["--seconds", "5", "--target", "basic"]).unwrap();
         assert_eq!(options.seconds, 5);
-        assert_eq!(options.targets, ["basic"]);
-        assert_eq!(Options::parse(&[]).unwrap().targets.len(), TARGETS.len());
-        assert!(Options::parse(&args(&["--target", "nope"])).is_err());
-        assert!(Options::parse(&args(&["--seconds", "0"])).is_err());
+        assert_eq!(options.targets(), ["basic"]);
+        assert_eq!(parse(&[]).unwrap().targets().len(), TARGETS.len());
+        assert!(parse(&["--target", "nope"]).is_err());
+        assert!(parse(&["--seconds", "0"]).is_err());
     }
 }

@@ -5,61 +5,77 @@ mod e2e;
 mod fuzz;
 mod soak;
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command as Process, ExitCode};
 
 use anyhow::{Context as _, Result, bail};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
-const HELP: &str = "\
-cargo xtask <command>
+/// Workspace automation for ccflow: the end-to-end run, benchmarks, soak, fuzzing and CI
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    after_help = "Run `cargo xtask <COMMAND> --help` for a command's options.",
+    // As the hand-written parser did: a repeated option keeps its last value.
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
 
-commands:
-  e2e [--profile NAME]... [--flow NAME]... [--accept] [--keep-logs DIR]
-          start the real ccflow-auth-server and ccflow-resource-api per profile, run every
-          flow through the SDK and raw HTTP, compare with the snapshots in xtask/snapshots/
-          (--accept writes them instead; CI never does)
-  bench [--quick] [--seconds N] [--warmup N] [--connections 16,64] [--load-threads N]
-        [--workers N] [--json PATH]
-          release build; raw RS256/ES256 sign and verify rates (the baseline), the token
-          endpoint under load (tokens/s, p50/p90/p99/max, errors, server CPU per token, peak
-          RSS, ratio to raw signing), the validator and GET /v1/whoami, the SDK's cached
-          token() and cold-cache stampede, start-up times; a table, the targets of
-          docs/performance.md, and JSON at target/ccflow-bench.json. --quick: a few seconds,
-          for CI (it checks that everything runs and produces numbers)
-  bench --target URL [--basic ID:SECRET] [--body FORM] [--header 'N: V']... [--method M]
-        [--expect STATUS] [--pid PID] [--connections ...]
-          the same load generator against any server (another mock, for comparison); --pid
-          adds that server's CPU per request and peak RSS
-  soak [--seconds N]
-          release build; the auth server and resource API under sustained mixed load (good
-          and bad requests) while keys rotate and faults toggle every second: fails on any
-          unexpected status, a panic, a dead server, RSS growth or an unbounded journal
-  fuzz [--seconds N] [--target NAME]...
-          build the libFuzzer targets under fuzz/ (stable toolchain) and run each for N s
-          (default 30) on a copy of its seed corpus; fails on any crash (docs/fuzzing.md)
-  ci      what CI runs (.ci/run): fmt --check, clippy -D warnings, cargo test --workspace, e2e
+#[derive(Debug, Subcommand)]
+enum Command {
+    E2e(e2e::Options),
+    Bench(Box<bench::BenchArgs>),
+    Soak(soak::Options),
+    Fuzz(fuzz::Options),
+    /// fmt --check, clippy -D warnings, cargo test --workspace, then the e2e run: CI's core,
+    /// not all of .ci/run
+    #[command(long_about = CI_HELP)]
+    Ci,
+}
 
-profiles: rfc, slb, cloudentity, cyberark, userclouds (default: all)
-flows: discovery, token, cached-reuse, resource-api, expiry, errors, revocation, retries,
-       rotation, auth-server-down, and docs (every curl session of the README and guides)
-       (default: all that apply)
-";
+const CI_HELP: &str = "\
+fmt --check, clippy -D warnings, cargo test --workspace, then the e2e run: CI's core, not all
+of .ci/run
+
+Runs, in this order, from the workspace root and through $CARGO, stopping at the first failure:
+  cargo fmt --all -- --check
+  cargo clippy --workspace --all-targets -- -D warnings
+  cargo test --workspace
+  the e2e run (`cargo xtask e2e` with no options: every profile, every flow, the docs flow,
+  snapshots compared, never accepted)
+The three cargo commands run with INSTA_UPDATE=no.
+
+CI itself runs .ci/run, which does more than this command:
+  - it prints the toolchain versions and sets CARGO_TERM_COLOR=never;
+  - between fmt and clippy it runs .ci/supply-chain: cargo-deny on licenses, bans and sources,
+    and on advisories when the RustSec database can be fetched (installing a pinned cargo-deny
+    into target/tools on first use);
+  - after the e2e run it runs `cargo xtask bench --quick` and `cargo xtask soak --seconds 15`
+    (release builds);
+  - it exports INSTA_UPDATE=no for everything, the e2e run included; here the e2e run inherits
+    your environment, so outside CI (no CI or INSTA_UPDATE=no set) a snapshot mismatch also
+    leaves a .snap.new file beside the snapshot.
+So a green `cargo xtask ci` is necessary for a green .ci/run, not sufficient.";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("help" | "--help" | "-h") => {
-            print_help();
-            Ok(())
-        }
-        Some("ci") => ci(),
-        Some("e2e") => {
-            e2e::Options::parse(&args[1..]).and_then(|options| e2e::run(&root(), &options))
-        }
-        Some("bench") => bench::run(&root(), &args[1..]),
-        Some("soak") => soak::run(&root(), &args[1..]),
-        Some("fuzz") => fuzz::Options::parse(&args[1..]).and_then(|o| fuzz::run(&root(), &o)),
-        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n\n{HELP}")),
+    // A bad command line exits here (status 2, with clap's message); --help exits 0.
+    let cli = Cli::parse();
+    // What followed the command's name, for bench and soak to re-run in release as given.
+    let args: Vec<OsString> = std::env::args_os().skip(2).collect();
+    let result = match cli.command {
+        None => print_help(),
+        Some(Command::Ci) => ci(),
+        Some(Command::E2e(options)) => e2e::run(&root(), &options),
+        Some(Command::Bench(bench_args)) => bench_args
+            .resolve()
+            .and_then(|options| bench::run(&root(), &options, &args)),
+        Some(Command::Soak(options)) => soak::run(&root(), &options, &args),
+        Some(Command::Fuzz(options)) => fuzz::run(&root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,9 +86,9 @@ fn main() -> ExitCode {
     }
 }
 
-#[allow(clippy::print_stdout, reason = "xtask is a command-line tool")]
-fn print_help() {
-    print!("{HELP}");
+/// `cargo xtask` alone: the help, as `cargo xtask help` prints it.
+fn print_help() -> Result<()> {
+    Cli::command().print_help().context("cannot print the help")
 }
 
 #[allow(clippy::print_stderr, reason = "xtask is a command-line tool")]
@@ -98,13 +114,13 @@ fn ci() -> Result<()> {
         "warnings",
     ])?;
     cargo(&["test", "--workspace"])?;
-    e2e::run(&root(), &e2e::Options::parse(&[])?)
+    e2e::run(&root(), &e2e::Options::default())
 }
 
 /// Runs cargo (the one that runs us, via `$CARGO`) from the workspace root.
 fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(&cargo)
+    let status = Process::new(&cargo)
         .args(args)
         .current_dir(root())
         .env("INSTA_UPDATE", "no")
@@ -114,4 +130,53 @@ fn cargo(args: &[&str]) -> Result<()> {
         bail!("`cargo {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_a_help_that_exits_zero() {
+        for args in [
+            &["xtask", "help"][..],
+            &["xtask", "--help"],
+            &["xtask", "-h"],
+            &["xtask", "e2e", "--help"],
+            &["xtask", "bench", "--help"],
+            &["xtask", "soak", "--help"],
+            &["xtask", "fuzz", "--help"],
+            &["xtask", "ci", "--help"],
+            &["xtask", "help", "e2e"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::DisplayHelp,
+                "{args:?}"
+            );
+            assert_eq!(error.exit_code(), 0, "{args:?}");
+        }
+        let bare = Cli::try_parse_from(["xtask"]).unwrap();
+        assert!(bare.command.is_none(), "bare `cargo xtask` prints the help");
+    }
+
+    #[test]
+    fn unknown_commands_and_options_are_refused() {
+        for args in [
+            &["xtask", "deploy"][..],
+            &["xtask", "--fast"],
+            &["xtask", "ci", "--fast"],
+            &["xtask", "soak", "--seconds", "0"],
+            &["xtask", "soak", "--minutes", "1"],
+        ] {
+            let error = Cli::try_parse_from(args).unwrap_err();
+            assert_ne!(error.exit_code(), 0, "{args:?}");
+        }
+    }
 }

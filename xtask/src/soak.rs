@@ -4,6 +4,7 @@
 //! any panic in either server's log, a server that died, memory that grew, or a journal that
 //! outgrew its bound.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,29 +25,24 @@ const RSS_GROWTH_SLACK_MIB: f64 = 4.0;
 /// The auth server's default journal bound.
 const JOURNAL_BOUND: usize = ccflow_auth_server::JOURNAL_CAPACITY;
 
-struct Options {
+/// The release auth server and resource API under sustained mixed load
+///
+/// Release build. Good and bad requests in ten streams, while the admin API rotates the signing
+/// key and toggles a fault scenario every second; fails on any unexpected status, a panic in
+/// either server's log, a dead server, RSS growth (beyond ×1.25 + 4 MiB) or a journal over its
+/// bound (docs/security.md).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Options {
+    /// How long the load runs, in seconds
+    #[arg(long, value_name = "N", default_value_t = 60.0, value_parser = positive_seconds, allow_negative_numbers = true)]
     seconds: f64,
 }
 
-impl Options {
-    fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options { seconds: 60.0 };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--seconds" => {
-                    let text = args.next().context("--seconds needs a value")?;
-                    options.seconds = text
-                        .parse()
-                        .ok()
-                        .filter(|seconds: &f64| *seconds > 0.0)
-                        .with_context(|| format!("--seconds: not a positive number: {text}"))?;
-                }
-                other => bail!("soak: unknown option `{other}` (see `cargo xtask help`)"),
-            }
-        }
-        Ok(options)
-    }
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    text.parse()
+        .ok()
+        .filter(|seconds: &f64| *seconds > 0.0)
+        .ok_or_else(|| format!("not a positive number: {text}"))
 }
 
 /// One stream of requests and the statuses it may get.
@@ -60,8 +56,7 @@ fn say(line: &str) {
     println!("{line}");
 }
 
-pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
-    let options = Options::parse(args)?;
+pub(crate) fn run(root: &Path, options: &Options, args: &[OsString]) -> Result<()> {
     if cfg!(debug_assertions) {
         return bench::rerun_in_release(root, "soak", args);
     }

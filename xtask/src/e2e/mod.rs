@@ -21,51 +21,50 @@ use process::Server;
 /// How long a binary may take to print its `listening on` line.
 pub(crate) const START_DEADLINE: Duration = Duration::from_secs(30);
 
-/// What the command line asked for.
-#[derive(Debug, Default)]
+/// The whole chain against the real binaries, every profile, compared with reviewed snapshots
+///
+/// Builds and starts the real ccflow-auth-server and ccflow-resource-api per profile (child
+/// processes on port 0), runs every flow through the SDK and raw HTTP, and compares what each
+/// flow observed with its snapshot in xtask/snapshots/ (--accept writes them instead; CI never
+/// does); then runs every curl session of the README and guides (the `docs` flow), and scans
+/// everything the run produced for its canary secrets (docs/e2e.md).
+#[derive(Debug, Default, clap::Args)]
 pub(crate) struct Options {
+    /// Run only this profile (repeatable) [default: all]
+    #[arg(long = "profile", value_name = "NAME", value_parser = profile_names())]
     profiles: Vec<Profile>,
+    /// Run only this flow (repeatable); `docs` runs every curl session of the README and guides
+    /// [default: all that apply]
+    #[arg(long = "flow", value_name = "NAME", value_parser = flow_names())]
     flows: Vec<String>,
+    /// Write the snapshots instead of comparing them (CI never does)
+    #[arg(long)]
     accept: bool,
+    /// Keep every process's output (and the run's configs) in DIR
+    #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
 }
 
+/// Profile names as `--profile` takes them (and lists them in its help).
+fn profile_names() -> impl clap::builder::TypedValueParser<Value = Profile> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Profile::ALL.iter().map(|profile| profile.as_str()))
+        .try_map(|name| name.parse::<Profile>())
+}
+
+/// Flow names as `--flow` takes them: every flow, then `docs`.
+fn flow_names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(flows::NAMES.into_iter().chain(["docs"]))
+}
+
 impl Options {
-    pub(crate) fn parse(args: &[String]) -> Result<Self> {
-        let mut options = Options::default();
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .cloned()
-                    .with_context(|| format!("{name} needs a value"))
-            };
-            match arg.as_str() {
-                "--profile" => {
-                    let name = value("--profile")?;
-                    options
-                        .profiles
-                        .push(name.parse().map_err(|e| anyhow::anyhow!("{e}"))?);
-                }
-                "--flow" => {
-                    let name = value("--flow")?;
-                    if !flows::NAMES.contains(&name.as_str()) && name != "docs" {
-                        bail!(
-                            "unknown flow `{name}`; flows: {}, docs",
-                            flows::NAMES.join(", ")
-                        );
-                    }
-                    options.flows.push(name);
-                }
-                "--accept" => options.accept = true,
-                "--keep-logs" => options.keep_logs = Some(PathBuf::from(value("--keep-logs")?)),
-                other => bail!("unknown e2e option `{other}`"),
-            }
+    /// The profiles asked for, or every one.
+    fn profiles(&self) -> &[Profile] {
+        if self.profiles.is_empty() {
+            Profile::ALL
+        } else {
+            &self.profiles
         }
-        if options.profiles.is_empty() {
-            options.profiles = Profile::ALL.to_vec();
-        }
-        Ok(options)
     }
 
     fn wants(&self, flow: &str) -> bool {
@@ -137,7 +136,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     let started = Instant::now();
     let canaries = Arc::new(canary::Canaries::new(root)?);
     let mut outcomes = Vec::new();
-    for profile in &options.profiles {
+    for profile in options.profiles() {
         let mut chain = match start_chain(root, &binaries, *profile, &logs, &canaries) {
             Ok(chain) => chain,
             Err(error) => {
@@ -370,4 +369,63 @@ fn start_chain(
         api_audience,
         canaries: Arc::clone(canaries),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    /// `cargo xtask e2e ARGS`, through the real command line.
+    fn parse(args: &[&str]) -> Result<Options> {
+        match crate::Cli::try_parse_from(["xtask", "e2e"].iter().chain(args))?.command {
+            Some(crate::Command::E2e(options)) => Ok(options),
+            other => bail!("not an e2e command: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_default_to_every_profile_and_every_flow() {
+        let options = parse(&[]).unwrap();
+        assert_eq!(options.profiles(), Profile::ALL);
+        assert!(flows::NAMES.iter().all(|flow| options.wants(flow)) && options.wants("docs"));
+        assert!(!options.accept && options.keep_logs.is_none());
+    }
+
+    #[test]
+    fn profiles_and_flows_repeat_and_narrow_the_run() {
+        let options = parse(&[
+            "--profile",
+            "slb",
+            "--flow",
+            "resource-api",
+            "--profile",
+            "cyberark",
+            "--flow",
+            "docs",
+            "--accept",
+            "--keep-logs",
+            "target/e2e-logs",
+        ])
+        .unwrap();
+        assert_eq!(options.profiles(), [Profile::Slb, Profile::CyberArk]);
+        assert!(options.wants("resource-api") && options.wants("docs"));
+        assert!(!options.wants("token"));
+        assert!(options.accept);
+        assert_eq!(options.keep_logs, Some(PathBuf::from("target/e2e-logs")));
+    }
+
+    #[test]
+    fn unknown_profiles_flows_and_options_are_refused() {
+        for (args, says) in [
+            (&["--profile", "okta"][..], "okta"),
+            (&["--flow", "nope"], "nope"),
+            (&["--flow"], "--flow"),
+            (&["--fast"], "--fast"),
+        ] {
+            let error = parse(args).unwrap_err().to_string();
+            assert!(error.contains(says), "{args:?}: {error}");
+        }
+    }
 }

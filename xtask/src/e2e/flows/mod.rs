@@ -1,0 +1,70 @@
+//! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
+//! it observed (redacted by `record`), which is then compared with its snapshot. One room per
+//! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
+//! issued), `resilience` (faults, key rotation, an outage); `support` holds the HTTP and SDK
+//! helpers they share.
+
+mod api;
+mod issuer;
+mod resilience;
+mod support;
+
+use anyhow::{Result, bail};
+use ccflow_protocol::Profile;
+use serde_json::Value;
+
+use super::Chain;
+use super::record::redact;
+
+/// Every flow, in the order they run (the last one stops the auth server).
+pub(crate) const NAMES: [&str; 10] = [
+    "discovery",
+    "token",
+    "cached-reuse",
+    "resource-api",
+    "expiry",
+    "errors",
+    "revocation",
+    "retries",
+    "rotation",
+    "auth-server-down",
+];
+
+/// Whether a flow applies to a profile (revocation needs introspection to observe it).
+pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
+    match flow {
+        "revocation" => {
+            profile.spec().routes.introspection.is_some()
+                && profile.spec().routes.revocation.is_some()
+        }
+        _ => true,
+    }
+}
+
+pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
+    let mut observed = match flow {
+        "discovery" => issuer::discovery(chain).await,
+        "token" => issuer::token(chain).await,
+        "cached-reuse" => issuer::cached_reuse(chain).await,
+        "resource-api" => api::resource_api(chain).await,
+        "expiry" => api::expiry(chain).await,
+        "errors" => issuer::errors(chain).await,
+        "revocation" => issuer::revocation(chain).await,
+        "retries" => resilience::retries(chain).await,
+        "rotation" => resilience::rotation(chain).await,
+        "auth-server-down" => resilience::auth_server_down(chain).await,
+        other => bail!("unknown flow {other}"),
+    }?;
+    // Scanned as observed, before redaction could hide anything.
+    chain.canaries.scan_text(
+        &format!("{} {flow} (observed)", chain.profile.as_str()),
+        &serde_json::to_string_pretty(&observed)?,
+    );
+    let hosts = vec![
+        (chain.auth.uri(), "http://[auth-server]".to_owned()),
+        (chain.api.uri(), "http://[resource-api]".to_owned()),
+        (chain.auth.address.clone(), "[auth-server]".to_owned()),
+    ];
+    redact(&mut observed, &hosts)?;
+    Ok(observed)
+}
