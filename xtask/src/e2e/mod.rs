@@ -8,6 +8,7 @@ mod docs;
 mod flows;
 pub(crate) mod process;
 mod record;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,6 +44,12 @@ pub(crate) struct Options {
     /// Keep every process's output (and the run's configs) in DIR
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
+    /// Also write the results as JUnit XML to FILE (one testsuite per profile)
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write the results as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 /// Profile names as `--profile` takes them (and lists them in its help).
@@ -165,7 +172,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
             });
             let elapsed = flow_started.elapsed();
             let (passed, detail) = match result {
-                Ok(()) => (true, String::new()),
+                Ok(compared) => (true, compared),
                 Err(error) => (
                     false,
                     format!(
@@ -175,15 +182,16 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
                     ),
                 ),
             };
+            // One line per flow, with what it compared; a failure's detail comes once, at the end.
             println!(
-                "  {:<12} {flow:<18} {} {:>6} ms{}",
+                "  {:<12} {flow:<22} {} {:>6} ms  {}",
                 profile.as_str(),
                 if passed { "✓" } else { "✗" },
                 elapsed.as_millis(),
                 if passed {
-                    String::new()
+                    detail.as_str()
                 } else {
-                    format!("\n{detail}")
+                    "failed (details below)"
                 }
             );
             outcomes.push(Outcome {
@@ -235,7 +243,11 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
                 document,
                 if passed { "✓" } else { "✗" },
                 elapsed.as_millis(),
-                detail
+                if passed {
+                    detail.as_str()
+                } else {
+                    "failed (details below)"
+                }
             );
             outcomes.push(Outcome {
                 profile: "docs".to_owned(),
@@ -257,30 +269,41 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     canaries.scan_dir(&root.join("xtask/snapshots"), &[".snap", ".snap.new"])?;
     let (scan_summary, hits) = canaries.report();
     let failed: Vec<&Outcome> = outcomes.iter().filter(|outcome| !outcome.passed).collect();
+    let total = started.elapsed();
     println!(
         "\nsummary: {} flows, {} passed, {} failed, {:.1} s",
         outcomes.len(),
         outcomes.len() - failed.len(),
         failed.len(),
-        started.elapsed().as_secs_f64()
+        total.as_secs_f64()
     );
-    println!("{:<12} {:<22} {:>8}  result", "profile", "flow", "ms");
-    for outcome in &outcomes {
-        println!(
-            "{:<12} {:<22} {:>8}  {}",
-            outcome.profile,
-            outcome.flow,
-            outcome.elapsed.as_millis(),
-            if outcome.passed { "✓" } else { "✗" }
-        );
-    }
-    println!("logs: {}", logs.display());
     println!("{scan_summary}");
     for hit in &hits {
         println!("  secret found: {hit}");
     }
+    let rows: Vec<report::Row<'_>> = outcomes
+        .iter()
+        .map(|outcome| report::Row {
+            profile: &outcome.profile,
+            flow: outcome.flow,
+            passed: outcome.passed,
+            elapsed: outcome.elapsed,
+            detail: &outcome.detail,
+        })
+        .collect();
+    if let Some(path) = &options.junit {
+        report::write(path, &report::junit(&rows, total))?;
+        println!("junit report: {}", path.display());
+    }
+    if let Some(path) = &options.json {
+        report::write(path, &report::json(&rows, total, &scan_summary))?;
+        println!("json report: {}", path.display());
+    }
+    // The logs are kept when asked for, or when something failed (they explain it).
     if options.keep_logs.is_none() && failed.is_empty() && hits.is_empty() {
         let _ = std::fs::remove_dir_all(&logs);
+    } else {
+        println!("logs: {}", logs.display());
     }
     if !failed.is_empty() {
         for outcome in &failed {

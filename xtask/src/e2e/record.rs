@@ -103,7 +103,7 @@ pub(crate) fn compare(
     flow: &str,
     observed: &Value,
     accept: bool,
-) -> Result<()> {
+) -> Result<String> {
     let dir = root.join("xtask/snapshots");
     let name = format!("e2e__{}__{}", profile.as_str(), flow);
     let path = dir.join(format!("{name}.snap"));
@@ -113,7 +113,7 @@ pub(crate) fn compare(
         std::fs::write(&path, format!("{HEADER}{rendered}"))
             .with_context(|| format!("cannot write {}", path.display()))?;
         let _ = std::fs::remove_file(dir.join(format!("{name}.snap.new")));
-        return Ok(());
+        return Ok(format!("wrote xtask/snapshots/{name}.snap"));
     }
     let stored = match std::fs::read_to_string(&path) {
         Ok(stored) => stored,
@@ -127,24 +127,25 @@ pub(crate) fn compare(
     };
     let expected = stored.splitn(3, "---\n").nth(2).unwrap_or_default();
     if expected == rendered {
-        return Ok(());
+        let size = match observed {
+            Value::Array(items) => format!("{} observations, ", items.len()),
+            Value::Object(members) => format!("{} observed values, ", members.len()),
+            _ => String::new(),
+        };
+        return Ok(format!(
+            "matches xtask/snapshots/{name}.snap ({size}{} lines)",
+            rendered.lines().count()
+        ));
     }
     write_pending(&dir, &name, &rendered);
+    // A unified diff with three lines of context: where in the flow the change is.
     let diff = similar::TextDiff::from_lines(expected, rendered.as_str());
-    let mut text = format!(
-        "snapshot {} differs (- reviewed, + observed):\n",
-        path.display()
-    );
-    for change in diff.iter_all_changes() {
-        let sign = match change.tag() {
-            similar::ChangeTag::Delete => '-',
-            similar::ChangeTag::Insert => '+',
-            similar::ChangeTag::Equal => continue,
-        };
-        text.push(sign);
-        text.push_str(change.as_str().unwrap_or_default());
-    }
-    bail!("{text}")
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header("reviewed", "observed")
+        .to_string();
+    bail!("snapshot {} differs:\n{text}", path.display())
 }
 
 /// Leaves the observed value as a pending insta snapshot, unless in CI.
