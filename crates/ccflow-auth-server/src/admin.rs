@@ -17,23 +17,6 @@ use serde_json::{Value, json};
 use crate::app::AuthServer;
 use crate::journal::{Endpoint, JournalEntry};
 
-/// Who may use the admin API.
-#[derive(Debug, Clone)]
-pub(crate) struct AdminSettings {
-    pub(crate) enabled: bool,
-    /// When set, required as a bearer token (and then non-loopback peers are allowed).
-    pub(crate) token: Option<ClientSecret>,
-}
-
-impl Default for AdminSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            token: None,
-        }
-    }
-}
-
 /// The admin API's path prefix.
 pub const ADMIN_PREFIX: &str = "/_ccflow";
 
@@ -564,7 +547,7 @@ async fn post_clients(
             // Removed by a concurrent call in between; it was registered all the same.
             None => HttpResponse::Created().finish(),
         },
-        // ConfigError names the field and the rule, never the value (a secret, perhaps).
+        // ClientError names the field and the rule, never the value (a secret, perhaps).
         Err(error) => admin_error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,

@@ -16,25 +16,23 @@ use ccflow_protocol::{
     Scope, ScopeSemantics, Scopes, ServerMetadata, TokenOperationRequest, TokenRequest,
     TokenResponse,
 };
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Validation;
 use serde_json::{Map, Value, json};
 
 use crate::assertion::{AssertionContext, ReplayCache};
-use crate::clients::{
-    ASSERTION_ALGORITHMS, AuthFailure, AuthFailureKind, Authenticated, Client, Registry, truncate,
-};
-use crate::config::ConfigError;
+use crate::authentication::{AuthFailure, AuthFailureKind, Authenticated, authenticate};
+use crate::clients::{ASSERTION_ALGORITHMS, Client, ClientError, Registry};
+use crate::echo::truncate;
 use crate::journal::{Endpoint, Journal};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
 use crate::limits::Limits;
 use crate::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
+use crate::settings::{AdminSettings, Prepared};
 use crate::shape::{
     ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
 };
-use crate::throttle::{AuthThrottle, Throttle};
+use crate::throttle::Throttle;
 use ccflow_protocol::{Clock, VirtualClock};
-
-use crate::admin::AdminSettings;
 
 /// A request the server refused: the OAuth error and how to present it.
 #[derive(Debug)]
@@ -105,7 +103,7 @@ pub(crate) struct Inner {
     revoked: Mutex<HashMap<String, i64>>,
     replay_cache: ReplayCache,
     pub(crate) journal: Journal,
-    pub(crate) scenarios: Scenarios,
+    pub(crate) scenarios: Arc<Scenarios>,
     token_url: String,
     pub(crate) rng: SystemRandom,
     /// Request size limits (always on).
@@ -114,53 +112,48 @@ pub(crate) struct Inner {
     pub(crate) throttle: Option<Throttle>,
 }
 
-/// Everything [`AuthServer::new`] needs, validated by the builder.
-pub(crate) struct AppParts {
-    pub(crate) issuer: String,
-    pub(crate) base_url: String,
-    pub(crate) profile: Profile,
-    pub(crate) settings: ProfileSettings,
-    pub(crate) registry: Registry,
-    pub(crate) keys: KeyRing,
-    pub(crate) key_policy: KeyPolicy,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) virtual_clock: Option<VirtualClock>,
-    pub(crate) admin: AdminSettings,
-    pub(crate) token_ttl: Option<Duration>,
-    pub(crate) journal_capacity: usize,
-    pub(crate) limits: Limits,
-    pub(crate) auth_throttle: Option<AuthThrottle>,
-}
-
 impl AuthServer {
-    pub(crate) fn new(parts: AppParts) -> Self {
-        let spec = parts.profile.spec();
-        let routes = spec.routes.expand(&parts.settings.options);
-        let token_url = join_url(&parts.base_url, &routes.token[0]);
+    /// The server made of validated settings, its issuer and the URL its routes hang under.
+    pub(crate) fn new(prepared: Prepared, issuer: String, base_url: String) -> Self {
+        let Prepared {
+            settings,
+            registry,
+            keys,
+            key_policy,
+            clock,
+        } = prepared;
+        let spec = settings.profile.spec();
+        let routes = spec.routes.expand(&settings.profile_settings.options);
+        let token_url = join_url(&base_url, &routes.token[0]);
+        let scenarios = Scenarios::default();
+        for scenario in settings.scenarios {
+            // Validated with the settings.
+            let _ = scenarios.add(scenario, clock.now());
+        }
         Self {
             inner: Arc::new(Inner {
                 token_url,
                 routes,
                 spec,
-                issuer: parts.issuer,
-                base_url: parts.base_url,
-                profile: parts.profile,
-                settings: parts.settings,
-                registry: RwLock::new(Arc::new(parts.registry)),
+                issuer,
+                base_url,
+                profile: settings.profile,
+                settings: settings.profile_settings,
+                registry: RwLock::new(Arc::new(registry)),
                 removed_clients: Mutex::default(),
-                keys: RwLock::new(Arc::new(parts.keys)),
-                key_policy: parts.key_policy,
-                clock: parts.clock,
-                virtual_clock: parts.virtual_clock,
-                admin: parts.admin,
-                token_ttl: parts.token_ttl,
+                keys: RwLock::new(Arc::new(keys)),
+                key_policy,
+                clock,
+                virtual_clock: settings.virtual_clock,
+                admin: settings.admin,
+                token_ttl: settings.token_ttl,
                 revoked: Mutex::default(),
                 replay_cache: ReplayCache::default(),
-                journal: Journal::with_capacity(parts.journal_capacity),
-                scenarios: Scenarios::default(),
+                journal: Journal::with_capacity(settings.journal_capacity),
+                scenarios: Arc::new(scenarios),
                 rng: SystemRandom::new(),
-                limits: parts.limits,
-                throttle: parts.auth_throttle.map(Throttle::new),
+                limits: settings.limits,
+                throttle: settings.auth_throttle.map(Throttle::new),
             }),
         }
     }
@@ -193,7 +186,11 @@ impl AuthServer {
 
     /// Starts a fault scenario on `endpoint` (see [`ScenarioBuilder`]).
     pub fn on(&self, endpoint: Endpoint) -> ScenarioBuilder {
-        ScenarioBuilder::new(self.clone(), endpoint)
+        ScenarioBuilder::new(
+            Arc::clone(&self.inner.scenarios),
+            Arc::clone(&self.inner.clock),
+            endpoint,
+        )
     }
 
     /// Starts a fault scenario on the token endpoint:
@@ -241,31 +238,6 @@ impl AuthServer {
                 })
             }
         }
-    }
-
-    /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
-    pub(crate) fn resign_with_unknown_key(&self, token: &str) -> Option<String> {
-        use std::sync::OnceLock;
-        static FOREIGN: OnceLock<Option<SigningKey>> = OnceLock::new();
-        let key = FOREIGN
-            .get_or_init(|| SigningKey::generate_es256().ok())
-            .as_ref()?;
-        let claims: Map<String, Value> =
-            jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
-        let mut header = Header::new(key.algorithm());
-        header.typ = Some(self.inner.spec.token_typ.to_owned());
-        header.kid = Some(key.kid().to_owned());
-        jsonwebtoken::encode(&header, &claims, key.encoding_key()).ok()
-    }
-
-    /// Starts a token from the bad-token factory (see [`MintBuilder`](crate::MintBuilder)).
-    pub fn mint(&self) -> crate::MintBuilder {
-        crate::MintBuilder::new(self.clone())
-    }
-
-    /// Mints a token from its data form (as `POST /_ccflow/mint` takes it).
-    pub fn mint_spec(&self, spec: &ccflow_protocol::MintSpec) -> Result<String, crate::MintError> {
-        crate::mint::mint(self, spec)
     }
 
     /// A snapshot of the signing keys, with any due retirement applied.
@@ -397,7 +369,7 @@ impl AuthServer {
 
     /// Registers a client at run time, validated as the builder validates its clients; the id
     /// must not be registered already. Nothing changes on error.
-    pub fn add_client(&self, client: Client) -> Result<(), ConfigError> {
+    pub fn add_client(&self, client: Client) -> Result<(), ClientError> {
         let mut current = self
             .inner
             .registry
@@ -477,12 +449,10 @@ impl AuthServer {
             now,
             replay_cache: &inner.replay_cache,
         };
-        registry
-            .authenticate(auth, &context)
-            .map_err(|failure| EndpointError {
-                response: self.word_auth_failure(failure),
-                basic_attempted: auth.used_basic(),
-            })
+        authenticate(registry, auth, &context).map_err(|failure| EndpointError {
+            response: self.word_auth_failure(failure),
+            basic_attempted: auth.used_basic(),
+        })
     }
 
     /// Words an authentication failure in the profile's dialect.

@@ -13,10 +13,6 @@ use crate::app::{AuthServer, EndpointError, Handled};
 use crate::journal::{Endpoint, JournalEntry};
 use crate::scenarios::Probe;
 
-/// The default largest request body accepted; larger ones get 413. Configurable with
-/// [`Limits::max_body_bytes`](crate::Limits::max_body_bytes).
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
 /// Mounts the server's routes (as its profile names them) in an actix-web app or scope.
 ///
 /// Use it to embed the mock in your own `App` or with `actix_web::test::init_service`:

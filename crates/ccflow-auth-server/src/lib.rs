@@ -7,8 +7,10 @@
 mod admin;
 mod app;
 mod assertion;
+mod authentication;
 mod clients;
 mod config;
+mod echo;
 mod expect;
 mod http;
 mod journal;
@@ -17,6 +19,7 @@ mod limits;
 mod mint;
 mod scenarios;
 mod server;
+mod settings;
 mod shape;
 mod throttle;
 
@@ -24,18 +27,18 @@ pub use admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};
-pub use clients::Client;
+pub use clients::{Client, ClientError};
 pub use config::ConfigError;
 pub use expect::{RequestAssertion, RequestExpectation};
-pub use http::{MAX_BODY_BYTES, configure};
+pub use http::configure;
 pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
-pub use limits::Limits;
+pub use limits::{Limits, LimitsError, MAX_BODY_BYTES};
 pub use mint::{MintBuilder, MintError};
 pub use scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 pub use shape::ResponseStyle;
-pub use throttle::AuthThrottle;
+pub use throttle::{AuthThrottle, ThrottleError};
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

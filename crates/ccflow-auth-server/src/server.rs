@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -11,16 +11,16 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use ccflow_protocol::{Profile, ScenarioSpec, SigningAlgorithm};
 
-use crate::admin::AdminSettings;
-use crate::app::{AppParts, AuthServer};
-use crate::clients::{Client, Registry};
+use crate::app::AuthServer;
+use crate::clients::{Client, ClientError, Registry};
 use crate::config::ConfigError;
 use crate::expect::{Expectations, RequestAssertion, RequestExpectation};
 use crate::journal::{Endpoint, JournalEntry};
 use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
 use crate::limits::Limits;
 use crate::scenarios::ScenarioBuilder;
-use crate::shape::{ProfileSettings, ResponseStyle};
+use crate::settings::{Prepared, Settings};
+use crate::shape::ResponseStyle;
 use crate::throttle::AuthThrottle;
 use ccflow_protocol::{Clock, VirtualClock};
 
@@ -47,118 +47,59 @@ pub enum StartError {
     Start(String),
 }
 
-/// Configures a [`MockAuthServer`]: clients, profile, key, issuer, clock, address.
-#[derive(Debug)]
+/// Configures a [`MockAuthServer`]: clients, profile, key, issuer, clock, address. Every
+/// setter writes into one [`Settings`] value, validated once when the server is built.
+#[derive(Debug, Default)]
 #[must_use]
 pub struct MockAuthServerBuilder {
-    clients: Vec<Client>,
-    profile: Profile,
-    keys: Option<KeyRing>,
-    key_seed: Option<u64>,
-    rsa_key_bits: Option<usize>,
-    issuer: Option<String>,
-    clock: Option<Arc<dyn Clock>>,
-    virtual_clock: Option<VirtualClock>,
-    admin: AdminSettings,
-    token_ttl: Option<Duration>,
-    settings: ProfileSettings,
-    scenarios: Vec<ScenarioSpec>,
-    journal_capacity: usize,
-    limits: Limits,
-    auth_throttle: Option<AuthThrottle>,
-    /// Throttle settings given while throttling is off (`[throttle] enabled = false`), used if
-    /// it is turned on later (`--throttle`).
-    idle_throttle: Option<AuthThrottle>,
-    bind: SocketAddr,
-    workers: usize,
-    /// The file the settings came from, named in configuration errors.
-    config_file: Option<PathBuf>,
-}
-
-impl Default for MockAuthServerBuilder {
-    fn default() -> Self {
-        Self {
-            clients: Vec::new(),
-            profile: Profile::default(),
-            keys: None,
-            key_seed: None,
-            rsa_key_bits: None,
-            issuer: None,
-            clock: None,
-            virtual_clock: None,
-            admin: AdminSettings::default(),
-            token_ttl: None,
-            settings: ProfileSettings::default(),
-            scenarios: Vec::new(),
-            journal_capacity: crate::journal::JOURNAL_CAPACITY,
-            limits: Limits::default(),
-            auth_throttle: None,
-            idle_throttle: None,
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            workers: 1,
-            config_file: None,
-        }
-    }
+    settings: Settings,
 }
 
 impl MockAuthServerBuilder {
     /// Reads a TOML configuration file (see `docs/configuration.md`) into a builder.
     pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let loaded = crate::config::load_file(path.as_ref())?;
-        let mut builder = Self::from_loaded(loaded).map_err(|error| ConfigError {
-            file: Some(path.as_ref().to_path_buf()),
-            ..error
-        })?;
-        builder.config_file = Some(path.as_ref().to_path_buf());
-        Ok(builder)
+        crate::config::load_file(path.as_ref()).map(Self::from_settings)
     }
 
     /// Reads TOML configuration text (the format of
     /// [`from_config_file`](Self::from_config_file)) into a builder; relative key paths are
     /// resolved against `base_dir`. Every mistake is a [`ConfigError`], whatever the text.
     pub fn from_config_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        Self::from_loaded(crate::config::parse(text, base_dir.as_ref())?)
+        crate::config::parse(text, base_dir.as_ref()).map(Self::from_settings)
     }
 
-    fn from_loaded(loaded: crate::config::LoadedConfig) -> Result<Self, ConfigError> {
-        let mut builder = loaded.builder;
-        if let Some(bind) = loaded.bind {
-            let address = bind.parse().map_err(|_| {
-                ConfigError::field("bind", format!("`{bind}` is not an IP:port address"))
-            })?;
-            builder = builder.bind(address);
-        }
-        Ok(builder)
+    pub(crate) fn from_settings(settings: Settings) -> Self {
+        Self { settings }
     }
 
     /// The built-in demo clients (`demo-client` / `demo-secret` and `demo-reporting` /
     /// `reporting-secret`), as the binary uses without a config file.
     pub fn demo_clients(mut self) -> Self {
-        self.clients.extend(crate::config::demo_clients());
+        self.settings.clients.extend(crate::config::demo_clients());
         self
     }
 
     /// Registers a client.
     pub fn client(mut self, client: Client) -> Self {
-        self.clients.push(client);
+        self.settings.clients.push(client);
         self
     }
 
     /// Registers several clients.
     pub fn clients(mut self, clients: impl IntoIterator<Item = Client>) -> Self {
-        self.clients.extend(clients);
+        self.settings.clients.extend(clients);
         self
     }
 
     /// The vendor profile to speak (default: the strict `rfc` profile).
     pub fn profile(mut self, profile: Profile) -> Self {
-        self.profile = profile;
+        self.settings.profile = profile;
         self
     }
 
     /// The key that signs tokens. Without one, a key generated once per process is used.
     pub fn signing_key(mut self, key: SigningKey) -> Self {
-        self.keys = Some(KeyRing::new(key));
+        self.settings.keys = Some(KeyRing::new(key));
         self
     }
 
@@ -166,25 +107,25 @@ impl MockAuthServerBuilder {
     /// `kid`s on every run, for the first key when none is configured and for each rotation
     /// (RSA or, for ES256 profiles, P-256).
     pub fn key_seed(mut self, seed: u64) -> Self {
-        self.key_seed = Some(seed);
+        self.settings.key_seed = Some(seed);
         self
     }
 
     /// The RSA modulus size of generated keys: 2048 (default) or 3072.
     pub fn rsa_key_bits(mut self, bits: usize) -> Self {
-        self.rsa_key_bits = Some(bits);
+        self.settings.rsa_key_bits = Some(bits);
         self
     }
 
     /// A whole key ring (several published keys, one signing).
     pub fn key_ring(mut self, keys: KeyRing) -> Self {
-        self.keys = Some(keys);
+        self.settings.keys = Some(keys);
         self
     }
 
     /// The public issuer URL (default: `http://<bound address>`).
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.settings.issuer = Some(issuer.into());
         self
     }
 
@@ -192,22 +133,22 @@ impl MockAuthServerBuilder {
     /// under test). The admin API's `/_ccflow/clock` then answers 409: control it yourself.
     /// Default: a [`VirtualClock`] the server and its admin API control.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Some(Arc::new(clock));
-        self.virtual_clock = None;
+        self.settings.clock = Some(Arc::new(clock));
+        self.settings.virtual_clock = None;
         self
     }
 
     /// A virtual clock shared with the test (the default is a fresh one; see
     /// [`MockAuthServer::clock`]).
     pub fn virtual_clock(mut self, clock: VirtualClock) -> Self {
-        self.clock = Some(Arc::new(clock.clone()));
-        self.virtual_clock = Some(clock);
+        self.settings.clock = Some(Arc::new(clock.clone()));
+        self.settings.virtual_clock = Some(clock);
         self
     }
 
     /// How many requests the journal keeps (default 10,000; the oldest go first).
     pub fn journal_capacity(mut self, capacity: usize) -> Self {
-        self.journal_capacity = capacity.max(1);
+        self.settings.journal_capacity = capacity.max(1);
         self
     }
 
@@ -215,7 +156,7 @@ impl MockAuthServerBuilder {
     /// `client_id`, `resource`/`audience` and `client_assertion` lengths (default
     /// [`Limits::default`]; see `docs/security.md`).
     pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
+        self.settings.limits = limits;
         self
     }
 
@@ -225,7 +166,7 @@ impl MockAuthServerBuilder {
     /// closes. Off by default. Time is the server's clock, so tests advance it instead of
     /// sleeping; see `docs/security.md`.
     pub fn auth_throttle(mut self, throttle: AuthThrottle) -> Self {
-        self.auth_throttle = Some(throttle);
+        self.settings.auth_throttle = Some(throttle);
         self
     }
 
@@ -233,68 +174,64 @@ impl MockAuthServerBuilder {
     /// config file's `[throttle]` section with `enabled = false`), else the defaults. What the
     /// binary's `--throttle` does.
     pub fn enable_auth_throttle(mut self) -> Self {
-        if self.auth_throttle.is_none() {
-            self.auth_throttle = Some(self.idle_throttle.take().unwrap_or_default());
-        }
+        self.settings.enable_auth_throttle();
         self
     }
 
     /// Turns failed-authentication throttling off again (the default); its settings are kept
     /// for [`enable_auth_throttle`](Self::enable_auth_throttle).
     pub fn no_auth_throttle(mut self) -> Self {
-        if let Some(settings) = self.auth_throttle.take() {
-            self.idle_throttle = Some(settings);
-        }
+        self.settings.idle_auth_throttle();
         self
     }
 
     /// A fault scenario installed from the start (as `[[scenarios]]` in the config file).
     pub fn scenario(mut self, spec: ScenarioSpec) -> Self {
-        self.scenarios.push(spec);
+        self.settings.scenarios.push(spec);
         self
     }
 
     /// Requires `Authorization: Bearer <token>` on the `/_ccflow` admin API. Without a token the
     /// admin API answers only loopback peers.
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.admin.token = Some(ccflow_protocol::ClientSecret::new(token));
+        self.settings.admin.token = Some(ccflow_protocol::ClientSecret::new(token));
         self
     }
 
     /// Serves the `/_ccflow` admin API or not (default: served, loopback only).
     pub fn admin(mut self, enabled: bool) -> Self {
-        self.admin.enabled = enabled;
+        self.settings.admin.enabled = enabled;
         self
     }
 
     /// The default token lifetime (default: the profile's, one hour for most, 5 h for
     /// CyberArk); clients may override it. SLB's is fixed at one hour.
     pub fn token_ttl(mut self, ttl: Duration) -> Self {
-        self.token_ttl = Some(ttl);
+        self.settings.token_ttl = Some(ttl);
         self
     }
 
     /// Cloudentity: the tenant id in paths and the issuer (default `demo`).
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.settings.options.tenant = tenant.into();
+        self.settings.profile_settings.options.tenant = tenant.into();
         self
     }
 
     /// Cloudentity: the workspace id in paths and the issuer (default `default`).
     pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
-        self.settings.options.workspace = workspace.into();
+        self.settings.profile_settings.options.workspace = workspace.into();
         self
     }
 
     /// Cloudentity: the region (`au`, `eu`, `us`); informational, paths do not change.
     pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.settings.region = Some(region.into());
+        self.settings.profile_settings.region = Some(region.into());
         self
     }
 
     /// CyberArk: the application id in paths and the issuer (default `ccflow`).
     pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
-        self.settings.options.app_id = app_id.into();
+        self.settings.profile_settings.options.app_id = app_id.into();
         self
     }
 
@@ -305,37 +242,38 @@ impl MockAuthServerBuilder {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.settings.service_audiences = audiences.into_iter().map(Into::into).collect();
+        self.settings.profile_settings.service_audiences =
+            audiences.into_iter().map(Into::into).collect();
         self
     }
 
     /// UserClouds: the seed's response (default) or the vendor server's.
     pub fn response_style(mut self, style: ResponseStyle) -> Self {
-        self.settings.response_style = style;
+        self.settings.profile_settings.response_style = style;
         self
     }
 
     /// UserClouds: the `organization_id` claim (default: a UUID derived from the issuer).
     pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
-        self.settings.organization_id = Some(organization_id.into());
+        self.settings.profile_settings.organization_id = Some(organization_id.into());
         self
     }
 
     /// The address to listen on (default `127.0.0.1:0`: a free port on loopback).
     pub fn bind(mut self, address: SocketAddr) -> Self {
-        self.bind = address;
+        self.settings.bind = Some(address);
         self
     }
 
     /// How many worker threads serve requests (default 1).
     pub fn workers(mut self, workers: usize) -> Self {
-        self.workers = workers.max(1);
+        self.settings.workers = workers.max(1);
         self
     }
 
     /// The address [`start`](Self::start) will bind.
     pub fn bind_address(&self) -> SocketAddr {
-        self.bind
+        self.settings.bind_address()
     }
 
     /// Builds the server without a socket, for [`configure`](crate::configure) and
@@ -343,122 +281,21 @@ impl MockAuthServerBuilder {
     /// `http://localhost:8080`); the issuer is that plus the profile's issuer path, unless
     /// [`issuer`](Self::issuer) was set.
     pub fn into_app(self, base_url: &str) -> Result<AuthServer, StartError> {
-        self.prepare()?.into_app(base_url)
-    }
-
-    /// Validates everything that does not depend on the bound address, so a bad configuration
-    /// fails before any socket is opened.
-    fn prepare(self) -> Result<Prepared, StartError> {
-        let config_file = self.config_file.clone();
-        self.prepare_inner()
-            .map_err(|error| match (error, config_file) {
-                (StartError::Config(error), Some(file)) if error.file.is_none() => {
-                    StartError::Config(ConfigError {
-                        file: Some(file),
-                        ..error
-                    })
-                }
-                (error, _) => error,
-            })
-    }
-
-    fn prepare_inner(self) -> Result<Prepared, StartError> {
-        ccflow_protocol::jwt::install_provider();
-        if let Some(issuer) = &self.issuer {
-            validate_issuer(issuer)?;
-        }
-        if self.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
-            return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());
-        }
-        let spec = self.profile.spec();
-        for (name, value) in [
-            ("tenant", &self.settings.options.tenant),
-            ("workspace", &self.settings.options.workspace),
-            ("app_id", &self.settings.options.app_id),
-        ] {
-            if value.is_empty()
-                || !value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-._~@".contains(c))
-            {
-                return Err(ConfigError::field(
-                    name,
-                    format!(
-                        "`{value}` must be a non-empty URL path segment (letters, digits, -._~@)"
-                    ),
-                )
-                .into());
-            }
-        }
-        self.limits.validate()?;
-        if let Some(throttle) = &self.auth_throttle {
-            throttle.validate()?;
-        }
-        for (index, scenario) in self.scenarios.iter().enumerate() {
-            scenario
-                .validate()
-                .map_err(|why| ConfigError::field(format!("scenarios[{index}]"), why))?;
-        }
-        let registry = Registry::new(self.clients, spec)?;
-        // The default clock is virtual, so the admin API and `MockAuthServer::clock` control it.
-        let virtual_clock = match (&self.clock, self.virtual_clock) {
-            (None, _) => Some(VirtualClock::new()),
-            (Some(_), shared) => shared,
-        };
-        if self
-            .rsa_key_bits
-            .is_some_and(|bits| bits != 2048 && bits != 3072)
-        {
-            return Err(ConfigError::field("rsa_key_bits", "must be 2048 or 3072").into());
-        }
-        let key_policy = KeyPolicy {
-            seed: self.key_seed,
-            rsa_bits: self.rsa_key_bits,
-            ..KeyPolicy::default()
-        };
-        let keys = match (self.keys, spec.default_signing_algorithm) {
-            (Some(keys), _) => keys,
-            (None, SigningAlgorithm::Es256) if self.key_seed.is_some() => {
-                KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::ES256)?)
-            }
-            (None, SigningAlgorithm::Es256) => KeyRing::new(SigningKey::process_default_es256()?),
-            (None, _) if self.key_seed.is_some() || self.rsa_key_bits.is_some() => {
-                KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::RS256)?)
-            }
-            (None, _) => KeyRing::new(SigningKey::process_default()?),
-        };
-        Ok(Prepared {
-            issuer: self.issuer,
-            profile: self.profile,
-            settings: self.settings,
-            registry,
-            scenarios: self.scenarios,
-            journal_capacity: self.journal_capacity,
-            keys,
-            key_policy,
-            clock: self
-                .clock
-                .unwrap_or_else(|| Arc::new(virtual_clock.clone().unwrap_or_default())),
-            virtual_clock,
-            admin: self.admin,
-            token_ttl: self.token_ttl,
-            limits: self.limits,
-            auth_throttle: self.auth_throttle,
-        })
+        into_app(prepare(self.settings)?, base_url)
     }
 
     /// Validates the configuration, binds, starts serving on a background thread, and returns
     /// once connections are accepted.
     pub async fn start(self) -> Result<MockAuthServer, StartError> {
-        let address = self.bind;
-        let workers = self.workers;
-        let prepared = self.prepare()?;
+        let address = self.settings.bind_address();
+        let workers = self.settings.workers;
+        let prepared = prepare(self.settings)?;
         let listener =
             TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
-        let app = prepared.into_app(&format!("http://{address}"))?;
+        let app = into_app(prepared, &format!("http://{address}"))?;
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let thread_app = app.clone();
         let thread = std::thread::Builder::new()
@@ -481,71 +318,123 @@ impl MockAuthServerBuilder {
     }
 }
 
-/// A validated configuration waiting for its issuer (which may depend on the bound port).
-struct Prepared {
-    issuer: Option<String>,
-    profile: Profile,
-    settings: ProfileSettings,
-    registry: Registry,
-    scenarios: Vec<ScenarioSpec>,
-    journal_capacity: usize,
-    keys: KeyRing,
-    key_policy: KeyPolicy,
-    clock: Arc<dyn Clock>,
-    virtual_clock: Option<VirtualClock>,
-    admin: AdminSettings,
-    token_ttl: Option<Duration>,
-    limits: Limits,
-    auth_throttle: Option<AuthThrottle>,
+/// Validates everything that does not depend on the bound address, so a bad configuration
+/// fails before any socket is opened. Errors name the config file the settings came from.
+fn prepare(settings: Settings) -> Result<Prepared, StartError> {
+    let config_file = settings.config_file.clone();
+    validate(settings).map_err(|error| match (error, config_file) {
+        (StartError::Config(error), Some(file)) if error.file.is_none() => {
+            StartError::Config(error.in_file(&file))
+        }
+        (error, _) => error,
+    })
 }
 
-impl Prepared {
-    /// `default_base` is the server's own root URL (`http://<bound address>`): the issuer is
-    /// that plus the profile's issuer path, unless an issuer was configured, in which case
-    /// routes hang under the issuer minus that path.
-    fn into_app(self, default_base: &str) -> Result<AuthServer, StartError> {
-        let issuer_path = self
-            .settings
-            .options
-            .expand(self.profile.spec().issuer_path);
-        let (issuer, base_url) = match self.issuer {
-            Some(issuer) => {
-                let base = issuer
-                    .strip_suffix(issuer_path.as_str())
-                    .filter(|_| !issuer_path.is_empty())
-                    .unwrap_or(&issuer)
-                    .to_owned();
-                (issuer, base)
-            }
-            None => (
-                self.profile.issuer(default_base, &self.settings.options),
-                default_base.to_owned(),
-            ),
-        };
-        validate_issuer(&issuer)?;
-        let scenarios = self.scenarios;
-        let app = AuthServer::new(AppParts {
-            issuer,
-            base_url,
-            profile: self.profile,
-            settings: self.settings,
-            registry: self.registry,
-            keys: self.keys,
-            key_policy: self.key_policy,
-            clock: self.clock,
-            virtual_clock: self.virtual_clock,
-            admin: self.admin,
-            token_ttl: self.token_ttl,
-            journal_capacity: self.journal_capacity,
-            limits: self.limits,
-            auth_throttle: self.auth_throttle,
-        });
-        for spec in scenarios {
-            // Validated in `prepare`.
-            let _ = app.add_scenario(spec);
-        }
-        Ok(app)
+fn validate(mut settings: Settings) -> Result<Prepared, StartError> {
+    ccflow_protocol::jwt::install_provider();
+    if let Some(issuer) = &settings.issuer {
+        validate_issuer(issuer)?;
     }
+    if settings.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
+        return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());
+    }
+    let spec = settings.profile.spec();
+    let options = &settings.profile_settings.options;
+    for (name, value) in [
+        ("tenant", &options.tenant),
+        ("workspace", &options.workspace),
+        ("app_id", &options.app_id),
+    ] {
+        if value.is_empty()
+            || !value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~@".contains(c))
+        {
+            return Err(ConfigError::field(
+                name,
+                format!("`{value}` must be a non-empty URL path segment (letters, digits, -._~@)"),
+            )
+            .into());
+        }
+    }
+    settings.limits.validate().map_err(ConfigError::from)?;
+    if let Some(throttle) = &settings.auth_throttle {
+        throttle.validate().map_err(ConfigError::from)?;
+    }
+    for (index, scenario) in settings.scenarios.iter().enumerate() {
+        scenario
+            .validate()
+            .map_err(|why| ConfigError::field(format!("scenarios[{index}]"), why))?;
+    }
+    let registry =
+        Registry::new(std::mem::take(&mut settings.clients), spec).map_err(ConfigError::from)?;
+    // The default clock is virtual, so the admin API and `MockAuthServer::clock` control it.
+    if settings.clock.is_none() {
+        settings.virtual_clock = Some(VirtualClock::new());
+    }
+    if settings
+        .rsa_key_bits
+        .is_some_and(|bits| bits != 2048 && bits != 3072)
+    {
+        return Err(ConfigError::field("rsa_key_bits", "must be 2048 or 3072").into());
+    }
+    let key_policy = KeyPolicy {
+        seed: settings.key_seed,
+        rsa_bits: settings.rsa_key_bits,
+        ..KeyPolicy::default()
+    };
+    let keys = match (settings.keys.take(), spec.default_signing_algorithm) {
+        (Some(keys), _) => keys,
+        (None, SigningAlgorithm::Es256) if settings.key_seed.is_some() => {
+            KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::ES256)?)
+        }
+        (None, SigningAlgorithm::Es256) => KeyRing::new(SigningKey::process_default_es256()?),
+        (None, _) if settings.key_seed.is_some() || settings.rsa_key_bits.is_some() => {
+            KeyRing::new(key_policy.next_key(jsonwebtoken::Algorithm::RS256)?)
+        }
+        (None, _) => KeyRing::new(SigningKey::process_default()?),
+    };
+    let clock = match (&settings.clock, &settings.virtual_clock) {
+        (Some(clock), _) => Arc::clone(clock),
+        (None, virtual_clock) => Arc::new(virtual_clock.clone().unwrap_or_default()),
+    };
+    Ok(Prepared {
+        settings,
+        registry,
+        keys,
+        key_policy,
+        clock,
+    })
+}
+
+/// The server itself, once its root URL is known. `default_base` is the server's own root URL
+/// (`http://<bound address>`): the issuer is that plus the profile's issuer path, unless an
+/// issuer was configured, in which case routes hang under the issuer minus that path.
+fn into_app(mut prepared: Prepared, default_base: &str) -> Result<AuthServer, StartError> {
+    let settings = &prepared.settings;
+    let issuer_path = settings
+        .profile_settings
+        .options
+        .expand(settings.profile.spec().issuer_path);
+    let (issuer, base_url) = match prepared.settings.issuer.take() {
+        Some(issuer) => {
+            let base = issuer
+                .strip_suffix(issuer_path.as_str())
+                .filter(|_| !issuer_path.is_empty())
+                .unwrap_or(&issuer)
+                .to_owned();
+            (issuer, base)
+        }
+        None => (
+            prepared
+                .settings
+                .profile
+                .issuer(default_base, &prepared.settings.profile_settings.options),
+            default_base.to_owned(),
+        ),
+    };
+    validate_issuer(&issuer)?;
+    Ok(AuthServer::new(prepared, issuer, base_url))
 }
 
 fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
@@ -725,7 +614,7 @@ impl MockAuthServer {
     }
 
     /// Registers a client while the server runs (see [`AuthServer::add_client`]).
-    pub fn add_client(&self, client: Client) -> Result<(), ConfigError> {
+    pub fn add_client(&self, client: Client) -> Result<(), ClientError> {
         self.app.add_client(client)
     }
 
