@@ -9,12 +9,12 @@ use std::time::Duration;
 use ccflow_protocol::{AuthMethod, ClientSecret, Jwks};
 use serde::Deserialize;
 
-use crate::clients::{Client, ClientError};
-use crate::keys::{KeyRing, SigningKey};
-use crate::limits::{Limits, LimitsError};
+use crate::control::limits::{Limits, LimitsError};
+use crate::control::throttle::{AuthThrottle, ThrottleError};
+use crate::domain::clients::{Client, ClientError};
+use crate::domain::keys::{KeyRing, SigningKey};
 use crate::settings::Settings;
 use crate::shape::ResponseStyle;
-use crate::throttle::{AuthThrottle, ThrottleError};
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,41 +4,32 @@
 #![doc = include_str!("../../../docs/auth-server.md")]
 #![warn(missing_docs)]
 
-mod admin;
-mod app;
-mod assertion;
-mod authentication;
-mod clients;
 mod config;
-mod echo;
-mod expect;
+mod control;
+mod domain;
 mod http;
-mod journal;
-mod keys;
-mod limits;
-mod mint;
-mod scenarios;
 mod server;
 mod settings;
 mod shape;
-mod throttle;
 
-pub use admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
-pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};
-pub use clients::{Client, ClientError};
 pub use config::ConfigError;
-pub use expect::{RequestAssertion, RequestExpectation};
+pub use control::expect::{RequestAssertion, RequestExpectation};
+pub use control::journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
+pub use control::limits::{Limits, LimitsError, MAX_BODY_BYTES};
+pub use control::mint::{MintBuilder, MintError};
+pub use control::scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
+pub use control::throttle::{AuthThrottle, ThrottleError};
+pub use domain::auth_server::AuthServer;
+pub use domain::clients::{Client, ClientError};
+pub use domain::keys::{
+    KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint,
+};
+pub use http::admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use http::configure;
-pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
-pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
-pub use limits::{Limits, LimitsError, MAX_BODY_BYTES};
-pub use mint::{MintBuilder, MintError};
-pub use scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 pub use shape::ResponseStyle;
-pub use throttle::{AuthThrottle, ThrottleError};
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

@@ -11,17 +11,17 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 use ccflow_protocol::{Profile, ScenarioSpec, SigningAlgorithm};
 
-use crate::app::AuthServer;
-use crate::clients::{Client, ClientError, Registry};
 use crate::config::ConfigError;
-use crate::expect::{Expectations, RequestAssertion, RequestExpectation};
-use crate::journal::{Endpoint, JournalEntry};
-use crate::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
-use crate::limits::Limits;
-use crate::scenarios::ScenarioBuilder;
+use crate::control::expect::{Expectations, RequestAssertion, RequestExpectation};
+use crate::control::journal::{Endpoint, JournalEntry};
+use crate::control::limits::Limits;
+use crate::control::scenarios::ScenarioBuilder;
+use crate::control::throttle::AuthThrottle;
+use crate::domain::auth_server::AuthServer;
+use crate::domain::clients::{Client, ClientError, Registry};
+use crate::domain::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
 use crate::settings::{Prepared, Settings};
 use crate::shape::ResponseStyle;
-use crate::throttle::AuthThrottle;
 use ccflow_protocol::{Clock, VirtualClock};
 
 /// Why a server could not be built or started.

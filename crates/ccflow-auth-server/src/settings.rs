@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use ccflow_protocol::{ClientSecret, Clock, Profile, ScenarioSpec, VirtualClock};
 
-use crate::clients::{Client, Registry};
-use crate::journal::JOURNAL_CAPACITY;
-use crate::keys::{KeyPolicy, KeyRing};
-use crate::limits::Limits;
+use crate::control::journal::JOURNAL_CAPACITY;
+use crate::control::limits::Limits;
+use crate::control::throttle::AuthThrottle;
+use crate::domain::clients::{Client, Registry};
+use crate::domain::keys::{KeyPolicy, KeyRing};
 use crate::shape::ProfileSettings;
-use crate::throttle::AuthThrottle;
 
 /// Who may use the admin API.
 #[derive(Debug, Clone)]

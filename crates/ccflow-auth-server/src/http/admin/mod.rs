@@ -14,14 +14,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::{BearerChallenge, ClientSecret, ErrorCode, ErrorResponse, VirtualClock};
 use serde_json::{Value, json};
 
-use crate::app::AuthServer;
-use crate::journal::{Endpoint, JournalEntry};
+use crate::control::journal::{Endpoint, JournalEntry};
+use crate::domain::auth_server::AuthServer;
 
 /// The admin API's path prefix.
 pub const ADMIN_PREFIX: &str = "/_ccflow";
 
 /// The admin API's OpenAPI 3 document (also served at `/_ccflow/openapi.json`).
-pub const ADMIN_OPENAPI: &str = include_str!("admin_openapi.json");
+pub const ADMIN_OPENAPI: &str = include_str!("../../admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
@@ -477,7 +477,7 @@ async fn post_mint(
 }
 
 /// A registered client's public metadata: never its secret, nor its keys beyond their count.
-fn client_json(client: &crate::clients::RegisteredClient) -> Value {
+fn client_json(client: &crate::domain::clients::RegisteredClient) -> Value {
     json!({
         "client_id": client.id.as_str(),
         "auth_methods": client.auth_methods.iter().map(|method| method.as_str()).collect::<Vec<_>>(),

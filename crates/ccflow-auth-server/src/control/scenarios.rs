@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use ccflow_protocol::{Clock, Fault, ScenarioSpec, When};
 
-use crate::journal::Endpoint;
+use crate::control::journal::Endpoint;
 
 /// What a scenario's matcher looks at.
 #[derive(Debug, Default)]

@@ -7,8 +7,8 @@ use ccflow_protocol::{Defect, MintSpec};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::app::AuthServer;
-use crate::keys::SigningKey;
+use crate::domain::auth_server::AuthServer;
+use crate::domain::keys::SigningKey;
 
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -156,7 +156,7 @@ fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
         "iat": now,
         "nbf": now,
         "exp": now + 3600,
-        "jti": URL_SAFE_NO_PAD.encode(crate::shape::random_bytes(&server.inner.rng)),
+        "jti": URL_SAFE_NO_PAD.encode(crate::domain::ids::random_bytes(&server.inner.rng)),
     });
     let mut header = json!({"typ": server.spec().token_typ, "alg": format!("{:?}", key.algorithm()), "kid": key.kid()});
     match spec.defect {

@@ -9,7 +9,7 @@ use ccflow_protocol::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::echo::truncate;
+use crate::domain::echo::truncate;
 
 /// Why a client cannot be registered: which field and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,9 +3,9 @@
 
 use ccflow_protocol::{ClientAuthentication, ClientId, ClientSecret, ErrorResponse};
 
-use crate::assertion::{AssertionContext, VerifiedAssertion, verify as verify_assertion};
-use crate::clients::{RegisteredClient, Registry, method_not_allowed};
-use crate::echo::truncate;
+use crate::domain::assertion::{AssertionContext, VerifiedAssertion, verify as verify_assertion};
+use crate::domain::clients::{RegisteredClient, Registry, method_not_allowed};
+use crate::domain::echo::truncate;
 
 /// What authentication proved, before any state changes.
 #[derive(Debug)]

@@ -216,7 +216,7 @@ impl Throttle {
                 if failures == settings.max_failures_per_client {
                     tracing::warn!(
                         target: "ccflow_auth_server::throttle",
-                        client_id = %crate::echo::truncate(id),
+                        client_id = %crate::domain::echo::truncate(id),
                         failures,
                         retry_after_secs = ends_at.saturating_sub(now),
                         "client id throttled after failed authentications"

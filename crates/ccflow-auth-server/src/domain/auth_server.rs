@@ -19,19 +19,19 @@ use ccflow_protocol::{
 use jsonwebtoken::Validation;
 use serde_json::{Map, Value, json};
 
-use crate::assertion::{AssertionContext, ReplayCache};
-use crate::authentication::{AuthFailure, AuthFailureKind, Authenticated, authenticate};
-use crate::clients::{ASSERTION_ALGORITHMS, Client, ClientError, Registry};
-use crate::echo::truncate;
-use crate::journal::{Endpoint, Journal};
-use crate::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
-use crate::limits::Limits;
-use crate::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
+use crate::control::journal::{Endpoint, Journal};
+use crate::control::limits::Limits;
+use crate::control::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
+use crate::control::throttle::Throttle;
+use crate::domain::assertion::{AssertionContext, ReplayCache};
+use crate::domain::authentication::{AuthFailure, AuthFailureKind, Authenticated, authenticate};
+use crate::domain::clients::{ASSERTION_ALGORITHMS, Client, ClientError, Registry};
+use crate::domain::echo::truncate;
+use crate::domain::ids::{random_bytes, random_uuid};
+use crate::domain::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
+use crate::domain::urls::join_url;
 use crate::settings::{AdminSettings, Prepared};
-use crate::shape::{
-    ClaimInput, ProfileSettings, ResponseStyle, ScopeReport, random_bytes, random_uuid,
-};
-use crate::throttle::Throttle;
+use crate::shape::{ClaimInput, ProfileSettings, ResponseStyle, ScopeReport};
 use ccflow_protocol::{Clock, VirtualClock};
 
 /// A request the server refused: the OAuth error and how to present it.
@@ -684,7 +684,7 @@ impl AuthServer {
     /// RFC 6749 §3.3: requested scopes must be allowed; none requested grants the default set.
     fn oauth_scopes(
         &self,
-        client: &crate::clients::RegisteredClient,
+        client: &crate::domain::clients::RegisteredClient,
         request: &TokenRequest,
     ) -> Result<Scopes, EndpointError> {
         match &request.scope {
@@ -712,7 +712,7 @@ impl AuthServer {
     /// means all of them (or the client id when none are configured).
     fn oauth_audience(
         &self,
-        client: &crate::clients::RegisteredClient,
+        client: &crate::domain::clients::RegisteredClient,
         request: &TokenRequest,
     ) -> Result<Vec<String>, EndpointError> {
         if request.resources.is_empty() {
@@ -1113,13 +1113,4 @@ fn plain(response: ErrorResponse) -> EndpointError {
         response,
         basic_attempted: false,
     }
-}
-
-/// `base` + `path`, with exactly one `/` between them.
-pub(crate) fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
 }
