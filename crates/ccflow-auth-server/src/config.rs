@@ -13,8 +13,8 @@ use crate::control::limits::{Limits, LimitsError};
 use crate::control::throttle::{AuthThrottle, ThrottleError};
 use crate::domain::clients::{Client, ClientError};
 use crate::domain::keys::{KeyRing, SigningKey};
+use crate::profiles::ResponseStyle;
 use crate::settings::Settings;
-use crate::shape::ResponseStyle;
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

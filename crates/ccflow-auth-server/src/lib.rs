@@ -4,13 +4,14 @@
 #![doc = include_str!("../../../docs/auth-server.md")]
 #![warn(missing_docs)]
 
+mod banner;
 mod config;
 mod control;
 mod domain;
 mod http;
+mod profiles;
 mod server;
 mod settings;
-mod shape;
 
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};
@@ -28,8 +29,8 @@ pub use domain::keys::{
 };
 pub use http::admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use http::configure;
+pub use profiles::ResponseStyle;
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
-pub use shape::ResponseStyle;
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

@@ -20,8 +20,8 @@ use crate::control::throttle::AuthThrottle;
 use crate::domain::auth_server::AuthServer;
 use crate::domain::clients::{Client, ClientError, Registry};
 use crate::domain::keys::{KeyError, KeyPolicy, KeyRing, SigningKey};
+use crate::profiles::ResponseStyle;
 use crate::settings::{Prepared, Settings};
-use crate::shape::ResponseStyle;
 use ccflow_protocol::{Clock, VirtualClock};
 
 /// Why a server could not be built or started.

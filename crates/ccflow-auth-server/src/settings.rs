@@ -13,7 +13,7 @@ use crate::control::limits::Limits;
 use crate::control::throttle::AuthThrottle;
 use crate::domain::clients::{Client, Registry};
 use crate::domain::keys::{KeyPolicy, KeyRing};
-use crate::shape::ProfileSettings;
+use crate::profiles::ProfileSettings;
 
 /// Who may use the admin API.
 #[derive(Debug, Clone)]

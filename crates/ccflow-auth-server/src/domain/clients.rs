@@ -10,6 +10,7 @@ use ccflow_protocol::{
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::domain::echo::truncate;
+use crate::domain::ids::name_uuid;
 
 /// Why a client cannot be registered: which field and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -328,6 +329,14 @@ impl fmt::Debug for RegisteredClient {
 }
 
 impl RegisteredClient {
+    /// The token `sub` where the profile uses a subject id rather than the client id: the
+    /// configured one, else a UUID derived from the client id, stable across runs.
+    pub(crate) fn subject(&self) -> String {
+        self.subject
+            .clone()
+            .unwrap_or_else(|| name_uuid(&format!("ccflow-subject:{}", self.id)))
+    }
+
     /// Validates a [`Client`] for a profile; `field` prefixes error messages, e.g. `clients[1]`.
     pub(crate) fn from_client(
         client: Client,

@@ -5,8 +5,13 @@
 pub(crate) mod assertion;
 pub(crate) mod auth_server;
 pub(crate) mod authentication;
+mod caller;
 pub(crate) mod clients;
 pub(crate) mod echo;
+pub(crate) mod endpoint;
 pub(crate) mod ids;
+mod introspection;
+mod issuance;
 pub(crate) mod keys;
+mod metadata;
 pub(crate) mod urls;

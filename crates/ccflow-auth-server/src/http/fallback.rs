@@ -10,7 +10,8 @@ use ccflow_protocol::{ErrorCode, ErrorResponse};
 use super::record::{Outcome, finish};
 use super::respond::error_response;
 use crate::control::journal::Endpoint;
-use crate::domain::auth_server::{AuthServer, EndpointError};
+use crate::domain::auth_server::AuthServer;
+use crate::domain::endpoint::EndpointError;
 
 pub(super) fn path_matches(server: &AuthServer, route: &str, path: &str) -> bool {
     if server.spec().case_insensitive_paths {

@@ -8,7 +8,8 @@ use ccflow_protocol::{ErrorCode, ErrorResponse, Fault};
 
 use super::request::header_str;
 use super::respond::{JSON, builder, error_response, json};
-use crate::domain::auth_server::{AuthServer, EndpointError};
+use crate::domain::auth_server::AuthServer;
+use crate::domain::endpoint::EndpointError;
 
 /// The answer of a fault that replaces the endpoint's own.
 pub(super) fn fault_response(

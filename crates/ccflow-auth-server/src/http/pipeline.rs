@@ -15,7 +15,8 @@ use super::request::{header_str, probe, read_body};
 use super::respond::{JSON, error_response, json};
 use crate::control::journal::Endpoint;
 use crate::control::scenarios::Probe;
-use crate::domain::auth_server::{AuthServer, EndpointError, Handled};
+use crate::domain::auth_server::AuthServer;
+use crate::domain::endpoint::{EndpointError, Handled};
 
 pub(super) async fn post_endpoint<T: Serialize>(
     server: &AuthServer,

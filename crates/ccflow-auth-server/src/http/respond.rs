@@ -7,7 +7,8 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 use ccflow_protocol::ErrorResponse;
 use serde::Serialize;
 
-use crate::domain::auth_server::{AuthServer, EndpointError};
+use crate::domain::auth_server::AuthServer;
+use crate::domain::endpoint::EndpointError;
 
 /// Applies the headers every response of this profile carries: `Cache-Control: no-store`
 /// (RFC 6749 §5.1, RFC 6750 §5.3; not for UserClouds, which sends none), `Pragma: no-cache` on
@@ -73,7 +74,7 @@ pub(super) fn error_response(server: &AuthServer, error: &EndpointError) -> Http
             HeaderValue::from_static("Basic realm=\"ccflow\""),
         ));
     }
-    let body = crate::shape::error_body(server.spec().errors, &error.response);
+    let body = server.dialect().error_body(&error.response);
     let body =
         serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
     builder
