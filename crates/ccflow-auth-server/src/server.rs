@@ -526,6 +526,34 @@ impl MockAuthServer {
         MockAuthServerBuilder::default()
     }
 
+    /// Starts a server on the default settings (the strict `rfc` profile, no clients, a free
+    /// port on loopback) and returns it once it accepts connections: the one-call form of
+    /// `MockAuthServer::builder().start()`, as wiremock's `MockServer::start()`. Register
+    /// clients while it runs with [`add_client`](Self::add_client).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use ccflow_auth_server::{Client, MockAuthServer};
+    ///
+    /// let server = MockAuthServer::start().await;
+    /// server.add_client(Client::new("orders-service", "s3cret")).unwrap();
+    /// assert!(server.token_url().starts_with("http://127.0.0.1:"));
+    /// assert_eq!(server.app().client_ids(), ["orders-service"]);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the server cannot start (no port to bind, no signing key): a test set-up failure,
+    /// reported where it happens. Use the builder to get a [`StartError`] instead.
+    pub async fn start() -> Self {
+        match Self::builder().start().await {
+            Ok(server) => server,
+            Err(error) => panic!("the ccflow mock authorization server did not start: {error}"),
+        }
+    }
+
     /// The socket address it listens on.
     pub fn address(&self) -> SocketAddr {
         self.address

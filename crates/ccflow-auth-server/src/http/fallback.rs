@@ -13,7 +13,7 @@ use crate::control::journal::Endpoint;
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::EndpointError;
 
-pub(super) fn path_matches(server: &AuthServer, route: &str, path: &str) -> bool {
+fn path_matches(server: &AuthServer, route: &str, path: &str) -> bool {
     if server.spec().case_insensitive_paths {
         route.eq_ignore_ascii_case(path)
     } else {
@@ -21,7 +21,7 @@ pub(super) fn path_matches(server: &AuthServer, route: &str, path: &str) -> bool
     }
 }
 
-pub(super) fn endpoint_of(server: &AuthServer, path: &str) -> Endpoint {
+fn endpoint_of(server: &AuthServer, path: &str) -> Endpoint {
     let routes = server.routes();
     let matches = |route: &str| path_matches(server, route, path);
     if routes.token.iter().any(|route| matches(route)) {

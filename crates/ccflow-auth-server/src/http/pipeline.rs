@@ -110,12 +110,12 @@ pub(super) async fn post_endpoint<T: Serialize>(
 /// Whether an endpoint error is a failed client authentication, as the throttle counts them:
 /// every `invalid_client`, and any other 401 (UserClouds words a wrong secret
 /// `invalid_grant` with 401).
-pub(super) fn is_authentication_failure(error: &EndpointError) -> bool {
+fn is_authentication_failure(error: &EndpointError) -> bool {
     error.response.error == ErrorCode::InvalidClient || error.response.status() == 401
 }
 
 /// A request refused before it was parsed (a size limit): the error, journaled as any other.
-pub(super) fn refuse(
+fn refuse(
     server: &AuthServer,
     request: &HttpRequest,
     started: Instant,
