@@ -256,16 +256,12 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         profile.options.app_id = app_id;
     }
     if let Some(style) = file.response_style {
-        profile.response_style = match style.as_str() {
-            "seed" => ResponseStyle::Seed,
-            "server" => ResponseStyle::Server,
-            other => {
-                return Err(ConfigError::field(
-                    "response_style",
-                    format!("`{other}`: use `seed` or `server`"),
-                ));
-            }
-        };
+        profile.response_style = ResponseStyle::from_name(&style).ok_or_else(|| {
+            ConfigError::field(
+                "response_style",
+                format!("`{style}`: use `seed` or `server`"),
+            )
+        })?;
     }
     if let Some(organization_id) = file.organization_id {
         profile.organization_id = Some(organization_id);

@@ -40,6 +40,17 @@ pub enum ResponseStyle {
     Server,
 }
 
+impl ResponseStyle {
+    /// The style named `name` as the config file writes it (`seed`, `server`).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "seed" => Some(Self::Seed),
+            "server" => Some(Self::Server),
+            _ => None,
+        }
+    }
+}
+
 /// Profile options beyond the path parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ProfileSettings {
