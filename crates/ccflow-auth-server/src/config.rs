@@ -3,22 +3,22 @@
 //! Relative paths in a file (`signing_key_pem`, `public_key_pem`) are resolved against the
 //! directory of that file, so a config works whatever the current directory is.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ccflow_protocol::{AuthMethod, Jwks, Profile};
+use ccflow_protocol::{AuthMethod, ClientSecret, Jwks};
 use serde::Deserialize;
 
-use crate::clients::Client;
-use crate::keys::SigningKey;
-use crate::limits::Limits;
-use crate::server::MockAuthServerBuilder;
-use crate::shape::ResponseStyle;
-use crate::throttle::AuthThrottle;
+use crate::control::limits::{Limits, LimitsError};
+use crate::control::throttle::{AuthThrottle, ThrottleError};
+use crate::domain::clients::{Client, ClientError};
+use crate::domain::keys::{KeyRing, SigningKey};
+use crate::profiles::ResponseStyle;
+use crate::settings::Settings;
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{field}: {why}", file_prefix(.file.as_deref()))]
 pub struct ConfigError {
     /// The file, when the configuration came from one.
     pub file: Option<PathBuf>,
@@ -37,22 +37,35 @@ impl ConfigError {
         }
     }
 
-    fn in_file(mut self, file: &Path) -> Self {
+    pub(crate) fn in_file(mut self, file: &Path) -> Self {
         self.file = Some(file.to_path_buf());
         self
     }
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
-            write!(f, "{}: ", file.display())?;
-        }
-        write!(f, "{}: {}", self.field, self.why)
+/// `path: ` when the configuration came from a file.
+fn file_prefix(file: Option<&Path>) -> String {
+    file.map(|file| format!("{}: ", file.display()))
+        .unwrap_or_default()
+}
+
+impl From<ClientError> for ConfigError {
+    fn from(error: ClientError) -> Self {
+        Self::field(error.field, error.why)
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl From<LimitsError> for ConfigError {
+    fn from(error: LimitsError) -> Self {
+        Self::field(error.field, error.why)
+    }
+}
+
+impl From<ThrottleError> for ConfigError {
+    fn from(error: ThrottleError) -> Self {
+        Self::field(error.field, error.why)
+    }
+}
 
 /// The file format (see `docs/configuration.md`). Unknown keys are errors, to catch typos.
 /// No `Debug`: it holds client secrets.
@@ -183,24 +196,19 @@ struct FileClient {
     jwks: Option<Jwks>,
 }
 
-/// What a configuration file sets, applied onto a [`MockAuthServerBuilder`].
-#[derive(Debug)]
-pub(crate) struct LoadedConfig {
-    pub(crate) builder: MockAuthServerBuilder,
-    pub(crate) bind: Option<String>,
-}
-
 /// Reads and validates a configuration file.
-pub(crate) fn load_file(path: &Path) -> Result<LoadedConfig, ConfigError> {
+pub(crate) fn load_file(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| {
         ConfigError::field("(file)", format!("cannot read: {error}")).in_file(path)
     })?;
     let base = path.parent().unwrap_or_else(|| Path::new("."));
-    parse(&text, base).map_err(|error| error.in_file(path))
+    let mut settings = parse(&text, base).map_err(|error| error.in_file(path))?;
+    settings.config_file = Some(path.to_path_buf());
+    Ok(settings)
 }
 
 /// Parses and validates configuration text; relative paths are resolved against `base`.
-pub(crate) fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError> {
+pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     let file: FileConfig = toml::from_str(text).map_err(|error| {
         let why = error.message().to_owned();
         let field = match error.span() {
@@ -213,90 +221,88 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<LoadedConfig, ConfigError
         };
         ConfigError::field(field, why)
     })?;
-    let mut builder = MockAuthServerBuilder::default();
+    let mut settings = Settings::default();
     if let Some(issuer) = file.issuer {
-        builder = builder.issuer(issuer);
+        settings.issuer = Some(issuer);
     }
     if let Some(profile) = file.profile {
-        let profile: Profile = profile
+        settings.profile = profile
             .parse()
             .map_err(|e| ConfigError::field("profile", format!("{e}")))?;
-        builder = builder.profile(profile);
     }
     if let Some(ttl) = file.token_ttl_secs {
         if ttl == 0 {
             return Err(ConfigError::field("token_ttl_secs", "must be at least 1"));
         }
-        builder = builder.token_ttl(Duration::from_secs(ttl));
+        settings.token_ttl = Some(Duration::from_secs(ttl));
     }
     if let Some(pem) = file.signing_key_pem {
         let path = base.join(pem);
         let key = SigningKey::from_pem_file(&path)
             .map_err(|e| ConfigError::field("signing_key_pem", e.to_string()))?;
-        builder = builder.signing_key(key);
+        settings.keys = Some(KeyRing::new(key));
     }
+    let profile = &mut settings.profile_settings;
     if let Some(tenant) = file.tenant {
-        builder = builder.tenant(tenant);
+        profile.options.tenant = tenant;
     }
     if let Some(workspace) = file.workspace {
-        builder = builder.workspace(workspace);
+        profile.options.workspace = workspace;
     }
     if let Some(region) = file.region {
-        builder = builder.region(region);
+        profile.region = Some(region);
     }
     if let Some(app_id) = file.app_id {
-        builder = builder.app_id(app_id);
+        profile.options.app_id = app_id;
     }
     if let Some(style) = file.response_style {
-        builder = builder.response_style(match style.as_str() {
-            "seed" => ResponseStyle::Seed,
-            "server" => ResponseStyle::Server,
-            other => {
-                return Err(ConfigError::field(
-                    "response_style",
-                    format!("`{other}`: use `seed` or `server`"),
-                ));
-            }
-        });
+        profile.response_style = ResponseStyle::from_name(&style).ok_or_else(|| {
+            ConfigError::field(
+                "response_style",
+                format!("`{style}`: use `seed` or `server`"),
+            )
+        })?;
     }
     if let Some(organization_id) = file.organization_id {
-        builder = builder.organization_id(organization_id);
-    }
-    if let Some(token) = file.admin_token {
-        builder = builder.admin_token(token);
-    }
-    if let Some(enabled) = file.admin {
-        builder = builder.admin(enabled);
+        profile.organization_id = Some(organization_id);
     }
     if !file.service_audiences.is_empty() {
-        builder = builder.service_audiences(file.service_audiences);
+        profile.service_audiences = file.service_audiences;
+    }
+    if let Some(token) = file.admin_token {
+        settings.admin.token = Some(ClientSecret::new(token));
+    }
+    if let Some(enabled) = file.admin {
+        settings.admin.enabled = enabled;
     }
     if let Some(limits) = file.limits {
         let limits = limits.apply(Limits::default());
         limits.validate()?;
-        builder = builder.limits(limits);
+        settings.limits = limits;
     }
     if let Some((throttle, enabled)) = file.throttle.map(FileThrottle::settings) {
         throttle.validate()?;
-        // Off but configured: `--throttle` turns it on with these settings.
-        builder = builder.auth_throttle(throttle);
+        settings.auth_throttle = Some(throttle);
         if !enabled {
-            builder = builder.no_auth_throttle();
+            // Off but configured: `--throttle` turns it on with these settings.
+            settings.idle_auth_throttle();
         }
     }
     for (index, scenario) in file.scenarios.into_iter().enumerate() {
         scenario
             .validate()
             .map_err(|why| ConfigError::field(format!("scenarios[{index}]"), why))?;
-        builder = builder.scenario(scenario);
+        settings.scenarios.push(scenario);
     }
     for (index, entry) in file.clients.into_iter().enumerate() {
-        builder = builder.client(client_from_file(entry, index, base)?);
+        settings.clients.push(client_from_file(entry, index, base)?);
     }
-    Ok(LoadedConfig {
-        builder,
-        bind: file.bind,
-    })
+    if let Some(bind) = file.bind {
+        settings.bind = Some(bind.parse().map_err(|_| {
+            ConfigError::field("bind", format!("`{bind}` is not an IP:port address"))
+        })?);
+    }
+    Ok(settings)
 }
 
 fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Client, ConfigError> {
@@ -388,6 +394,11 @@ pub(crate) fn demo_clients() -> Vec<Client> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::MockAuthServerBuilder;
+
+    fn builder(settings: Settings) -> MockAuthServerBuilder {
+        MockAuthServerBuilder::from_settings(settings)
+    }
 
     #[track_caller]
     fn check_error(toml: &str, field: &str, why_contains: &str) {
@@ -480,7 +491,7 @@ mod tests {
             .expect("docs/configuration.md has a toml example");
         let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let loaded = parse(example, &fixtures).unwrap_or_else(|e| panic!("{e}"));
-        let app = loaded.builder.into_app("http://localhost").unwrap();
+        let app = builder(loaded).into_app("http://localhost").unwrap();
         assert_eq!(app.registry().iter().count(), 3);
     }
 
@@ -491,27 +502,26 @@ mod tests {
             Path::new("."),
         )
         .unwrap();
-        let app = loaded.builder.into_app("http://localhost").unwrap();
+        let app = builder(loaded).into_app("http://localhost").unwrap();
         assert_eq!(
             app.inner.limits,
             Limits::default().max_params(7).max_scope_count(3)
         );
         assert!(app.inner.throttle.is_some());
-        let off = parse(
-            "[throttle]\nenabled = false\nwindow_secs = 30",
-            Path::new("."),
+        let off = builder(
+            parse(
+                "[throttle]\nenabled = false\nwindow_secs = 30",
+                Path::new("."),
+            )
+            .unwrap(),
         )
-        .unwrap()
-        .builder
         .into_app("http://localhost")
         .unwrap();
         assert!(off.inner.throttle.is_none());
         // `--throttle` turns an off section on with its own settings, and no section on with
         // the defaults.
         let on = |text: &str| {
-            parse(text, Path::new("."))
-                .unwrap()
-                .builder
+            builder(parse(text, Path::new(".")).unwrap())
                 .enable_auth_throttle()
                 .into_app("http://localhost")
                 .unwrap()
@@ -529,9 +539,7 @@ mod tests {
             on("[throttle]\nmax_failures_per_ip = 3"),
             Some(AuthThrottle::default().max_failures_per_ip(3))
         );
-        let default = parse("", Path::new("."))
-            .unwrap()
-            .builder
+        let default = builder(parse("", Path::new(".")).unwrap())
             .into_app("http://localhost")
             .unwrap();
         assert!(default.inner.throttle.is_none());
@@ -558,8 +566,7 @@ mod tests {
             Path::new("."),
         )
         .and_then(|loaded| {
-            loaded
-                .builder
+            builder(loaded)
                 .into_app("http://localhost")
                 .map(|_| ())
                 .map_err(|e| ConfigError::field("x", e.to_string()))

@@ -4,38 +4,33 @@
 #![doc = include_str!("../../../docs/auth-server.md")]
 #![warn(missing_docs)]
 
-mod admin;
-mod app;
-mod assertion;
-mod clients;
+mod banner;
 mod config;
-mod expect;
+mod control;
+mod domain;
 mod http;
-mod journal;
-mod keys;
-mod limits;
-mod mint;
-mod scenarios;
+mod profiles;
 mod server;
-mod shape;
-mod throttle;
+mod settings;
 
-pub use admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
-pub use app::AuthServer;
 pub use ccflow_protocol::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use ccflow_protocol::{Defect, Fault, MintSpec, ScenarioSpec, When};
-pub use clients::Client;
 pub use config::ConfigError;
-pub use expect::{RequestAssertion, RequestExpectation};
-pub use http::{MAX_BODY_BYTES, configure};
-pub use journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
-pub use keys::{KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint};
-pub use limits::Limits;
-pub use mint::{MintBuilder, MintError};
-pub use scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
+pub use control::expect::{RequestAssertion, RequestExpectation};
+pub use control::journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
+pub use control::limits::{Limits, LimitsError, MAX_BODY_BYTES};
+pub use control::mint::{MintBuilder, MintError};
+pub use control::scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
+pub use control::throttle::{AuthThrottle, ThrottleError};
+pub use domain::auth_server::AuthServer;
+pub use domain::clients::{Client, ClientError};
+pub use domain::keys::{
+    KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint,
+};
+pub use http::admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
+pub use http::configure;
+pub use profiles::ResponseStyle;
 pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
-pub use shape::ResponseStyle;
-pub use throttle::AuthThrottle;
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

@@ -5,12 +5,32 @@ use std::fmt;
 use std::time::Duration;
 
 use ccflow_protocol::{
-    AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse, Jwk, ProfileSpec,
-    Scope, Scopes,
+    AuthMethod, ClientId, ClientSecret, ErrorResponse, Jwk, ProfileSpec, Scope, Scopes,
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use crate::config::ConfigError;
+use crate::domain::echo::truncate;
+use crate::domain::ids::name_uuid;
+
+/// Why a client cannot be registered: which field and why. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+#[non_exhaustive]
+pub struct ClientError {
+    /// The field, e.g. `clients[1].scopes` or `client.client_id`.
+    pub field: String,
+    /// What is wrong and, where possible, how to fix it.
+    pub why: String,
+}
+
+impl ClientError {
+    pub(crate) fn field(field: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            why: why.into(),
+        }
+    }
+}
 
 /// A client to register with the mock: builder-style, validated when the server is built.
 ///
@@ -163,12 +183,12 @@ impl Client {
     /// are checked when it is registered.
     pub fn from_registration(
         registration: ccflow_protocol::ClientRegistration,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, ClientError> {
         let mut client = match registration.client_secret {
             Some(secret) => Self::new(registration.client_id, secret.expose_secret()),
             None if registration.jwks.is_some() => Self::private_key_jwt(registration.client_id),
             None => {
-                return Err(ConfigError::field(
+                return Err(ClientError::field(
                     "client_secret",
                     "give client_secret, or jwks for private_key_jwt",
                 ));
@@ -182,7 +202,7 @@ impl Client {
         }
         if let Some(ttl) = registration.token_ttl_secs {
             if ttl == 0 {
-                return Err(ConfigError::field("token_ttl_secs", "must be at least 1"));
+                return Err(ClientError::field("token_ttl_secs", "must be at least 1"));
             }
             client = client.token_ttl(Duration::from_secs(ttl));
         }
@@ -309,13 +329,21 @@ impl fmt::Debug for RegisteredClient {
 }
 
 impl RegisteredClient {
+    /// The token `sub` where the profile uses a subject id rather than the client id: the
+    /// configured one, else a UUID derived from the client id, stable across runs.
+    pub(crate) fn subject(&self) -> String {
+        self.subject
+            .clone()
+            .unwrap_or_else(|| name_uuid(&format!("ccflow-subject:{}", self.id)))
+    }
+
     /// Validates a [`Client`] for a profile; `field` prefixes error messages, e.g. `clients[1]`.
     pub(crate) fn from_client(
         client: Client,
         field: &str,
         spec: &ProfileSpec,
-    ) -> Result<Self, ConfigError> {
-        let invalid = |name: &str, why: String| ConfigError::field(format!("{field}.{name}"), why);
+    ) -> Result<Self, ClientError> {
+        let invalid = |name: &str, why: String| ClientError::field(format!("{field}.{name}"), why);
         if client.id.is_empty() {
             return Err(invalid("client_id", "must not be empty".to_owned()));
         }
@@ -418,49 +446,13 @@ pub(crate) struct Registry {
     order: Vec<ClientId>,
 }
 
-/// What authentication proved, before any state changes.
-#[derive(Debug)]
-pub(crate) struct Authenticated<'a> {
-    pub(crate) client: &'a RegisteredClient,
-    /// A `private_key_jwt` assertion's `jti` and `exp`, to record once the request succeeds.
-    pub(crate) assertion: Option<crate::assertion::VerifiedAssertion>,
-}
-
-/// Why authentication failed, so a profile can word it its own way (UserClouds says
-/// `invalid_grant` for a wrong secret).
-#[derive(Debug)]
-pub(crate) struct AuthFailure {
-    pub(crate) kind: AuthFailureKind,
-    pub(crate) response: ErrorResponse,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AuthFailureKind {
-    UnknownClient(ClientId),
-    WrongSecret,
-    Other,
-}
-
-impl From<ErrorResponse> for AuthFailure {
-    fn from(response: ErrorResponse) -> Self {
-        Self {
-            kind: AuthFailureKind::Other,
-            response,
-        }
-    }
-}
-
-/// The secret compared against when the client id is unknown, so an unknown id costs as much
-/// time as a wrong secret.
-const TIMING_DUMMY_SECRET: &str = "ccflow-timing-equaliser-0123456789abcdef0123456789abcdef";
-
 impl Registry {
-    pub(crate) fn new(clients: Vec<Client>, spec: &ProfileSpec) -> Result<Self, ConfigError> {
+    pub(crate) fn new(clients: Vec<Client>, spec: &ProfileSpec) -> Result<Self, ClientError> {
         let mut registry = Self::default();
         for (index, client) in clients.into_iter().enumerate() {
             let client = RegisteredClient::from_client(client, &format!("clients[{index}]"), spec)?;
             if registry.clients.contains_key(&client.id) {
-                return Err(ConfigError::field(
+                return Err(ClientError::field(
                     format!("clients[{index}].client_id"),
                     format!("`{}` is registered twice", client.id),
                 ));
@@ -472,10 +464,10 @@ impl Registry {
     }
 
     /// Registers one more client (validated as the builder's are); the id must be new.
-    pub(crate) fn insert(&mut self, client: Client, spec: &ProfileSpec) -> Result<(), ConfigError> {
+    pub(crate) fn insert(&mut self, client: Client, spec: &ProfileSpec) -> Result<(), ClientError> {
         let client = RegisteredClient::from_client(client, "client", spec)?;
         if self.clients.contains_key(&client.id) {
-            return Err(ConfigError::field(
+            return Err(ClientError::field(
                 "client.client_id",
                 format!("`{}` is already registered", truncate(client.id.as_str())),
             ));
@@ -499,82 +491,6 @@ impl Registry {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &RegisteredClient> {
         self.order.iter().filter_map(|id| self.clients.get(id))
     }
-
-    /// Authenticates the caller; `assertion_context` checks `private_key_jwt` assertions.
-    pub(crate) fn authenticate(
-        &self,
-        auth: &ClientAuthentication,
-        assertion_context: &crate::assertion::AssertionContext<'_>,
-    ) -> Result<Authenticated<'_>, AuthFailure> {
-        match auth {
-            ClientAuthentication::Basic {
-                client_id,
-                client_secret,
-            }
-            | ClientAuthentication::Post {
-                client_id,
-                client_secret,
-            } => {
-                let method = auth.method();
-                let Some(client) = self.clients.get(client_id) else {
-                    // Spend the same comparison as a known client would.
-                    let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == *client_secret;
-                    return Err(AuthFailure {
-                        kind: AuthFailureKind::UnknownClient(client_id.clone()),
-                        response: ErrorResponse::invalid_client(format!(
-                            "unknown client `{}`",
-                            truncate(client_id.as_str())
-                        )),
-                    });
-                };
-                let secret_matches = client
-                    .secret
-                    .as_ref()
-                    .is_some_and(|secret| secret == client_secret);
-                if !client.auth_methods.contains(&method) {
-                    return Err(method_not_allowed(client, method).into());
-                }
-                if !secret_matches {
-                    return Err(AuthFailure {
-                        kind: AuthFailureKind::WrongSecret,
-                        response: ErrorResponse::invalid_client("client secret does not match"),
-                    });
-                }
-                Ok(Authenticated {
-                    client,
-                    assertion: None,
-                })
-            }
-            ClientAuthentication::Assertion {
-                client_id,
-                assertion,
-            } => {
-                let verified = crate::assertion::verify(
-                    self,
-                    client_id.as_ref(),
-                    assertion,
-                    assertion_context,
-                )?;
-                let client = self.clients.get(&verified.client_id).ok_or_else(|| {
-                    AuthFailure::from(ErrorResponse::invalid_client("client of the assertion is not registered"))
-                })?;
-                Ok(Authenticated {
-                    client,
-                    assertion: Some(verified),
-                })
-            }
-            ClientAuthentication::None { client_id: Some(_) } => {
-                Err(ErrorResponse::invalid_client(
-                    "client authentication required: send client_secret_basic, client_secret_post or private_key_jwt",
-                )
-                .into())
-            }
-            ClientAuthentication::None { client_id: None } => Err(ErrorResponse::invalid_client(
-                "no client authentication included (RFC 6749 section 2.3)",
-            )
-            .into()),
-        }
-    }
 }
 
 pub(crate) fn method_not_allowed(client: &RegisteredClient, method: AuthMethod) -> ErrorResponse {
@@ -584,16 +500,4 @@ pub(crate) fn method_not_allowed(client: &RegisteredClient, method: AuthMethod) 
         truncate(client.id.as_str()),
         allowed.join(", ")
     ))
-}
-
-/// Bounds user-supplied text echoed in error descriptions.
-pub(crate) fn truncate(text: &str) -> String {
-    const MAX: usize = 64;
-    if text.chars().count() <= MAX {
-        text.to_owned()
-    } else {
-        let mut short: String = text.chars().take(MAX).collect();
-        short.push_str("...");
-        short
-    }
 }

@@ -7,7 +7,8 @@ use ccflow_protocol::{AuthMethod, ClientId, ErrorResponse};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
-use crate::clients::{Registry, method_not_allowed, truncate};
+use crate::domain::clients::{Registry, method_not_allowed};
+use crate::domain::echo::truncate;
 
 /// How far ahead an assertion's `exp` may lie (RFC 7523 §3 lets the server bound it).
 pub(crate) const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;

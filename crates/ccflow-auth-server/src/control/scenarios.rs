@@ -3,13 +3,12 @@
 
 use std::cell::LazyCell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use ccflow_protocol::{Fault, ScenarioSpec, When};
+use ccflow_protocol::{Clock, Fault, ScenarioSpec, When};
 
-use crate::app::AuthServer;
-use crate::journal::Endpoint;
+use crate::control::journal::Endpoint;
 
 /// What a scenario's matcher looks at.
 #[derive(Debug, Default)]
@@ -207,14 +206,21 @@ impl Scenarios {
 #[derive(Debug)]
 #[must_use = "a scenario is installed only by `respond`"]
 pub struct ScenarioBuilder {
-    server: AuthServer,
+    scenarios: Arc<Scenarios>,
+    /// The server's clock, from which a time window is counted.
+    clock: Arc<dyn Clock>,
     spec: ScenarioSpec,
 }
 
 impl ScenarioBuilder {
-    pub(crate) fn new(server: AuthServer, endpoint: Endpoint) -> Self {
+    pub(crate) fn new(
+        scenarios: Arc<Scenarios>,
+        clock: Arc<dyn Clock>,
+        endpoint: Endpoint,
+    ) -> Self {
         Self {
-            server,
+            scenarios,
+            clock,
             // The fault is set by `respond`.
             spec: ScenarioSpec::new(endpoint.as_str(), Fault::DropConnection),
         }
@@ -278,10 +284,10 @@ impl ScenarioBuilder {
     #[track_caller]
     pub fn respond(mut self, fault: Fault) -> ScenarioHandle {
         self.spec.fault = fault;
-        let now = self.server.inner.clock.now();
-        match self.server.inner.scenarios.add(self.spec, now) {
+        let now = self.clock.now();
+        match self.scenarios.add(self.spec, now) {
             Ok(id) => ScenarioHandle {
-                server: self.server,
+                scenarios: self.scenarios,
                 id,
             },
             Err(why) => panic!("invalid ccflow scenario: {why}"),
@@ -292,7 +298,7 @@ impl ScenarioBuilder {
 /// An installed scenario: its counts, and a way to remove it.
 #[derive(Debug, Clone)]
 pub struct ScenarioHandle {
-    server: AuthServer,
+    scenarios: Arc<Scenarios>,
     id: u64,
 }
 
@@ -304,25 +310,21 @@ impl ScenarioHandle {
 
     /// How many requests got its fault.
     pub fn hits(&self) -> u64 {
-        self.server
-            .inner
-            .scenarios
+        self.scenarios
             .status(self.id)
             .map_or(0, |status| status.hits)
     }
 
     /// How many requests matched it.
     pub fn seen(&self) -> u64 {
-        self.server
-            .inner
-            .scenarios
+        self.scenarios
             .status(self.id)
             .map_or(0, |status| status.seen)
     }
 
     /// Uninstalls it.
     pub fn remove(self) {
-        self.server.inner.scenarios.remove(self.id);
+        self.scenarios.remove(self.id);
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::{self, Write as _};
 use std::sync::{Mutex, PoisonError};
 
-use crate::journal::{Endpoint, Journal, JournalEntry};
+use crate::control::journal::{Endpoint, Journal, JournalEntry};
 
 /// Which journal entries count.
 #[derive(Debug, Clone, Default)]

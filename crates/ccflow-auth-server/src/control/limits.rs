@@ -4,7 +4,29 @@
 use actix_web::http::header::HeaderMap;
 use ccflow_protocol::{ErrorResponse, FormParams};
 
-use crate::config::ConfigError;
+/// The default largest request body accepted; larger ones get 413. Configurable with
+/// [`Limits::max_body_bytes`].
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A limit set out of range: which key (`limits.max_params`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+#[non_exhaustive]
+pub struct LimitsError {
+    /// The key, as the config file names it, e.g. `limits.max_params`.
+    pub field: String,
+    /// What is wrong.
+    pub why: String,
+}
+
+impl LimitsError {
+    fn field(field: impl Into<String>, why: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            why: why.into(),
+        }
+    }
+}
 
 /// actix-web's own cap on a request head (request line and headers): anything larger is
 /// answered `431` with an empty body before the server sees it, so a larger
@@ -43,7 +65,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_header_bytes: 16 * 1024,
-            max_body_bytes: crate::http::MAX_BODY_BYTES,
+            max_body_bytes: MAX_BODY_BYTES,
             max_params: 64,
             max_scope_count: 64,
             max_scope_length: 4096,
@@ -64,7 +86,7 @@ impl Limits {
     }
 
     /// The request body. Over it: `413`, `invalid_request`. Default 16 KiB
-    /// ([`MAX_BODY_BYTES`](crate::MAX_BODY_BYTES)).
+    /// ([`MAX_BODY_BYTES`]).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
         self
@@ -111,7 +133,7 @@ impl Limits {
     }
 
     /// Every limit must be at least 1; the header limit at most actix-web's own cap.
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), LimitsError> {
         for (name, value) in [
             ("max_header_bytes", self.max_header_bytes),
             ("max_body_bytes", self.max_body_bytes),
@@ -126,14 +148,14 @@ impl Limits {
             ),
         ] {
             if value == 0 {
-                return Err(ConfigError::field(
+                return Err(LimitsError::field(
                     format!("limits.{name}"),
                     "must be at least 1",
                 ));
             }
         }
         if self.max_header_bytes > ACTIX_MAX_HEAD_BYTES {
-            return Err(ConfigError::field(
+            return Err(LimitsError::field(
                 "limits.max_header_bytes",
                 format!(
                     "must be at most {ACTIX_MAX_HEAD_BYTES} (actix-web refuses larger request heads itself)"

@@ -7,8 +7,8 @@ use ccflow_protocol::{Defect, MintSpec};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 
-use crate::app::AuthServer;
-use crate::keys::SigningKey;
+use crate::domain::auth_server::AuthServer;
+use crate::domain::keys::SigningKey;
 
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +22,29 @@ pub enum MintError {
     Signing(String),
 }
 
+impl AuthServer {
+    /// Starts a token from the bad-token factory (see [`MintBuilder`]).
+    pub fn mint(&self) -> MintBuilder {
+        MintBuilder::new(self.clone())
+    }
+
+    /// Mints a token from its data form (as `POST /_ccflow/mint` takes it).
+    pub fn mint_spec(&self, spec: &MintSpec) -> Result<String, MintError> {
+        mint(self, spec)
+    }
+
+    /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
+    pub(crate) fn resign_with_unknown_key(&self, token: &str) -> Option<String> {
+        let key = foreign_key()?;
+        let claims: serde_json::Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+        let mut header = jsonwebtoken::Header::new(key.algorithm());
+        header.typ = Some(self.spec().token_typ.to_owned());
+        header.kid = Some(key.kid().to_owned());
+        jsonwebtoken::encode(&header, &claims, key.encoding_key()).ok()
+    }
+}
+
 /// Builds a token with `server.mint()`; see [`MintSpec`] for the data form.
 #[derive(Debug)]
 #[must_use = "call `sign` to get the token"]
@@ -31,7 +54,7 @@ pub struct MintBuilder {
 }
 
 impl MintBuilder {
-    pub(crate) fn new(server: AuthServer) -> Self {
+    fn new(server: AuthServer) -> Self {
         Self {
             server,
             spec: MintSpec::default(),
@@ -91,7 +114,7 @@ fn encode_segment(value: &Value) -> String {
 }
 
 /// A key in no JWKS, shared by the `unknown_key` fault and foreign mints.
-pub(crate) fn foreign_key() -> Option<&'static SigningKey> {
+fn foreign_key() -> Option<&'static SigningKey> {
     use std::sync::OnceLock;
     static FOREIGN: OnceLock<Option<SigningKey>> = OnceLock::new();
     FOREIGN
@@ -100,7 +123,7 @@ pub(crate) fn foreign_key() -> Option<&'static SigningKey> {
 }
 
 /// Mints a token as `spec` says.
-pub(crate) fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
+fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
     let keys = server.keys();
     let key = match spec.key.as_deref() {
         None | Some("active") => keys.active().clone(),
@@ -133,7 +156,7 @@ pub(crate) fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintE
         "iat": now,
         "nbf": now,
         "exp": now + 3600,
-        "jti": URL_SAFE_NO_PAD.encode(crate::shape::random_bytes(&server.inner.rng)),
+        "jti": URL_SAFE_NO_PAD.encode(crate::domain::ids::random_bytes(&server.inner.rng)),
     });
     let mut header = json!({"typ": server.spec().token_typ, "alg": format!("{:?}", key.algorithm()), "kid": key.kid()});
     match spec.defect {

@@ -16,7 +16,16 @@ use std::time::Duration;
 
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 
-use crate::config::ConfigError;
+/// A throttle setting out of range: which key (`throttle.window_secs`) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {why}")]
+#[non_exhaustive]
+pub struct ThrottleError {
+    /// The key, as the config file names it, e.g. `throttle.window_secs`.
+    pub field: String,
+    /// What is wrong.
+    pub why: String,
+}
 
 /// Failed-authentication throttling settings: how many failed client authentications a client
 /// id, and a peer address, may have in a window before the token, introspection and
@@ -96,7 +105,7 @@ impl AuthThrottle {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    pub(crate) fn validate(&self) -> Result<(), ThrottleError> {
         let fields = [
             (
                 "max_failures_per_client",
@@ -108,10 +117,10 @@ impl AuthThrottle {
         ];
         for (name, value) in fields {
             if value == 0 {
-                return Err(ConfigError::field(
-                    format!("throttle.{name}"),
-                    "must be at least 1",
-                ));
+                return Err(ThrottleError {
+                    field: format!("throttle.{name}"),
+                    why: "must be at least 1".to_owned(),
+                });
             }
         }
         Ok(())
@@ -207,7 +216,7 @@ impl Throttle {
                 if failures == settings.max_failures_per_client {
                     tracing::warn!(
                         target: "ccflow_auth_server::throttle",
-                        client_id = %crate::clients::truncate(id),
+                        client_id = %crate::domain::echo::truncate(id),
                         failures,
                         retry_after_secs = ends_at.saturating_sub(now),
                         "client id throttled after failed authentications"

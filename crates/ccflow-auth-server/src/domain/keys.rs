@@ -528,7 +528,7 @@ impl KeyRing {
 mod tests {
     use super::*;
 
-    const FIXTURE: &str = include_str!("../../../fixtures/keys/rs256-1.pem");
+    const FIXTURE: &str = include_str!("../../../../fixtures/keys/rs256-1.pem");
 
     #[test]
     fn kid_is_the_rfc7638_thumbprint_of_the_public_key() {
@@ -543,7 +543,10 @@ mod tests {
     #[test]
     fn a_token_with_the_cached_header_is_what_jsonwebtoken_encode_makes() {
         let claims = serde_json::json!({"iss": "https://issuer.test", "sub": "svc", "exp": 1});
-        for pem in [FIXTURE, include_str!("../../../fixtures/keys/es256-1.pem")] {
+        for pem in [
+            FIXTURE,
+            include_str!("../../../../fixtures/keys/es256-1.pem"),
+        ] {
             let key = SigningKey::from_pem(pem).unwrap();
             for typ in ["at+jwt", "JWT", "at+jwt"] {
                 let mut header = Header::new(key.algorithm());
@@ -590,7 +593,8 @@ mod tests {
 
     #[test]
     fn ec_keys_sign_es256_and_publish_an_ec_jwk() {
-        let key = SigningKey::from_pem(include_str!("../../../fixtures/keys/es256-1.pem")).unwrap();
+        let key =
+            SigningKey::from_pem(include_str!("../../../../fixtures/keys/es256-1.pem")).unwrap();
         assert_eq!(key.algorithm(), Algorithm::ES256);
         let jwk = key.public_jwk();
         assert_eq!(
@@ -605,7 +609,8 @@ mod tests {
     #[test]
     fn rotation_stages_activates_and_retires_the_previous_key_on_time() {
         let one = SigningKey::from_pem(FIXTURE).unwrap();
-        let two = SigningKey::from_pem(include_str!("../../../fixtures/keys/rs256-2.pem")).unwrap();
+        let two =
+            SigningKey::from_pem(include_str!("../../../../fixtures/keys/rs256-2.pem")).unwrap();
         let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
         let mut ring = KeyRing::new(one.clone());
         ring.rotate(two.clone(), t0 + std::time::Duration::from_secs(600));
@@ -660,7 +665,8 @@ mod tests {
     #[test]
     fn ring_publishes_every_key_once_with_the_active_first() {
         let one = SigningKey::from_pem(FIXTURE).unwrap();
-        let two = SigningKey::from_pem(include_str!("../../../fixtures/keys/rs256-2.pem")).unwrap();
+        let two =
+            SigningKey::from_pem(include_str!("../../../../fixtures/keys/rs256-2.pem")).unwrap();
         let ring = KeyRing::new(one.clone())
             .with_published(two.clone())
             .with_published(one.clone());

@@ -1,0 +1,131 @@
+//! The start-up summary the binary prints after its `listening on` line.
+
+use ccflow_protocol::{Profile, ScopeSemantics};
+
+use crate::domain::auth_server::AuthServer;
+
+impl AuthServer {
+    /// The start-up summary the binary prints after its `listening on` line: endpoints, clients
+    /// (ids and scopes; secrets only for the built-in demo clients) and a ready-to-paste curl.
+    pub fn banner(&self) -> String {
+        use std::fmt::Write as _;
+        let routes = self.routes();
+        let mut text = String::new();
+        let _ = writeln!(text, "issuer:         {}", self.issuer());
+        let _ = writeln!(
+            text,
+            "profile:        {} ({})",
+            self.profile(),
+            self.spec().vendor
+        );
+        match (&self.dialect().settings().region, self.profile()) {
+            (Some(region), _) => {
+                let _ = writeln!(text, "region:         {region}");
+            }
+            // The real host is `{tenant}.{region}.authz.cloudentity.io` (seed 002); older
+            // tenants have no region. Say so rather than print nothing.
+            (None, Profile::Cloudentity) => {
+                let _ = writeln!(
+                    text,
+                    "region:         none (an older tenant's host; set `region` to show one)"
+                );
+            }
+            (None, _) => {}
+        }
+        for path in &routes.token {
+            let _ = writeln!(text, "token endpoint: {}", self.url(path));
+        }
+        let _ = writeln!(text, "jwks:           {}", self.url(&routes.jwks));
+        for path in &routes.discovery {
+            let _ = writeln!(text, "discovery:      {}", self.url(path));
+        }
+        if let Some(path) = &routes.introspection {
+            let _ = writeln!(text, "introspection:  {}", self.url(path));
+        }
+        if let Some(path) = &routes.revocation {
+            let _ = writeln!(text, "revocation:     {}", self.url(path));
+        }
+        let keys = self.keys();
+        let key = keys.active();
+        let _ = writeln!(
+            text,
+            "signing key:    {:?}, kid {}",
+            key.algorithm(),
+            key.kid()
+        );
+        let admin = &self.inner.admin;
+        if admin.enabled {
+            let access = if admin.token.is_some() {
+                "bearer admin token required"
+            } else {
+                "loopback peers only"
+            };
+            let _ = writeln!(text, "admin api:      {} ({access})", self.url("/_ccflow"));
+            let _ = writeln!(
+                text,
+                "admin openapi:  {}",
+                self.url("/_ccflow/openapi.json")
+            );
+        }
+        // What a client asks for in `scope` depends on the profile: OAuth scopes, or (SLB, seed
+        // 001) the audiences it may reach, or nothing at all (UserClouds ignores it, seed 004).
+        let scope_semantics = self.spec().scopes;
+        let service_audiences = &self.dialect().settings().service_audiences;
+        let _ = writeln!(text, "clients:");
+        let mut example = None;
+        let registry = self.registry();
+        for client in registry.iter() {
+            let methods: Vec<&str> = client.auth_methods.iter().map(|m| m.as_str()).collect();
+            let _ = write!(text, "  {}", client.id);
+            match scope_semantics {
+                ScopeSemantics::AudienceByClientId => {
+                    let reachable: Vec<&str> = if client.audiences.is_empty() {
+                        vec!["any registered client or service audience"]
+                    } else {
+                        client.audiences.iter().map(String::as_str).collect()
+                    };
+                    let _ = write!(text, "  scope (audiences): [{}]", reachable.join(" "));
+                }
+                ScopeSemantics::Ignored => {
+                    let _ = write!(text, "  scope: ignored; audience parameters go into aud");
+                }
+                _ => {
+                    let _ = write!(text, "  scopes: [{}]", client.scopes);
+                    if !client.audiences.is_empty() {
+                        let _ = write!(text, "  audiences: [{}]", client.audiences.join(" "));
+                    }
+                }
+            }
+            let _ = write!(text, "  auth: {}", methods.join(","));
+            if let (Some(secret), true) = (&client.secret, client.is_demo) {
+                let _ = write!(
+                    text,
+                    "  secret: {} (built-in demo client)",
+                    secret.expose_secret()
+                );
+                example.get_or_insert((client.id.as_str(), secret.expose_secret()));
+            }
+            text.push('\n');
+        }
+        if registry.iter().next().is_none() {
+            let _ = writeln!(text, "  (none)");
+        }
+        if let Some((id, secret)) = example {
+            // SLB grants an audience only when it is asked for in `scope` (seed 001).
+            let scope = match scope_semantics {
+                ScopeSemantics::AudienceByClientId => service_audiences
+                    .first()
+                    .map(|audience| format!(" -d scope={audience}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let _ = writeln!(text, "try:");
+            let _ = writeln!(
+                text,
+                "  curl -s -u '{id}:{secret}' -d grant_type=client_credentials{scope} {}",
+                self.token_url()
+            );
+        }
+        text
+    }
+}

@@ -1,0 +1,120 @@
+//! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2): which registered client a request
+//! proves to be, or why it proves none.
+
+use ccflow_protocol::{ClientAuthentication, ClientId, ClientSecret, ErrorResponse};
+
+use crate::domain::assertion::{AssertionContext, VerifiedAssertion, verify as verify_assertion};
+use crate::domain::clients::{RegisteredClient, Registry, method_not_allowed};
+use crate::domain::echo::truncate;
+
+/// What authentication proved, before any state changes.
+#[derive(Debug)]
+pub(crate) struct Authenticated<'a> {
+    pub(crate) client: &'a RegisteredClient,
+    /// A `private_key_jwt` assertion's `jti` and `exp`, to record once the request succeeds.
+    pub(crate) assertion: Option<VerifiedAssertion>,
+}
+
+/// Why authentication failed, so a profile can word it its own way (UserClouds says
+/// `invalid_grant` for a wrong secret).
+#[derive(Debug)]
+pub(crate) struct AuthFailure {
+    pub(crate) kind: AuthFailureKind,
+    pub(crate) response: ErrorResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthFailureKind {
+    UnknownClient(ClientId),
+    WrongSecret,
+    Other,
+}
+
+impl From<ErrorResponse> for AuthFailure {
+    fn from(response: ErrorResponse) -> Self {
+        Self {
+            kind: AuthFailureKind::Other,
+            response,
+        }
+    }
+}
+
+/// The secret compared against when the client id is unknown, so an unknown id costs as much
+/// time as a wrong secret.
+const TIMING_DUMMY_SECRET: &str = "ccflow-timing-equaliser-0123456789abcdef0123456789abcdef";
+
+/// Authenticates the caller; `assertion_context` checks `private_key_jwt` assertions.
+pub(crate) fn authenticate<'a>(
+    registry: &'a Registry,
+    auth: &ClientAuthentication,
+    assertion_context: &AssertionContext<'_>,
+) -> Result<Authenticated<'a>, AuthFailure> {
+    match auth {
+        ClientAuthentication::Basic {
+            client_id,
+            client_secret,
+        }
+        | ClientAuthentication::Post {
+            client_id,
+            client_secret,
+        } => {
+            let method = auth.method();
+            let Some(client) = registry.get(client_id) else {
+                // Spend the same comparison as a known client would.
+                let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == *client_secret;
+                return Err(AuthFailure {
+                    kind: AuthFailureKind::UnknownClient(client_id.clone()),
+                    response: ErrorResponse::invalid_client(format!(
+                        "unknown client `{}`",
+                        truncate(client_id.as_str())
+                    )),
+                });
+            };
+            let secret_matches = client
+                .secret
+                .as_ref()
+                .is_some_and(|secret| secret == client_secret);
+            if !client.auth_methods.contains(&method) {
+                return Err(method_not_allowed(client, method).into());
+            }
+            if !secret_matches {
+                return Err(AuthFailure {
+                    kind: AuthFailureKind::WrongSecret,
+                    response: ErrorResponse::invalid_client("client secret does not match"),
+                });
+            }
+            Ok(Authenticated {
+                client,
+                assertion: None,
+            })
+        }
+        ClientAuthentication::Assertion {
+            client_id,
+            assertion,
+        } => {
+            let verified = verify_assertion(
+                registry,
+                client_id.as_ref(),
+                assertion,
+                assertion_context,
+            )?;
+            let client = registry.get(&verified.client_id).ok_or_else(|| {
+                AuthFailure::from(ErrorResponse::invalid_client("client of the assertion is not registered"))
+            })?;
+            Ok(Authenticated {
+                client,
+                assertion: Some(verified),
+            })
+        }
+        ClientAuthentication::None { client_id: Some(_) } => {
+            Err(ErrorResponse::invalid_client(
+                "client authentication required: send client_secret_basic, client_secret_post or private_key_jwt",
+            )
+            .into())
+        }
+        ClientAuthentication::None { client_id: None } => Err(ErrorResponse::invalid_client(
+            "no client authentication included (RFC 6749 section 2.3)",
+        )
+        .into()),
+    }
+}

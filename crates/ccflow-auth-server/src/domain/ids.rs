@@ -1,0 +1,61 @@
+//! Random and name-based identifiers: token ids, request ids, default subjects.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+
+/// 16 random bytes.
+pub(crate) fn random_bytes(rng: &SystemRandom) -> [u8; 16] {
+    let mut bytes = [0_u8; 16];
+    // A token id must never repeat; without an entropy source the server cannot run.
+    rng.fill(&mut bytes)
+        .expect("the operating system's random number generator failed");
+    bytes
+}
+
+/// A random (version 4) UUID, as Cloudentity and UserClouds use for `jti`.
+pub(crate) fn random_uuid(rng: &SystemRandom) -> String {
+    let mut bytes = random_bytes(rng);
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    format_uuid(bytes)
+}
+
+/// A stable name-based UUID (version 8, SHA-256 of `name`), for default subjects: the same
+/// client gets the same `sub` on every run.
+pub(crate) fn name_uuid(name: &str) -> String {
+    let hash = digest::digest(&digest::SHA256, name.as_bytes());
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&hash.as_ref()[..16]);
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    format_uuid(bytes)
+}
+
+fn format_uuid(bytes: [u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_well_formed_and_name_uuids_are_stable() {
+        let rng = SystemRandom::new();
+        let random = random_uuid(&rng);
+        assert_eq!(random.len(), 36);
+        assert_eq!(&random[14..15], "4");
+        assert_ne!(random, random_uuid(&rng));
+        assert_eq!(name_uuid("a"), name_uuid("a"));
+        assert_ne!(name_uuid("a"), name_uuid("b"));
+        assert_eq!(&name_uuid("a")[14..15], "8");
+    }
+}

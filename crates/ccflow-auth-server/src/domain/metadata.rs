@@ -1,0 +1,37 @@
+//! Discovery metadata (RFC 8414 §2 / OpenID Connect Discovery): the server's URLs and what it
+//! accepts, in the profile's document.
+
+use ccflow_protocol::Scopes;
+use serde_json::Value;
+
+use crate::domain::auth_server::AuthServer;
+use crate::profiles::MetadataInput;
+
+impl AuthServer {
+    /// The discovery document, with `*_supported` lists that match what the server really
+    /// accepts.
+    pub(crate) fn metadata(&self) -> Value {
+        let routes = self.routes();
+        let mut scopes = Scopes::new();
+        for client in self.registry().iter() {
+            for scope in &client.scopes {
+                scopes.insert(scope.clone());
+            }
+        }
+        let scopes: Vec<String> = scopes
+            .iter()
+            .map(|scope| scope.as_str().to_owned())
+            .collect();
+        self.dialect().metadata(&MetadataInput {
+            issuer: &self.inner.issuer,
+            base_url: &self.inner.base_url,
+            token_endpoint: &self.inner.token_url,
+            jwks_uri: self.url(&routes.jwks),
+            introspection_endpoint: routes.introspection.as_deref().map(|path| self.url(path)),
+            revocation_endpoint: routes.revocation.as_deref().map(|path| self.url(path)),
+            scopes,
+            signing_algorithm: format!("{:?}", self.keys().active().algorithm()),
+            auth_methods: self.spec().auth_methods,
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The authorization server's state and endpoint logic, in plain Rust: clients and client
+//! authentication, keys and the key ring, issuance, introspection and revocation, discovery
+//! metadata. Nothing here knows actix-web.
+
+pub(crate) mod assertion;
+pub(crate) mod auth_server;
+pub(crate) mod authentication;
+mod caller;
+pub(crate) mod clients;
+pub(crate) mod echo;
+pub(crate) mod endpoint;
+pub(crate) mod ids;
+mod introspection;
+mod issuance;
+pub(crate) mod keys;
+mod metadata;
+pub(crate) mod urls;

@@ -1,0 +1,110 @@
+//! `/_ccflow/clients`: client registration at run time.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use ccflow_protocol::ErrorCode;
+use serde_json::{Value, json};
+
+use super::respond::admin_error;
+use crate::domain::auth_server::AuthServer;
+
+/// A registered client's public metadata: never its secret, nor its keys beyond their count.
+fn client_json(client: &crate::domain::clients::RegisteredClient) -> Value {
+    json!({
+        "client_id": client.id.as_str(),
+        "auth_methods": client.auth_methods.iter().map(|method| method.as_str()).collect::<Vec<_>>(),
+        "scopes": client.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
+        "audiences": client.audiences,
+        "token_ttl_secs": client.token_ttl.map(|ttl| ttl.as_secs()),
+        "n_public_keys": client.keys.len(),
+    })
+}
+
+/// `GET /_ccflow/clients`: every registered client's id and public metadata, in registration
+/// order.
+pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
+    let clients: Vec<Value> = server.registry().iter().map(client_json).collect();
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"clients": clients}))
+}
+
+/// `POST /_ccflow/clients`: registers one client (`ClientRegistration` as JSON); a bad body
+/// or a profile rule it breaks is 400, an id already registered 409, and neither changes
+/// anything.
+pub(super) async fn post_clients(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
+    let bad = |description: String| {
+        admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &description,
+        )
+    };
+    let registration = match serde_json::from_slice::<Value>(&body) {
+        Ok(object @ Value::Object(_)) => object,
+        Ok(_) | Err(_) => return bad("the body must be a JSON object".to_owned()),
+    };
+    let registration: ccflow_protocol::ClientRegistration =
+        match serde_json::from_value(registration) {
+            Ok(registration) => registration,
+            Err(error) => {
+                return bad(format!("not a client registration: {}", json_error(&error)));
+            }
+        };
+    let id = ccflow_protocol::ClientId::new(registration.client_id.as_str());
+    if server.registry().get(&id).is_some() {
+        return admin_error(
+            StatusCode::CONFLICT,
+            ErrorCode::Other("client_exists".to_owned()),
+            "a client with this id is already registered; DELETE it first",
+        );
+    }
+    let added =
+        crate::Client::from_registration(registration).and_then(|client| server.add_client(client));
+    match added {
+        Ok(()) => match server.registry().get(&id) {
+            Some(client) => HttpResponse::Created()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(client_json(client)),
+            // Removed by a concurrent call in between; it was registered all the same.
+            None => HttpResponse::Created().finish(),
+        },
+        // ClientError names the field and the rule, never the value (a secret, perhaps).
+        Err(error) => admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &error.to_string(),
+        ),
+    }
+}
+
+/// Describes a JSON body error without echoing the values it holds (serde's "invalid type"
+/// messages quote the value, which may be a secret given in the wrong member).
+fn json_error(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    if ["unknown field", "missing field", "unknown variant"]
+        .iter()
+        .any(|start| message.starts_with(start))
+    {
+        message
+    } else {
+        "a member has the wrong type or value".to_owned()
+    }
+}
+
+/// `DELETE /_ccflow/clients/{id}`: unregisters a client (see `AuthServer::remove_client`).
+pub(super) async fn delete_client(
+    server: web::Data<AuthServer>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    if server.remove_client(&id) {
+        HttpResponse::NoContent().finish()
+    } else {
+        admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "no client with this id",
+        )
+    }
+}

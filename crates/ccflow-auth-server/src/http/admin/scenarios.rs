@@ -1,0 +1,112 @@
+//! `/_ccflow/scenarios`: fault scenarios, and `/_ccflow/mint`: the bad-token factory.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use ccflow_protocol::ErrorCode;
+use serde_json::{Value, json};
+
+use super::respond::admin_error;
+use crate::domain::auth_server::AuthServer;
+
+fn scenarios_json(server: &AuthServer) -> Value {
+    let scenarios: Vec<Value> = server
+        .scenarios()
+        .into_iter()
+        .map(|status| json!({"id": status.id, "seen": status.seen, "hits": status.hits, "scenario": status.spec}))
+        .collect();
+    json!({"scenarios": scenarios})
+}
+
+/// `GET /_ccflow/scenarios`: every scenario with its hit counts.
+pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(scenarios_json(&server))
+}
+
+/// `POST /_ccflow/scenarios`: one scenario object or an array of them; all or nothing.
+pub(super) async fn post_scenarios(
+    server: web::Data<AuthServer>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let bad = |description: String| {
+        admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &description,
+        )
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(error) => return bad(format!("not JSON: {error}")),
+    };
+    let items = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    let mut specs = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let spec: ccflow_protocol::ScenarioSpec = match serde_json::from_value(item) {
+            Ok(spec) => spec,
+            Err(error) => return bad(format!("scenario {index}: {error}")),
+        };
+        if let Err(why) = spec.validate() {
+            return bad(format!("scenario {index}: {why}"));
+        }
+        specs.push(spec);
+    }
+    let ids: Vec<u64> = specs
+        .into_iter()
+        .filter_map(|spec| server.add_scenario(spec).ok())
+        .collect();
+    HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({"ids": ids}))
+}
+
+/// `DELETE /_ccflow/scenarios`: removes them all.
+pub(super) async fn delete_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
+    server.clear_scenarios();
+    HttpResponse::NoContent().finish()
+}
+
+/// `DELETE /_ccflow/scenarios/{id}`.
+pub(super) async fn delete_scenario(
+    server: web::Data<AuthServer>,
+    id: web::Path<String>,
+) -> HttpResponse {
+    match id.parse::<u64>() {
+        Ok(id) if server.inner.scenarios.remove(id) => HttpResponse::NoContent().finish(),
+        _ => admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "no scenario with this id",
+        ),
+    }
+}
+
+/// `POST /_ccflow/mint`: a token from the bad-token factory (`MintSpec` as JSON).
+pub(super) async fn post_mint(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
+    let spec: ccflow_protocol::MintSpec =
+        match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
+            Ok(spec) => spec,
+            Err(error) => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    &format!("not a mint spec: {error}"),
+                );
+            }
+        };
+    match server.mint_spec(&spec) {
+        Ok(token) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({"token": token})),
+        Err(error) => admin_error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            &error.to_string(),
+        ),
+    }
+}

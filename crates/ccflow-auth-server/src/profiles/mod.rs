@@ -1,0 +1,371 @@
+//! Vendor dialects: everything that differs between the vendors the mock imitates, one file per
+//! vendor behind the [`Vendor`] trait (VENDORS.md; (I) marks inferred facts). The rest of the
+//! server asks a [`Dialect`] and never branches on the profile; what the protocol's
+//! `ProfileSpec` table holds as data (token type, `expires_in` rule, scope field, fixed
+//! lifetimes, JSON bodies) is read here too.
+//!
+//! Adding a vendor: a row in `ccflow_protocol::Profile::spec`, one file here implementing
+//! [`Vendor`] (every method but `claims` has the RFC behaviour as its default), and one arm in
+//! [`vendor`].
+
+mod cloudentity;
+mod cyberark;
+mod rfc;
+mod slb;
+mod userclouds;
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::{
+    AccessToken, AuthMethod, ErrorResponse, ExpiresIn, FormParams, Profile, ProfileOptions,
+    ProfileSpec, RequestError, ScopeField, Scopes, TokenRequest, TokenResponse,
+};
+use serde_json::{Map, Value, json};
+
+use crate::domain::authentication::AuthFailure;
+use crate::domain::clients::{RegisteredClient, Registry};
+use crate::domain::endpoint::EndpointError;
+
+/// UserClouds' two documented success shapes (VENDORS.md: the seed's is the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseStyle {
+    /// The seed: `{"access_token","token_type":"bearer","expires_in":3600}`.
+    #[default]
+    Seed,
+    /// The vendor's server code: `{"access_token","token_type":"Bearer","refresh_token"}`, no
+    /// `expires_in`, a 24 h token.
+    Server,
+}
+
+impl ResponseStyle {
+    /// The style named `name` as the config file writes it (`seed`, `server`).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "seed" => Some(Self::Seed),
+            "server" => Some(Self::Server),
+            _ => None,
+        }
+    }
+}
+
+/// Profile options beyond the path parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ProfileSettings {
+    pub(crate) options: ProfileOptions,
+    /// Cloudentity region (`au`, `eu`, `us`), shown in the banner; it does not change paths.
+    pub(crate) region: Option<String>,
+    /// SLB: audiences a client may name in `scope` besides other clients' ids.
+    pub(crate) service_audiences: Vec<String>,
+    /// UserClouds response style.
+    pub(crate) response_style: ResponseStyle,
+    /// UserClouds `organization_id` claim (default derived from the issuer).
+    pub(crate) organization_id: Option<String>,
+}
+
+/// Everything the claims of one token are made from.
+pub(crate) struct ClaimInput<'a> {
+    pub(crate) issuer: &'a str,
+    pub(crate) client: &'a RegisteredClient,
+    pub(crate) settings: &'a ProfileSettings,
+    pub(crate) now: i64,
+    pub(crate) exp: i64,
+    pub(crate) jti: String,
+    pub(crate) granted: &'a Scopes,
+    /// The audiences decided by the profile's scope semantics (without vendor decoration).
+    pub(crate) audience: &'a [String],
+}
+
+/// A token request as the scope semantics see it: who asks, for what, among which clients.
+pub(crate) struct GrantInput<'a> {
+    pub(crate) client: &'a RegisteredClient,
+    pub(crate) request: &'a TokenRequest,
+    pub(crate) registry: &'a Registry,
+    pub(crate) settings: &'a ProfileSettings,
+}
+
+/// What a token request is granted.
+#[derive(Debug, Default)]
+pub(crate) struct Grant {
+    pub(crate) scopes: Scopes,
+    pub(crate) audience: Vec<String>,
+    /// SLB's report of the requested values (seed 001).
+    pub(crate) report: ScopeReport,
+}
+
+/// SLB's report of requested scopes (seed 001).
+#[derive(Debug, Default)]
+pub(crate) struct ScopeReport {
+    pub(crate) valid: Vec<String>,
+    pub(crate) invalid: Vec<String>,
+}
+
+/// What a discovery document is made from: the server's URLs and what it accepts.
+pub(crate) struct MetadataInput<'a> {
+    pub(crate) issuer: &'a str,
+    /// Where the routes hang (the issuer without the profile's issuer path).
+    pub(crate) base_url: &'a str,
+    pub(crate) token_endpoint: &'a str,
+    pub(crate) jwks_uri: String,
+    pub(crate) introspection_endpoint: Option<String>,
+    pub(crate) revocation_endpoint: Option<String>,
+    /// Every scope some client may request.
+    pub(crate) scopes: Vec<String>,
+    /// The active key's algorithm, e.g. `RS256`.
+    pub(crate) signing_algorithm: String,
+    pub(crate) auth_methods: &'a [AuthMethod],
+}
+
+/// One vendor's behaviour. The defaults are the strict RFC profile's.
+pub(crate) trait Vendor: Sync + fmt::Debug {
+    /// The claims of an access token.
+    fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value>;
+
+    /// What the request is granted: the scope semantics.
+    fn grant(&self, input: &GrantInput<'_>) -> Result<Grant, EndpointError> {
+        rfc::grant(input)
+    }
+
+    /// A lifetime that overrides the configured ones (not the table's fixed lifetimes).
+    fn fixed_lifetime(&self, _settings: &ProfileSettings) -> Option<Duration> {
+        None
+    }
+
+    /// A token id.
+    fn jti(&self, rng: &SystemRandom) -> String {
+        rfc::jti(rng)
+    }
+
+    /// Last touches to a success response built from the table.
+    fn finish_response(
+        &self,
+        _response: &mut TokenResponse,
+        _settings: &ProfileSettings,
+        _rng: &SystemRandom,
+    ) {
+    }
+
+    /// Members an error body carries besides RFC 6749 §5.2's.
+    fn decorate_error(&self, _body: &mut Value, _error: &ErrorResponse) {}
+
+    /// An authentication failure in the vendor's words.
+    fn word_auth_failure(&self, failure: AuthFailure) -> ErrorResponse {
+        failure.response
+    }
+
+    /// A malformed token request in the vendor's words.
+    fn word_request_error(&self, error: RequestError) -> EndpointError {
+        error.into()
+    }
+
+    /// The discovery document.
+    fn metadata(&self, input: &MetadataInput<'_>) -> Value {
+        rfc::metadata(input)
+    }
+}
+
+/// The file that implements `profile`.
+fn vendor(profile: Profile) -> &'static dyn Vendor {
+    match profile {
+        Profile::Slb => &slb::Slb,
+        Profile::Cloudentity => &cloudentity::Cloudentity,
+        Profile::CyberArk => &cyberark::CyberArk,
+        Profile::UserClouds => &userclouds::UserClouds,
+        _ => &rfc::Rfc,
+    }
+}
+
+/// The profile a server speaks: its table row, its settings and its vendor's code. Every
+/// profile-dependent decision of the server goes through here.
+#[derive(Debug)]
+pub(crate) struct Dialect {
+    spec: &'static ProfileSpec,
+    settings: ProfileSettings,
+    vendor: &'static dyn Vendor,
+}
+
+impl Dialect {
+    pub(crate) fn new(profile: Profile, settings: ProfileSettings) -> Self {
+        Self {
+            spec: profile.spec(),
+            settings,
+            vendor: vendor(profile),
+        }
+    }
+
+    /// The profile's row of the protocol's table.
+    pub(crate) fn spec(&self) -> &'static ProfileSpec {
+        self.spec
+    }
+
+    pub(crate) fn settings(&self) -> &ProfileSettings {
+        &self.settings
+    }
+
+    /// The parameters of a token request: a form body, or a JSON object where the profile
+    /// accepts one (CyberArk's seed shows the token request as a JSON object).
+    pub(crate) fn token_params(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<FormParams, EndpointError> {
+        const REPEATABLE: [&str; 2] = ["resource", "audience"];
+        let is_json = content_type.is_some_and(|ct| {
+            ct.split(';')
+                .next()
+                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if is_json && self.spec.accepts_json_body {
+            FormParams::from_json_body(body, &REPEATABLE)
+        } else {
+            FormParams::from_request(content_type, body, &REPEATABLE)
+        }
+        .map_err(|error| self.word_request_error(error))
+    }
+
+    /// A malformed token request in the profile's words.
+    pub(crate) fn word_request_error(&self, error: RequestError) -> EndpointError {
+        self.vendor.word_request_error(error)
+    }
+
+    /// An authentication failure in the profile's words.
+    pub(crate) fn word_auth_failure(&self, failure: AuthFailure) -> ErrorResponse {
+        self.vendor.word_auth_failure(failure)
+    }
+
+    /// What `client` is granted for `request`.
+    pub(crate) fn grant(
+        &self,
+        client: &RegisteredClient,
+        request: &TokenRequest,
+        registry: &Registry,
+    ) -> Result<Grant, EndpointError> {
+        self.vendor.grant(&GrantInput {
+            client,
+            request,
+            registry,
+            settings: &self.settings,
+        })
+    }
+
+    fn default_lifetime(&self) -> Duration {
+        Duration::from_secs(self.spec.default_token_ttl_secs)
+    }
+
+    /// A token's lifetime: the profile's fixed one, else the client's, else the server's,
+    /// else the profile's default.
+    pub(crate) fn lifetime(
+        &self,
+        client_ttl: Option<Duration>,
+        server_ttl: Option<Duration>,
+    ) -> Duration {
+        if self.spec.fixed_ttl {
+            self.default_lifetime()
+        } else if let Some(fixed) = self.vendor.fixed_lifetime(&self.settings) {
+            fixed
+        } else {
+            client_ttl
+                .or(server_ttl)
+                .unwrap_or_else(|| self.default_lifetime())
+        }
+    }
+
+    /// The longest lifetime a token can have, given the server's and the clients' longest.
+    pub(crate) fn longest_lifetime(
+        &self,
+        server_ttl: Option<Duration>,
+        longest_client_ttl: Duration,
+    ) -> Duration {
+        let longest = if self.spec.fixed_ttl {
+            self.default_lifetime()
+        } else {
+            server_ttl
+                .unwrap_or_else(|| self.default_lifetime())
+                .max(longest_client_ttl)
+        };
+        match self.vendor.fixed_lifetime(&self.settings) {
+            Some(fixed) => longest.max(fixed),
+            None => longest,
+        }
+    }
+
+    /// A token id in the profile's form.
+    pub(crate) fn jti(&self, rng: &SystemRandom) -> String {
+        self.vendor.jti(rng)
+    }
+
+    /// The claims of an access token in the profile's style.
+    pub(crate) fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {
+        self.vendor.claims(input)
+    }
+
+    /// The token response in the profile's shape.
+    pub(crate) fn token_response(
+        &self,
+        token: AccessToken,
+        lifetime: Duration,
+        grant: &Grant,
+        rng: &SystemRandom,
+    ) -> TokenResponse {
+        let spec = self.spec;
+        let lifetime = lifetime.as_secs();
+        let expires_in = match spec.expires_in {
+            ExpiresIn::LifetimeMinusOne => lifetime.saturating_sub(1),
+            _ => lifetime,
+        };
+        let mut response = TokenResponse::bearer(token, expires_in, None);
+        response.token_type = spec.token_type.to_owned();
+        let report = &grant.report;
+        match spec.scope_field {
+            ScopeField::String if !grant.scopes.is_empty() => {
+                response.scope = Some(grant.scopes.clone());
+            }
+            ScopeField::SlbObjectWhenInvalid if !report.invalid.is_empty() => {
+                response.extra.insert(
+                    "scope".to_owned(),
+                    json!({"valid": report.valid, "invalid": report.invalid}),
+                );
+            }
+            _ => {}
+        }
+        self.vendor
+            .finish_response(&mut response, &self.settings, rng);
+        response
+    }
+
+    /// The error body in the profile's dialect.
+    pub(crate) fn error_body(&self, error: &ErrorResponse) -> Value {
+        let mut body =
+            serde_json::to_value(error).unwrap_or_else(|_| json!({"error": "server_error"}));
+        self.vendor.decorate_error(&mut body, error);
+        body
+    }
+
+    /// Whether every revocation request is answered 200 without a look at it (CyberArk, D).
+    pub(crate) fn answers_every_revocation(&self) -> bool {
+        self.spec.revocation_always_ok
+    }
+
+    /// The discovery document.
+    pub(crate) fn metadata(&self, input: &MetadataInput<'_>) -> Value {
+        self.vendor.metadata(input)
+    }
+}
+
+/// `[one]` as `"one"`, several as an array (RFC 7519 §4.1.3 allows either for `aud`).
+pub(crate) fn one_or_many(values: &[String]) -> Value {
+    match values {
+        [one] => Value::String(one.clone()),
+        many => json!(many),
+    }
+}
+
+/// A claims object from a JSON value built with `json!`.
+fn into_map(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

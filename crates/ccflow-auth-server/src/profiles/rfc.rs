@@ -1,0 +1,148 @@
+//! The strict RFC profile (RFC 6749, RFC 9068, RFC 8414, RFC 8707): the default behaviour the
+//! other vendors' files start from.
+
+use aws_lc_rs::rand::SystemRandom;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_protocol::{AuthMethod, ErrorResponse, Scopes, ServerMetadata};
+use serde_json::{Map, Value, json};
+
+use super::{ClaimInput, Grant, GrantInput, MetadataInput, Vendor, into_map, one_or_many};
+use crate::domain::clients::{ASSERTION_ALGORITHMS, RegisteredClient};
+use crate::domain::echo::truncate;
+use crate::domain::endpoint::EndpointError;
+use crate::domain::ids::random_bytes;
+
+/// RFC 6749 / RFC 9068 (strict).
+#[derive(Debug)]
+pub(super) struct Rfc;
+
+impl Vendor for Rfc {
+    fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {
+        let client_id = input.client.id.as_str();
+        let mut claims = json!({
+            "iss": input.issuer,
+            "sub": client_id,
+            "aud": one_or_many(input.audience),
+            "exp": input.exp,
+            "iat": input.now,
+            "nbf": input.now,
+            "jti": input.jti,
+            "client_id": client_id,
+        });
+        if !input.granted.is_empty() {
+            claims["scope"] = json!(input.granted.to_string());
+        }
+        into_map(claims)
+    }
+}
+
+/// OAuth scopes from the client's allow-list (RFC 6749 §3.3) and audiences picked by
+/// `resource` (RFC 8707 §2).
+pub(super) fn grant(input: &GrantInput<'_>) -> Result<Grant, EndpointError> {
+    Ok(Grant {
+        scopes: oauth_scopes(input.client, input)?,
+        audience: oauth_audience(input.client, input)?,
+        ..Grant::default()
+    })
+}
+
+/// RFC 6749 §3.3: requested scopes must be allowed; none requested grants the default set.
+fn oauth_scopes(
+    client: &RegisteredClient,
+    input: &GrantInput<'_>,
+) -> Result<Scopes, EndpointError> {
+    match &input.request.scope {
+        None => Ok(client.scopes.clone()),
+        Some(requested) => {
+            if let Some(denied) = requested
+                .iter()
+                .find(|scope| !client.scopes.contains(scope.as_str()))
+            {
+                return Err(EndpointError::plain(ErrorResponse::invalid_scope(format!(
+                    "scope `{}` is not allowed for client `{}`",
+                    truncate(denied.as_str()),
+                    truncate(client.id.as_str())
+                ))));
+            }
+            Ok(requested.clone())
+        }
+    }
+}
+
+/// RFC 8707 §2: each `resource` must be one of the client's audiences; none requested
+/// means all of them (or the client id when none are configured).
+fn oauth_audience(
+    client: &RegisteredClient,
+    input: &GrantInput<'_>,
+) -> Result<Vec<String>, EndpointError> {
+    let resources = &input.request.resources;
+    if resources.is_empty() {
+        return Ok(if client.audiences.is_empty() {
+            vec![client.id.as_str().to_owned()]
+        } else {
+            client.audiences.clone()
+        });
+    }
+    let mut picked: Vec<String> = Vec::new();
+    for resource in resources {
+        if !client.audiences.iter().any(|aud| aud == resource) {
+            return Err(EndpointError::plain(ErrorResponse::invalid_target(
+                format!(
+                    "resource `{}` is not an audience of client `{}`",
+                    truncate(resource),
+                    truncate(client.id.as_str())
+                ),
+            )));
+        }
+        if !picked.contains(resource) {
+            picked.push(resource.clone());
+        }
+    }
+    Ok(picked)
+}
+
+/// 16 random bytes, base64url.
+pub(super) fn jti(rng: &SystemRandom) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(rng))
+}
+
+/// The discovery document (RFC 8414 §2 / OpenID Connect Discovery), with `*_supported`
+/// lists that match what the server really accepts.
+pub(super) fn metadata(input: &MetadataInput<'_>) -> Value {
+    let methods: Vec<String> = input
+        .auth_methods
+        .iter()
+        .map(|method| method.as_str().to_owned())
+        .collect();
+    let algorithms: Vec<String> = ASSERTION_ALGORITHMS
+        .iter()
+        .map(|&alg| alg.to_owned())
+        .collect();
+    let jwt_methods = input.auth_methods.contains(&AuthMethod::PrivateKeyJwt);
+    let introspection = input.introspection_endpoint.as_ref();
+    let revocation = input.revocation_endpoint.as_ref();
+    let metadata = ServerMetadata {
+        issuer: input.issuer.to_owned(),
+        token_endpoint: Some(input.token_endpoint.to_owned()),
+        jwks_uri: Some(input.jwks_uri.clone()),
+        introspection_endpoint: input.introspection_endpoint.clone(),
+        revocation_endpoint: input.revocation_endpoint.clone(),
+        scopes_supported: Some(input.scopes.clone()),
+        // No authorization endpoint: no response types (RFC 8414 §2 requires the member).
+        response_types_supported: Vec::new(),
+        grant_types_supported: Some(vec!["client_credentials".to_owned()]),
+        token_endpoint_auth_methods_supported: Some(methods.clone()),
+        token_endpoint_auth_signing_alg_values_supported: jwt_methods.then(|| algorithms.clone()),
+        introspection_endpoint_auth_methods_supported: introspection.map(|_| methods.clone()),
+        introspection_endpoint_auth_signing_alg_values_supported: introspection
+            .filter(|_| jwt_methods)
+            .map(|_| algorithms.clone()),
+        revocation_endpoint_auth_methods_supported: revocation.map(|_| methods.clone()),
+        revocation_endpoint_auth_signing_alg_values_supported: revocation
+            .filter(|_| jwt_methods)
+            .map(|_| algorithms.clone()),
+        ..ServerMetadata::new(input.issuer.to_owned())
+    };
+    serde_json::to_value(metadata).unwrap_or_else(|_| json!({"issuer": input.issuer}))
+}

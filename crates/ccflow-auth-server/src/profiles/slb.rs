@@ -1,0 +1,71 @@
+//! SLB Authenticator (seeds 000, 001): `scope` names other clients (or service audiences) that
+//! go into `aud`; unknown values are reported, never an error.
+
+use ccflow_protocol::{ClientId, Scope, Scopes};
+use serde_json::{Map, Value, json};
+
+use super::{ClaimInput, Grant, GrantInput, ScopeReport, Vendor, into_map};
+use crate::domain::endpoint::EndpointError;
+
+/// SLB Authenticator.
+#[derive(Debug)]
+pub(super) struct Slb;
+
+impl Vendor for Slb {
+    /// `iss`, `sub`, `azp`, `aud` = [own id, valid scopes…], `iat`, `exp`, `jti` (I).
+    fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {
+        let client_id = input.client.id.as_str();
+        into_map(json!({
+            "iss": input.issuer,
+            "sub": client_id,
+            "azp": client_id,
+            "aud": input.audience,
+            "iat": input.now,
+            "exp": input.exp,
+            "jti": input.jti,
+        }))
+    }
+
+    /// Each requested value that names a registered client or a service audience (and, if
+    /// the client lists `audiences`, is on that list, I) goes into `aud`; the others are
+    /// reported (seed 001).
+    fn grant(&self, input: &GrantInput<'_>) -> Result<Grant, EndpointError> {
+        let client = input.client;
+        let mut report = ScopeReport::default();
+        let mut audience = vec![client.id.as_str().to_owned()];
+        for value in input
+            .request
+            .scope
+            .iter()
+            .flat_map(Scopes::iter)
+            .map(Scope::as_str)
+        {
+            let known = input.registry.get(&ClientId::new(value)).is_some()
+                || input
+                    .settings
+                    .service_audiences
+                    .iter()
+                    .any(|aud| aud == value);
+            let allowed =
+                client.audiences.is_empty() || client.audiences.iter().any(|aud| aud == value);
+            if known && allowed {
+                report.valid.push(value.to_owned());
+                if !audience.iter().any(|aud| aud == value) {
+                    audience.push(value.to_owned());
+                }
+            } else {
+                report.invalid.push(value.to_owned());
+            }
+        }
+        let scopes: Scopes = report
+            .valid
+            .iter()
+            .filter_map(|v| Scope::new(v.as_str()).ok())
+            .collect();
+        Ok(Grant {
+            scopes,
+            audience,
+            report,
+        })
+    }
+}

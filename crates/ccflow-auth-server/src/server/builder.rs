@@ -1,0 +1,329 @@
+//! `MockAuthServerBuilder`: every setter writes into one `Settings` value; `into_app` and
+//! `start` validate it once. Also `MockAuthServer::builder()` and the one-call
+//! `MockAuthServer::start()`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccflow_protocol::{Clock, Profile, ScenarioSpec, VirtualClock};
+
+use super::error::StartError;
+use super::prepare::{build_app, prepare};
+use super::running::{MockAuthServer, launch};
+use crate::config::ConfigError;
+use crate::control::limits::Limits;
+use crate::control::throttle::AuthThrottle;
+use crate::domain::auth_server::AuthServer;
+use crate::domain::clients::Client;
+use crate::domain::keys::{KeyRing, SigningKey};
+use crate::profiles::ResponseStyle;
+use crate::settings::Settings;
+
+/// Configures a [`MockAuthServer`]: clients, profile, key, issuer, clock, address. Every
+/// setter writes into one [`Settings`] value, validated once when the server is built.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct MockAuthServerBuilder {
+    settings: Settings,
+}
+
+impl MockAuthServerBuilder {
+    /// Reads a TOML configuration file (see `docs/configuration.md`) into a builder.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        crate::config::load_file(path.as_ref()).map(Self::from_settings)
+    }
+
+    /// Reads TOML configuration text (the format of
+    /// [`from_config_file`](Self::from_config_file)) into a builder; relative key paths are
+    /// resolved against `base_dir`. Every mistake is a [`ConfigError`], whatever the text.
+    pub fn from_config_str(text: &str, base_dir: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        crate::config::parse(text, base_dir.as_ref()).map(Self::from_settings)
+    }
+
+    pub(crate) fn from_settings(settings: Settings) -> Self {
+        Self { settings }
+    }
+
+    /// The built-in demo clients (`demo-client` / `demo-secret` and `demo-reporting` /
+    /// `reporting-secret`), as the binary uses without a config file.
+    ///
+    /// Under `slb`, whose `scope` names the audiences a token is for (seed 001), `demo-api` also
+    /// becomes a service audience, so `scope=demo-api` is granted: call this after
+    /// [`profile`](Self::profile).
+    pub fn demo_clients(mut self) -> Self {
+        self.settings.clients.extend(crate::config::demo_clients());
+        let service_audiences = &mut self.settings.profile_settings.service_audiences;
+        if self.settings.profile.spec().scopes
+            == ccflow_protocol::ScopeSemantics::AudienceByClientId
+            && !service_audiences
+                .iter()
+                .any(|audience| audience == crate::config::DEMO_AUDIENCE)
+        {
+            service_audiences.push(crate::config::DEMO_AUDIENCE.to_owned());
+        }
+        self
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: Client) -> Self {
+        self.settings.clients.push(client);
+        self
+    }
+
+    /// Registers several clients.
+    pub fn clients(mut self, clients: impl IntoIterator<Item = Client>) -> Self {
+        self.settings.clients.extend(clients);
+        self
+    }
+
+    /// The vendor profile to speak (default: the strict `rfc` profile).
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.settings.profile = profile;
+        self
+    }
+
+    /// The key that signs tokens. Without one, a key generated once per process is used.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.settings.keys = Some(KeyRing::new(key));
+        self
+    }
+
+    /// Generates keys deterministically from `seed`: the same seed gives the same keys and
+    /// `kid`s on every run, for the first key when none is configured and for each rotation
+    /// (RSA or, for ES256 profiles, P-256).
+    pub fn key_seed(mut self, seed: u64) -> Self {
+        self.settings.key_seed = Some(seed);
+        self
+    }
+
+    /// The RSA modulus size of generated keys: 2048 (default) or 3072.
+    pub fn rsa_key_bits(mut self, bits: usize) -> Self {
+        self.settings.rsa_key_bits = Some(bits);
+        self
+    }
+
+    /// A whole key ring (several published keys, one signing).
+    pub fn key_ring(mut self, keys: KeyRing) -> Self {
+        self.settings.keys = Some(keys);
+        self
+    }
+
+    /// The public issuer URL (default: `http://<bound address>`).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.settings.issuer = Some(issuer.into());
+        self
+    }
+
+    /// A clock of your own for issuance and checks (e.g. a `ManualClock` shared with the code
+    /// under test). The admin API's `/_ccflow/clock` then answers 409: control it yourself.
+    /// Default: a [`VirtualClock`] the server and its admin API control.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.settings.clock = Some(Arc::new(clock));
+        self.settings.virtual_clock = None;
+        self
+    }
+
+    /// A virtual clock shared with the test (the default is a fresh one; see
+    /// [`MockAuthServer::clock`]).
+    pub fn virtual_clock(mut self, clock: VirtualClock) -> Self {
+        self.settings.clock = Some(Arc::new(clock.clone()));
+        self.settings.virtual_clock = Some(clock);
+        self
+    }
+
+    /// How many requests the journal keeps (default 10,000; the oldest go first).
+    pub fn journal_capacity(mut self, capacity: usize) -> Self {
+        self.settings.journal_capacity = capacity.max(1);
+        self
+    }
+
+    /// Request size limits: header block, body, parameter count, scope count and length,
+    /// `client_id`, `resource`/`audience` and `client_assertion` lengths (default
+    /// [`Limits::default`]; see `docs/security.md`).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// Turns on failed-authentication throttling: past the threshold of failed client
+    /// authentications per client id or per peer address in a window, the token,
+    /// introspection and revocation endpoints answer `429` with `Retry-After` until the window
+    /// closes. Off by default. Time is the server's clock, so tests advance it instead of
+    /// sleeping; see `docs/security.md`.
+    pub fn auth_throttle(mut self, throttle: AuthThrottle) -> Self {
+        self.settings.auth_throttle = Some(throttle);
+        self
+    }
+
+    /// Turns failed-authentication throttling on, keeping the settings given so far (e.g. a
+    /// config file's `[throttle]` section with `enabled = false`), else the defaults. What the
+    /// binary's `--throttle` does.
+    pub fn enable_auth_throttle(mut self) -> Self {
+        self.settings.enable_auth_throttle();
+        self
+    }
+
+    /// Turns failed-authentication throttling off again (the default); its settings are kept
+    /// for [`enable_auth_throttle`](Self::enable_auth_throttle).
+    pub fn no_auth_throttle(mut self) -> Self {
+        self.settings.idle_auth_throttle();
+        self
+    }
+
+    /// A fault scenario installed from the start (as `[[scenarios]]` in the config file).
+    pub fn scenario(mut self, spec: ScenarioSpec) -> Self {
+        self.settings.scenarios.push(spec);
+        self
+    }
+
+    /// Requires `Authorization: Bearer <token>` on the `/_ccflow` admin API. Without a token the
+    /// admin API answers only loopback peers.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.settings.admin.token = Some(ccflow_protocol::ClientSecret::new(token));
+        self
+    }
+
+    /// Serves the `/_ccflow` admin API or not (default: served, loopback only).
+    pub fn admin(mut self, enabled: bool) -> Self {
+        self.settings.admin.enabled = enabled;
+        self
+    }
+
+    /// The default token lifetime (default: the profile's, one hour for most, 5 h for
+    /// CyberArk); clients may override it. SLB's is fixed at one hour.
+    pub fn token_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.token_ttl = Some(ttl);
+        self
+    }
+
+    /// Cloudentity: the tenant id in paths and the issuer (default `demo`).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.settings.profile_settings.options.tenant = tenant.into();
+        self
+    }
+
+    /// Cloudentity: the workspace id in paths and the issuer (default `default`).
+    pub fn workspace(mut self, workspace: impl Into<String>) -> Self {
+        self.settings.profile_settings.options.workspace = workspace.into();
+        self
+    }
+
+    /// Cloudentity: the region (`au`, `eu`, `us`); informational, paths do not change.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.settings.profile_settings.region = Some(region.into());
+        self
+    }
+
+    /// CyberArk: the application id in paths and the issuer (default `ccflow`).
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.settings.profile_settings.options.app_id = app_id.into();
+        self
+    }
+
+    /// SLB: audiences a client may request in `scope` besides other clients' ids (e.g.
+    /// `fwk-drillplan.slbservice.com`).
+    pub fn service_audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.profile_settings.service_audiences =
+            audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// UserClouds: the seed's response (default) or the vendor server's.
+    pub fn response_style(mut self, style: ResponseStyle) -> Self {
+        self.settings.profile_settings.response_style = style;
+        self
+    }
+
+    /// UserClouds: the `organization_id` claim (default: a UUID derived from the issuer).
+    pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
+        self.settings.profile_settings.organization_id = Some(organization_id.into());
+        self
+    }
+
+    /// The address to listen on (default `127.0.0.1:0`: a free port on loopback).
+    pub fn bind(mut self, address: SocketAddr) -> Self {
+        self.settings.bind = Some(address);
+        self
+    }
+
+    /// How many worker threads serve requests (default 1).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.settings.workers = workers.max(1);
+        self
+    }
+
+    /// The address [`start`](Self::start) will bind.
+    pub fn bind_address(&self) -> SocketAddr {
+        self.settings.bind_address()
+    }
+
+    /// The address set by [`bind`](Self::bind) or by the configuration file's `bind`, if any
+    /// (the binary listens on `127.0.0.1:8080` when neither says).
+    pub fn configured_bind(&self) -> Option<SocketAddr> {
+        self.settings.bind
+    }
+
+    /// Builds the server without a socket, for [`configure`](crate::configure) and
+    /// `actix_web::test`. `base_url` is where the routes are served (e.g.
+    /// `http://localhost:8080`); the issuer is that plus the profile's issuer path, unless
+    /// [`issuer`](Self::issuer) was set.
+    pub fn into_app(self, base_url: &str) -> Result<AuthServer, StartError> {
+        build_app(prepare(self.settings)?, base_url)
+    }
+
+    /// Validates the configuration, binds, starts serving on a background thread, and returns
+    /// once connections are accepted.
+    pub async fn start(self) -> Result<MockAuthServer, StartError> {
+        let address = self.settings.bind_address();
+        let workers = self.settings.workers;
+        let prepared = prepare(self.settings)?;
+        let listener =
+            TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?;
+        let app = build_app(prepared, &format!("http://{address}"))?;
+        launch(app, listener, address, workers).await
+    }
+}
+
+impl MockAuthServer {
+    /// Starts configuring a server.
+    pub fn builder() -> MockAuthServerBuilder {
+        MockAuthServerBuilder::default()
+    }
+
+    /// Starts a server on the default settings (the strict `rfc` profile, no clients, a free
+    /// port on loopback) and returns it once it accepts connections: the one-call form of
+    /// `MockAuthServer::builder().start()`, as wiremock's `MockServer::start()`. Register
+    /// clients while it runs with [`add_client`](Self::add_client).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use ccflow_auth_server::{Client, MockAuthServer};
+    ///
+    /// let server = MockAuthServer::start().await;
+    /// server.add_client(Client::new("orders-service", "s3cret")).unwrap();
+    /// assert!(server.token_url().starts_with("http://127.0.0.1:"));
+    /// assert_eq!(server.app().client_ids(), ["orders-service"]);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the server cannot start (no port to bind, no signing key): a test set-up failure,
+    /// reported where it happens. Use the builder to get a [`StartError`] instead.
+    pub async fn start() -> Self {
+        match Self::builder().start().await {
+            Ok(server) => server,
+            Err(error) => panic!("the ccflow mock authorization server did not start: {error}"),
+        }
+    }
+}

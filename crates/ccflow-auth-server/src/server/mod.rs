@@ -1,0 +1,11 @@
+//! The embeddable server: a builder over one `Settings` value, its validation, and a handle
+//! that serves on its own thread until dropped.
+
+mod builder;
+mod error;
+mod prepare;
+mod running;
+
+pub use builder::MockAuthServerBuilder;
+pub use error::StartError;
+pub use running::MockAuthServer;

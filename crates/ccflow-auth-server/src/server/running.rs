@@ -1,0 +1,285 @@
+//! `MockAuthServer`: a running server, its URLs, test control, and expectations checked when
+//! it is dropped.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpListener};
+use std::thread::JoinHandle;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+use ccflow_protocol::VirtualClock;
+
+use super::error::StartError;
+use crate::control::expect::{Expectations, RequestAssertion, RequestExpectation};
+use crate::control::journal::{Endpoint, JournalEntry};
+use crate::control::scenarios::ScenarioBuilder;
+use crate::domain::auth_server::AuthServer;
+use crate::domain::clients::{Client, ClientError};
+use crate::domain::keys::KeyError;
+
+/// Serves `app` from `listener` on a thread of its own, and returns once it accepts
+/// connections.
+pub(super) async fn launch(
+    app: AuthServer,
+    listener: TcpListener,
+    address: SocketAddr,
+    workers: usize,
+) -> Result<MockAuthServer, StartError> {
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let thread_app = app.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("ccflow-auth-server-{}", address.port()))
+        .spawn(move || serve(thread_app, listener, workers, ready_tx))
+        .map_err(|error| StartError::Start(error.to_string()))?;
+    match ready_rx.await {
+        Ok(Ok(handle)) => Ok(MockAuthServer {
+            app,
+            expectations: Expectations::default(),
+            address,
+            handle,
+            thread: Some(thread),
+        }),
+        Ok(Err(error)) => Err(StartError::Start(error)),
+        Err(_) => Err(StartError::Start(
+            "the server thread ended during start-up".to_owned(),
+        )),
+    }
+}
+
+/// Runs the actix system on the current (dedicated) thread until the server stops.
+fn serve(
+    app: AuthServer,
+    listener: TcpListener,
+    workers: usize,
+    ready: tokio::sync::oneshot::Sender<Result<ServerHandle, String>>,
+) {
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let factory_app = app.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(crate::http::configure(factory_app.clone()))
+                .default_service(web::to(crate::http::not_found))
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(listener);
+        let server = match server {
+            Ok(server) => server.run(),
+            Err(error) => {
+                let _ = ready.send(Err(error.to_string()));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(server.handle()));
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the server stopped with an error");
+        }
+    });
+}
+
+/// A running mock authorization server. Stops when dropped or on [`shutdown`](Self::shutdown).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use ccflow_auth_server::{Client, MockAuthServer};
+///
+/// let server = MockAuthServer::builder()
+///     .client(Client::new("orders-service", "s3cret").scopes(["orders.read"]))
+///     .start()
+///     .await?;
+/// assert!(server.token_url().ends_with("/oauth2/token"));
+/// # Ok(()) }
+/// ```
+pub struct MockAuthServer {
+    app: AuthServer,
+    expectations: Expectations,
+    address: SocketAddr,
+    handle: ServerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for MockAuthServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockAuthServer")
+            .field("address", &self.address)
+            .field("issuer", &self.app.issuer())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockAuthServer {
+    /// The socket address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The base URI, `http://127.0.0.1:PORT`.
+    pub fn uri(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        self.app.issuer()
+    }
+
+    /// The token endpoint URL.
+    pub fn token_url(&self) -> String {
+        self.app.token_url().to_owned()
+    }
+
+    /// The JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        self.app.url(&self.app.routes().jwks)
+    }
+
+    /// The discovery document URL (RFC 8414 form where the profile serves it).
+    pub fn discovery_url(&self) -> String {
+        let routes = self.app.routes();
+        self.app.url(
+            routes
+                .discovery
+                .last()
+                .map_or("/.well-known/openid-configuration", String::as_str),
+        )
+    }
+
+    /// The introspection endpoint URL, if the profile has one.
+    pub fn introspection_url(&self) -> Option<String> {
+        self.app
+            .routes()
+            .introspection
+            .as_deref()
+            .map(|path| self.app.url(path))
+    }
+
+    /// The revocation endpoint URL, if the profile has one.
+    pub fn revocation_url(&self) -> Option<String> {
+        self.app
+            .routes()
+            .revocation
+            .as_deref()
+            .map(|path| self.app.url(path))
+    }
+
+    /// The server's virtual clock: `advance`, `set`, `freeze`, `resume`. `None` when the test
+    /// injected a clock of its own with [`MockAuthServerBuilder::clock`].
+    pub fn clock(&self) -> Option<&VirtualClock> {
+        self.app.inner.virtual_clock.as_ref()
+    }
+
+    /// Rotates the signing key (see [`AuthServer::rotate_keys`]); returns the new `kid`.
+    pub fn rotate_keys(&self) -> Result<String, KeyError> {
+        self.app.rotate_keys()
+    }
+
+    /// Starts a fault scenario on the token endpoint, wiremock style:
+    /// `server.on_token().for_client("svc-a").times(2).respond(Fault::status(503).retry_after(5))`.
+    pub fn on_token(&self) -> ScenarioBuilder {
+        self.app.on_token()
+    }
+
+    /// Starts a fault scenario on any endpoint (e.g. `Endpoint::Jwks`).
+    pub fn on(&self, endpoint: Endpoint) -> ScenarioBuilder {
+        self.app.on(endpoint)
+    }
+
+    /// Starts a token from the bad-token factory:
+    /// `server.mint().client("svc").defect(Defect::Expired).sign()`.
+    pub fn mint(&self) -> crate::MintBuilder {
+        self.app.mint()
+    }
+
+    /// Removes every fault scenario.
+    pub fn clear_scenarios(&self) {
+        self.app.clear_scenarios();
+    }
+
+    /// Registers a client while the server runs (see [`AuthServer::add_client`]).
+    pub fn add_client(&self, client: Client) -> Result<(), ClientError> {
+        self.app.add_client(client)
+    }
+
+    /// Unregisters a client while the server runs: its token requests then fail with
+    /// `invalid_client` and its tokens introspect inactive (see [`AuthServer::remove_client`]).
+    pub fn remove_client(&self, client_id: &str) -> bool {
+        self.app.remove_client(client_id)
+    }
+
+    /// The server's state (journal, keys).
+    pub fn app(&self) -> &AuthServer {
+        &self.app
+    }
+
+    /// Every request received so far, oldest first.
+    pub fn received_requests(&self) -> Vec<JournalEntry> {
+        self.app.journal().entries()
+    }
+
+    /// How many requests reached the token endpoint.
+    pub fn token_request_count(&self) -> usize {
+        self.assert_token_requests().count()
+    }
+
+    /// An assertion over the token requests received so far, with a failure message that lists
+    /// every request: `server.assert_token_requests().for_client("svc-a").exactly(1)`.
+    pub fn assert_token_requests(&self) -> RequestAssertion<'_> {
+        RequestAssertion::new(self.app.journal(), Some(Endpoint::Token))
+    }
+
+    /// An assertion over the requests to `endpoint` (or all, with `None`).
+    pub fn assert_requests(&self, endpoint: Option<Endpoint>) -> RequestAssertion<'_> {
+        RequestAssertion::new(self.app.journal(), endpoint)
+    }
+
+    /// An expectation on token requests, checked when the server is dropped (or by
+    /// [`verify`](Self::verify)): `server.expect_token_requests().for_client("svc").exactly(1)`.
+    pub fn expect_token_requests(&self) -> RequestExpectation<'_> {
+        RequestExpectation::new(&self.expectations, Some(Endpoint::Token))
+    }
+
+    /// An expectation on requests to `endpoint` (or all, with `None`).
+    pub fn expect_requests(&self, endpoint: Option<Endpoint>) -> RequestExpectation<'_> {
+        RequestExpectation::new(&self.expectations, endpoint)
+    }
+
+    /// Checks the registered expectations now (they are not checked again on drop).
+    #[track_caller]
+    pub fn verify(&self) {
+        let failures = self.expectations.failures(self.app.journal());
+        self.expectations.clear();
+        if let Some(message) = failures {
+            panic!("{message}");
+        }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (5 s at most), and waits for the thread.
+    pub async fn shutdown(mut self) {
+        self.handle.stop(true).await;
+        if let Some(thread) = self.thread.take() {
+            // The server has stopped, so the thread is finishing; don't block the executor.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+impl Drop for MockAuthServer {
+    fn drop(&mut self) {
+        // Expectations are checked first, and never while the test is already panicking (a
+        // second panic would abort and hide the first failure).
+        let failures = (!std::thread::panicking())
+            .then(|| self.expectations.failures(self.app.journal()))
+            .flatten();
+        if let Some(thread) = self.thread.take() {
+            // `stop` sends its command eagerly; the returned future only waits for completion.
+            drop(self.handle.stop(false));
+            let _ = thread.join();
+        }
+        if let Some(message) = failures {
+            panic!("{message}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Everything a server is made from, as one value: the builder, the config file and the
+//! binary's flags all fill a [`Settings`], and the server is built from it once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ccflow_protocol::{ClientSecret, Clock, Profile, ScenarioSpec, VirtualClock};
+
+use crate::control::journal::JOURNAL_CAPACITY;
+use crate::control::limits::Limits;
+use crate::control::throttle::AuthThrottle;
+use crate::domain::clients::{Client, Registry};
+use crate::domain::keys::{KeyPolicy, KeyRing};
+use crate::profiles::ProfileSettings;
+
+/// Who may use the admin API.
+#[derive(Debug, Clone)]
+pub(crate) struct AdminSettings {
+    pub(crate) enabled: bool,
+    /// When set, required as a bearer token (and then non-loopback peers are allowed).
+    pub(crate) token: Option<ClientSecret>,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            token: None,
+        }
+    }
+}
+
+/// The server's configuration, not yet validated.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) clients: Vec<Client>,
+    pub(crate) profile: Profile,
+    /// The key ring to start with; without one a key is generated (or the process default).
+    pub(crate) keys: Option<KeyRing>,
+    pub(crate) key_seed: Option<u64>,
+    pub(crate) rsa_key_bits: Option<usize>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) clock: Option<Arc<dyn Clock>>,
+    pub(crate) virtual_clock: Option<VirtualClock>,
+    pub(crate) admin: AdminSettings,
+    pub(crate) token_ttl: Option<Duration>,
+    pub(crate) profile_settings: ProfileSettings,
+    pub(crate) scenarios: Vec<ScenarioSpec>,
+    pub(crate) journal_capacity: usize,
+    pub(crate) limits: Limits,
+    pub(crate) auth_throttle: Option<AuthThrottle>,
+    /// Throttle settings given while throttling is off (`[throttle] enabled = false`), used if
+    /// it is turned on later (`--throttle`).
+    pub(crate) idle_throttle: Option<AuthThrottle>,
+    /// The address to listen on; `None` is [`Settings::DEFAULT_BIND`].
+    pub(crate) bind: Option<SocketAddr>,
+    pub(crate) workers: usize,
+    /// The file the settings came from, named in configuration errors.
+    pub(crate) config_file: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            clients: Vec::new(),
+            profile: Profile::default(),
+            keys: None,
+            key_seed: None,
+            rsa_key_bits: None,
+            issuer: None,
+            clock: None,
+            virtual_clock: None,
+            admin: AdminSettings::default(),
+            token_ttl: None,
+            profile_settings: ProfileSettings::default(),
+            scenarios: Vec::new(),
+            journal_capacity: JOURNAL_CAPACITY,
+            limits: Limits::default(),
+            auth_throttle: None,
+            idle_throttle: None,
+            bind: None,
+            workers: 1,
+            config_file: None,
+        }
+    }
+}
+
+impl Settings {
+    /// A free port on loopback.
+    pub(crate) const DEFAULT_BIND: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+    /// The address to listen on.
+    pub(crate) fn bind_address(&self) -> SocketAddr {
+        self.bind.unwrap_or(Self::DEFAULT_BIND)
+    }
+
+    /// Turns throttling off, keeping its settings for a later `--throttle`.
+    pub(crate) fn idle_auth_throttle(&mut self) {
+        if let Some(settings) = self.auth_throttle.take() {
+            self.idle_throttle = Some(settings);
+        }
+    }
+
+    /// Turns throttling on with the settings given so far, else the defaults.
+    pub(crate) fn enable_auth_throttle(&mut self) {
+        if self.auth_throttle.is_none() {
+            self.auth_throttle = Some(self.idle_throttle.take().unwrap_or_default());
+        }
+    }
+}
+
+/// Validated settings, with what validation made of them: the client registry, the first key
+/// ring and the clock. Waits only for its issuer, which may depend on the bound port.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The rest of the settings (their clients are in `registry`, their keys in `keys`).
+    pub(crate) settings: Settings,
+    pub(crate) registry: Registry,
+    pub(crate) keys: KeyRing,
+    pub(crate) key_policy: KeyPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+}
