@@ -1,7 +1,5 @@
 //! The start-up summary the binary prints after its `listening on` line.
 
-use ccflow_protocol::{Profile, ScopeSemantics};
-
 use crate::domain::auth_server::AuthServer;
 
 impl AuthServer {
@@ -18,19 +16,8 @@ impl AuthServer {
             self.profile(),
             self.spec().vendor
         );
-        match (&self.dialect().settings().region, self.profile()) {
-            (Some(region), _) => {
-                let _ = writeln!(text, "region:         {region}");
-            }
-            // The real host is `{tenant}.{region}.authz.cloudentity.io` (seed 002); older
-            // tenants have no region. Say so rather than print nothing.
-            (None, Profile::Cloudentity) => {
-                let _ = writeln!(
-                    text,
-                    "region:         none (an older tenant's host; set `region` to show one)"
-                );
-            }
-            (None, _) => {}
+        if let Some(region) = self.dialect().banner_region() {
+            let _ = writeln!(text, "region:         {region}");
         }
         for path in &routes.token {
             let _ = writeln!(text, "token endpoint: {}", self.url(path));
@@ -67,36 +54,20 @@ impl AuthServer {
                 self.url("/_ccflow/openapi.json")
             );
         }
-        // What a client asks for in `scope` depends on the profile: OAuth scopes, or (SLB, seed
-        // 001) the audiences it may reach, or nothing at all (UserClouds ignores it, seed 004).
-        let scope_semantics = self.spec().scopes;
-        let service_audiences = &self.dialect().settings().service_audiences;
         let _ = writeln!(text, "clients:");
         let mut example = None;
         let registry = self.registry();
         for client in registry.iter() {
             let methods: Vec<&str> = client.auth_methods.iter().map(|m| m.as_str()).collect();
-            let _ = write!(text, "  {}", client.id);
-            match scope_semantics {
-                ScopeSemantics::AudienceByClientId => {
-                    let reachable: Vec<&str> = if client.audiences.is_empty() {
-                        vec!["any registered client or service audience"]
-                    } else {
-                        client.audiences.iter().map(String::as_str).collect()
-                    };
-                    let _ = write!(text, "  scope (audiences): [{}]", reachable.join(" "));
-                }
-                ScopeSemantics::Ignored => {
-                    let _ = write!(text, "  scope: ignored; audience parameters go into aud");
-                }
-                _ => {
-                    let _ = write!(text, "  scopes: [{}]", client.scopes);
-                    if !client.audiences.is_empty() {
-                        let _ = write!(text, "  audiences: [{}]", client.audiences.join(" "));
-                    }
-                }
-            }
-            let _ = write!(text, "  auth: {}", methods.join(","));
+            // What a client asks for in `scope` depends on the profile: OAuth scopes, the
+            // audiences it may reach (SLB), or nothing (UserClouds).
+            let _ = write!(
+                text,
+                "  {}  {}  auth: {}",
+                client.id,
+                self.dialect().banner_scope(client),
+                methods.join(",")
+            );
             if let (Some(secret), true) = (&client.secret, client.is_demo) {
                 let _ = write!(
                     text,
@@ -111,14 +82,7 @@ impl AuthServer {
             let _ = writeln!(text, "  (none)");
         }
         if let Some((id, secret)) = example {
-            // SLB grants an audience only when it is asked for in `scope` (seed 001).
-            let scope = match scope_semantics {
-                ScopeSemantics::AudienceByClientId => service_audiences
-                    .first()
-                    .map(|audience| format!(" -d scope={audience}"))
-                    .unwrap_or_default(),
-                _ => String::new(),
-            };
+            let scope = self.dialect().try_parameters();
             let _ = writeln!(text, "try:");
             let _ = writeln!(
                 text,

@@ -5,7 +5,7 @@ use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, Vendor, into_map};
+use super::{ClaimInput, ProfileSettings, Vendor, into_map};
 use crate::domain::ids::random_uuid;
 
 /// SecureAuth / Cloudentity.
@@ -13,6 +13,14 @@ use crate::domain::ids::random_uuid;
 pub(super) struct Cloudentity;
 
 impl Vendor for Cloudentity {
+    /// The real host is `{tenant}.{region}.authz.cloudentity.io` (seed 002); older tenants have
+    /// no region, which the summary says rather than printing nothing.
+    fn banner_region(&self, settings: &ProfileSettings) -> Option<String> {
+        Some(settings.region.clone().unwrap_or_else(|| {
+            "none (an older tenant's host; set `region` to show one)".to_owned()
+        }))
+    }
+
     /// `tid`, `aid`, `sub`, `aud` (client id + SPIFFE ids), `scp` array, `st`, `idp`, `amr`,
     /// `jti` (UUID), `iat`, `nbf`, `exp`, `iss` (D).
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {

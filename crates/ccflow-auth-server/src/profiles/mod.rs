@@ -164,6 +164,29 @@ pub(crate) trait Vendor: Sync + fmt::Debug {
     fn metadata(&self, input: &MetadataInput<'_>) -> Value {
         rfc::metadata(input)
     }
+
+    /// The start-up summary's `region:` line, if the vendor has regions.
+    fn banner_region(&self, settings: &ProfileSettings) -> Option<String> {
+        settings.region.clone()
+    }
+
+    /// What the start-up summary says a client may ask for in `scope`.
+    fn banner_scope(&self, client: &RegisteredClient) -> String {
+        rfc::banner_scope(client)
+    }
+
+    /// Extra parameters of the summary's ready-to-paste curl, so that it gets a useful token.
+    fn try_parameters(&self, _settings: &ProfileSettings) -> String {
+        String::new()
+    }
+
+    /// What the built-in demo clients need besides themselves (the binary's embedded defaults).
+    fn demo_setup(&self, _settings: &mut ProfileSettings) {}
+}
+
+/// The demo set-up of `profile` (see [`Vendor::demo_setup`]).
+pub(crate) fn demo_setup(profile: Profile, settings: &mut ProfileSettings) {
+    vendor(profile).demo_setup(settings);
 }
 
 /// The file that implements `profile`.
@@ -202,6 +225,21 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// The start-up summary's `region:` line, if any.
+    pub(crate) fn banner_region(&self) -> Option<String> {
+        self.vendor.banner_region(&self.settings)
+    }
+
+    /// What the start-up summary says `client` may ask for in `scope`.
+    pub(crate) fn banner_scope(&self, client: &RegisteredClient) -> String {
+        self.vendor.banner_scope(client)
+    }
+
+    /// Extra parameters of the summary's ready-to-paste curl (leading space included).
+    pub(crate) fn try_parameters(&self) -> String {
+        self.vendor.try_parameters(&self.settings)
     }
 
     /// The parameters of a token request: a form body, or a JSON object where the profile

@@ -146,3 +146,12 @@ pub(super) fn metadata(input: &MetadataInput<'_>) -> Value {
     };
     serde_json::to_value(metadata).unwrap_or_else(|_| json!({"issuer": input.issuer}))
 }
+
+/// The client's OAuth scopes and audiences, as the start-up summary lists them.
+pub(super) fn banner_scope(client: &RegisteredClient) -> String {
+    let mut text = format!("scopes: [{}]", client.scopes);
+    if !client.audiences.is_empty() {
+        text.push_str(&format!("  audiences: [{}]", client.audiences.join(" ")));
+    }
+    text
+}

@@ -4,7 +4,8 @@
 use ccflow_protocol::{ClientId, Scope, Scopes};
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, Grant, GrantInput, ScopeReport, Vendor, into_map};
+use super::{ClaimInput, Grant, GrantInput, ProfileSettings, ScopeReport, Vendor, into_map};
+use crate::domain::clients::RegisteredClient;
 use crate::domain::endpoint::EndpointError;
 
 /// SLB Authenticator.
@@ -12,6 +13,38 @@ use crate::domain::endpoint::EndpointError;
 pub(super) struct Slb;
 
 impl Vendor for Slb {
+    /// The audiences the client may name in `scope` (its `audiences`, or any registered client
+    /// or service audience).
+    fn banner_scope(&self, client: &RegisteredClient) -> String {
+        let reachable = if client.audiences.is_empty() {
+            "any registered client or service audience".to_owned()
+        } else {
+            client.audiences.join(" ")
+        };
+        format!("scope (audiences): [{reachable}]")
+    }
+
+    /// An audience is granted only when `scope` asks for it (seed 001).
+    fn try_parameters(&self, settings: &ProfileSettings) -> String {
+        settings
+            .service_audiences
+            .first()
+            .map(|audience| format!(" -d scope={audience}"))
+            .unwrap_or_default()
+    }
+
+    /// The demo clients' audience is a service audience, so `scope=demo-api` is granted.
+    fn demo_setup(&self, settings: &mut ProfileSettings) {
+        let demo = crate::config::DEMO_AUDIENCE;
+        if !settings
+            .service_audiences
+            .iter()
+            .any(|audience| audience == demo)
+        {
+            settings.service_audiences.push(demo.to_owned());
+        }
+    }
+
     /// `iss`, `sub`, `azp`, `aud` = [own id, valid scopes…], `iat`, `exp`, `jti` (I).
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {
         let client_id = input.client.id.as_str();

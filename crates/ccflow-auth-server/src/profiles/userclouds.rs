@@ -14,6 +14,7 @@ use super::{
     ClaimInput, Grant, GrantInput, MetadataInput, ProfileSettings, ResponseStyle, Vendor, into_map,
 };
 use crate::domain::authentication::{AuthFailure, AuthFailureKind};
+use crate::domain::clients::RegisteredClient;
 use crate::domain::echo::truncate;
 use crate::domain::endpoint::EndpointError;
 use crate::domain::ids::{name_uuid, random_bytes, random_uuid};
@@ -27,6 +28,11 @@ pub(super) struct UserClouds;
 const SERVER_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 impl Vendor for UserClouds {
+    /// UserClouds ignores `scope` (seed 004).
+    fn banner_scope(&self, _client: &RegisteredClient) -> String {
+        "scope: ignored; audience parameters go into aud".to_owned()
+    }
+
     /// `iss`, `sub` (app UUID), `aud` = [audiences…, issuer], `iat`, `exp`, `jti`,
     /// `subject_type`, `organization_id` (D).
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {

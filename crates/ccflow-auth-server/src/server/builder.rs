@@ -54,15 +54,7 @@ impl MockAuthServerBuilder {
     /// [`profile`](Self::profile).
     pub fn demo_clients(mut self) -> Self {
         self.settings.clients.extend(crate::config::demo_clients());
-        let service_audiences = &mut self.settings.profile_settings.service_audiences;
-        if self.settings.profile.spec().scopes
-            == ccflow_protocol::ScopeSemantics::AudienceByClientId
-            && !service_audiences
-                .iter()
-                .any(|audience| audience == crate::config::DEMO_AUDIENCE)
-        {
-            service_audiences.push(crate::config::DEMO_AUDIENCE.to_owned());
-        }
+        crate::profiles::demo_setup(self.settings.profile, &mut self.settings.profile_settings);
         self
     }
 
