@@ -4,6 +4,7 @@ mod bench;
 mod e2e;
 mod fuzz;
 mod soak;
+mod tidy;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
