@@ -101,11 +101,11 @@ pub fn form_urlencode(text: &str) -> String {
 /// case-insensitively, parameters may follow, and a `charset` must be
 /// `utf-8`.
 fn is_utf8_form_content_type(content_type: &str) -> bool {
-    let mut parts = content_type.split(';');
-    let media_type = parts.next().unwrap_or_default().trim();
-    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    if !crate::media::is_form(content_type) {
         return false;
     }
+    let mut parts = content_type.split(';');
+    parts.next();
     for parameter in parts {
         let parameter = parameter.trim();
         if parameter.is_empty() {

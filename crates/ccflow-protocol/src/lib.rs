@@ -25,6 +25,7 @@ mod clock;
 mod error;
 mod form;
 mod jwk;
+pub mod media;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 mod profile;

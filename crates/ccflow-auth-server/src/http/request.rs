@@ -48,12 +48,7 @@ pub(super) async fn read_body(
 pub(super) fn probe(request: &HttpRequest, body: &[u8]) -> Probe {
     let mut probe = Probe::default();
     let params = match header_str(request, header::CONTENT_TYPE) {
-        Some(ct)
-            if ct
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json") =>
-        {
+        Some(ct) if ccflow_protocol::media::is_json(ct) => {
             ccflow_protocol::FormParams::from_json_body(body, &["resource", "audience"]).ok()
         }
         _ => std::str::from_utf8(body)

@@ -250,11 +250,7 @@ impl Dialect {
         body: &[u8],
     ) -> Result<FormParams, EndpointError> {
         const REPEATABLE: [&str; 2] = ["resource", "audience"];
-        let is_json = content_type.is_some_and(|ct| {
-            ct.split(';')
-                .next()
-                .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-        });
+        let is_json = content_type.is_some_and(ccflow_protocol::media::is_json);
         if is_json && self.spec.accepts_json_body {
             FormParams::from_json_body(body, &REPEATABLE)
         } else {
