@@ -67,14 +67,15 @@ impl Default for AuthThrottle {
 }
 
 impl AuthThrottle {
-    /// The settings as the admin API shows them, with the config file's key names.
-    pub(crate) fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "max_failures_per_client": self.max_failures_per_client,
-            "max_failures_per_ip": self.max_failures_per_ip,
-            "window_secs": self.window.as_secs(),
-            "max_tracked": self.max_tracked,
-        })
+    /// The settings with the config file's names: failures per client id and per address,
+    /// the window in seconds, and how many keys are tracked.
+    pub(crate) fn as_config(&self) -> (u32, u32, u64, usize) {
+        (
+            self.max_failures_per_client,
+            self.max_failures_per_ip,
+            self.window.as_secs(),
+            self.max_tracked,
+        )
     }
 
     /// Failures one client id may have in a window; the next request naming it is throttled.

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{ClientId, Clock, Profile, ProfileSpec, Routes, VirtualClock};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::control::journal::{Endpoint, Journal};
 use crate::control::limits::Limits;
@@ -183,24 +183,6 @@ impl AuthServer {
     pub fn clear_auth_failures(&self) {
         if let Some(throttle) = &self.inner.throttle {
             throttle.clear();
-        }
-    }
-
-    /// The throttle's state for the admin API: whether it is on, its settings, and how many
-    /// client ids and addresses have failures counted (ids are kept only as keyed hashes, so
-    /// they cannot be listed).
-    pub(crate) fn throttle_json(&self) -> Value {
-        match &self.inner.throttle {
-            None => json!({ "enabled": false }),
-            Some(throttle) => {
-                let (client_ids, addresses) = throttle.tracked();
-                json!({
-                    "enabled": true,
-                    "settings": throttle.settings().to_json(),
-                    "tracked_client_ids": client_ids,
-                    "tracked_addresses": addresses,
-                })
-            }
         }
     }
 

@@ -4,30 +4,56 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::respond::admin_error;
 use crate::domain::auth_server::AuthServer;
+use crate::domain::clients::RegisteredClient;
+
+/// `GET /_ccflow/clients`' answer. Members are in alphabetical order, as the untyped JSON
+/// objects this replaced wrote them.
+#[derive(Serialize)]
+struct ClientsBody<'a> {
+    clients: Vec<ClientBody<'a>>,
+}
 
 /// A registered client's public metadata: never its secret, nor its keys beyond their count.
-fn client_json(client: &crate::domain::clients::RegisteredClient) -> Value {
-    json!({
-        "client_id": client.id.as_str(),
-        "auth_methods": client.auth_methods.iter().map(|method| method.as_str()).collect::<Vec<_>>(),
-        "scopes": client.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
-        "audiences": client.audiences,
-        "token_ttl_secs": client.token_ttl.map(|ttl| ttl.as_secs()),
-        "n_public_keys": client.keys.len(),
-    })
+#[derive(Serialize)]
+struct ClientBody<'a> {
+    audiences: &'a [String],
+    auth_methods: Vec<&'static str>,
+    client_id: &'a str,
+    n_public_keys: usize,
+    scopes: Vec<&'a str>,
+    token_ttl_secs: Option<u64>,
+}
+
+impl<'a> ClientBody<'a> {
+    fn new(client: &'a RegisteredClient) -> Self {
+        Self {
+            audiences: &client.audiences,
+            auth_methods: client
+                .auth_methods
+                .iter()
+                .map(|method| method.as_str())
+                .collect(),
+            client_id: client.id.as_str(),
+            n_public_keys: client.keys.len(),
+            scopes: client.scopes.iter().map(|scope| scope.as_str()).collect(),
+            token_ttl_secs: client.token_ttl.map(|ttl| ttl.as_secs()),
+        }
+    }
 }
 
 /// `GET /_ccflow/clients`: every registered client's id and public metadata, in registration
 /// order.
 pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
-    let clients: Vec<Value> = server.registry().iter().map(client_json).collect();
+    let registry = server.registry();
+    let clients = registry.iter().map(ClientBody::new).collect();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"clients": clients}))
+        .json(ClientsBody { clients })
 }
 
 /// `POST /_ccflow/clients`: registers one client (`ClientRegistration` as JSON); a bad body
@@ -66,7 +92,7 @@ pub(super) async fn post_clients(server: web::Data<AuthServer>, body: web::Bytes
         Ok(()) => match server.registry().get(&id) {
             Some(client) => HttpResponse::Created()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(client_json(client)),
+                .json(ClientBody::new(client)),
             // Removed by a concurrent call in between; it was registered all the same.
             None => HttpResponse::Created().finish(),
         },

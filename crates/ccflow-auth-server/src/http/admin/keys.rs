@@ -4,7 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::respond::{admin_error, unix_seconds_f64};
 use crate::domain::auth_server::AuthServer;
@@ -13,25 +14,47 @@ use crate::domain::auth_server::AuthServer;
 pub(super) async fn get_keys(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(keys_json(&server))
+        .json(keys_body(&server, None))
 }
 
-fn keys_json(server: &AuthServer) -> Value {
-    let keys: Vec<Value> = server
+/// The key ring as the admin API shows it. Members are in alphabetical order, as the untyped
+/// JSON objects this replaced wrote them.
+#[derive(Serialize)]
+struct KeysBody {
+    /// The new signing key's `kid`, in the answer to a rotation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<String>,
+    keys: Vec<KeyBody>,
+}
+
+/// One key: its public part and where it is in its life.
+#[derive(Serialize)]
+struct KeyBody {
+    alg: String,
+    /// As a JSON value, so its members keep the order they had.
+    jwk: Value,
+    kid: String,
+    /// Unix seconds.
+    retire_at: Option<i64>,
+    state: &'static str,
+}
+
+fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody {
+    let keys = server
         .keys()
         .entries()
         .iter()
-        .map(|entry| {
-            json!({
-                "kid": entry.key.kid(),
-                "alg": format!("{:?}", entry.key.algorithm()),
-                "state": entry.state.as_str(),
-                "retire_at": entry.retire_at.map(|at| unix_seconds_f64(at).round() as i64),
-                "jwk": entry.key.public_jwk(),
-            })
+        .map(|entry| KeyBody {
+            alg: format!("{:?}", entry.key.algorithm()),
+            jwk: serde_json::to_value(entry.key.public_jwk()).unwrap_or_default(),
+            kid: entry.key.kid().to_owned(),
+            retire_at: entry
+                .retire_at
+                .map(|at| unix_seconds_f64(at).round() as i64),
+            state: entry.state.as_str(),
         })
         .collect();
-    json!({"keys": keys})
+    KeysBody { active, keys }
 }
 
 /// `POST /_ccflow/keys/rotate`: a new key signs from now on; the previous one stays published
@@ -40,13 +63,9 @@ pub(super) async fn rotate_keys(server: web::Data<AuthServer>) -> HttpResponse {
     let rotating = server.clone();
     // RSA generation is CPU work: keep it off the I/O threads.
     match web::block(move || rotating.rotate_keys()).await {
-        Ok(Ok(kid)) => {
-            let mut body = keys_json(&server);
-            body["active"] = json!(kid);
-            HttpResponse::Ok()
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(body)
-        }
+        Ok(Ok(kid)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(keys_body(&server, Some(kid))),
         Ok(Err(error)) => {
             tracing::error!(%error, "key rotation failed");
             admin_error(

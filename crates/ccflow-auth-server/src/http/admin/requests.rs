@@ -4,25 +4,55 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::respond::{admin_error, unix_seconds_f64};
 use crate::control::journal::{Endpoint, JournalEntry};
 use crate::domain::auth_server::AuthServer;
 
-fn entry_json(entry: &JournalEntry) -> Value {
-    json!({
-        "received_at": unix_seconds_f64(entry.received_at),
-        "endpoint": entry.endpoint.as_str(),
-        "method": entry.method,
-        "path": entry.path,
-        "client_id": entry.client_id.as_ref().map(|id| id.as_str()),
-        "status": entry.status,
-        "error": entry.error.as_ref().map(|code| code.as_str()),
-        "latency_us": entry.latency_us,
-        "auth_method": entry.auth_method,
-        "params": entry.params.iter().map(|(name, value)| json!([name, value])).collect::<Vec<_>>(),
-    })
+/// `GET /_ccflow/requests`' answer. Members are in alphabetical order, as the untyped JSON
+/// objects this replaced wrote them.
+#[derive(Serialize)]
+struct RequestsBody<'a> {
+    requests: Vec<EntryBody<'a>>,
+}
+
+/// One journal entry as the admin API shows it.
+#[derive(Serialize)]
+struct EntryBody<'a> {
+    auth_method: Option<&'a str>,
+    client_id: Option<&'a str>,
+    endpoint: &'static str,
+    error: Option<&'a str>,
+    latency_us: u64,
+    method: &'a str,
+    /// `[name, value]` pairs, secrets redacted.
+    params: Vec<(&'a str, &'a str)>,
+    path: &'a str,
+    /// Unix seconds, with a fraction.
+    received_at: f64,
+    status: u16,
+}
+
+impl<'a> EntryBody<'a> {
+    fn new(entry: &'a JournalEntry) -> Self {
+        Self {
+            auth_method: entry.auth_method.as_deref(),
+            client_id: entry.client_id.as_ref().map(|id| id.as_str()),
+            endpoint: entry.endpoint.as_str(),
+            error: entry.error.as_ref().map(|code| code.as_str()),
+            latency_us: entry.latency_us,
+            method: &entry.method,
+            params: entry
+                .params
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect(),
+            path: &entry.path,
+            received_at: unix_seconds_f64(entry.received_at),
+            status: entry.status,
+        }
+    }
 }
 
 /// `GET /_ccflow/requests[?endpoint=token][&client_id=…]`: the journal, oldest first.
@@ -54,9 +84,8 @@ pub(super) async fn get_requests(
         None => None,
     };
     let client_id = query.get("client_id");
-    let entries: Vec<Value> = server
-        .journal()
-        .entries()
+    let entries = server.journal().entries();
+    let requests = entries
         .iter()
         .filter(|entry| endpoint.is_none_or(|wanted| entry.endpoint == wanted))
         .filter(|entry| {
@@ -67,11 +96,11 @@ pub(super) async fn get_requests(
                     .is_some_and(|id| id.as_str() == wanted)
             })
         })
-        .map(entry_json)
+        .map(EntryBody::new)
         .collect();
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"requests": entries}))
+        .json(RequestsBody { requests })
 }
 
 /// `DELETE /_ccflow/requests`: empties the journal.

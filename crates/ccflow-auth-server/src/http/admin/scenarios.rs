@@ -4,25 +4,60 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::respond::admin_error;
 use crate::domain::auth_server::AuthServer;
 
-fn scenarios_json(server: &AuthServer) -> Value {
-    let scenarios: Vec<Value> = server
+/// `GET /_ccflow/scenarios`' answer. Members are in alphabetical order, as the untyped JSON
+/// objects this replaced wrote them.
+#[derive(Serialize)]
+struct ScenariosBody {
+    scenarios: Vec<ScenarioBody>,
+}
+
+/// One installed scenario and its counts.
+#[derive(Serialize)]
+struct ScenarioBody {
+    hits: u64,
+    id: u64,
+    /// As a JSON value, so its members keep the order they had.
+    scenario: Value,
+    seen: u64,
+}
+
+/// `POST /_ccflow/scenarios`' answer: the new scenarios' ids.
+#[derive(Serialize)]
+struct IdsBody {
+    ids: Vec<u64>,
+}
+
+/// `POST /_ccflow/mint`'s answer.
+#[derive(Serialize)]
+struct TokenBody {
+    token: String,
+}
+
+fn scenarios_body(server: &AuthServer) -> ScenariosBody {
+    let scenarios = server
         .scenarios()
         .into_iter()
-        .map(|status| json!({"id": status.id, "seen": status.seen, "hits": status.hits, "scenario": status.spec}))
+        .map(|status| ScenarioBody {
+            hits: status.hits,
+            id: status.id,
+            scenario: serde_json::to_value(&status.spec).unwrap_or_default(),
+            seen: status.seen,
+        })
         .collect();
-    json!({"scenarios": scenarios})
+    ScenariosBody { scenarios }
 }
 
 /// `GET /_ccflow/scenarios`: every scenario with its hit counts.
 pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(scenarios_json(&server))
+        .json(scenarios_body(&server))
 }
 
 /// `POST /_ccflow/scenarios`: one scenario object or an array of them; all or nothing.
@@ -62,7 +97,7 @@ pub(super) async fn post_scenarios(
         .collect();
     HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(json!({"ids": ids}))
+        .json(IdsBody { ids })
 }
 
 /// `DELETE /_ccflow/scenarios`: removes them all.
@@ -102,7 +137,7 @@ pub(super) async fn post_mint(server: web::Data<AuthServer>, body: web::Bytes) -
     match server.mint_spec(&spec) {
         Ok(token) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(json!({"token": token})),
+            .json(TokenBody { token }),
         Err(error) => admin_error(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,

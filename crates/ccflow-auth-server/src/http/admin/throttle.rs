@@ -2,15 +2,62 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use serde::Serialize;
 
 use crate::domain::auth_server::AuthServer;
+
+/// `GET /_ccflow/throttle`'s answer. Members are in alphabetical order, as the untyped JSON
+/// objects this replaced wrote them.
+#[derive(Serialize)]
+struct ThrottleBody {
+    enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<ThrottleSettingsBody>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracked_addresses: Option<usize>,
+    /// Client ids are kept only as keyed hashes, so they can be counted but not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracked_client_ids: Option<usize>,
+}
+
+/// The throttle's settings, with the config file's key names.
+#[derive(Serialize)]
+struct ThrottleSettingsBody {
+    max_failures_per_client: u32,
+    max_failures_per_ip: u32,
+    max_tracked: usize,
+    window_secs: u64,
+}
 
 /// `GET /_ccflow/throttle`: whether failed-authentication throttling is on, its settings, and
 /// how many client ids and addresses it is counting.
 pub(super) async fn get_throttle(server: web::Data<AuthServer>) -> HttpResponse {
+    let body = match &server.inner.throttle {
+        None => ThrottleBody {
+            enabled: false,
+            settings: None,
+            tracked_addresses: None,
+            tracked_client_ids: None,
+        },
+        Some(throttle) => {
+            let (client_ids, addresses) = throttle.tracked();
+            let (per_client, per_ip, window_secs, max_tracked) = throttle.settings().as_config();
+            ThrottleBody {
+                enabled: true,
+                settings: Some(ThrottleSettingsBody {
+                    max_failures_per_client: per_client,
+                    max_failures_per_ip: per_ip,
+                    max_tracked,
+                    window_secs,
+                }),
+                tracked_addresses: Some(addresses),
+                tracked_client_ids: Some(client_ids),
+            }
+        }
+    };
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(server.throttle_json())
+        .json(body)
 }
 
 /// `DELETE /_ccflow/throttle`: forgets every counted failure and lifts every block, so a test
