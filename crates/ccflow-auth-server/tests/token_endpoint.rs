@@ -72,7 +72,8 @@ struct Case {
     claims_absent: &'static [&'static str],
 }
 
-const NONE: Case = Case {
+/// The base row: `orders-service` over Basic, no parameters, nothing checked beyond the 200.
+const BASE: Case = Case {
     name: "",
     auth: Auth::Basic,
     client_id: "orders-service",
@@ -97,7 +98,7 @@ fn cases() -> Vec<Case> {
             verify_for: Some("post-only"),
             claims: vec![("aud", json!("post-only"))],
             claims_absent: &["scope"],
-            ..NONE
+            ..BASE
         },
         Case {
             name: "a requested subset of scopes",
@@ -105,14 +106,14 @@ fn cases() -> Vec<Case> {
             body: vec![("scope", json!("orders.write"))],
             verify_for: Some("orders-api"),
             claims: vec![("scope", json!("orders.write"))],
-            ..NONE
+            ..BASE
         },
         Case {
             name: "a resource picks the audience",
             params: &[("resource", "billing-api")],
             verify_for: Some("billing-api"),
             claims: vec![("aud", json!("billing-api"))],
-            ..NONE
+            ..BASE
         },
         // RFC 8707 lets `resource` repeat.
         Case {
@@ -120,7 +121,7 @@ fn cases() -> Vec<Case> {
             params: &[("resource", "billing-api"), ("resource", "orders-api")],
             verify_for: Some("orders-api"),
             claims: vec![("aud", json!(["billing-api", "orders-api"]))],
-            ..NONE
+            ..BASE
         },
         // Reserved and non-ASCII characters in the credentials, with a per-client lifetime.
         Case {
@@ -130,14 +131,14 @@ fn cases() -> Vec<Case> {
             body: vec![("expires_in", json!(120))],
             verify_for: Some(SPECIAL_ID),
             claims: vec![("client_id", json!(SPECIAL_ID)), ("exp", json!(T0 + 120))],
-            ..NONE
+            ..BASE
         },
         Case {
             name: "special characters in post",
             auth: Auth::Post,
             client_id: SPECIAL_ID,
             client_secret: SPECIAL_SECRET,
-            ..NONE
+            ..BASE
         },
     ]
 }
@@ -159,6 +160,7 @@ async fn check(case: &Case) {
             pairs.extend_from_slice(case.params);
             let response = post_form(&server.token_url(), None, form(&pairs)).await;
             assert_eq!(response.status(), 200, "{name}: status");
+            // A row that checks nothing more reads no body, as its old block did not.
             if case.verify_for.is_none() && case.body.is_empty() && case.body_absent.is_empty() {
                 return;
             }
