@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use ccflow_auth_server::{Client, MockAuthServer, SigningKey, VirtualClock};
-use common::{basic, fixture, form, http, post_form};
+use common::{ADMIN_GET, AdminCase, basic, check_admin, fixture, form, http, post_form};
 use serde_json::{Value, json};
 
 async fn server() -> MockAuthServer {
@@ -240,51 +240,6 @@ async fn the_keys_are_listed_with_public_parts_only() {
 }
 
 #[tokio::test]
-async fn an_admin_token_is_required_when_configured() {
-    let server = MockAuthServer::builder()
-        .admin_token("admin-canary-token")
-        .client(Client::new("svc", "secret"))
-        .start()
-        .await
-        .unwrap();
-    let url = format!("{}/_ccflow/clock", server.uri());
-    let missing = http().get(&url).send().await.unwrap();
-    assert_eq!(missing.status(), 401);
-    assert!(
-        missing.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("invalid_token")
-    );
-    let wrong = http().get(&url).bearer_auth("nope").send().await.unwrap();
-    assert_eq!(wrong.status(), 401);
-    let right = http()
-        .get(&url)
-        .bearer_auth("admin-canary-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(right.status(), 200);
-    assert!(!format!("{:?}", server).contains("admin-canary-token"));
-}
-
-#[tokio::test]
-async fn the_admin_api_can_be_turned_off() {
-    let server = MockAuthServer::builder()
-        .admin(false)
-        .client(Client::new("svc", "secret"))
-        .start()
-        .await
-        .unwrap();
-    let response = http()
-        .get(format!("{}/_ccflow/clock", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
-}
-
-#[tokio::test]
 async fn assertions_and_expectations_read_the_journal() {
     let server = server().await;
     server.expect_token_requests().for_client("svc").exactly(2);
@@ -421,27 +376,121 @@ async fn every_route_in_the_openapi_document_is_served() {
     }
 }
 
+/// Which server an admin case talks to.
+enum Admin {
+    /// The admin API open, as `server()` starts it.
+    Open,
+    /// Guarded by `ADMIN_TOKEN`.
+    Guarded,
+    /// Turned off.
+    Off,
+}
+
+const ADMIN_TOKEN: &str = "admin-canary-token";
+
+const CASES: &[(Admin, AdminCase)] = &[
+    // Wrong methods are 405 with `Allow`; unknown admin paths are 404.
+    (
+        Admin::Open,
+        AdminCase {
+            name: "PUT on the clock",
+            method: "PUT",
+            path: "/_ccflow/clock",
+            status: 405,
+            allow: Some("GET, POST"),
+            ..ADMIN_GET
+        },
+    ),
+    (
+        Admin::Open,
+        AdminCase {
+            name: "GET on one scenario",
+            path: "/_ccflow/scenarios/7",
+            status: 405,
+            allow: Some("DELETE"),
+            ..ADMIN_GET
+        },
+    ),
+    (
+        Admin::Open,
+        AdminCase {
+            name: "an unknown admin path",
+            path: "/_ccflow/nothing",
+            status: 404,
+            ..ADMIN_GET
+        },
+    ),
+    // An admin token is required when configured.
+    (
+        Admin::Guarded,
+        AdminCase {
+            name: "no admin token",
+            path: "/_ccflow/clock",
+            status: 401,
+            challenge: Some("invalid_token"),
+            ..ADMIN_GET
+        },
+    ),
+    (
+        Admin::Guarded,
+        AdminCase {
+            name: "a wrong admin token",
+            path: "/_ccflow/clock",
+            bearer: Some("nope"),
+            status: 401,
+            ..ADMIN_GET
+        },
+    ),
+    (
+        Admin::Guarded,
+        AdminCase {
+            name: "the admin token",
+            path: "/_ccflow/clock",
+            bearer: Some(ADMIN_TOKEN),
+            status: 200,
+            ..ADMIN_GET
+        },
+    ),
+    // The admin API can be turned off.
+    (
+        Admin::Off,
+        AdminCase {
+            name: "the admin API turned off",
+            path: "/_ccflow/clock",
+            status: 404,
+            ..ADMIN_GET
+        },
+    ),
+];
+
+async fn guarded_server() -> MockAuthServer {
+    MockAuthServer::builder()
+        .admin_token(ADMIN_TOKEN)
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
-async fn admin_paths_with_the_wrong_method_are_405_with_allow() {
-    let server = server().await;
-    let response = http()
-        .put(format!("{}/_ccflow/clock", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "GET, POST");
-    let response = http()
-        .get(format!("{}/_ccflow/scenarios/7", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "DELETE");
-    let response = http()
-        .get(format!("{}/_ccflow/nothing", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 404);
+async fn each_admin_request_gets_its_status_and_headers() {
+    for (admin, case) in CASES {
+        let server = match admin {
+            Admin::Open => server().await,
+            Admin::Guarded => guarded_server().await,
+            Admin::Off => MockAuthServer::builder()
+                .admin(false)
+                .client(Client::new("svc", "secret"))
+                .start()
+                .await
+                .unwrap(),
+        };
+        check_admin(&server, case).await;
+    }
+}
+
+#[tokio::test]
+async fn the_admin_token_is_not_in_the_servers_debug_output() {
+    let server = guarded_server().await;
+    assert!(!format!("{:?}", server).contains(ADMIN_TOKEN));
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use ccflow_auth_server::Endpoint;
+use ccflow_auth_server::{Endpoint, MockAuthServer};
 use common::{SPECIAL_ID, SPECIAL_SECRET, basic, form, http, start};
 
 const CC: (&str, &str) = ("grant_type", "client_credentials");
@@ -278,6 +278,78 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Sends the case's request and checks the answer; failures name the case (an async fn cannot
+/// be `#[track_caller]`).
+async fn check(server: &MockAuthServer, client: &reqwest::Client, case: &Case) {
+    let url = match case.path {
+        Some(path) => format!("{}{path}", server.uri()),
+        None => server.token_url(),
+    };
+    let mut request = client
+        .request(case.method.parse().unwrap(), &url)
+        .body(case.body.clone());
+    if let Some(content_type) = case.content_type {
+        request = request.header("content-type", content_type);
+    }
+    if let Some(authorization) = &case.authorization {
+        request = request.header("authorization", authorization);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let name = case.name;
+    assert_eq!(status, case.status, "{name}: status (body {text})");
+    let body: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{name}: body is not JSON: {text}"));
+    assert_eq!(body["error"], case.error, "{name}: error code in {body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{name}: description in {body}"
+    );
+    assert!(
+        body.get("access_token").is_none(),
+        "{name}: no token in {body}"
+    );
+    assert_eq!(
+        headers["cache-control"], "no-store",
+        "{name}: cache-control"
+    );
+    assert_eq!(
+        headers["content-type"], "application/json",
+        "{name}: content-type"
+    );
+    let challenge = headers
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    if case.challenge {
+        assert_eq!(
+            challenge.as_deref(),
+            Some("Basic realm=\"ccflow\""),
+            "{name}: WWW-Authenticate"
+        );
+    } else {
+        assert_eq!(challenge, None, "{name}: no WWW-Authenticate expected");
+    }
+    if status == 405 {
+        assert_eq!(headers["allow"], "POST", "{name}: Allow header");
+    }
+    // Error descriptions never echo a secret.
+    for secret in [
+        "orders-secret",
+        "post-secret",
+        "basic-secret",
+        SPECIAL_SECRET,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{name}: body leaks a secret: {text}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_requests_get_the_right_error_and_issue_nothing() {
     let (server, _clock) = start().await;
@@ -285,73 +357,7 @@ async fn bad_requests_get_the_right_error_and_issue_nothing() {
     assert!(table.len() >= 30, "the table must cover at least 30 cases");
     let client = http();
     for case in &table {
-        let url = match case.path {
-            Some(path) => format!("{}{path}", server.uri()),
-            None => server.token_url(),
-        };
-        let mut request = client
-            .request(case.method.parse().unwrap(), &url)
-            .body(case.body.clone());
-        if let Some(content_type) = case.content_type {
-            request = request.header("content-type", content_type);
-        }
-        if let Some(authorization) = &case.authorization {
-            request = request.header("authorization", authorization);
-        }
-        let response = request.send().await.expect("request sent");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let name = case.name;
-        assert_eq!(status, case.status, "{name}: status (body {text})");
-        let body: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{name}: body is not JSON: {text}"));
-        assert_eq!(body["error"], case.error, "{name}: error code in {body}");
-        assert!(
-            body["error_description"]
-                .as_str()
-                .is_some_and(|d| !d.is_empty()),
-            "{name}: description in {body}"
-        );
-        assert!(
-            body.get("access_token").is_none(),
-            "{name}: no token in {body}"
-        );
-        assert_eq!(
-            headers["cache-control"], "no-store",
-            "{name}: cache-control"
-        );
-        assert_eq!(
-            headers["content-type"], "application/json",
-            "{name}: content-type"
-        );
-        let challenge = headers
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned());
-        if case.challenge {
-            assert_eq!(
-                challenge.as_deref(),
-                Some("Basic realm=\"ccflow\""),
-                "{name}: WWW-Authenticate"
-            );
-        } else {
-            assert_eq!(challenge, None, "{name}: no WWW-Authenticate expected");
-        }
-        if status == 405 {
-            assert_eq!(headers["allow"], "POST", "{name}: Allow header");
-        }
-        // Error descriptions never echo a secret.
-        for secret in [
-            "orders-secret",
-            "post-secret",
-            "basic-secret",
-            SPECIAL_SECRET,
-        ] {
-            assert!(
-                !text.contains(secret),
-                "{name}: body leaks a secret: {text}"
-            );
-        }
+        check(&server, &client, case).await;
     }
     let entries = server.received_requests();
     assert_eq!(entries.len(), table.len(), "every request is journaled");

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use ccflow_auth_server::{Client, MockAuthServer};
-use common::{basic, form, http, post_form, start, token};
+use common::{ADMIN_GET, AdminCase, basic, check_admin, form, http, post_form, start, token};
 use serde_json::{Value, json};
 
 const ORDERS: (&str, &str) = ("orders-service", "orders-secret");
@@ -248,24 +248,34 @@ async fn introspect_as(server: &MockAuthServer, token: &str, id: &str, secret: &
     .unwrap()
 }
 
-#[tokio::test]
-async fn client_routes_answer_405_with_allow_and_need_the_admin_token_when_set() {
-    let (server, _clock) = start().await;
-    let response = http()
-        .put(format!("{}/_ccflow/clients", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "GET, POST");
-    let response = http()
-        .get(format!("{}/_ccflow/clients/orders-service", server.uri()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 405);
-    assert_eq!(response.headers()["allow"], "DELETE");
+const WRONG_METHODS: &[AdminCase] = &[
+    AdminCase {
+        name: "PUT on the client list",
+        method: "PUT",
+        path: "/_ccflow/clients",
+        status: 405,
+        allow: Some("GET, POST"),
+        ..ADMIN_GET
+    },
+    AdminCase {
+        name: "GET on one client",
+        path: "/_ccflow/clients/orders-service",
+        status: 405,
+        allow: Some("DELETE"),
+        ..ADMIN_GET
+    },
+];
 
+#[tokio::test]
+async fn client_routes_answer_405_with_allow() {
+    let (server, _clock) = start().await;
+    for case in WRONG_METHODS {
+        check_admin(&server, case).await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_client_needs_the_admin_token_when_set() {
     let guarded = MockAuthServer::builder()
         .admin_token("admin-canary")
         .client(Client::new("svc", "secret"))

@@ -63,68 +63,151 @@ async fn a_503_with_retry_after_for_the_first_two_requests_of_one_client() {
     );
 }
 
+/// One token request in a sequence: the fault installed for it (`nth` its place, 1-based), if
+/// any, and what its answer must show. A field left `None` or empty is not checked.
+struct Step {
+    name: &'static str,
+    fault: Option<Fault>,
+    status: Option<u16>,
+    /// Headers with exactly these values.
+    headers: &'static [(&'static str, &'static str)],
+    content_type_prefix: Option<&'static str>,
+    /// Whether the body parses as JSON.
+    json: Option<bool>,
+    members: Vec<(&'static str, Value)>,
+    absent: &'static [&'static str],
+    strings: &'static [&'static str],
+}
+
+fn step(name: &'static str, fault: Option<Fault>) -> Step {
+    Step {
+        name,
+        fault,
+        status: None,
+        headers: &[],
+        content_type_prefix: None,
+        json: None,
+        members: Vec::new(),
+        absent: &[],
+        strings: &[],
+    }
+}
+
+/// A 200 with a JSON body, after `fault` if there is one.
+fn normal(name: &'static str, fault: Option<Fault>) -> Step {
+    Step {
+        status: Some(200),
+        json: Some(true),
+        ..step(name, fault)
+    }
+}
+
+/// Installs each step's fault for the token request at its place on one server, then sends
+/// the requests in order and checks each answer; failures name the step (an async fn cannot be
+/// `#[track_caller]`).
+async fn check(steps: Vec<Step>) {
+    let server = server().await;
+    for (place, step) in (1..).zip(&steps) {
+        if let Some(fault) = &step.fault {
+            server.on_token().nth(place).respond(fault.clone());
+        }
+    }
+    for step in &steps {
+        let name = step.name;
+        let response = token_request(&server, "svc", "secret").await;
+        if let Some(status) = step.status {
+            assert_eq!(response.status(), status, "{name}: status");
+        }
+        for (header, value) in step.headers {
+            assert_eq!(response.headers()[*header], *value, "{name}: {header}");
+        }
+        if let Some(prefix) = step.content_type_prefix {
+            let content_type = response.headers()["content-type"].to_str().unwrap();
+            assert!(
+                content_type.starts_with(prefix),
+                "{name}: content-type {content_type}"
+            );
+        }
+        let text = response.text().await.unwrap();
+        let parsed = serde_json::from_str::<Value>(&text);
+        if let Some(json) = step.json {
+            assert_eq!(parsed.is_ok(), json, "{name}: body is JSON: {text}");
+        }
+        let body = parsed.unwrap_or(Value::Null);
+        for (member, want) in &step.members {
+            assert_eq!(&body[*member], want, "{name}: `{member}` in {body}");
+        }
+        for member in step.absent {
+            assert!(body.get(*member).is_none(), "{name}: `{member}` in {body}");
+        }
+        for member in step.strings {
+            assert!(body[*member].is_string(), "{name}: `{member}` in {body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_injected_invalid_client_after_basic_carries_the_challenge() {
-    let server = server().await;
-    server
-        .on_token()
-        .nth(1)
-        .respond(Fault::oauth_error(ErrorCode::InvalidClient));
-    let response = token_request(&server, "svc", "secret").await;
-    assert_eq!(response.status(), 401);
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Basic realm=\"ccflow\""
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_client");
-    ok_body(token_request(&server, "svc", "secret").await).await;
+    check(vec![
+        Step {
+            status: Some(401),
+            headers: &[("www-authenticate", "Basic realm=\"ccflow\"")],
+            json: Some(true),
+            members: vec![("error", json!("invalid_client"))],
+            ..step(
+                "injected invalid_client",
+                Some(Fault::oauth_error(ErrorCode::InvalidClient)),
+            )
+        },
+        normal("the next request", None),
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn reshaping_faults_change_an_otherwise_normal_token_response() {
-    let server = server().await;
-    server.on_token().nth(1).respond(Fault::expires_in(0));
-    server.on_token().nth(2).respond(Fault::expires_in(-30));
-    server.on_token().nth(3).respond(Fault::MissingTokenType);
-    assert_eq!(
-        ok_body(token_request(&server, "svc", "secret").await).await["expires_in"],
-        0
-    );
-    assert_eq!(
-        ok_body(token_request(&server, "svc", "secret").await).await["expires_in"],
-        -30
-    );
-    let body = ok_body(token_request(&server, "svc", "secret").await).await;
-    assert!(
-        body.get("token_type").is_none() && body["access_token"].is_string(),
-        "{body}"
-    );
+    check(vec![
+        Step {
+            members: vec![("expires_in", json!(0))],
+            ..normal("expires_in 0", Some(Fault::expires_in(0)))
+        },
+        Step {
+            members: vec![("expires_in", json!(-30))],
+            ..normal("expires_in -30", Some(Fault::expires_in(-30)))
+        },
+        Step {
+            absent: &["token_type"],
+            strings: &["access_token"],
+            ..normal("no token_type", Some(Fault::MissingTokenType))
+        },
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn broken_bodies_and_pages() {
-    let server = server().await;
-    server.on_token().nth(1).respond(Fault::TruncatedJson);
-    server.on_token().nth(2).respond(Fault::MalformedJson);
-    server.on_token().nth(3).respond(Fault::WrongContentType);
-    server.on_token().nth(4).respond(Fault::HtmlErrorPage);
-    let truncated = token_request(&server, "svc", "secret").await;
-    assert_eq!(truncated.status(), 200);
-    assert!(serde_json::from_str::<Value>(&truncated.text().await.unwrap()).is_err());
-    let malformed = token_request(&server, "svc", "secret").await;
-    assert!(serde_json::from_str::<Value>(&malformed.text().await.unwrap()).is_err());
-    let wrong = token_request(&server, "svc", "secret").await;
-    assert_eq!(wrong.headers()["content-type"], "text/plain");
-    assert!(serde_json::from_str::<Value>(&wrong.text().await.unwrap()).is_ok());
-    let html = token_request(&server, "svc", "secret").await;
-    assert_eq!(html.status(), 502);
-    assert!(
-        html.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    check(vec![
+        Step {
+            status: Some(200),
+            json: Some(false),
+            ..step("truncated JSON", Some(Fault::TruncatedJson))
+        },
+        Step {
+            json: Some(false),
+            ..step("malformed JSON", Some(Fault::MalformedJson))
+        },
+        Step {
+            headers: &[("content-type", "text/plain")],
+            json: Some(true),
+            ..step("wrong content type", Some(Fault::WrongContentType))
+        },
+        Step {
+            status: Some(502),
+            content_type_prefix: Some("text/html"),
+            ..step("HTML error page", Some(Fault::HtmlErrorPage))
+        },
+    ])
+    .await;
 }
 
 #[tokio::test]

@@ -96,11 +96,11 @@ fn token_request_with_header_block(server: &MockAuthServer, block_bytes: usize) 
 }
 
 #[track_caller]
-fn assert_oauth_error(status: u16, body: &Value, want_status: u16, mentions: &str) {
-    assert_eq!(status, want_status, "{body}");
-    assert_eq!(body["error"], "invalid_request", "{body}");
+fn assert_oauth_error(case: &str, status: u16, body: &Value, want_status: u16, mentions: &str) {
+    assert_eq!(status, want_status, "{case}: {body}");
+    assert_eq!(body["error"], "invalid_request", "{case}: {body}");
     let description = body["error_description"].as_str().unwrap_or_default();
-    assert!(description.contains(mentions), "{description}");
+    assert!(description.contains(mentions), "{case}: {description}");
 }
 
 #[tokio::test]
@@ -120,6 +120,7 @@ async fn the_header_block_limit_passes_at_the_limit_and_answers_431_one_byte_ove
         assert!(at.json()["access_token"].is_string());
         let over = raw(&server, &token_request_with_header_block(&server, max + 1));
         assert_oauth_error(
+            "header block one byte over",
             over.status,
             &over.json(),
             431,
@@ -152,7 +153,7 @@ async fn discovery_and_jwks_have_the_header_limit_too() {
             "p".repeat(200)
         );
         let response = raw(&server, request.as_bytes());
-        assert_oauth_error(response.status, &response.json(), 431, "at most 200");
+        assert_oauth_error(&path, response.status, &response.json(), 431, "at most 200");
     }
     server
         .assert_requests(Some(Endpoint::Discovery))
@@ -201,28 +202,6 @@ fn body_of(bytes: usize) -> String {
 }
 
 #[tokio::test]
-async fn the_body_limit_passes_at_the_limit_and_answers_413_one_byte_over() {
-    for (limits, max) in [
-        (Limits::default(), ccflow_auth_server::MAX_BODY_BYTES),
-        (Limits::default().max_body_bytes(300), 300),
-    ] {
-        let clock = common::clock();
-        let server = common::builder(&clock)
-            .limits(limits)
-            .start()
-            .await
-            .expect("server starts");
-        let auth = basic("orders-service", "orders-secret");
-        let at = post_form(&server.token_url(), Some(&auth), body_of(max)).await;
-        assert_eq!(at.status(), 200);
-        let over = post_form(&server.token_url(), Some(&auth), body_of(max + 1)).await;
-        let status = over.status().as_u16();
-        let body: Value = over.json().await.expect("json");
-        assert_oauth_error(status, &body, 413, &format!("exceeds {max} bytes"));
-    }
-}
-
-#[tokio::test]
 async fn a_chunked_body_over_the_limit_is_413_too() {
     let clock = common::clock();
     let server = common::builder(&clock)
@@ -238,7 +217,13 @@ async fn a_chunked_body_over_the_limit_is_413_too() {
         body.len(),
     );
     let response = raw(&server, request.as_bytes());
-    assert_oauth_error(response.status, &response.json(), 413, "exceeds 64 bytes");
+    assert_oauth_error(
+        "chunked body",
+        response.status,
+        &response.json(),
+        413,
+        "exceeds 64 bytes",
+    );
 }
 
 async fn token_status(
@@ -249,60 +234,6 @@ async fn token_status(
     let response = post_form(&server.token_url(), auth, form(pairs)).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
-}
-
-#[tokio::test]
-async fn the_parameter_count_limit_passes_at_the_limit_and_is_400_one_over() {
-    for (limits, max) in [
-        (Limits::default(), 64),
-        (Limits::default().max_params(5), 5),
-    ] {
-        let clock = common::clock();
-        let server = common::builder(&clock)
-            .limits(limits)
-            .start()
-            .await
-            .expect("server starts");
-        let pads: Vec<String> = (0..max).map(|n| format!("pad{n}")).collect();
-        let mut pairs = vec![
-            CC,
-            ("client_id", "orders-service"),
-            ("client_secret", "orders-secret"),
-        ];
-        pairs.extend(pads.iter().take(max - 3).map(|name| (name.as_str(), "1")));
-        let (status, body) = token_status(&server, None, &pairs).await;
-        assert_eq!(status, 200, "{body}");
-        pairs.push(("one-more", "1"));
-        let (status, body) = token_status(&server, None, &pairs).await;
-        assert_oauth_error(
-            status,
-            &body,
-            400,
-            &format!("{} parameters; at most {max}", max + 1),
-        );
-    }
-}
-
-#[tokio::test]
-async fn repeated_resources_count_as_parameters() {
-    let clock = common::clock();
-    let server = common::builder(&clock)
-        .limits(Limits::default().max_params(4))
-        .start()
-        .await
-        .expect("server starts");
-    let auth = basic("orders-service", "orders-secret");
-    let three = [
-        CC,
-        ("resource", "orders-api"),
-        ("resource", "billing-api"),
-        ("resource", "orders-api"),
-    ];
-    assert_eq!(token_status(&server, Some(&auth), &three).await.0, 200);
-    let mut four = three.to_vec();
-    four.push(("resource", "billing-api"));
-    let (status, body) = token_status(&server, Some(&auth), &four).await;
-    assert_oauth_error(status, &body, 400, "5 parameters; at most 4");
 }
 
 /// `count` scopes whose space-joined length is exactly `length`.
@@ -316,104 +247,6 @@ fn scopes(count: usize, length: usize) -> Vec<String> {
     scopes[count - 1].push_str(&"s".repeat(short));
     assert_eq!(scopes.join(" ").len(), length);
     scopes
-}
-
-#[tokio::test]
-async fn the_scope_limits_pass_at_the_limit_and_are_400_one_over() {
-    let by_count = scopes(65, 65 * 10 - 1);
-    let by_length_at = scopes(32, 4096);
-    let by_length_over = scopes(32, 4097);
-    let clock = common::clock();
-    let server = common::builder(&clock)
-        .client(
-            Client::new("many-scopes", "secret").scopes(
-                by_count
-                    .iter()
-                    .chain(&by_length_at)
-                    .chain(&by_length_over)
-                    .cloned(),
-            ),
-        )
-        .start()
-        .await
-        .expect("server starts");
-    let auth = basic("many-scopes", "secret");
-    let check = async |scopes: &[String]| {
-        token_status(&server, Some(&auth), &[CC, ("scope", &scopes.join(" "))]).await
-    };
-    let (status, body) = check(&by_count[..64]).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = check(&by_count).await;
-    assert_oauth_error(status, &body, 400, "65 scopes; at most 64");
-    let (status, body) = check(&by_length_at).await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = check(&by_length_over).await;
-    assert_oauth_error(
-        status,
-        &body,
-        400,
-        "`scope` is 4097 bytes long; at most 4096",
-    );
-}
-
-#[tokio::test]
-async fn the_client_id_limit_applies_to_the_body_and_to_basic_before_any_lookup() {
-    let at = "c".repeat(256);
-    let over = "c".repeat(257);
-    let clock = common::clock();
-    let server = common::builder(&clock)
-        .client(Client::new(at.as_str(), "secret"))
-        .client(Client::new(over.as_str(), "secret"))
-        .start()
-        .await
-        .expect("server starts");
-    for id in [&at, &over] {
-        let basic_auth = basic(id, "secret");
-        let by_basic = token_status(&server, Some(&basic_auth), &[CC]).await;
-        let by_post = token_status(
-            &server,
-            None,
-            &[CC, ("client_id", id), ("client_secret", "secret")],
-        )
-        .await;
-        for (status, body) in [by_basic, by_post] {
-            if id.len() == 256 {
-                assert_eq!(status, 200, "{body}");
-            } else {
-                // Registered, right secret: still refused, because the request is too big.
-                assert_oauth_error(
-                    status,
-                    &body,
-                    400,
-                    "`client_id` is 257 bytes long; at most 256",
-                );
-            }
-        }
-    }
-}
-
-#[tokio::test]
-async fn the_resource_and_audience_limits_pass_at_the_limit_and_are_400_one_over() {
-    let at = format!("https://{}", "r".repeat(2048 - 8));
-    let over = format!("{at}r");
-    let clock = common::clock();
-    let server = common::builder(&clock)
-        .client(Client::new("long-audience", "secret").audiences([at.as_str(), over.as_str()]))
-        .start()
-        .await
-        .expect("server starts");
-    let auth = basic("long-audience", "secret");
-    let (status, body) = token_status(&server, Some(&auth), &[CC, ("resource", &at)]).await;
-    assert_eq!(status, 200, "{body}");
-    for name in ["resource", "audience"] {
-        let (status, body) = token_status(&server, Some(&auth), &[CC, (name, &over)]).await;
-        assert_oauth_error(
-            status,
-            &body,
-            400,
-            &format!("`{name}` is 2049 bytes long; at most 2048"),
-        );
-    }
 }
 
 fn assertion(jti: &str, audience: &str) -> String {
@@ -443,41 +276,339 @@ fn assertion_pairs(assertion: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-#[tokio::test]
-async fn the_client_assertion_limit_passes_at_the_limit_and_is_400_one_over() {
+/// A client-secret-post token request of exactly `count` parameters, padded with unknown
+/// (ignored) ones, plus `one_more` when asked.
+fn parameters(count: usize, one_more: bool) -> String {
+    let pads: Vec<String> = (0..count).map(|n| format!("pad{n}")).collect();
+    let mut pairs = vec![
+        CC,
+        ("client_id", "orders-service"),
+        ("client_secret", "orders-secret"),
+    ];
+    pairs.extend(pads.iter().take(count - 3).map(|name| (name.as_str(), "1")));
+    if one_more {
+        pairs.push(("one-more", "1"));
+    }
+    form(&pairs)
+}
+
+/// Where a case sends its form.
+enum Target {
+    /// `MockAuthServer::token_url()`.
+    Token,
+    /// `/oauth2/token` on the server's socket, whatever its issuer says.
+    TokenOnSocket,
+    Introspection,
+    Revocation,
+}
+
+/// What a case expects back.
+enum Expect {
+    /// This status.
+    Status(u16),
+    /// This status and OAuth `error`.
+    Error(u16, &'static str),
+    /// This status, `invalid_request`, and an `error_description` that mentions the text.
+    Refused(u16, String),
+}
+
+fn refused(status: u16, mentions: impl Into<String>) -> Expect {
+    Expect::Refused(status, mentions.into())
+}
+
+/// One POST to a server started for the case alone.
+struct Case {
+    name: String,
+    limits: Limits,
+    issuer: Option<&'static str>,
+    clients: Vec<Client>,
+    target: Target,
+    authorization: Option<String>,
+    body: String,
+    expect: Expect,
+}
+
+fn case(name: impl Into<String>, expect: Expect) -> Case {
+    Case {
+        name: name.into(),
+        limits: Limits::default(),
+        issuer: None,
+        clients: Vec::new(),
+        target: Target::Token,
+        authorization: None,
+        body: String::new(),
+        expect,
+    }
+}
+
+impl Case {
+    fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    fn issuer(mut self, issuer: &'static str) -> Self {
+        self.issuer = Some(issuer);
+        self
+    }
+    fn client(mut self, client: Client) -> Self {
+        self.clients.push(client);
+        self
+    }
+    fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+    fn basic(mut self, id: &str, secret: &str) -> Self {
+        self.authorization = Some(basic(id, secret));
+        self
+    }
+    fn body(mut self, body: String) -> Self {
+        self.body = body;
+        self
+    }
+    fn form(self, pairs: &[(&str, &str)]) -> Self {
+        self.body(form(pairs))
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use Expect::{Error, Status};
+    use ccflow_auth_server::MAX_BODY_BYTES;
+    let orders = |c: Case| c.basic("orders-service", "orders-secret");
+
+    let by_count = scopes(65, 65 * 10 - 1);
+    let by_length_at = scopes(32, 4096);
+    let by_length_over = scopes(32, 4097);
+    let many_scopes = |c: Case| {
+        c.client(
+            Client::new("many-scopes", "secret").scopes(
+                by_count
+                    .iter()
+                    .chain(&by_length_at)
+                    .chain(&by_length_over)
+                    .cloned(),
+            ),
+        )
+        .basic("many-scopes", "secret")
+    };
+    let scope = |scopes: &[String]| scopes.join(" ");
+
+    let id_at = "c".repeat(256);
+    let id_over = "c".repeat(257);
+    let long_ids = |c: Case| {
+        c.client(Client::new(id_at.as_str(), "secret"))
+            .client(Client::new(id_over.as_str(), "secret"))
+    };
+    let id_over_257 = "`client_id` is 257 bytes long; at most 256";
+
+    let resource_at = format!("https://{}", "r".repeat(2048 - 8));
+    let resource_over = format!("{resource_at}r");
+    let long_audience = |c: Case| {
+        c.client(
+            Client::new("long-audience", "secret")
+                .audiences([resource_at.as_str(), resource_over.as_str()]),
+        )
+        .basic("long-audience", "secret")
+    };
+
     // A fixed issuer keeps the assertion's length independent of the port; a real assertion
     // is accepted by a limit of exactly its length and refused by one byte less.
     const ISSUER: &str = "http://ccflow.test";
     let valid = assertion("jti-at-limit", ISSUER);
-    for (max, want) in [(valid.len(), 200), (valid.len() - 1, 400)] {
-        let clock = common::clock();
-        let server = common::builder(&clock)
-            .issuer(ISSUER)
+    let at_own_length = |c: Case, max: usize| {
+        c.issuer(ISSUER)
             .limits(Limits::default().max_client_assertion_length(max))
-            .start()
-            .await
-            .expect("server starts");
-        let url = format!("{}/oauth2/token", server.uri());
-        let response = post_form(&url, None, form(&assertion_pairs(&valid))).await;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.expect("json");
-        assert_eq!(status, want, "{body}");
+            .target(Target::TokenOnSocket)
+            .form(&assertion_pairs(&valid))
+    };
+
+    let id_in_body = |c: Case| {
+        c.form(&[
+            ("token", "t"),
+            ("client_id", &id_over),
+            ("client_secret", "s"),
+        ])
+    };
+    let id_in_basic = |c: Case| c.basic(&id_over, "s").form(&[("token", "t")]);
+    let too_long_id = || refused(400, "`client_id` is 257 bytes long");
+
+    let three_resources = [
+        CC,
+        ("resource", "orders-api"),
+        ("resource", "billing-api"),
+        ("resource", "orders-api"),
+    ];
+    let four_resources = [&three_resources[..], &[("resource", "billing-api")]].concat();
+
+    vec![
+        // Body bytes.
+        orders(case("body at the default limit", Status(200))).body(body_of(MAX_BODY_BYTES)),
+        orders(case(
+            "body one byte over the default limit",
+            refused(413, format!("exceeds {MAX_BODY_BYTES} bytes")),
+        ))
+        .body(body_of(MAX_BODY_BYTES + 1)),
+        orders(case("body at a limit of 300", Status(200)))
+            .limits(Limits::default().max_body_bytes(300))
+            .body(body_of(300)),
+        orders(case(
+            "body one byte over a limit of 300",
+            refused(413, "exceeds 300 bytes"),
+        ))
+        .limits(Limits::default().max_body_bytes(300))
+        .body(body_of(301)),
+        // Parameter count.
+        case("64 parameters at the default limit", Status(200)).body(parameters(64, false)),
+        case(
+            "65 parameters over the default limit",
+            refused(400, "65 parameters; at most 64"),
+        )
+        .body(parameters(64, true)),
+        case("5 parameters at a limit of 5", Status(200))
+            .limits(Limits::default().max_params(5))
+            .body(parameters(5, false)),
+        case(
+            "6 parameters over a limit of 5",
+            refused(400, "6 parameters; at most 5"),
+        )
+        .limits(Limits::default().max_params(5))
+        .body(parameters(5, true)),
+        // Repeated resources count as parameters.
+        orders(case("three resources at a limit of 4", Status(200)))
+            .limits(Limits::default().max_params(4))
+            .form(&three_resources),
+        orders(case(
+            "four resources over a limit of 4",
+            refused(400, "5 parameters; at most 4"),
+        ))
+        .limits(Limits::default().max_params(4))
+        .form(&four_resources),
+        // Scope count and length.
+        many_scopes(case("64 scopes", Status(200))).form(&[CC, ("scope", &scope(&by_count[..64]))]),
+        many_scopes(case("65 scopes", refused(400, "65 scopes; at most 64")))
+            .form(&[CC, ("scope", &scope(&by_count))]),
+        many_scopes(case("a scope of 4096 bytes", Status(200)))
+            .form(&[CC, ("scope", &scope(&by_length_at))]),
+        many_scopes(case(
+            "a scope of 4097 bytes",
+            refused(400, "`scope` is 4097 bytes long; at most 4096"),
+        ))
+        .form(&[CC, ("scope", &scope(&by_length_over))]),
+        // The client id, in Basic and in the body, before any lookup: the 257-byte one is
+        // registered and has the right secret, and is still refused because it is too big.
+        long_ids(case("client_id of 256 bytes in basic", Status(200)))
+            .basic(&id_at, "secret")
+            .form(&[CC]),
+        long_ids(case("client_id of 256 bytes in the body", Status(200))).form(&[
+            CC,
+            ("client_id", &id_at),
+            ("client_secret", "secret"),
+        ]),
+        long_ids(case(
+            "client_id of 257 bytes in basic",
+            refused(400, id_over_257),
+        ))
+        .basic(&id_over, "secret")
+        .form(&[CC]),
+        long_ids(case(
+            "client_id of 257 bytes in the body",
+            refused(400, id_over_257),
+        ))
+        .form(&[CC, ("client_id", &id_over), ("client_secret", "secret")]),
+        // Resource and audience length.
+        long_audience(case("resource of 2048 bytes", Status(200)))
+            .form(&[CC, ("resource", &resource_at)]),
+        long_audience(case(
+            "resource of 2049 bytes",
+            refused(400, "`resource` is 2049 bytes long; at most 2048"),
+        ))
+        .form(&[CC, ("resource", &resource_over)]),
+        long_audience(case(
+            "audience of 2049 bytes",
+            refused(400, "`audience` is 2049 bytes long; at most 2048"),
+        ))
+        .form(&[CC, ("audience", &resource_over)]),
+        // Client assertion length.
+        at_own_length(
+            case("assertion at a limit of its own length", Status(200)),
+            valid.len(),
+        ),
+        at_own_length(
+            case("assertion one byte over a limit", Status(400)),
+            valid.len() - 1,
+        ),
+        // At the default: 8192 bytes reach authentication (and fail it), 8193 do not.
+        case(
+            "assertion of 8192 bytes at the default limit",
+            Error(401, "invalid_client"),
+        )
+        .form(&assertion_pairs(&"a".repeat(8192))),
+        case(
+            "assertion of 8193 bytes over the default limit",
+            refused(400, "`client_assertion` is 8193 bytes long; at most 8192"),
+        )
+        .form(&assertion_pairs(&"a".repeat(8193))),
+        // Introspection and revocation have the parameter limits.
+        id_in_body(case(
+            "introspection, long client_id in the body",
+            too_long_id(),
+        ))
+        .target(Target::Introspection),
+        id_in_basic(case(
+            "introspection, long client_id in basic",
+            too_long_id(),
+        ))
+        .target(Target::Introspection),
+        id_in_body(case(
+            "revocation, long client_id in the body",
+            too_long_id(),
+        ))
+        .target(Target::Revocation),
+        id_in_basic(case("revocation, long client_id in basic", too_long_id()))
+            .target(Target::Revocation),
+    ]
+}
+
+/// Starts the case's server, sends its one request and checks the answer; failures name the
+/// case (an async fn cannot be `#[track_caller]`).
+async fn check(case: Case) {
+    let clock = common::clock();
+    let mut builder = common::builder(&clock).limits(case.limits);
+    if let Some(issuer) = case.issuer {
+        builder = builder.issuer(issuer);
     }
-    // At the default: 8192 bytes reach authentication (and fail it), 8193 do not.
-    let (server, _clock) = start().await;
-    let (status, body) = token_status(&server, None, &assertion_pairs(&"a".repeat(8192))).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client")),
-        "{body}"
-    );
-    let (status, body) = token_status(&server, None, &assertion_pairs(&"a".repeat(8193))).await;
-    assert_oauth_error(
-        status,
-        &body,
-        400,
-        "`client_assertion` is 8193 bytes long; at most 8192",
-    );
+    for client in case.clients {
+        builder = builder.client(client);
+    }
+    let server = builder.start().await.expect("server starts");
+    let url = match case.target {
+        Target::Token => server.token_url(),
+        Target::TokenOnSocket => format!("{}/oauth2/token", server.uri()),
+        Target::Introspection => server.introspection_url().expect("rfc has introspection"),
+        Target::Revocation => server.revocation_url().expect("rfc has revocation"),
+    };
+    let response = post_form(&url, case.authorization.as_deref(), case.body).await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let name = case.name;
+    match case.expect {
+        Expect::Status(want) => assert_eq!(status, want, "{name}: {body}"),
+        Expect::Error(want, error) => assert_eq!(
+            (status, body["error"].as_str()),
+            (want, Some(error)),
+            "{name}: {body}"
+        ),
+        Expect::Refused(want, mentions) => {
+            assert_oauth_error(&name, status, &body, want, &mentions);
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_limit_passes_at_the_limit_and_refuses_one_over() {
+    for case in cases() {
+        check(case).await;
+    }
 }
 
 #[tokio::test]
@@ -492,36 +623,17 @@ async fn a_request_over_a_limit_changes_no_state() {
     let mut pairs = assertion_pairs(&valid);
     pairs.push(("pad", "1"));
     let (status, body) = token_status(&server, None, &pairs).await;
-    assert_oauth_error(status, &body, 400, "4 parameters; at most 3");
+    assert_oauth_error(
+        "refused request",
+        status,
+        &body,
+        400,
+        "4 parameters; at most 3",
+    );
     // The assertion's jti was not consumed by the refused request.
     let (status, body) = token_status(&server, None, &assertion_pairs(&valid)).await;
     assert_eq!(status, 200, "{body}");
     server.assert_token_requests().successful().exactly(1);
-}
-
-#[tokio::test]
-async fn introspection_and_revocation_have_the_parameter_limits() {
-    let (server, _clock) = start().await;
-    let long_id = "c".repeat(257);
-    for url in [
-        server.introspection_url().expect("rfc has introspection"),
-        server.revocation_url().expect("rfc has revocation"),
-    ] {
-        let pairs = [
-            ("token", "t"),
-            ("client_id", long_id.as_str()),
-            ("client_secret", "s"),
-        ];
-        let response = post_form(&url, None, form(&pairs)).await;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.expect("json");
-        assert_oauth_error(status, &body, 400, "`client_id` is 257 bytes long");
-        let auth = basic(&long_id, "s");
-        let response = post_form(&url, Some(&auth), form(&[("token", "t")])).await;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.expect("json");
-        assert_oauth_error(status, &body, 400, "`client_id` is 257 bytes long");
-    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{SPECIAL_ID, SPECIAL_SECRET, T0, basic, form, post_form, start, token, verify};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn issues_a_verifiable_rfc9068_token_with_basic_auth() {
@@ -32,34 +32,6 @@ async fn issues_a_verifiable_rfc9068_token_with_basic_auth() {
 }
 
 #[tokio::test]
-async fn issues_with_client_secret_post() {
-    let (server, _clock) = start().await;
-    let response = post_form(
-        &server.token_url(),
-        None,
-        form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "post-only"),
-            ("client_secret", "post-secret"),
-        ]),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    // A client with no audiences gets its own id as audience; no scopes means no `scope`.
-    let (_, claims) = verify(
-        &server,
-        body["access_token"].as_str().unwrap(),
-        "post-only",
-        T0,
-    )
-    .await;
-    assert_eq!(claims["aud"], "post-only");
-    assert!(body.get("scope").is_none(), "{body}");
-    assert!(claims.get("scope").is_none(), "{claims}");
-}
-
-#[tokio::test]
 async fn token_responses_forbid_caching() {
     let (server, _clock) = start().await;
     let response = post_form(
@@ -73,90 +45,154 @@ async fn token_responses_forbid_caching() {
     assert_eq!(response.headers()["content-type"], "application/json");
 }
 
-#[tokio::test]
-async fn grants_a_requested_subset_of_scopes() {
+/// How a case authenticates its token request.
+enum Auth {
+    /// `Authorization: Basic`, through `common::token` (which asserts the 200).
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// One successful token request and what its response and token say.
+struct Case {
+    name: &'static str,
+    auth: Auth,
+    client_id: &'static str,
+    client_secret: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    /// Members of the token response.
+    body: Vec<(&'static str, Value)>,
+    /// Members the token response must not have.
+    body_absent: &'static [&'static str],
+    /// The audience to verify the token for at `T0`; `None` checks the status only.
+    verify_for: Option<&'static str>,
+    /// Claims of the verified token.
+    claims: Vec<(&'static str, Value)>,
+    /// Claims the verified token must not have.
+    claims_absent: &'static [&'static str],
+}
+
+/// The base row: `orders-service` over Basic, no parameters, nothing checked beyond the 200.
+const BASE: Case = Case {
+    name: "",
+    auth: Auth::Basic,
+    client_id: "orders-service",
+    client_secret: "orders-secret",
+    params: &[],
+    body: Vec::new(),
+    body_absent: &[],
+    verify_for: None,
+    claims: Vec::new(),
+    claims_absent: &[],
+};
+
+fn cases() -> Vec<Case> {
+    vec![
+        // A client with no audiences gets its own id as audience; no scopes means no `scope`.
+        Case {
+            name: "client_secret_post",
+            auth: Auth::Post,
+            client_id: "post-only",
+            client_secret: "post-secret",
+            body_absent: &["scope"],
+            verify_for: Some("post-only"),
+            claims: vec![("aud", json!("post-only"))],
+            claims_absent: &["scope"],
+            ..BASE
+        },
+        Case {
+            name: "a requested subset of scopes",
+            params: &[("scope", "orders.write")],
+            body: vec![("scope", json!("orders.write"))],
+            verify_for: Some("orders-api"),
+            claims: vec![("scope", json!("orders.write"))],
+            ..BASE
+        },
+        Case {
+            name: "a resource picks the audience",
+            params: &[("resource", "billing-api")],
+            verify_for: Some("billing-api"),
+            claims: vec![("aud", json!("billing-api"))],
+            ..BASE
+        },
+        // RFC 8707 lets `resource` repeat.
+        Case {
+            name: "repeated resources pick several audiences",
+            params: &[("resource", "billing-api"), ("resource", "orders-api")],
+            verify_for: Some("orders-api"),
+            claims: vec![("aud", json!(["billing-api", "orders-api"]))],
+            ..BASE
+        },
+        // Reserved and non-ASCII characters in the credentials, with a per-client lifetime.
+        Case {
+            name: "special characters in basic",
+            client_id: SPECIAL_ID,
+            client_secret: SPECIAL_SECRET,
+            body: vec![("expires_in", json!(120))],
+            verify_for: Some(SPECIAL_ID),
+            claims: vec![("client_id", json!(SPECIAL_ID)), ("exp", json!(T0 + 120))],
+            ..BASE
+        },
+        Case {
+            name: "special characters in post",
+            auth: Auth::Post,
+            client_id: SPECIAL_ID,
+            client_secret: SPECIAL_SECRET,
+            ..BASE
+        },
+    ]
+}
+
+/// Requests a token from a fresh server as the case says and checks the response and the
+/// verified token; failures name the case (an async fn cannot be `#[track_caller]`).
+async fn check(case: &Case) {
     let (server, _clock) = start().await;
-    let body = token(
-        &server,
-        "orders-service",
-        "orders-secret",
-        &[("scope", "orders.write")],
-    )
-    .await;
-    assert_eq!(body["scope"], "orders.write");
-    let (_, claims) = verify(
-        &server,
-        body["access_token"].as_str().unwrap(),
-        "orders-api",
-        T0,
-    )
-    .await;
-    assert_eq!(claims["scope"], "orders.write");
+    let server = &server;
+    let name = case.name;
+    let body = match case.auth {
+        Auth::Basic => token(server, case.client_id, case.client_secret, case.params).await,
+        Auth::Post => {
+            let mut pairs = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", case.client_id),
+                ("client_secret", case.client_secret),
+            ];
+            pairs.extend_from_slice(case.params);
+            let response = post_form(&server.token_url(), None, form(&pairs)).await;
+            assert_eq!(response.status(), 200, "{name}: status");
+            // A row that checks nothing more reads no body, as its old block did not.
+            if case.verify_for.is_none() && case.body.is_empty() && case.body_absent.is_empty() {
+                return;
+            }
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    for (member, want) in &case.body {
+        assert_eq!(&body[*member], want, "{name}: `{member}` in {body}");
+    }
+    for member in case.body_absent {
+        assert!(body.get(*member).is_none(), "{name}: `{member}` in {body}");
+    }
+    let Some(audience) = case.verify_for else {
+        return;
+    };
+    let (_, claims) = verify(server, body["access_token"].as_str().unwrap(), audience, T0).await;
+    for (claim, want) in &case.claims {
+        assert_eq!(&claims[*claim], want, "{name}: `{claim}` in {claims}");
+    }
+    for claim in case.claims_absent {
+        assert!(
+            claims.get(*claim).is_none(),
+            "{name}: `{claim}` in {claims}"
+        );
+    }
 }
 
 #[tokio::test]
-async fn resource_parameters_pick_the_audience() {
-    let (server, _clock) = start().await;
-    let body = token(
-        &server,
-        "orders-service",
-        "orders-secret",
-        &[("resource", "billing-api")],
-    )
-    .await;
-    let (_, claims) = verify(
-        &server,
-        body["access_token"].as_str().unwrap(),
-        "billing-api",
-        T0,
-    )
-    .await;
-    assert_eq!(claims["aud"], "billing-api");
-
-    // RFC 8707 lets `resource` repeat.
-    let body = token(
-        &server,
-        "orders-service",
-        "orders-secret",
-        &[("resource", "billing-api"), ("resource", "orders-api")],
-    )
-    .await;
-    let (_, claims) = verify(
-        &server,
-        body["access_token"].as_str().unwrap(),
-        "orders-api",
-        T0,
-    )
-    .await;
-    assert_eq!(claims["aud"], json!(["billing-api", "orders-api"]));
-}
-
-#[tokio::test]
-async fn credentials_with_reserved_and_non_ascii_characters_work_in_basic_and_post() {
-    let (server, _clock) = start().await;
-    let body = token(&server, SPECIAL_ID, SPECIAL_SECRET, &[]).await;
-    assert_eq!(body["expires_in"], 120, "per-client lifetime");
-    let (_, claims) = verify(
-        &server,
-        body["access_token"].as_str().unwrap(),
-        SPECIAL_ID,
-        T0,
-    )
-    .await;
-    assert_eq!(claims["client_id"], SPECIAL_ID);
-    assert_eq!(claims["exp"], T0 + 120);
-
-    let response = post_form(
-        &server.token_url(),
-        None,
-        form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", SPECIAL_ID),
-            ("client_secret", SPECIAL_SECRET),
-        ]),
-    )
-    .await;
-    assert_eq!(response.status(), 200);
+async fn successful_token_requests_answer_as_the_table_says() {
+    for case in &cases() {
+        check(case).await;
+    }
 }
 
 #[tokio::test]

@@ -187,3 +187,50 @@ pub async fn verify(
     assert_eq!(header["kid"], kid.as_str());
     (header, claims)
 }
+
+/// One request to the `/_ccflow` admin API and the answer it must get.
+pub struct AdminCase {
+    pub name: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+    pub bearer: Option<&'static str>,
+    pub status: u16,
+    /// The `Allow` header, when the case checks it.
+    pub allow: Option<&'static str>,
+    /// A fragment the `WWW-Authenticate` header must contain, when the case checks it.
+    pub challenge: Option<&'static str>,
+}
+
+/// A `GET` with no token that expects a 200 and checks no header: the base for table rows.
+pub const ADMIN_GET: AdminCase = AdminCase {
+    name: "",
+    method: "GET",
+    path: "",
+    bearer: None,
+    status: 200,
+    allow: None,
+    challenge: None,
+};
+
+/// Sends the case's admin request to `server` and checks the answer; failures name the case
+/// (an async fn cannot be `#[track_caller]`).
+pub async fn check_admin(server: &MockAuthServer, case: &AdminCase) {
+    let name = case.name;
+    let url = format!("{}{}", server.uri(), case.path);
+    let mut request = http().request(case.method.parse().expect("an HTTP method"), &url);
+    if let Some(token) = case.bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request sent");
+    assert_eq!(response.status(), case.status, "{name}: status");
+    if let Some(allow) = case.allow {
+        assert_eq!(response.headers()["allow"], allow, "{name}: Allow");
+    }
+    if let Some(fragment) = case.challenge {
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains(fragment),
+            "{name}: WWW-Authenticate {challenge}"
+        );
+    }
+}
