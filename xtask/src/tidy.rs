@@ -172,6 +172,29 @@ fn the_protocol_crate_knows_no_framework_and_does_no_io() {
     }
 }
 
+#[test]
+fn an_embedding_test_does_not_compile_the_binary_s_command_line() {
+    // `ccflow-auth-server = { default-features = false }` must leave these out (docs/embedding.md).
+    let manifest = std::fs::read_to_string(root().join("crates/ccflow-auth-server/Cargo.toml"))
+        .expect("the auth server's manifest");
+    let dependencies = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .map(|rest| rest.split("\n[").next().unwrap_or(rest))
+        .unwrap_or_default();
+    for binary_only in ["clap", "tracing-subscriber", "anyhow"] {
+        if let Some(line) = dependencies
+            .lines()
+            .find(|line| line.trim_start().starts_with(binary_only))
+        {
+            assert!(
+                line.contains("optional = true"),
+                "{binary_only} must be optional (feature `cli`): {line}"
+            );
+        }
+    }
+}
+
 /// Module import graph of one crate's `src/`, read from `crate::` paths (tests excluded):
 /// each module (a file) to the modules it names.
 fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
