@@ -1,29 +1,12 @@
-//! Authorization server discovery: RFC 8414 metadata, then OpenID Connect Discovery.
+//! Authorization server discovery: the issuer's metadata (OpenID Connect Discovery's location,
+//! then RFC 8414's; `ccflow_protocol::metadata_urls`), its `issuer` checked exactly.
 
 use std::time::Duration;
 
-use ccflow_protocol::ServerMetadata;
+use ccflow_protocol::{ServerMetadata, metadata_urls};
 use url::Url;
 
 use crate::error::TokenError;
-
-/// The metadata URLs to try for `issuer`, in order (RFC 8414 §3.1 inserts the well-known path
-/// between the host and the issuer's path; OIDC Discovery §4 appends it). The issuer's query
-/// and fragment are not part of either.
-pub(crate) fn metadata_urls(issuer: &Url) -> [Url; 2] {
-    let path = issuer.path().trim_end_matches('/');
-    let at = |well_known_path: &str| {
-        let mut url = issuer.clone();
-        url.set_query(None);
-        url.set_fragment(None);
-        url.set_path(well_known_path);
-        url
-    };
-    [
-        at(&format!("/.well-known/oauth-authorization-server{path}")),
-        at(&format!("{path}/.well-known/openid-configuration")),
-    ]
-}
 
 /// Fetches the issuer's metadata, trying each well-known URL, and checks that its `issuer` is
 /// exactly the configured one (RFC 8414 §3.3) and that it names a token endpoint.
@@ -83,43 +66,4 @@ pub(crate) async fn discover(
         return Ok(metadata);
     }
     Err(failure(reasons.join("; ")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn well_known_urls_follow_rfc8414_then_oidc() {
-        let urls = |issuer: &str| metadata_urls(&Url::parse(issuer).unwrap()).map(String::from);
-        assert_eq!(
-            urls("https://as.example.com"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server",
-                "https://as.example.com/.well-known/openid-configuration"
-            ]
-        );
-        assert_eq!(
-            urls("https://as.example.com/tenant/ws/"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server/tenant/ws",
-                "https://as.example.com/tenant/ws/.well-known/openid-configuration"
-            ]
-        );
-        assert_eq!(
-            urls("http://127.0.0.1:8080/"),
-            [
-                "http://127.0.0.1:8080/.well-known/oauth-authorization-server",
-                "http://127.0.0.1:8080/.well-known/openid-configuration"
-            ]
-        );
-        assert_eq!(
-            urls("https://as.example.com/tenant?x=1"),
-            [
-                "https://as.example.com/.well-known/oauth-authorization-server/tenant",
-                "https://as.example.com/tenant/.well-known/openid-configuration"
-            ],
-            "the query is not part of the metadata URLs"
-        );
-    }
 }

@@ -848,7 +848,7 @@ fn metadata(server: &wiremock::MockServer, methods: Option<&[&str]>) -> serde_js
 async fn discovery_finds_the_token_endpoint_once() {
     let h = Harness::start().await;
     Mock::given(method("GET"))
-        .and(path("/.well-known/oauth-authorization-server"))
+        .and(path("/.well-known/openid-configuration"))
         .respond_with(ok(metadata(&h.server, None)))
         .expect(1)
         .mount(&h.server)
@@ -870,14 +870,14 @@ async fn discovery_finds_the_token_endpoint_once() {
 }
 
 #[tokio::test]
-async fn discovery_falls_back_to_openid_configuration_and_picks_post_when_basic_is_unsupported() {
+async fn discovery_falls_back_to_rfc_8414_metadata_and_picks_post_when_basic_is_unsupported() {
     let h = Harness::start().await;
-    Mock::given(path("/.well-known/oauth-authorization-server"))
+    Mock::given(path("/.well-known/openid-configuration"))
         .respond_with(ResponseTemplate::new(404))
         .expect(1)
         .mount(&h.server)
         .await;
-    Mock::given(path("/.well-known/openid-configuration"))
+    Mock::given(path("/.well-known/oauth-authorization-server"))
         .respond_with(ok(metadata(
             &h.server,
             Some(&["client_secret_post", "private_key_jwt"]),
@@ -906,7 +906,7 @@ async fn discovery_rejects_metadata_for_another_issuer() {
     let h = Harness::start().await;
     let mut doc = metadata(&h.server, None);
     doc["issuer"] = json!(format!("{}/", h.server.uri()));
-    Mock::given(path("/.well-known/oauth-authorization-server"))
+    Mock::given(path("/.well-known/openid-configuration"))
         .respond_with(ok(doc))
         .mount(&h.server)
         .await;

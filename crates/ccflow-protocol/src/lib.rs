@@ -22,12 +22,13 @@
 mod basic;
 mod challenge;
 mod clock;
+mod discovery;
 mod error;
 mod form;
 mod jwk;
-pub mod media;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+pub mod media;
 mod profile;
 mod request;
 mod response;
@@ -39,6 +40,7 @@ mod vocabulary;
 pub use basic::{basic_authorization, parse_basic_authorization};
 pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
+pub use discovery::metadata_urls;
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormParams, form_urlencode};
 pub use jwk::{Jwk, Jwks};

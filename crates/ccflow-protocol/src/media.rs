@@ -37,7 +37,11 @@ mod tests {
             ("application/json-patch+json", false, false),
             ("text/json", false, false),
             ("application/x-www-form-urlencoded", false, true),
-            ("APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8", false, true),
+            (
+                "APPLICATION/X-WWW-FORM-URLENCODED;charset=UTF-8",
+                false,
+                true,
+            ),
             ("application/x-www-form-urlencodedx", false, false),
             ("", false, false),
             ("json", false, false),

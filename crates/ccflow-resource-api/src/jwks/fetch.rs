@@ -149,19 +149,17 @@ impl Fetcher {
     }
 }
 
-/// The metadata locations for an issuer: `{issuer}/.well-known/openid-configuration`
-/// (OpenID Discovery §4) and RFC 8414 §3.1's, which inserts the well-known
-/// segment between host and path (a terminating `/` removed).
+/// The metadata locations of an issuer, in the order to try them
+/// (`ccflow_protocol::metadata_urls`); none if the issuer is not a URL.
 pub(crate) fn discovery_urls(issuer: &str) -> Vec<String> {
-    let trimmed = issuer.trim_end_matches('/');
-    let mut urls = vec![format!("{trimmed}/.well-known/openid-configuration")];
-    if let Some((scheme, rest)) = trimmed.split_once("://") {
-        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        urls.push(format!(
-            "{scheme}://{host}/.well-known/oauth-authorization-server{path}"
-        ));
-    }
-    urls
+    url::Url::parse(issuer).map_or_else(
+        |_| Vec::new(),
+        |issuer| {
+            ccflow_protocol::metadata_urls(&issuer)
+                .map(String::from)
+                .to_vec()
+        },
+    )
 }
 
 #[cfg(test)]
