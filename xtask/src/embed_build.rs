@@ -225,6 +225,9 @@ struct Measured {
     embedder: &'static str,
     /// Wall-clock seconds of the cold `cargo test --no-run`.
     build_seconds: f64,
+    /// CPU seconds (user + system) of that build, every compiler and build script included:
+    /// what the build costs, less moved than wall-clock by other work on a shared machine.
+    build_cpu_seconds: f64,
     /// Wall-clock seconds of `cargo test` afterwards (build already done: the test run).
     test_seconds: f64,
     /// Packages compiled (the crate itself included), from `cargo metadata`.
@@ -416,9 +419,11 @@ fn measure(
         "-j",
         &jobs_text,
     ]);
+    let cpu_before = children_cpu_seconds()?;
     let started = Instant::now();
     checked(build, &format!("{}: cargo test --no-run", embedder.name()))?;
     let build_seconds = started.elapsed().as_secs_f64();
+    let build_cpu_seconds = children_cpu_seconds()? - cpu_before;
     let load_after = load_average()?;
     let mut test = cargo(dir);
     test.args(["test", "--offline", "-j", &jobs_text]);
@@ -437,18 +442,36 @@ fn measure(
     let mut heaviest = heaviest_crates(&html)?;
     heaviest.truncate(top);
     say(&format!(
-        "embed-build: {}: built in {build_seconds:.1} s, test passed in {test_seconds:.1} s",
+        "embed-build: {}: built in {build_seconds:.1} s ({build_cpu_seconds:.1} CPU s), test passed in {test_seconds:.1} s",
         embedder.name()
     ));
     Ok(Measured {
         embedder: embedder.name(),
         build_seconds,
+        build_cpu_seconds,
         test_seconds,
         packages,
         heaviest,
         load_before,
         load_after,
     })
+}
+
+/// CPU seconds (user + system) of this process's children that have been waited for, their
+/// own waited-for children included: cargo's rustc and build-script processes count. Fields 16
+/// and 17 of `/proc/self/stat`, in clock ticks (100 per second on Linux).
+fn children_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("cannot read /proc/self/stat")?;
+    children_cpu_seconds_of(&stat).context("unexpected /proc/self/stat")
+}
+
+fn children_cpu_seconds_of(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces and parentheses: fields start after the last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3, so cutime (16) and cstime (17) are at 13 and 14.
+    let ticks = |index: usize| fields.get(index)?.parse::<f64>().ok();
+    Some((ticks(13)? + ticks(14)?) / 100.0)
 }
 
 /// The 1-minute load average (the machine is shared: a busy host stretches both builds).
@@ -631,15 +654,16 @@ fn yes_no(present: bool) -> &'static str {
 /// The report as Markdown tables, ready for docs/performance.md.
 fn table(report: &Report) -> String {
     let mut out = format!(
-        "\n| cold `cargo test --no-run -j {}` | seconds | packages | test run | load avg before → after |\n\
-         | --- | --- | --- | --- | --- |\n",
+        "\n| cold `cargo test --no-run -j {}` | wall-clock s | CPU s | packages | test run | load avg before → after |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
         report.jobs
     );
     for measured in [&report.ccflow, &report.wiremock] {
         out += &format!(
-            "| {} | {:.1} | {} | {:.1} s | {:.2} → {:.2} |\n",
+            "| {} | {:.1} | {:.1} | {} | {:.1} s | {:.2} → {:.2} |\n",
             measured.embedder,
             measured.build_seconds,
+            measured.build_cpu_seconds,
             measured.packages,
             measured.test_seconds,
             measured.load_before,
@@ -647,8 +671,12 @@ fn table(report: &Report) -> String {
         );
     }
     out += &format!(
-        "| ratio ccflow / wiremock | {} | {} only in ccflow's tree | | |\n",
+        "| ratio ccflow / wiremock | {} | {} | {} only in ccflow's tree | | |\n",
         ratio(report.ccflow.build_seconds, report.wiremock.build_seconds),
+        ratio(
+            report.ccflow.build_cpu_seconds,
+            report.wiremock.build_cpu_seconds
+        ),
         report.only_ccflow
     );
     out += "\n| heaviest crates of the ccflow build | seconds (units summed) | binary-only |\n\
@@ -685,6 +713,7 @@ fn to_json(report: &Report) -> Value {
     let measured = |m: &Measured| {
         json!({
             "build_seconds": m.build_seconds,
+            "build_cpu_seconds": m.build_cpu_seconds,
             "test_seconds": m.test_seconds,
             "packages": m.packages,
             "load_average_before": m.load_before,
@@ -697,6 +726,7 @@ fn to_json(report: &Report) -> Value {
         "ccflow": measured(&report.ccflow),
         "wiremock": measured(&report.wiremock),
         "ratio": report.ccflow.build_seconds / report.wiremock.build_seconds,
+        "cpu_ratio": report.ccflow.build_cpu_seconds / report.wiremock.build_cpu_seconds,
         "only_in_ccflow_tree": report.only_ccflow,
         "binary_only": report.binary_only,
         "notable": report.notable.iter().map(|(name, ccflow, wiremock)| json!({"crate": name, "ccflow": ccflow, "wiremock": wiremock})).collect::<Vec<_>>(),
@@ -878,6 +908,7 @@ const CONCURRENCY_DATA = [];
         Measured {
             embedder,
             build_seconds,
+            build_cpu_seconds: build_seconds * 1.5,
             test_seconds: 0.5,
             packages: 200,
             heaviest: vec![
@@ -887,6 +918,14 @@ const CONCURRENCY_DATA = [];
             load_before: 2.0,
             load_after: 3.5,
         }
+    }
+
+    #[test]
+    fn children_cpu_time_is_read_after_the_command_name() {
+        let stat = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 250 75 0 0";
+        assert_eq!(children_cpu_seconds_of(stat), Some(3.25));
+        assert_eq!(children_cpu_seconds_of("42 (x) S 1"), None);
+        assert!(children_cpu_seconds().is_ok());
     }
 
     #[test]
@@ -907,10 +946,10 @@ const CONCURRENCY_DATA = [];
         };
         let text = table(&report);
         for line in [
-            "| cold `cargo test --no-run -j 2` | seconds | packages | test run | load avg before → after |",
-            "| ccflow | 130.0 | 200 | 0.5 s | 2.00 → 3.50 |",
-            "| wiremock | 66.0 | 200 | 0.5 s | 2.00 → 3.50 |",
-            "| ratio ccflow / wiremock | 1.97× | 80 only in ccflow's tree | | |",
+            "| cold `cargo test --no-run -j 2` | wall-clock s | CPU s | packages | test run | load avg before → after |",
+            "| ccflow | 130.0 | 195.0 | 200 | 0.5 s | 2.00 → 3.50 |",
+            "| wiremock | 66.0 | 99.0 | 200 | 0.5 s | 2.00 → 3.50 |",
+            "| ratio ccflow / wiremock | 1.97× | 1.97× | 80 only in ccflow's tree | | |",
             "| aws-lc-sys | 57.0 |  |",
             "| clap_builder | 9.5 | yes |",
             "| clap | yes | no |",
