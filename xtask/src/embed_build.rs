@@ -232,8 +232,9 @@ struct Measured {
     test_seconds: f64,
     /// Packages compiled (the crate itself included), from `cargo metadata`.
     packages: usize,
-    /// The heaviest crates: (name, seconds summed over its units) from `--timings`.
-    heaviest: Vec<(String, f64)>,
+    /// Every crate built, heaviest first: (name, seconds summed over its units) from
+    /// `--timings`.
+    crates: Vec<(String, f64)>,
     /// The load average (1 minute) before and after the build.
     load_before: f64,
     load_after: f64,
@@ -243,6 +244,8 @@ struct Measured {
 #[derive(Debug)]
 struct Report {
     jobs: u32,
+    /// How many of the heaviest crates the table lists.
+    top: usize,
     ccflow: Measured,
     wiremock: Measured,
     /// `NOTABLE` crates: (name, in the ccflow tree, in the wiremock tree).
@@ -283,13 +286,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
             embedder.name(),
             graph.compiled().len()
         ));
-        measured.push(measure(
-            &dir,
-            embedder,
-            jobs,
-            graph.compiled().len(),
-            options.top,
-        )?);
+        measured.push(measure(&dir, embedder, jobs, graph.compiled().len())?);
         trees.push(graph);
     }
     let (Some(wiremock), Some(ccflow)) = (measured.pop(), measured.pop()) else {
@@ -302,6 +299,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     let wiremock_names = wiremock_tree.compiled();
     let report = Report {
         jobs,
+        top: options.top,
         notable: NOTABLE
             .iter()
             .map(|name| {
@@ -401,13 +399,7 @@ fn checked(mut command: Command, what: &str) -> Result<Output> {
     Ok(output)
 }
 
-fn measure(
-    dir: &Path,
-    embedder: Embedder,
-    jobs: u32,
-    packages: usize,
-    top: usize,
-) -> Result<Measured> {
+fn measure(dir: &Path, embedder: Embedder, jobs: u32, packages: usize) -> Result<Measured> {
     let jobs_text = jobs.to_string();
     let load_before = load_average()?;
     let mut build = cargo(dir);
@@ -439,8 +431,7 @@ fn measure(
     let timings = dir.join("target/cargo-timings/cargo-timing.html");
     let html = std::fs::read_to_string(&timings)
         .with_context(|| format!("cannot read {}", timings.display()))?;
-    let mut heaviest = heaviest_crates(&html)?;
-    heaviest.truncate(top);
+    let crates = crates_by_build_time(&html)?;
     say(&format!(
         "embed-build: {}: built in {build_seconds:.1} s ({build_cpu_seconds:.1} CPU s), test passed in {test_seconds:.1} s",
         embedder.name()
@@ -451,7 +442,7 @@ fn measure(
         build_cpu_seconds,
         test_seconds,
         packages,
-        heaviest,
+        crates,
         load_before,
         load_after,
     })
@@ -485,7 +476,7 @@ fn load_average() -> Result<f64> {
 
 /// Crates by build time, heaviest first, from cargo's `--timings` HTML report: the units of a
 /// crate (build script, its run, the library) summed, in seconds.
-fn heaviest_crates(html: &str) -> Result<Vec<(String, f64)>> {
+fn crates_by_build_time(html: &str) -> Result<Vec<(String, f64)>> {
     const START: &str = "const UNIT_DATA = ";
     let start = html
         .find(START)
@@ -638,6 +629,15 @@ fn host_triple() -> Result<String> {
         .context("no host line in `rustc -vV`")
 }
 
+/// Seconds summed over the units of the crates `include` accepts.
+fn unit_seconds(crates: &[(String, f64)], include: impl Fn(&str) -> bool) -> f64 {
+    crates
+        .iter()
+        .filter(|(name, _)| include(name))
+        .map(|(_, seconds)| seconds)
+        .sum()
+}
+
 /// `a / b` as "1.97×".
 fn ratio(a: f64, b: f64) -> String {
     if b > 0.0 {
@@ -679,9 +679,12 @@ fn table(report: &Report) -> String {
         ),
         report.only_ccflow
     );
-    out += "\n| heaviest crates of the ccflow build | seconds (units summed) | binary-only |\n\
-            | --- | --- | --- |\n";
-    for (name, seconds) in &report.ccflow.heaviest {
+    let all_units = unit_seconds(&report.ccflow.crates, |_| true);
+    out += &format!(
+        "\n| heaviest crates of the ccflow build | seconds (units summed; all: {all_units:.1}) | binary-only |\n\
+         | --- | --- | --- |\n"
+    );
+    for (name, seconds) in report.ccflow.crates.iter().take(report.top) {
         out += &format!(
             "| {name} | {seconds:.1} | {} |\n",
             if report.binary_only.contains(name) {
@@ -696,10 +699,18 @@ fn table(report: &Report) -> String {
     for (name, ccflow, wiremock) in &report.notable {
         out += &format!("| {name} | {} | {} |\n", yes_no(*ccflow), yes_no(*wiremock));
     }
+    let binary_only_units = unit_seconds(&report.ccflow.crates, |name| {
+        report
+            .binary_only
+            .iter()
+            .any(|binary_only| binary_only == name)
+    });
     out += &format!(
-        "\nCompiled only for the auth server's binary ({} → {} packages): {}\n",
+        "\nCompiled only for the auth server's binary ({} → {} packages, {binary_only_units:.1} s of \
+         the {all_units:.1} s summed over all units, {:.0}%): {}\n",
         BINARY_ONLY.join(", "),
         report.binary_only.len(),
+        100.0 * binary_only_units / all_units.max(f64::MIN_POSITIVE),
         if report.binary_only.is_empty() {
             "none".to_owned()
         } else {
@@ -718,7 +729,8 @@ fn to_json(report: &Report) -> Value {
             "packages": m.packages,
             "load_average_before": m.load_before,
             "load_average_after": m.load_after,
-            "heaviest": m.heaviest.iter().map(|(name, seconds)| json!({"crate": name, "seconds": seconds})).collect::<Vec<_>>(),
+            "unit_seconds": unit_seconds(&m.crates, |_| true),
+            "crates": m.crates.iter().map(|(name, seconds)| json!({"crate": name, "seconds": seconds})).collect::<Vec<_>>(),
         })
     };
     json!({
@@ -729,6 +741,7 @@ fn to_json(report: &Report) -> Value {
         "cpu_ratio": report.ccflow.build_cpu_seconds / report.wiremock.build_cpu_seconds,
         "only_in_ccflow_tree": report.only_ccflow,
         "binary_only": report.binary_only,
+        "binary_only_unit_seconds": unit_seconds(&report.ccflow.crates, |name| report.binary_only.iter().any(|binary_only| binary_only == name)),
         "notable": report.notable.iter().map(|(name, ccflow, wiremock)| json!({"crate": name, "ccflow": ccflow, "wiremock": wiremock})).collect::<Vec<_>>(),
     })
 }
@@ -827,14 +840,14 @@ const UNIT_DATA = [
 const CONCURRENCY_DATA = [];
 </script>"#;
         assert_eq!(
-            heaviest_crates(html).unwrap(),
+            crates_by_build_time(html).unwrap(),
             vec![
                 ("aws-lc-sys".to_owned(), 52.5),
                 ("anyhow".to_owned(), 3.25),
                 ("clap".to_owned(), 3.25),
             ]
         );
-        assert!(heaviest_crates("<html></html>").is_err());
+        assert!(crates_by_build_time("<html></html>").is_err());
     }
 
     /// root → (mock, client); mock → (clap → clap_builder, tokio); client → tokio; root dev→ x;
@@ -911,9 +924,10 @@ const CONCURRENCY_DATA = [];
             build_cpu_seconds: build_seconds * 1.5,
             test_seconds: 0.5,
             packages: 200,
-            heaviest: vec![
+            crates: vec![
                 ("aws-lc-sys".to_owned(), 57.0),
                 ("clap_builder".to_owned(), 9.5),
+                ("clap".to_owned(), 3.5),
             ],
             load_before: 2.0,
             load_after: 3.5,
@@ -938,6 +952,7 @@ const CONCURRENCY_DATA = [];
     fn the_table_gives_both_times_the_ratio_and_the_binary_only_crates() {
         let report = Report {
             jobs: 2,
+            top: 2,
             ccflow: measured("ccflow", 130.0),
             wiremock: measured("wiremock", 66.0),
             notable: vec![("clap", true, false), ("aws-lc-sys", true, true)],
@@ -950,18 +965,29 @@ const CONCURRENCY_DATA = [];
             "| ccflow | 130.0 | 195.0 | 200 | 0.5 s | 2.00 → 3.50 |",
             "| wiremock | 66.0 | 99.0 | 200 | 0.5 s | 2.00 → 3.50 |",
             "| ratio ccflow / wiremock | 1.97× | 1.97× | 80 only in ccflow's tree | | |",
+            "| heaviest crates of the ccflow build | seconds (units summed; all: 70.0) | binary-only |",
             "| aws-lc-sys | 57.0 |  |",
             "| clap_builder | 9.5 | yes |",
             "| clap | yes | no |",
             "| aws-lc-sys | yes | yes |",
-            "Compiled only for the auth server's binary (clap, anyhow, tracing-subscriber → 2 packages): clap, clap_builder",
+            "Compiled only for the auth server's binary (clap, anyhow, tracing-subscriber → 2 packages, \
+             13.0 s of the 70.0 s summed over all units, 19%): clap, clap_builder",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
                 "missing {line:?} in:\n{text}"
             );
         }
+        assert!(
+            !text.contains("| clap | 3.5 |"),
+            "only the top 2 are listed"
+        );
         let json = to_json(&report);
+        assert_eq!(json["binary_only_unit_seconds"], 13.0);
+        assert_eq!(
+            json["ccflow"]["crates"][2],
+            json!({"crate": "clap", "seconds": 3.5})
+        );
         assert_eq!(json["ccflow"]["build_seconds"], 130.0);
         assert_eq!(json["binary_only"], json!(["clap", "clap_builder"]));
         assert_eq!(
