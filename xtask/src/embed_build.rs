@@ -1,8 +1,9 @@
 //! `cargo xtask embed-build`: what embedding `MockAuthServer` in a test costs at build time,
 //! against wiremock's `MockServer` in the same test. Two minimal crates are generated in a
 //! temporary directory, each cold-built (`cargo test --no-run`, fresh target directory) and run
-//! once; the table gives both times, their ratio, the heaviest crates of the ccflow build and
-//! the binary-only crates an embedder compiles. docs/performance.md "Embedder build time".
+//! once; the table gives both times (wall-clock and CPU), their ratios, the heaviest crates of
+//! the ccflow build and the binary-only crates an embedder compiles. docs/performance.md,
+//! "Embedder build time".
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -19,9 +20,9 @@ use serde_json::{Value, json};
 /// ccflow_auth_server::MockAuthServer (by path, from this workspace), one with wiremock's
 /// MockServer answering a mocked token endpoint. Each gets this workspace's Cargo.lock (so the
 /// same versions build, offline) and is cold-built with `cargo test --no-run` in a fresh target
-/// directory (dev profile, -j the number of CPUs), timed wall-clock, then its test runs once: a
-/// crate that does not build or whose test fails is an error, not a number. Prints both times,
-/// the ratio, the heaviest crates of the ccflow build (cargo --timings) and which binary-only
+/// directory (dev profile, -j the number of CPUs), timed in wall-clock and in CPU seconds (the
+/// steadier figure on a shared machine), then its test runs once: a crate that does not build or
+/// whose test fails is an error, not a number. Prints both times, the ratios, the heaviest crates of the ccflow build (cargo --timings) and which binary-only
 /// crates (clap, anyhow, tracing-subscriber and what only they pull in) the embedder compiles.
 /// Takes minutes and several GB of disk, removed at the end.
 #[derive(Debug, clap::Args)]
