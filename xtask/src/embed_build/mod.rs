@@ -32,9 +32,12 @@ use report::{BINARY_ONLY, Measured, Report, crates_by_build_time, table, to_json
 /// same versions build, offline) and is cold-built with `cargo test --no-run` in a fresh target
 /// directory (dev profile, -j the number of CPUs), timed in wall-clock and in CPU seconds (the
 /// steadier figure on a shared machine), then its test runs once: a crate that does not build or
-/// whose test fails is an error, not a number. Prints both times, the ratios, the heaviest crates of the ccflow build (cargo --timings) and which binary-only
-/// crates (clap, anyhow, tracing-subscriber and what only they pull in) the embedder compiles.
-/// Takes minutes and several GB of disk, removed at the end.
+/// whose test fails is an error, not a number. Prints both times, the ratios, the heaviest
+/// crates of the ccflow build (cargo --timings) and which binary-only crates (clap, anyhow,
+/// tracing-subscriber and what only they pull in) the embedder compiles. Takes minutes and
+/// several GB of disk, removed at the end. docs/performance.md, "Embedder build time".
+///
+/// A sibling of `cargo xtask bench`, not part of it: two cold builds take minutes.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Options {
     /// Also write every figure to FILE as JSON
@@ -188,7 +191,8 @@ fn measure(dir: &Path, embedder: Embedder, jobs: u32, packages: usize) -> Result
         .with_context(|| format!("cannot read {}", timings.display()))?;
     let crates = crates_by_build_time(&html)?;
     say(&format!(
-        "embed-build: {}: built in {build_seconds:.1} s ({build_cpu_seconds:.1} CPU s), test passed in {test_seconds:.1} s",
+        "embed-build: {}: built in {build_seconds:.1} s ({build_cpu_seconds:.1} CPU s), \
+         test passed in {test_seconds:.1} s",
         embedder.name()
     ));
     Ok(Measured {

@@ -46,6 +46,17 @@ pub(super) struct Report {
     /// Packages of the ccflow tree absent from the wiremock tree.
     pub(super) only_ccflow: usize,
 }
+impl Report {
+    /// The unit seconds of the ccflow build's binary-only crates.
+    fn binary_only_unit_seconds(&self) -> f64 {
+        unit_seconds(&self.ccflow.crates, |name| {
+            self.binary_only
+                .iter()
+                .any(|binary_only| binary_only == name)
+        })
+    }
+}
+
 /// Crates by build time, heaviest first, from cargo's `--timings` HTML report: the units of a
 /// crate (build script, its run, the library) summed, in seconds.
 pub(super) fn crates_by_build_time(html: &str) -> Result<Vec<(String, f64)>> {
@@ -143,12 +154,7 @@ pub(super) fn table(report: &Report) -> String {
     for (name, ccflow, wiremock) in &report.notable {
         out += &format!("| {name} | {} | {} |\n", yes_no(*ccflow), yes_no(*wiremock));
     }
-    let binary_only_units = unit_seconds(&report.ccflow.crates, |name| {
-        report
-            .binary_only
-            .iter()
-            .any(|binary_only| binary_only == name)
-    });
+    let binary_only_units = report.binary_only_unit_seconds();
     out += &format!(
         "\nCompiled only for the auth server's binary ({} → {} packages, {binary_only_units:.1} s of \
          the {all_units:.1} s summed over all units, {:.0}%): {}\n",
@@ -174,9 +180,15 @@ pub(super) fn to_json(report: &Report) -> Value {
             "load_average_before": m.load_before,
             "load_average_after": m.load_after,
             "unit_seconds": unit_seconds(&m.crates, |_| true),
-            "crates": m.crates.iter().map(|(name, seconds)| json!({"crate": name, "seconds": seconds})).collect::<Vec<_>>(),
+            "crates": m.crates.iter().map(|(name, seconds)| json!({"crate": name, "seconds": seconds}))
+                .collect::<Vec<_>>(),
         })
     };
+    let notable: Vec<Value> = report
+        .notable
+        .iter()
+        .map(|(name, ccflow, wiremock)| json!({"crate": name, "ccflow": ccflow, "wiremock": wiremock}))
+        .collect();
     json!({
         "jobs": report.jobs,
         "ccflow": measured(&report.ccflow),
@@ -185,8 +197,8 @@ pub(super) fn to_json(report: &Report) -> Value {
         "cpu_ratio": report.ccflow.build_cpu_seconds / report.wiremock.build_cpu_seconds,
         "only_in_ccflow_tree": report.only_ccflow,
         "binary_only": report.binary_only,
-        "binary_only_unit_seconds": unit_seconds(&report.ccflow.crates, |name| report.binary_only.iter().any(|binary_only| binary_only == name)),
-        "notable": report.notable.iter().map(|(name, ccflow, wiremock)| json!({"crate": name, "ccflow": ccflow, "wiremock": wiremock})).collect::<Vec<_>>(),
+        "binary_only_unit_seconds": report.binary_only_unit_seconds(),
+        "notable": notable,
     })
 }
 
