@@ -2,6 +2,7 @@
 
 mod bench;
 mod e2e;
+mod embed_build;
 mod fuzz;
 mod soak;
 mod tidy;
@@ -33,6 +34,7 @@ enum Command {
     Bench(Box<bench::BenchArgs>),
     Soak(soak::Options),
     Fuzz(fuzz::Options),
+    EmbedBuild(embed_build::Options),
     /// fmt --check, clippy -D warnings, cargo test --workspace, then the e2e run: CI's core,
     /// not all of .ci/run
     #[command(long_about = CI_HELP)]
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
             .and_then(|options| bench::run(&root(), &options, &args)),
         Some(Command::Soak(options)) => soak::run(&root(), &options, &args),
         Some(Command::Fuzz(options)) => fuzz::run(&root(), &options),
+        Some(Command::EmbedBuild(options)) => embed_build::run(&root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,6 +155,7 @@ mod tests {
             &["xtask", "bench", "--help"],
             &["xtask", "soak", "--help"],
             &["xtask", "fuzz", "--help"],
+            &["xtask", "embed-build", "--help"],
             &["xtask", "ci", "--help"],
             &["xtask", "help", "e2e"],
         ] {
