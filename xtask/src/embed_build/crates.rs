@@ -29,8 +29,9 @@ impl Embedder {
     /// The generated crate's manifest. `versions` are the workspace's locked versions.
     fn manifest(self, root: &Path, versions: &Versions) -> String {
         let mock = match self {
+            // As docs/embedding.md tells test-only users: without the binary's `cli` feature.
             Self::Ccflow => format!(
-                "ccflow-auth-server = {{ path = {} }}",
+                "ccflow-auth-server = {{ path = {}, default-features = false }}",
                 toml_string(&root.join("crates/ccflow-auth-server").display().to_string())
             ),
             Self::Wiremock => format!("wiremock = \"{}\"", versions.wiremock),
@@ -222,7 +223,7 @@ mod tests {
         let manifest = Embedder::Ccflow.manifest(Path::new("/w/ccflow"), &versions());
         assert!(manifest.contains("name = \"embed-ccflow\""));
         assert!(manifest.contains(
-            "[dev-dependencies]\nccflow-auth-server = { path = \"/w/ccflow/crates/ccflow-auth-server\" }\n"
+            "[dev-dependencies]\nccflow-auth-server = { path = \"/w/ccflow/crates/ccflow-auth-server\", default-features = false }\n"
         ));
         assert!(manifest.contains(
             "reqwest = { version = \"0.13.1\", default-features = false, features = [\"form\"] }"
