@@ -211,13 +211,18 @@ impl SigningKey {
         ))
     }
 
-    /// A 2048-bit RSA key generated once per process and shared by every server that has no
-    /// key of its own, so a test suite pays for key generation at most once.
+    /// The RSA key of every server that has no key of its own: a fixed, **public, test-only**
+    /// 2048-bit key shipped with this crate (`src/domain/default-rs256.pem`), parsed once per
+    /// process. No key is generated, so a server starts in milliseconds even in an embedding
+    /// crate's unoptimised build (generating one took seconds there), and its `kid` is the same
+    /// on every run, so a validator's cached JWKS stays valid across restarts.
     pub fn process_default() -> Result<Self, KeyError> {
         static KEY: OnceLock<Result<SigningKey, String>> = OnceLock::new();
-        KEY.get_or_init(|| Self::generate_rsa(2048).map_err(|error| error.to_string()))
-            .clone()
-            .map_err(KeyError::Generation)
+        KEY.get_or_init(|| {
+            Self::from_pem(include_str!("default-rs256.pem")).map_err(|error| error.to_string())
+        })
+        .clone()
+        .map_err(KeyError::Generation)
     }
 
     /// Like [`process_default`](Self::process_default), for an ES256 key.
@@ -527,6 +532,14 @@ impl KeyRing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_key_is_the_shipped_one_with_a_stable_kid() {
+        let key = SigningKey::process_default().unwrap();
+        assert_eq!(key.algorithm(), Algorithm::RS256);
+        assert_eq!(key.kid(), "ea_efm5NmTCAUUm51R5JUGXdYk1eCRZnKGZJx-kqqaE");
+        assert_eq!(SigningKey::process_default().unwrap().kid(), key.kid());
+    }
 
     const FIXTURE: &str = include_str!("../../../../fixtures/keys/rs256-1.pem");
 

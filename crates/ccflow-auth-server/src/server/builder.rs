@@ -76,7 +76,8 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// The key that signs tokens. Without one, a key generated once per process is used.
+    /// The key that signs tokens. Without one, the crate's public test-only default key
+    /// ([`SigningKey::process_default`]; ES256 profiles: a P-256 key generated once per process).
     pub fn signing_key(mut self, key: SigningKey) -> Self {
         self.settings.keys = Some(KeyRing::new(key));
         self
