@@ -396,7 +396,9 @@ const USERCLOUDS: ProfileSpec = ProfileSpec {
     errors: ErrorDialect::UserClouds,
     resource: ResourceDefaults {
         accepted_typ: &["JWT", "at+jwt", "application/at+jwt"],
-        authorize_by_audience: false,
+        // UserClouds ignores `scope` (seed 004): its tokens carry none, so an API behind it can
+        // only authorise by audience, as SLB's do.
+        authorize_by_audience: true,
         scope_claim: "scope",
     },
     ..RFC

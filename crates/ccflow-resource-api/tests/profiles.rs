@@ -156,11 +156,11 @@ async fn every_profile_round_trips_sdk_token_and_resource_api() {
             items_status: 201,
         },
         // UserClouds: `typ: JWT`, `aud` from the audience parameter; its tokens carry no scopes,
-        // so scope-guarded routes answer 403 insufficient_scope.
+        // so the profile authorises the item routes by audience.
         Case {
             profile: Profile::UserClouds,
             audience: |_| "items-api".to_owned(),
-            items_status: 403,
+            items_status: 201,
         },
     ];
     for case in &cases {
