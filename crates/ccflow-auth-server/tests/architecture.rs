@@ -1,8 +1,9 @@
 //! The promises `docs/architecture.md` makes about this crate's source tree, checked on the
-//! text of `src/` (as rust-analyzer's `tidy` does): no import cycle between modules, vendor
-//! branches only under `profiles/`, no actix-web in `domain/`, a `//!` line atop every file.
+//! text of `src/` (as rust-analyzer's `tidy` does): vendor branches only under `profiles/`, no
+//! actix-web in `domain/`. What holds for every crate (no import cycle, a `//!` line atop every
+//! file) is checked once for the workspace, by `xtask/src/tidy.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Every `.rs` file under `src/`, by module path (`http::admin`, `domain::keys`, `crate`).
@@ -47,80 +48,6 @@ fn without_tests(text: &str) -> &str {
         .map_or(text, |at| &text[..at])
 }
 
-/// The modules `text` names through `crate::` paths: the longest known module prefix of each.
-fn imports(text: &str, known: &BTreeSet<&str>) -> BTreeSet<String> {
-    let mut paths: Vec<String> = Vec::new();
-    for (at, _) in text.match_indices("crate::") {
-        let rest = &text[at + "crate::".len()..];
-        if let Some(group) = rest.strip_prefix('{') {
-            // `use crate::{a::B, c::{D, E}};`: each item's leading path.
-            let group = &group[..group.find("};").unwrap_or(group.len())];
-            paths.extend(
-                group
-                    .split(',')
-                    .map(|item| item.split("::{").next().unwrap_or("").trim().to_owned()),
-            );
-        } else {
-            let end = rest
-                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            paths.push(rest[..end].trim_end_matches(':').to_owned());
-        }
-    }
-    paths
-        .iter()
-        .filter_map(|path| {
-            let segments: Vec<&str> = path.split("::").collect();
-            (1..=segments.len())
-                .rev()
-                .map(|n| segments[..n].join("::"))
-                .find(|candidate| known.contains(candidate.as_str()))
-        })
-        .collect()
-}
-
-#[test]
-fn modules_import_each_other_without_cycles() {
-    let modules = modules();
-    let known: BTreeSet<&str> = modules.keys().map(String::as_str).collect();
-    let edges: BTreeMap<&str, BTreeSet<String>> = modules
-        .iter()
-        .map(|(name, (_, text))| {
-            let mut targets = imports(without_tests(text), &known);
-            targets.remove(name);
-            targets.remove("crate");
-            (name.as_str(), targets)
-        })
-        .collect();
-    // Depth-first search for a back edge; the path to it is the cycle.
-    fn visit<'a>(
-        module: &'a str,
-        edges: &'a BTreeMap<&str, BTreeSet<String>>,
-        path: &mut Vec<&'a str>,
-        done: &mut BTreeSet<&'a str>,
-    ) -> Option<String> {
-        if let Some(start) = path.iter().position(|seen| *seen == module) {
-            return Some(format!("{} -> {module}", path[start..].join(" -> ")));
-        }
-        if !done.insert(module) {
-            return None;
-        }
-        path.push(module);
-        for target in edges.get(module).into_iter().flatten() {
-            if let Some(cycle) = visit(target, edges, path, done) {
-                return Some(cycle);
-            }
-        }
-        path.pop();
-        None
-    }
-    let mut done = BTreeSet::new();
-    for module in edges.keys() {
-        let cycle = visit(module, &edges, &mut Vec::new(), &mut done);
-        assert_eq!(cycle, None, "an import cycle between modules of src/");
-    }
-}
-
 #[test]
 fn vendor_branches_live_only_under_profiles() {
     const VENDOR_CODE: [&str; 8] = [
@@ -157,16 +84,5 @@ fn the_domain_knows_no_http_framework() {
                 file.display()
             );
         }
-    }
-}
-
-#[test]
-fn every_source_file_says_what_it_is_for() {
-    for (_, (file, text)) in modules() {
-        assert!(
-            text.starts_with("//!"),
-            "{} must open with a `//!` line",
-            file.display()
-        );
     }
 }
