@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ccflow_protocol::{AuthMethod, ClientSecret, Jwks};
+use ccflow_protocol::{AuthMethod, BasicCredentials, ClientSecret, Jwks};
 use serde::Deserialize;
 
 use crate::control::limits::{Limits, LimitsError};
@@ -89,6 +89,8 @@ struct FileConfig {
     response_style: Option<String>,
     /// UserClouds `organization_id` claim.
     organization_id: Option<String>,
+    /// How Basic credentials are read: `raw`, `rfc6749` or `either`.
+    basic_credentials: Option<String>,
     /// Bearer token required on the /_ccflow admin API.
     admin_token: Option<String>,
     /// Serve the /_ccflow admin API (default true).
@@ -265,6 +267,15 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     }
     if let Some(organization_id) = file.organization_id {
         profile.organization_id = Some(organization_id);
+    }
+    if let Some(form) = file.basic_credentials {
+        profile.basic_credentials =
+            Some(BasicCredentials::from_name(&form).ok_or_else(|| {
+                ConfigError::field(
+                    "basic_credentials",
+                    format!("`{form}`: use `raw`, `rfc6749` or `either`"),
+                )
+            })?);
     }
     if !file.service_audiences.is_empty() {
         profile.service_audiences = file.service_audiences;

@@ -34,7 +34,7 @@ pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;
-pub use ccflow_protocol::{Profile, ProfileOptions};
+pub use ccflow_protocol::{BasicCredentials, Profile, ProfileOptions};
 
 /// Internals exposed for the crate's benchmarks only; not a stable API.
 #[doc(hidden)]

@@ -111,3 +111,46 @@ async fn cloudentity_lower_case_bearer_and_ttl_minus_one_are_understood() {
     assert_eq!(token.token_type(), "bearer");
     assert_eq!(token.lifetime().as_secs(), 3599);
 }
+
+/// Each preset's Basic header for a console-generated secret (`+`, `/`, `=`, `%`): raw where
+/// the vendor documents `base64(CLIENT_ID:CLIENT_SECRET)` (SLB seeds 000/001, CyberArk seed
+/// 003), RFC 6749 §2.3.1 elsewhere. The expected values are written out, not computed by ccflow.
+#[tokio::test]
+async fn each_preset_sends_basic_credentials_as_its_vendor_documents() {
+    use wiremock::matchers::{header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // base64("svc-console:k7+Qz/w==%2B")
+    const RAW: &str = "Basic c3ZjLWNvbnNvbGU6azcrUXovdz09JTJC";
+    // base64("svc-console:k7%2BQz%2Fw%3D%3D%252B")
+    const RFC6749: &str = "Basic c3ZjLWNvbnNvbGU6azclMkJReiUyRnclM0QlM0QlMjUyQg==";
+    for (profile, expected) in [
+        (Profile::Rfc, RFC6749),
+        (Profile::Slb, RAW),
+        (Profile::Cloudentity, RFC6749),
+        (Profile::CyberArk, RAW),
+        (Profile::UserClouds, RFC6749),
+    ] {
+        let vendor = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(header("authorization", expected))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "at", "token_type": "Bearer", "expires_in": 3600
+            })))
+            .expect(1)
+            .mount(&vendor)
+            .await;
+        let client = TokenClient::builder()
+            .profile(profile)
+            .base_url(vendor.uri())
+            .credentials("svc-console", "k7+Qz/w==%2B")
+            .auth_method(ccflow_client::AuthMethod::ClientSecretBasic)
+            .build()
+            .unwrap();
+        client
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{profile}: {error}"));
+        vendor.verify().await;
+    }
+}

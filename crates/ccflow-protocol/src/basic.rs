@@ -1,10 +1,74 @@
-//! HTTP Basic client authentication as RFC 6749 §2.3.1 defines it: RFC 7617 over form-urlencoded credentials.
+//! HTTP Basic client authentication as RFC 6749 §2.3.1 defines it (RFC 7617 over form-urlencoded
+//! credentials), and as vendors document it (the raw `CLIENT_ID:CLIENT_SECRET`, seeds 000, 001, 003).
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::form::{form_urldecode, form_urlencode};
 use crate::{ClientId, ClientSecret, RequestError};
+
+/// How the id and secret inside `Authorization: Basic` are encoded before base64.
+///
+/// RFC 6749 §2.3.1 form-urlencodes each part first; SLB (seeds 000, 001) and CyberArk (seed 003)
+/// document `base64(CLIENT_ID:CLIENT_SECRET)` with nothing encoded, and their consoles generate
+/// secrets with `+`, `/`, `=` and `%`, where the two forms differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BasicCredentials {
+    /// Nothing encoded: the decoded text split at its first `:` is the id and the secret.
+    Raw,
+    /// RFC 6749 §2.3.1: each part form-urldecoded after the split.
+    Rfc6749,
+    /// A server accepts both: the raw form is tried first, then the RFC 6749 form where it
+    /// differs. A client never sends "either"; it encodes as [`BasicCredentials::Rfc6749`].
+    Either,
+}
+
+impl BasicCredentials {
+    /// Every form, as configuration names them.
+    pub const ALL: [BasicCredentials; 3] = [Self::Raw, Self::Rfc6749, Self::Either];
+
+    /// The name configuration uses: `raw`, `rfc6749`, `either`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Rfc6749 => "rfc6749",
+            Self::Either => "either",
+        }
+    }
+
+    /// The form named `name` (`raw`, `rfc6749`, `either`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|form| form.as_str() == name)
+    }
+}
+
+/// Basic credentials read under [`BasicCredentials::Either`]: the raw form first, and the RFC
+/// 6749 form when it decodes and differs. `Debug` redacts the secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedBasic {
+    /// The form tried first: raw under `raw` and `either`, RFC 6749 under `rfc6749`.
+    pub client_id: ClientId,
+    /// The secret of the first form.
+    pub client_secret: ClientSecret,
+    /// The RFC 6749 form under `either`, when it differs from the raw one.
+    pub alternative: Option<(ClientId, ClientSecret)>,
+}
+
+/// The `Authorization` header value for `client_secret_basic` in `form`: RFC 6749 §2.3.1
+/// ([`basic_authorization`]) or, for [`BasicCredentials::Raw`], `Basic base64(id ":" secret)`
+/// as SLB and CyberArk document it.
+pub fn basic_authorization_as(form: BasicCredentials, client_id: &str, client_secret: &str) -> String {
+    match form {
+        BasicCredentials::Raw => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{client_secret}"))
+        ),
+        BasicCredentials::Rfc6749 | BasicCredentials::Either => {
+            basic_authorization(client_id, client_secret)
+        }
+    }
+}
 
 /// Standard alphabet, padding optional on input: clients differ, and the
 /// padding carries no information.
@@ -40,6 +104,18 @@ pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
 pub fn parse_basic_authorization(
     header_value: &str,
 ) -> Result<(ClientId, ClientSecret), RequestError> {
+    let decoded = parse_basic_authorization_as(BasicCredentials::Rfc6749, header_value)?;
+    Ok((decoded.client_id, decoded.client_secret))
+}
+
+/// Parses an `Authorization: Basic` header value with the credentials encoded as `form` says
+/// (see [`parse_basic_authorization`] for the RFC 6749 form). Under
+/// [`BasicCredentials::Either`], credentials that are not validly form-urlencoded are still
+/// read raw. Errors never contain the header or the secret.
+pub fn parse_basic_authorization_as(
+    form: BasicCredentials,
+    header_value: &str,
+) -> Result<DecodedBasic, RequestError> {
     let header_value = header_value.trim_matches(|c| c == ' ' || c == '\t');
     let (scheme, token) = match header_value.split_once(' ') {
         Some((scheme, token)) => (scheme, token.trim_start_matches(' ')),
@@ -56,18 +132,37 @@ pub fn parse_basic_authorization(
         .map_err(|_| RequestError::MalformedBasic("credentials are not valid base64"))?;
     let decoded = String::from_utf8(decoded)
         .map_err(|_| RequestError::MalformedBasic("decoded credentials are not valid UTF-8"))?;
-    let (client_id, client_secret) = decoded.split_once(':').ok_or(
+    let (raw_id, raw_secret) = decoded.split_once(':').ok_or(
         RequestError::MalformedBasic("decoded credentials contain no `:`"),
     )?;
-    let client_id = form_urldecode(client_id)
-        .map_err(|_| RequestError::MalformedBasic("client id is not validly form-urlencoded"))?;
-    let client_secret = form_urldecode(client_secret).map_err(|_| {
-        RequestError::MalformedBasic("client secret is not validly form-urlencoded")
-    })?;
+    let rfc6749 = || -> Result<(String, String), RequestError> {
+        let client_id = form_urldecode(raw_id).map_err(|_| {
+            RequestError::MalformedBasic("client id is not validly form-urlencoded")
+        })?;
+        let client_secret = form_urldecode(raw_secret).map_err(|_| {
+            RequestError::MalformedBasic("client secret is not validly form-urlencoded")
+        })?;
+        Ok((client_id, client_secret))
+    };
+    let ((client_id, client_secret), alternative) = match form {
+        BasicCredentials::Rfc6749 => (rfc6749()?, None),
+        BasicCredentials::Raw => ((raw_id.to_owned(), raw_secret.to_owned()), None),
+        BasicCredentials::Either => {
+            let alternative = rfc6749()
+                .ok()
+                .filter(|(id, secret)| (id.as_str(), secret.as_str()) != (raw_id, raw_secret))
+                .filter(|(id, _)| !id.is_empty());
+            ((raw_id.to_owned(), raw_secret.to_owned()), alternative)
+        }
+    };
     if client_id.is_empty() {
         return Err(RequestError::MalformedBasic("client id is empty"));
     }
-    Ok((ClientId::new(client_id), ClientSecret::new(client_secret)))
+    Ok(DecodedBasic {
+        client_id: ClientId::new(client_id),
+        client_secret: ClientSecret::new(client_secret),
+        alternative: alternative.map(|(id, secret)| (ClientId::new(id), ClientSecret::new(secret))),
+    })
 }
 
 #[cfg(test)]
@@ -192,5 +287,41 @@ mod tests {
             assert!(!text.contains("topsecret"), "{text}");
             assert!(!text.contains(&header), "{text}");
         }
+    }
+
+    #[test]
+    fn reads_each_form_of_a_vendor_secret() {
+        // A console-generated secret: `+`, `/`, `=` and `%` differ between the two forms.
+        let raw_header = basic_authorization_as(BasicCredentials::Raw, "svc", "k7+Qz/w==%2B");
+        assert_eq!(raw_header, format!("Basic {}", encode("svc:k7+Qz/w==%2B")));
+        let rfc_header = basic_authorization_as(BasicCredentials::Rfc6749, "svc", "k7+Qz/w==%2B");
+        #[track_caller]
+        fn check(form: BasicCredentials, header: &str, first: &str, alternative: Option<&str>) {
+            let decoded = parse_basic_authorization_as(form, header).unwrap();
+            assert_eq!(decoded.client_id.as_str(), "svc");
+            assert_eq!(decoded.client_secret.expose_secret(), first, "{form:?}");
+            assert_eq!(
+                decoded.alternative.as_ref().map(|(_, secret)| secret.expose_secret()),
+                alternative,
+                "{form:?}"
+            );
+        }
+        check(BasicCredentials::Raw, &raw_header, "k7+Qz/w==%2B", None);
+        check(BasicCredentials::Rfc6749, &raw_header, "k7 Qz/w==+", None);
+        check(BasicCredentials::Either, &raw_header, "k7+Qz/w==%2B", Some("k7 Qz/w==+"));
+        check(BasicCredentials::Rfc6749, &rfc_header, "k7+Qz/w==%2B", None);
+        check(BasicCredentials::Either, &rfc_header, "k7%2BQz%2Fw%3D%3D%252B", Some("k7+Qz/w==%2B"));
+        // Identical forms give no alternative; a malformed RFC form is still read raw.
+        check(BasicCredentials::Either, &basic_authorization("svc", "plain"), "plain", None);
+        check(BasicCredentials::Either, &format!("Basic {}", encode("svc:50%zz")), "50%zz", None);
+        assert_eq!(
+            parse_basic_authorization_as(BasicCredentials::Raw, &format!("Basic {}", encode(":s")))
+                .map(|_| ()),
+            Err(RequestError::MalformedBasic("client id is empty"))
+        );
+        for form in BasicCredentials::ALL {
+            assert_eq!(BasicCredentials::from_name(form.as_str()), Some(form));
+        }
+        assert_eq!(BasicCredentials::from_name("RAW"), None);
     }
 }

@@ -37,7 +37,10 @@ mod scope;
 mod types;
 mod vocabulary;
 
-pub use basic::{basic_authorization, parse_basic_authorization};
+pub use basic::{
+    BasicCredentials, DecodedBasic, basic_authorization, basic_authorization_as,
+    parse_basic_authorization, parse_basic_authorization_as,
+};
 pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use discovery::metadata_urls;

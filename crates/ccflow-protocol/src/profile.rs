@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AuthMethod, truncate_for_echo};
+use crate::{AuthMethod, BasicCredentials, truncate_for_echo};
 
 /// The dialect an authorization server speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -221,6 +221,10 @@ pub struct ProfileSpec {
     pub one_auth_method_per_client: bool,
     /// The method the SDK uses by default with this profile.
     pub sdk_auth_method: AuthMethod,
+    /// How the server reads Basic credentials unless configured (`basic_credentials`).
+    pub basic_credentials: BasicCredentials,
+    /// How the SDK encodes Basic credentials: what the vendor documents.
+    pub sdk_basic_credentials: BasicCredentials,
     /// What `scope` means.
     pub scopes: ScopeSemantics,
     /// The token lifetime unless configured.
@@ -243,7 +247,7 @@ pub struct ProfileSpec {
     pub claims: ClaimStyle,
     /// The default signing algorithm.
     pub default_signing_algorithm: SigningAlgorithm,
-    /// The JWT `typ` header of access tokens.
+    /// The JWT `typ` header of access tokens unless configured (`access_token_typ`).
     pub token_typ: &'static str,
     /// The error dialect.
     pub errors: ErrorDialect,
@@ -261,6 +265,9 @@ const ALL_METHODS: &[AuthMethod] = &[
     AuthMethod::PrivateKeyJwt,
 ];
 const AT_JWT: &[&str] = &["at+jwt", "application/at+jwt"];
+/// What a validator configured "like the vendor" accepts: the vendor's documented or inferred
+/// `JWT`, and RFC 9068's `at+jwt` (VENDORS.md, "`typ`").
+const JWT_OR_AT_JWT: &[&str] = &["JWT", "at+jwt", "application/at+jwt"];
 
 const RFC: ProfileSpec = ProfileSpec {
     vendor: "RFC 6749 / RFC 9068 (strict)",
@@ -281,6 +288,8 @@ const RFC: ProfileSpec = ProfileSpec {
     auth_methods: ALL_METHODS,
     one_auth_method_per_client: false,
     sdk_auth_method: AuthMethod::ClientSecretBasic,
+    basic_credentials: BasicCredentials::Rfc6749,
+    sdk_basic_credentials: BasicCredentials::Rfc6749,
     scopes: ScopeSemantics::OAuth,
     default_token_ttl_secs: 3600,
     fixed_ttl: false,
@@ -314,6 +323,10 @@ const SLB: ProfileSpec = ProfileSpec {
         discovery: &["/v2/.well-known/openid-configuration"],
     },
     auth_methods: SECRET_METHODS,
+    // Seeds 000/001 write `Basic <base64 of CLIENT_ID:CLIENT_SECRET>`, nothing form-encoded
+    // (D); the RFC form is accepted too where it differs (I).
+    basic_credentials: BasicCredentials::Either,
+    sdk_basic_credentials: BasicCredentials::Raw,
     scopes: ScopeSemantics::AudienceByClientId,
     fixed_ttl: true,
     scope_field: ScopeField::SlbObjectWhenInvalid,
@@ -340,6 +353,8 @@ const CLOUDENTITY: ProfileSpec = ProfileSpec {
     },
     one_auth_method_per_client: true,
     sdk_auth_method: AuthMethod::ClientSecretBasic,
+    // Seed 002 shows only client_secret_post; read Basic either way (I), send the RFC form (I).
+    basic_credentials: BasicCredentials::Either,
     token_type: "bearer",
     expires_in: ExpiresIn::LifetimeMinusOne,
     request_id_header: Some("X-Trace-ID"),
@@ -368,6 +383,9 @@ const CYBERARK: ProfileSpec = ProfileSpec {
     case_insensitive_paths: true,
     accepts_json_body: true,
     auth_methods: SECRET_METHODS,
+    // Seed 003: `Basic <base64 of CLIENT_ID:CLIENT_SECRET>`, raw (D); the RFC form too (I).
+    basic_credentials: BasicCredentials::Either,
+    sdk_basic_credentials: BasicCredentials::Raw,
     default_token_ttl_secs: 18_000,
     claims: ClaimStyle::CyberArk,
     revocation_always_ok: true,
@@ -386,6 +404,9 @@ const USERCLOUDS: ProfileSpec = ProfileSpec {
         discovery: &["/.well-known/openid-configuration"],
     },
     auth_methods: SECRET_METHODS,
+    // Its server URL-unescapes id and secret after base64 decoding (VENDORS.md, D): the RFC
+    // form, whose encoder the SDK uses too.
+    basic_credentials: BasicCredentials::Rfc6749,
     scopes: ScopeSemantics::Ignored,
     token_type: "bearer",
     scope_field: ScopeField::Omitted,
@@ -395,7 +416,7 @@ const USERCLOUDS: ProfileSpec = ProfileSpec {
     token_typ: "JWT",
     errors: ErrorDialect::UserClouds,
     resource: ResourceDefaults {
-        accepted_typ: &["JWT", "at+jwt", "application/at+jwt"],
+        accepted_typ: JWT_OR_AT_JWT,
         // UserClouds ignores `scope` (seed 004): its tokens carry none, so an API behind it can
         // only authorise by audience, as SLB's do.
         authorize_by_audience: true,

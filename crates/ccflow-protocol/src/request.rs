@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use crate::basic::parse_basic_authorization;
+use crate::basic::parse_basic_authorization_as;
 use crate::{
-    AuthMethod, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientId, ClientSecret, ErrorCode, ErrorResponse,
+    AuthMethod, BasicCredentials, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientId, ClientSecret, ErrorCode, ErrorResponse,
     FormParams, GrantType, ScopeError, Scopes, truncate_for_echo,
 };
 
@@ -129,6 +129,9 @@ pub enum ClientAuthentication {
         client_id: ClientId,
         /// The client secret from the header.
         client_secret: ClientSecret,
+        /// The credentials read the other way, under [`BasicCredentials::Either`] where the two
+        /// forms differ: a server tries them after `client_id`/`client_secret`.
+        alternative: Option<(ClientId, ClientSecret)>,
     },
     /// `client_secret_post`: credentials in the body (RFC 6749 §2.3.1).
     Post {
@@ -167,6 +170,16 @@ impl ClientAuthentication {
         authorization: Option<&str>,
         params: &FormParams,
     ) -> Result<ClientAuthentication, RequestError> {
+        Self::from_request_with(BasicCredentials::Rfc6749, authorization, params)
+    }
+
+    /// [`from_request`](Self::from_request) with the Basic credentials read as `basic` says
+    /// (vendors document the raw form; see [`BasicCredentials`]).
+    pub fn from_request_with(
+        basic: BasicCredentials,
+        authorization: Option<&str>,
+        params: &FormParams,
+    ) -> Result<ClientAuthentication, RequestError> {
         let body_client_id = params.get("client_id");
         let client_secret = params.get("client_secret");
         let assertion = params.get("client_assertion");
@@ -174,16 +187,24 @@ impl ClientAuthentication {
         let uses_assertion = assertion.is_some() || assertion_type.is_some();
 
         if let Some(authorization) = authorization {
-            let (client_id, secret) = parse_basic_authorization(authorization)?;
+            let decoded = parse_basic_authorization_as(basic, authorization)?;
             if client_secret.is_some() || uses_assertion {
                 return Err(RequestError::MultipleAuthMethods);
             }
-            if body_client_id.is_some_and(|body_id| body_id != client_id.as_str()) {
+            let names_other_client = |body_id: &str| {
+                body_id != decoded.client_id.as_str()
+                    && decoded
+                        .alternative
+                        .as_ref()
+                        .is_none_or(|(id, _)| body_id != id.as_str())
+            };
+            if body_client_id.is_some_and(names_other_client) {
                 return Err(RequestError::ClientIdMismatch);
             }
             return Ok(ClientAuthentication::Basic {
-                client_id,
-                client_secret: secret,
+                client_id: decoded.client_id,
+                client_secret: decoded.client_secret,
+                alternative: decoded.alternative,
             });
         }
 
@@ -246,10 +267,12 @@ impl fmt::Debug for ClientAuthentication {
             ClientAuthentication::Basic {
                 client_id,
                 client_secret,
+                alternative,
             } => formatter
                 .debug_struct("Basic")
                 .field("client_id", client_id)
                 .field("client_secret", client_secret)
+                .field("alternative", alternative)
                 .finish(),
             ClientAuthentication::Post {
                 client_id,
@@ -319,6 +342,15 @@ impl TokenRequest {
         params: FormParams,
         authorization: Option<&str>,
     ) -> Result<TokenRequest, RequestError> {
+        Self::from_params_with(BasicCredentials::Rfc6749, params, authorization)
+    }
+
+    /// [`from_params`](Self::from_params) with Basic credentials read as `basic` says.
+    pub fn from_params_with(
+        basic: BasicCredentials,
+        params: FormParams,
+        authorization: Option<&str>,
+    ) -> Result<TokenRequest, RequestError> {
         let grant_type = match params.get("grant_type") {
             None => return Err(RequestError::MissingGrantType),
             Some("client_credentials") => GrantType::ClientCredentials,
@@ -326,7 +358,7 @@ impl TokenRequest {
                 return Err(RequestError::UnsupportedGrantType(truncate_for_echo(other)));
             }
         };
-        let client_auth = ClientAuthentication::from_request(authorization, &params)?;
+        let client_auth = ClientAuthentication::from_request_with(basic, authorization, &params)?;
         let scope = params.get("scope").map(Scopes::parse).transpose()?;
         let resources = params.get_all("resource").map(str::to_owned).collect();
         let audiences = params.get_all("audience").map(str::to_owned).collect();
@@ -374,12 +406,21 @@ impl TokenOperationRequest {
         params: &FormParams,
         authorization: Option<&str>,
     ) -> Result<TokenOperationRequest, RequestError> {
+        Self::from_params_with(BasicCredentials::Rfc6749, params, authorization)
+    }
+
+    /// [`from_params`](Self::from_params) with Basic credentials read as `basic` says.
+    pub fn from_params_with(
+        basic: BasicCredentials,
+        params: &FormParams,
+        authorization: Option<&str>,
+    ) -> Result<TokenOperationRequest, RequestError> {
         let token = params
             .get("token")
             .ok_or(RequestError::MissingParameter("token"))?
             .to_owned();
         let token_type_hint = params.get("token_type_hint").map(str::to_owned);
-        let client_auth = ClientAuthentication::from_request(authorization, params)?;
+        let client_auth = ClientAuthentication::from_request_with(basic, authorization, params)?;
         Ok(TokenOperationRequest {
             token,
             token_type_hint,
@@ -422,6 +463,7 @@ mod tests {
         ClientAuthentication::Basic {
             client_id: ClientId::new(client_id),
             client_secret: ClientSecret::new(client_secret),
+            alternative: None,
         }
     }
 

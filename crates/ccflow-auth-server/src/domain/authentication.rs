@@ -1,7 +1,7 @@
 //! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2): which registered client a request
 //! proves to be, or why it proves none.
 
-use ccflow_protocol::{ClientAuthentication, ClientId, ClientSecret, ErrorResponse};
+use ccflow_protocol::{AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse};
 
 use crate::domain::assertion::{AssertionContext, VerifiedAssertion, verify as verify_assertion};
 use crate::domain::clients::{RegisteredClient, Registry, method_not_allowed};
@@ -53,41 +53,16 @@ pub(crate) fn authenticate<'a>(
         ClientAuthentication::Basic {
             client_id,
             client_secret,
+            alternative,
+        } => {
+            let mut candidates = vec![(client_id, client_secret)];
+            candidates.extend(alternative.as_ref().map(|(id, secret)| (id, secret)));
+            authenticate_secret(registry, auth.method(), &candidates)
         }
-        | ClientAuthentication::Post {
+        ClientAuthentication::Post {
             client_id,
             client_secret,
-        } => {
-            let method = auth.method();
-            let Some(client) = registry.get(client_id) else {
-                // Spend the same comparison as a known client would.
-                let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == *client_secret;
-                return Err(AuthFailure {
-                    kind: AuthFailureKind::UnknownClient(client_id.clone()),
-                    response: ErrorResponse::invalid_client(format!(
-                        "unknown client `{}`",
-                        truncate(client_id.as_str())
-                    )),
-                });
-            };
-            let secret_matches = client
-                .secret
-                .as_ref()
-                .is_some_and(|secret| secret == client_secret);
-            if !client.auth_methods.contains(&method) {
-                return Err(method_not_allowed(client, method).into());
-            }
-            if !secret_matches {
-                return Err(AuthFailure {
-                    kind: AuthFailureKind::WrongSecret,
-                    response: ErrorResponse::invalid_client("client secret does not match"),
-                });
-            }
-            Ok(Authenticated {
-                client,
-                assertion: None,
-            })
-        }
+        } => authenticate_secret(registry, auth.method(), &[(client_id, client_secret)]),
         ClientAuthentication::Assertion {
             client_id,
             assertion,
@@ -117,4 +92,58 @@ pub(crate) fn authenticate<'a>(
         )
         .into()),
     }
+}
+
+/// Authenticates a client secret given in one or more forms (Basic credentials read raw and
+/// per RFC 6749 §2.3.1 where a profile accepts either): the first form naming a registered
+/// client with that secret wins. Every form's secret is compared, each in constant time, so
+/// which form matched does not show in the timing; neither form is ever logged.
+fn authenticate_secret<'a>(
+    registry: &'a Registry,
+    method: AuthMethod,
+    candidates: &[(&ClientId, &ClientSecret)],
+) -> Result<Authenticated<'a>, AuthFailure> {
+    let checked: Vec<(Option<&'a RegisteredClient>, bool)> = candidates
+        .iter()
+        .map(|(client_id, client_secret)| match registry.get(client_id) {
+            Some(client) => {
+                let matches = client
+                    .secret
+                    .as_ref()
+                    .is_some_and(|secret| secret == *client_secret);
+                (Some(client), matches)
+            }
+            None => {
+                // Spend the same comparison as a known client would.
+                let _ = ClientSecret::new(TIMING_DUMMY_SECRET) == **client_secret;
+                (None, false)
+            }
+        })
+        .collect();
+    let matched = checked
+        .iter()
+        .find_map(|(client, matches)| client.filter(|_| *matches));
+    let Some(client) = matched.or_else(|| checked.iter().find_map(|(client, _)| *client)) else {
+        let client_id = candidates[0].0;
+        return Err(AuthFailure {
+            kind: AuthFailureKind::UnknownClient(client_id.clone()),
+            response: ErrorResponse::invalid_client(format!(
+                "unknown client `{}`",
+                truncate(client_id.as_str())
+            )),
+        });
+    };
+    if !client.auth_methods.contains(&method) {
+        return Err(method_not_allowed(client, method).into());
+    }
+    if matched.is_none() {
+        return Err(AuthFailure {
+            kind: AuthFailureKind::WrongSecret,
+            response: ErrorResponse::invalid_client("client secret does not match"),
+        });
+    }
+    Ok(Authenticated {
+        client,
+        assertion: None,
+    })
 }

@@ -97,7 +97,11 @@ impl AuthServer {
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
-        let request = TokenOperationRequest::from_params(&params, authorization)?;
+        let request = TokenOperationRequest::from_params_with(
+            self.dialect().basic_credentials(),
+            &params,
+            authorization,
+        )?;
         self.check_basic_client_id(&request.client_auth)?;
         Ok(request)
     }

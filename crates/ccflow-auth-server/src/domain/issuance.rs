@@ -26,7 +26,7 @@ impl AuthServer {
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
-        let request = TokenRequest::from_params(params, authorization)
+        let request = TokenRequest::from_params_with(dialect.basic_credentials(), params, authorization)
             .map_err(|error| dialect.word_request_error(error))?;
         self.check_basic_client_id(&request.client_auth)?;
         Ok(request)

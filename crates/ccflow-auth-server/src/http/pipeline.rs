@@ -36,7 +36,7 @@ pub(super) async fn post_endpoint<T: Serialize>(
         Ok(body) => body,
         Err(response) => return refuse(server, request, started, endpoint, response),
     };
-    let probe = probe(request, &body);
+    let probe = probe(request, &body, server.dialect().basic_credentials());
     // Failed-authentication throttling: checked before anything can change state (fault
     // counts, assertion `jti`s, tokens), keyed by the client id the request names, whether
     // or not it is registered, and by the peer address (never a forwarded-for header).

@@ -45,7 +45,11 @@ pub(super) async fn read_body(
 
 /// What a fault scenario's matcher sees of a request, read leniently (a malformed request can
 /// still be selected by a scenario without a client filter).
-pub(super) fn probe(request: &HttpRequest, body: &[u8]) -> Probe {
+pub(super) fn probe(
+    request: &HttpRequest,
+    body: &[u8],
+    basic: ccflow_protocol::BasicCredentials,
+) -> Probe {
     let mut probe = Probe::default();
     let params = match header_str(request, header::CONTENT_TYPE) {
         Some(ct) if ccflow_protocol::media::is_json(ct) => {
@@ -70,10 +74,10 @@ pub(super) fn probe(request: &HttpRequest, body: &[u8]) -> Probe {
     {
         probe.auth_method = Some("client_secret_basic");
     }
-    if let Some(Ok((id, _))) =
-        header_str(request, header::AUTHORIZATION).map(ccflow_protocol::parse_basic_authorization)
+    if let Some(Ok(decoded)) = header_str(request, header::AUTHORIZATION)
+        .map(|value| ccflow_protocol::parse_basic_authorization_as(basic, value))
     {
-        probe.client_id = Some(id.as_str().to_owned());
+        probe.client_id = Some(decoded.client_id.as_str().to_owned());
     }
     probe
 }

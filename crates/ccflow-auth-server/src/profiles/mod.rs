@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{
-    AccessToken, AuthMethod, ErrorResponse, ExpiresIn, FormParams, Profile, ProfileOptions,
+    AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, Profile, ProfileOptions,
     ProfileSpec, RequestError, ScopeField, Scopes, TokenRequest, TokenResponse,
 };
 use serde_json::{Map, Value, json};
@@ -63,6 +63,8 @@ pub(crate) struct ProfileSettings {
     pub(crate) response_style: ResponseStyle,
     /// UserClouds `organization_id` claim (default derived from the issuer).
     pub(crate) organization_id: Option<String>,
+    /// How Basic credentials are read (default: the profile's `basic_credentials`).
+    pub(crate) basic_credentials: Option<BasicCredentials>,
 }
 
 /// Everything the claims of one token are made from.
@@ -225,6 +227,14 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// How Basic credentials are read: the setting, else the profile's default (raw first
+    /// where the vendor documents raw credentials, seeds 000, 001, 003).
+    pub(crate) fn basic_credentials(&self) -> BasicCredentials {
+        self.settings
+            .basic_credentials
+            .unwrap_or(self.spec.basic_credentials)
     }
 
     /// The start-up summary's `region:` line, if any.

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ccflow_protocol::{Clock, Profile, ScenarioSpec, VirtualClock};
+use ccflow_protocol::{BasicCredentials, Clock, Profile, ScenarioSpec, VirtualClock};
 
 use super::error::StartError;
 use super::prepare::{build_app, prepare};
@@ -236,6 +236,15 @@ impl MockAuthServerBuilder {
     /// UserClouds: the `organization_id` claim (default: a UUID derived from the issuer).
     pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
         self.settings.profile_settings.organization_id = Some(organization_id.into());
+        self
+    }
+
+    /// How the id and secret inside `Authorization: Basic` are read: `Raw` (as SLB and CyberArk
+    /// document them), `Rfc6749` (form-urldecoded, RFC 6749 §2.3.1) or `Either` (raw first,
+    /// then the RFC form; both compared in constant time). Default: the profile's (`rfc` and
+    /// `userclouds` RFC 6749, the other vendors either).
+    pub fn basic_credentials(mut self, form: BasicCredentials) -> Self {
+        self.settings.profile_settings.basic_credentials = Some(form);
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use ccflow_protocol::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization};
+use ccflow_protocol::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization_as};
 use reqwest::header::HeaderValue;
 use url::form_urlencoded;
 
@@ -62,7 +62,10 @@ pub(crate) fn token_request(
     let mut authorization = None;
     match method {
         AuthMethod::ClientSecretBasic => {
-            let mut value = HeaderValue::from_str(&basic_authorization(client_id, secret))
+            // The form the vendor documents: raw for SLB and CyberArk (seeds 000, 001, 003),
+            // RFC 6749 §2.3.1 otherwise.
+            let form = options.profile.spec().sdk_basic_credentials;
+            let mut value = HeaderValue::from_str(&basic_authorization_as(form, client_id, secret))
                 .map_err(|_| {
                     TokenError::Config(
                         "the Basic credentials are not a valid header value".to_owned(),

@@ -1,0 +1,152 @@
+//! Requests written the way each vendor's own document (the seeds) or a popular OAuth library
+//! writes them, and the answer each profile must give (issue 16): one table per behaviour.
+
+mod common;
+
+use base64::Engine as _;
+use ccflow_auth_server::{BasicCredentials, Client, MockAuthServer, Profile};
+use common::{basic, form, http, post_form};
+use serde_json::Value;
+
+/// A console-generated secret: `+`, `/`, `=` and `%` read differently raw and form-urldecoded.
+const CONSOLE_ID: &str = "svc-console";
+const CONSOLE_SECRET: &str = "k7+Qz/w==%2B";
+
+/// `Basic base64(CLIENT_ID:CLIENT_SECRET)` with nothing encoded first, as seeds 000, 001 and 003
+/// write it.
+fn raw_basic(id: &str, secret: &str) -> String {
+    let credentials = format!("{id}:{secret}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    )
+}
+
+async fn server(profile: Profile, form: Option<BasicCredentials>) -> MockAuthServer {
+    let mut builder = MockAuthServer::builder()
+        .profile(profile)
+        .client(Client::new(CONSOLE_ID, CONSOLE_SECRET));
+    if let Some(form) = form {
+        builder = builder.basic_credentials(form);
+    }
+    builder.start().await.expect("server starts")
+}
+
+/// How a case writes its Basic credentials.
+#[derive(Debug, Clone, Copy)]
+enum Header {
+    /// Raw, as the vendor seeds write it.
+    Raw,
+    /// Form-urlencoded first, RFC 6749 §2.3.1.
+    Rfc6749,
+    /// Raw, with a wrong secret.
+    RawWrongSecret,
+}
+
+struct BasicCase {
+    profile: Profile,
+    setting: Option<BasicCredentials>,
+    header: Header,
+    status: u16,
+    error: Option<&'static str>,
+}
+
+async fn check_basic(case: &BasicCase) {
+    let server = server(case.profile, case.setting).await;
+    let authorization = match case.header {
+        Header::Raw => raw_basic(CONSOLE_ID, CONSOLE_SECRET),
+        Header::Rfc6749 => basic(CONSOLE_ID, CONSOLE_SECRET),
+        Header::RawWrongSecret => raw_basic(CONSOLE_ID, "k7+Qz/w==%2C"),
+    };
+    let response = post_form(
+        &server.token_url(),
+        Some(&authorization),
+        form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON body");
+    let name = format!("{} {:?} {:?}", case.profile, case.setting, case.header);
+    assert_eq!(status, case.status, "{name}: {body}");
+    assert_eq!(body["error"].as_str(), case.error, "{name}: {body}");
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        !description.contains("k7"),
+        "{name}: a secret leaked: {description}"
+    );
+}
+
+#[tokio::test]
+async fn basic_credentials_are_read_as_each_profile_says() {
+    use BasicCredentials::{Either, Raw, Rfc6749};
+    let ok = |profile, setting, header| BasicCase {
+        profile,
+        setting,
+        header,
+        status: 200,
+        error: None,
+    };
+    let refused = |profile, setting, header, error| BasicCase {
+        profile,
+        setting,
+        header,
+        status: 401,
+        error: Some(error),
+    };
+    let cases = [
+        // The vendors document the raw form (seeds 000, 001, 003); the RFC form works too.
+        ok(Profile::Slb, None, Header::Raw),
+        ok(Profile::Slb, None, Header::Rfc6749),
+        ok(Profile::CyberArk, None, Header::Raw),
+        ok(Profile::CyberArk, None, Header::Rfc6749),
+        ok(Profile::Cloudentity, None, Header::Raw),
+        ok(Profile::Cloudentity, None, Header::Rfc6749),
+        refused(Profile::Slb, None, Header::RawWrongSecret, "invalid_client"),
+        refused(Profile::CyberArk, None, Header::RawWrongSecret, "invalid_client"),
+        // `rfc` stays strict; UserClouds URL-unescapes (VENDORS.md, D).
+        ok(Profile::Rfc, None, Header::Rfc6749),
+        refused(Profile::Rfc, None, Header::Raw, "invalid_client"),
+        ok(Profile::UserClouds, None, Header::Rfc6749),
+        refused(Profile::UserClouds, None, Header::Raw, "invalid_grant"),
+        // The setting overrides the profile's default.
+        ok(Profile::Rfc, Some(Either), Header::Raw),
+        ok(Profile::Rfc, Some(Raw), Header::Raw),
+        refused(Profile::Rfc, Some(Raw), Header::Rfc6749, "invalid_client"),
+        refused(Profile::Slb, Some(Rfc6749), Header::Raw, "invalid_client"),
+        ok(Profile::Slb, Some(Rfc6749), Header::Rfc6749),
+    ];
+    for case in &cases {
+        check_basic(case).await;
+    }
+}
+
+#[tokio::test]
+async fn basic_credentials_setting_is_read_from_the_config_file() {
+    let toml = format!(
+        "profile = \"rfc\"\nbasic_credentials = \"raw\"\n[[clients]]\nclient_id = \"{CONSOLE_ID}\"\nclient_secret = \"{CONSOLE_SECRET}\"\n"
+    );
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(&toml, ".")
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let response = http()
+        .post(server.token_url())
+        .header("authorization", raw_basic(CONSOLE_ID, CONSOLE_SECRET))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let error = ccflow_auth_server::MockAuthServerBuilder::from_config_str(
+        "basic_credentials = \"plain\"",
+        ".",
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("basic_credentials"),
+        "{error}"
+    );
+}
+
