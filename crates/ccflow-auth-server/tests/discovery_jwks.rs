@@ -36,7 +36,7 @@ async fn both_discovery_documents_describe_the_server() {
     ))
     .await;
     assert_eq!(oidc, oauth);
-    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
     assert_eq!(oidc["issuer"], server.issuer());
     assert_eq!(oidc["token_endpoint"], server.token_url());
     assert_eq!(oidc["jwks_uri"], server.jwks_url());

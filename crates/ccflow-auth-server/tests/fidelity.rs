@@ -150,3 +150,100 @@ async fn basic_credentials_setting_is_read_from_the_config_file() {
     );
 }
 
+/// What one endpoint's answer must say about caching.
+struct CacheCase {
+    profile: Profile,
+    endpoint: &'static str,
+    cache_control: Option<&'static str>,
+    pragma: Option<&'static str>,
+}
+
+#[tokio::test]
+async fn key_and_metadata_answers_are_cacheable_and_token_answers_are_not() {
+    // One hour tokens: the overlap is an hour, so the cap of five minutes applies.
+    const CACHEABLE: Option<&str> = Some("public, max-age=300");
+    const NO_STORE: Option<&str> = Some("no-store");
+    let case = |profile, endpoint, cache_control, pragma| CacheCase {
+        profile,
+        endpoint,
+        cache_control,
+        pragma,
+    };
+    let mut cases = Vec::new();
+    for profile in Profile::ALL.iter().copied() {
+        cases.push(case(profile, "discovery", CACHEABLE, None));
+        cases.push(case(profile, "jwks", CACHEABLE, None));
+        let (token, token_pragma) = match profile {
+            // UserClouds sends no cache headers (VENDORS.md, D).
+            Profile::UserClouds => (None, None),
+            _ => (NO_STORE, Some("no-cache")),
+        };
+        cases.push(case(profile, "token", token, token_pragma));
+    }
+    cases.push(case(Profile::Rfc, "introspection", NO_STORE, Some("no-cache")));
+    cases.push(case(Profile::Rfc, "revocation", NO_STORE, Some("no-cache")));
+    cases.push(case(Profile::Cloudentity, "introspection", NO_STORE, Some("no-cache")));
+    cases.push(case(Profile::Cloudentity, "revocation", NO_STORE, Some("no-cache")));
+    cases.push(case(Profile::CyberArk, "revocation", NO_STORE, Some("no-cache")));
+    for case in &cases {
+        check_cache(case).await;
+    }
+}
+
+async fn check_cache(case: &CacheCase) {
+    let server = MockAuthServer::builder()
+        .profile(case.profile)
+        .client(Client::new("svc", "secret"))
+        .start()
+        .await
+        .unwrap();
+    let routes = server.app().routes().clone();
+    let url = |path: &str| format!("{}{path}", server.uri());
+    let basic = basic("svc", "secret");
+    let operation = |path: &str| {
+        http()
+            .post(url(path))
+            .header("authorization", &basic)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("token=not-a-token")
+    };
+    let request = match case.endpoint {
+        "discovery" => http().get(url(&routes.discovery[0])),
+        "jwks" => http().get(url(&routes.jwks)),
+        "token" => http()
+            .post(server.token_url())
+            .header("authorization", &basic)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials"),
+        "introspection" => operation(routes.introspection.as_deref().unwrap()),
+        "revocation" => operation(routes.revocation.as_deref().unwrap()),
+        other => panic!("no endpoint {other}"),
+    };
+    let response = request.send().await.unwrap();
+    let name = format!("{} {}", case.profile, case.endpoint);
+    assert_eq!(response.status(), 200, "{name}");
+    let header = |header: &str| {
+        response
+            .headers()
+            .get(header)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("cache-control").as_deref(),
+        case.cache_control,
+        "{name}: Cache-Control"
+    );
+    assert_eq!(header("pragma").as_deref(), case.pragma, "{name}: Pragma");
+}
+
+#[tokio::test]
+async fn metadata_max_age_stays_below_a_short_rotation_overlap() {
+    // Tokens of 60 s: a rotated-out key stays published 60 s, so caches keep the JWKS 30 s.
+    let server = MockAuthServer::builder()
+        .token_ttl(std::time::Duration::from_secs(60))
+        .start()
+        .await
+        .unwrap();
+    let response = http().get(server.jwks_url()).send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "public, max-age=30");
+}

@@ -235,6 +235,20 @@ impl AuthServer {
             .longest_lifetime(self.inner.token_ttl, clients)
     }
 
+    /// How long caches may keep the JWKS and the discovery document (`Cache-Control: public,
+    /// max-age`): five minutes, or half the key-rotation overlap when that is shorter.
+    ///
+    /// After a rotation the previous key stays published for the overlap, the longest token
+    /// lifetime ([`rotate_keys_to`](Self::rotate_keys_to)). A JWKS cached just before a
+    /// rotation is then refetched while both keys are still published, so a validator that only
+    /// refreshes when its copy expires learns the new key before the previous one disappears,
+    /// and tokens of either key verify throughout. Five minutes is the refresh interval most
+    /// JWKS caches default to; longer would only delay a validator that misses an unknown `kid`.
+    pub(crate) fn metadata_max_age(&self) -> Duration {
+        const MAX: Duration = Duration::from_secs(300);
+        MAX.min(self.longest_token_ttl() / 2)
+    }
+
     /// Rotates to `key`: it signs from now on, the previous key stays published until the
     /// longest token it signed has expired. Returns the new `kid`.
     pub fn rotate_keys_to(&self, key: SigningKey) -> String {

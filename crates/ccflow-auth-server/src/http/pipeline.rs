@@ -3,7 +3,6 @@
 
 use std::time::Instant;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::{ClientId, ErrorCode, ErrorResponse, Fault};
@@ -12,7 +11,7 @@ use serde::Serialize;
 use super::faults::fault_response;
 use super::record::{Outcome, finish};
 use super::request::{header_str, probe, read_body};
-use super::respond::{JSON, error_response, json};
+use super::respond::{cacheable_json, error_response};
 use crate::control::journal::Endpoint;
 use crate::control::scenarios::Probe;
 use crate::domain::auth_server::AuthServer;
@@ -156,7 +155,10 @@ pub(super) async fn get_endpoint(
     }
     let (response, error) = match fault.as_ref().filter(|fault| fault.replaces_response()) {
         Some(fault) => fault_response(server, request, fault),
-        None => (json(server, StatusCode::OK, false, JSON, &body()), None),
+        None => (
+            cacheable_json(server, server.metadata_max_age().as_secs(), &body()),
+            None,
+        ),
     };
     finish(
         server,

@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::EndpointError;
 
-/// Applies the headers every response of this profile carries: `Cache-Control: no-store`
-/// (RFC 6749 §5.1, RFC 6750 §5.3; not for UserClouds, which sends none), `Pragma: no-cache` on
-/// token-endpoint style responses, and the vendor's request id header.
+/// Applies the headers every response of this profile carries, except the cacheable JWKS and
+/// discovery answers ([`cacheable_json`]): `Cache-Control: no-store` (RFC 6749 §5.1, RFC 6750
+/// §5.3; not for UserClouds, which sends none), `Pragma: no-cache` on token-endpoint style
+/// responses, and the vendor's request id header.
 pub(super) fn builder(
     server: &AuthServer,
     status: StatusCode,
@@ -26,14 +27,36 @@ pub(super) fn builder(
             builder.insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
         }
     }
-    if let Some(name) = spec.request_id_header {
+    request_id(server, &mut builder);
+    builder
+}
+
+/// The vendor's request id header, if it has one.
+fn request_id(server: &AuthServer, builder: &mut HttpResponseBuilder) {
+    if let Some(name) = server.spec().request_id_header {
         let id: String = crate::domain::ids::random_bytes(&server.inner.rng)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         builder.insert_header((name, id));
     }
+}
+
+/// A JSON answer caches may keep for `max_age_secs` (the JWKS and the discovery document):
+/// `Cache-Control: public, max-age=N`, never the token endpoint's `no-store` or `Pragma`
+/// (RFC 9111 §5.2.2; see [`AuthServer::metadata_max_age`] for N).
+pub(super) fn cacheable_json(
+    server: &AuthServer,
+    max_age_secs: u64,
+    body: &serde_json::Value,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(StatusCode::OK);
+    builder.insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age_secs}")));
+    request_id(server, &mut builder);
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     builder
+        .content_type(HeaderValue::from_static(JSON))
+        .body(bytes)
 }
 
 pub(super) fn json<T: Serialize>(
