@@ -91,6 +91,8 @@ struct FileConfig {
     organization_id: Option<String>,
     /// How Basic credentials are read: `raw`, `rfc6749` or `either`.
     basic_credentials: Option<String>,
+    /// The `typ` header of access tokens.
+    access_token_typ: Option<String>,
     /// Bearer token required on the /_ccflow admin API.
     admin_token: Option<String>,
     /// Serve the /_ccflow admin API (default true).
@@ -267,6 +269,15 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     }
     if let Some(organization_id) = file.organization_id {
         profile.organization_id = Some(organization_id);
+    }
+    if let Some(typ) = file.access_token_typ {
+        if typ.is_empty() || !typ.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::field(
+                "access_token_typ",
+                "must be a media type such as `JWT` or `at+jwt` (printable ASCII, no spaces)",
+            ));
+        }
+        profile.access_token_typ = Some(typ);
     }
     if let Some(form) = file.basic_credentials {
         profile.basic_credentials =

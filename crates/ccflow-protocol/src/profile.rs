@@ -332,8 +332,10 @@ const SLB: ProfileSpec = ProfileSpec {
     scope_field: ScopeField::SlbObjectWhenInvalid,
     content_type: "application/json;charset=UTF-8",
     claims: ClaimStyle::Slb,
+    // No SLB document shows `at+jwt` (VENDORS.md: `JWT`, I).
+    token_typ: "JWT",
     resource: ResourceDefaults {
-        accepted_typ: AT_JWT,
+        accepted_typ: JWT_OR_AT_JWT,
         authorize_by_audience: true,
         scope_claim: "scope",
     },
@@ -360,9 +362,11 @@ const CLOUDENTITY: ProfileSpec = ProfileSpec {
     request_id_header: Some("X-Trace-ID"),
     claims: ClaimStyle::Cloudentity,
     default_signing_algorithm: SigningAlgorithm::Es256,
+    // The vendor's decoded sample token shows no `at+jwt` (VENDORS.md: `JWT`, I).
+    token_typ: "JWT",
     errors: ErrorDialect::Cloudentity,
     resource: ResourceDefaults {
-        accepted_typ: AT_JWT,
+        accepted_typ: JWT_OR_AT_JWT,
         authorize_by_audience: false,
         scope_claim: "scp",
     },
@@ -388,7 +392,14 @@ const CYBERARK: ProfileSpec = ProfileSpec {
     sdk_basic_credentials: BasicCredentials::Raw,
     default_token_ttl_secs: 18_000,
     claims: ClaimStyle::CyberArk,
+    // CyberArk's documented token shows no `typ` (VENDORS.md: `JWT`, I).
+    token_typ: "JWT",
     revocation_always_ok: true,
+    resource: ResourceDefaults {
+        accepted_typ: JWT_OR_AT_JWT,
+        authorize_by_audience: false,
+        scope_claim: "scope",
+    },
     ..RFC
 };
 

@@ -168,27 +168,43 @@ async fn every_profile_round_trips_sdk_token_and_resource_api() {
     }
 }
 
-#[tokio::test]
-async fn userclouds_tokens_are_refused_without_the_profile_because_of_typ_jwt() {
-    let auth = MockAuthServer::builder()
-        .profile(Profile::UserClouds)
-        .client(Client::new("writer", "writer-secret"))
-        .start()
-        .await
-        .unwrap();
-    let strict = Validator::builder()
-        .issuer(auth.issuer())
-        .audience(auth.issuer())
-        .build()
-        .unwrap();
-    let relaxed = Validator::builder()
-        .issuer(auth.issuer())
-        .audience(auth.issuer())
-        .profile(Profile::UserClouds)
-        .build()
-        .unwrap();
+/// One profile's minted `typ`, and which validators take its tokens.
+struct TypCase {
+    profile: Profile,
+    /// The auth server's `access_token_typ` setting, if any.
+    setting: Option<&'static str>,
+    minted: &'static str,
+    /// Whether a validator on the defaults (RFC 9068's `at+jwt` only) accepts the token.
+    strict_accepts: bool,
+}
+
+/// The `typ` a profile mints (`at+jwt` for `rfc`; `JWT` for the vendors, VENDORS.md), and the
+/// validator configured "like the vendor" (`.profile(..)`) accepting both.
+async fn check_typ(case: &TypCase) {
+    let profile = case.profile;
+    let mut builder = MockAuthServer::builder()
+        .profile(profile)
+        .client(Client::new("writer", "writer-secret"));
+    if let Some(typ) = case.setting {
+        builder = builder.access_token_typ(typ);
+    }
+    let auth = builder.start().await.unwrap();
+    let audience = match profile {
+        Profile::UserClouds => auth.issuer().to_owned(),
+        _ => "writer".to_owned(),
+    };
+    let validator = |vendor: bool| {
+        let mut builder = Validator::builder()
+            .issuer(auth.issuer())
+            .audience(audience.clone())
+            .algorithms([jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256]);
+        if vendor {
+            builder = builder.profile(profile);
+        }
+        builder.build().unwrap()
+    };
     let token = TokenClient::builder()
-        .profile(Profile::UserClouds)
+        .profile(profile)
         .base_url(auth.uri())
         .credentials("writer", "writer-secret")
         .build()
@@ -196,9 +212,40 @@ async fn userclouds_tokens_are_refused_without_the_profile_because_of_typ_jwt() 
         .token()
         .await
         .unwrap();
-    assert!(
-        strict.validate(token.secret()).await.is_err(),
-        "at+jwt is required by default"
+    let header = jsonwebtoken::decode_header(token.secret()).unwrap();
+    let name = format!("{profile} {:?}", case.setting);
+    assert_eq!(header.typ.as_deref(), Some(case.minted), "{name}");
+    assert_eq!(
+        validator(false).validate(token.secret()).await.is_ok(),
+        case.strict_accepts,
+        "{name}: a validator on the defaults"
     );
-    relaxed.validate(token.secret()).await.unwrap();
+    validator(true)
+        .validate(token.secret())
+        .await
+        .unwrap_or_else(|error| panic!("{name}: the profile's validator refused: {error}"));
+}
+
+#[tokio::test]
+async fn each_profile_mints_its_typ_and_its_resource_defaults_accept_jwt_and_at_jwt() {
+    let case = |profile, setting, minted, strict_accepts| TypCase {
+        profile,
+        setting,
+        minted,
+        strict_accepts,
+    };
+    let cases = [
+        case(Profile::Rfc, None, "at+jwt", true),
+        case(Profile::Slb, None, "JWT", false),
+        case(Profile::Cloudentity, None, "JWT", false),
+        case(Profile::CyberArk, None, "JWT", false),
+        case(Profile::UserClouds, None, "JWT", false),
+        // The setting: a vendor validator still accepts RFC 9068's `at+jwt`.
+        case(Profile::Slb, Some("at+jwt"), "at+jwt", true),
+        case(Profile::Cloudentity, Some("at+jwt"), "at+jwt", true),
+        case(Profile::CyberArk, Some("at+jwt"), "at+jwt", true),
+    ];
+    for case in &cases {
+        check_typ(case).await;
+    }
 }

@@ -39,7 +39,7 @@ impl AuthServer {
         let claims: serde_json::Map<String, Value> =
             jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
         let mut header = jsonwebtoken::Header::new(key.algorithm());
-        header.typ = Some(self.spec().token_typ.to_owned());
+        header.typ = Some(self.dialect().token_typ().to_owned());
         header.kid = Some(key.kid().to_owned());
         jsonwebtoken::encode(&header, &claims, key.encoding_key()).ok()
     }
@@ -158,7 +158,7 @@ fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
         "exp": now + 3600,
         "jti": URL_SAFE_NO_PAD.encode(crate::domain::ids::random_bytes(&server.inner.rng)),
     });
-    let mut header = json!({"typ": server.spec().token_typ, "alg": format!("{:?}", key.algorithm()), "kid": key.kid()});
+    let mut header = json!({"typ": server.dialect().token_typ(), "alg": format!("{:?}", key.algorithm()), "kid": key.kid()});
     match spec.defect {
         Some(Defect::Expired) => {
             claims["iat"] = json!(now - 7200);

@@ -142,7 +142,7 @@ impl AuthServer {
     /// `nbf` (if any) passed, not revoked.
     pub(crate) fn verify(&self, token: &str, now: i64) -> Option<Map<String, Value>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.typ.as_deref() != Some(self.spec().token_typ) {
+        if header.typ.as_deref() != Some(self.dialect().token_typ()) {
             return None;
         }
         let keys = self.keys();

@@ -91,7 +91,7 @@ impl AuthServer {
     fn sign(&self, claims: &Map<String, Value>) -> Result<String, ErrorResponse> {
         let keys = self.keys();
         keys.active()
-            .sign_token(self.spec().token_typ, claims)
+            .sign_token(self.dialect().token_typ(), claims)
             .map_err(|error| {
                 tracing::error!(%error, "signing an access token failed");
                 ErrorResponse::server_error("the server could not sign the token")

@@ -47,7 +47,7 @@ pub struct SigningKey {
     public_jwk: Jwk,
     /// `base64url(JOSE header)` and the `typ` it was made for: constant per key and profile, so
     /// it is encoded once rather than per token. Shared by clones.
-    encoded_header: Arc<OnceLock<(&'static str, String)>>,
+    encoded_header: Arc<OnceLock<(String, String)>>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -255,7 +255,7 @@ impl SigningKey {
     /// The first part of a token this key signs: `base64url(UTF-8(JOSE header))` with `alg`,
     /// `typ` and `kid` (RFC 7515 §5.1 steps 1-2), encoded on first use and then reused. A key
     /// shared by servers of two profiles encodes the second `typ` per token.
-    pub(crate) fn encoded_header(&self, typ: &'static str) -> Cow<'_, str> {
+    pub(crate) fn encoded_header(&self, typ: &str) -> Cow<'_, str> {
         let encode = || {
             let mut header = Header::new(self.algorithm);
             header.typ = Some(typ.to_owned());
@@ -263,7 +263,9 @@ impl SigningKey {
             // A header of strings only cannot fail to serialise.
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default())
         };
-        let (cached_typ, encoded) = self.encoded_header.get_or_init(|| (typ, encode()));
+        let (cached_typ, encoded) = self
+            .encoded_header
+            .get_or_init(|| (typ.to_owned(), encode()));
         if *cached_typ == typ {
             Cow::Borrowed(encoded)
         } else {
@@ -275,7 +277,7 @@ impl SigningKey {
     /// the signature from jsonwebtoken's installed provider (ccflow's keeps the key parsed).
     pub(crate) fn sign_token<T: serde::Serialize>(
         &self,
-        typ: &'static str,
+        typ: &str,
         claims: &T,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let header = self.encoded_header(typ);

@@ -65,6 +65,8 @@ pub(crate) struct ProfileSettings {
     pub(crate) organization_id: Option<String>,
     /// How Basic credentials are read (default: the profile's `basic_credentials`).
     pub(crate) basic_credentials: Option<BasicCredentials>,
+    /// The `typ` header of access tokens (default: the profile's `token_typ`).
+    pub(crate) access_token_typ: Option<String>,
 }
 
 /// Everything the claims of one token are made from.
@@ -227,6 +229,15 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// The `typ` header of access tokens: the setting, else the profile's evidence-based
+    /// default (`at+jwt` for `rfc`, RFC 9068 §2.1; `JWT` for the vendors, VENDORS.md).
+    pub(crate) fn token_typ(&self) -> &str {
+        self.settings
+            .access_token_typ
+            .as_deref()
+            .unwrap_or(self.spec.token_typ)
     }
 
     /// How Basic credentials are read: the setting, else the profile's default (raw first

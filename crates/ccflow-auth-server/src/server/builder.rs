@@ -239,6 +239,14 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// The `typ` header of minted access tokens. Default: the profile's — RFC 9068's `at+jwt`
+    /// under `rfc`, `JWT` under the vendor profiles (UserClouds documents it; SLB, Cloudentity
+    /// and CyberArk show no `at+jwt` anywhere, so `JWT` is inferred).
+    pub fn access_token_typ(mut self, typ: impl Into<String>) -> Self {
+        self.settings.profile_settings.access_token_typ = Some(typ.into());
+        self
+    }
+
     /// How the id and secret inside `Authorization: Basic` are read: `Raw` (as SLB and CyberArk
     /// document them), `Rfc6749` (form-urldecoded, RFC 6749 §2.3.1) or `Either` (raw first,
     /// then the RFC form; both compared in constant time). Default: the profile's (`rfc` and
