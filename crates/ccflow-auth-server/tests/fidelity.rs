@@ -247,3 +247,81 @@ async fn metadata_max_age_stays_below_a_short_rotation_overlap() {
     let response = http().get(server.jwks_url()).send().await.unwrap();
     assert_eq!(response.headers()["cache-control"], "public, max-age=30");
 }
+
+/// The claims of a token, read without verification (the other suites verify signatures).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWS");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// SLB's `scope` (seed 001): any run of whitespace separates, nothing in it is refused, what
+/// names no reachable audience is reported in `scope.invalid`; the size limits still apply.
+#[tokio::test]
+async fn slb_scope_is_split_on_whitespace_and_never_refused_for_its_content() {
+    let server = MockAuthServer::builder()
+        .profile(Profile::Slb)
+        .service_audiences(["fwk-drillplan.slbservice.com"])
+        .client(Client::new("svc-a", "secret-a"))
+        .client(Client::new("svc-b", "secret-b"))
+        .start()
+        .await
+        .unwrap();
+    let many = vec!["svc-b"; 65].join(" ");
+    // (scope, status, the response's `scope` member, the token's `aud`)
+    let cases: [(&str, u16, Value, Value); 12] = [
+        ("svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        (
+            "svc-b  fwk-drillplan.slbservice.com",
+            200,
+            Value::Null,
+            serde_json::json!(["svc-a", "svc-b", "fwk-drillplan.slbservice.com"]),
+        ),
+        (" svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        ("svc-b ", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        ("svc-b svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        (
+            "svc-b\tnope\n",
+            200,
+            serde_json::json!({"valid": ["svc-b"], "invalid": ["nope"]}),
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
+        (
+            "svc-b \"quoted\\\"",
+            200,
+            serde_json::json!({"valid": ["svc-b"], "invalid": ["\"quoted\\\""]}),
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
+        (
+            "café",
+            200,
+            serde_json::json!({"valid": [], "invalid": ["café"]}),
+            serde_json::json!(["svc-a"]),
+        ),
+        ("", 200, Value::Null, serde_json::json!(["svc-a"])),
+        ("   ", 200, Value::Null, serde_json::json!(["svc-a"])),
+        // Size limits still apply (docs/security.md): 65 values, at most 64.
+        (&many, 400, Value::Null, Value::Null),
+        (&"x".repeat(4097), 400, Value::Null, Value::Null),
+    ];
+    for (scope, status, scope_member, aud) in cases {
+        let response = post_form(
+            &server.token_url(),
+            Some(&basic("svc-a", "secret-a")),
+            form(&[("grant_type", "client_credentials"), ("scope", scope)]),
+        )
+        .await;
+        let name = format!("scope {scope:?}");
+        assert_eq!(response.status().as_u16(), status, "{name}");
+        let body: Value = response.json().await.unwrap();
+        if status != 200 {
+            assert_eq!(body["error"], "invalid_request", "{name}: {body}");
+            continue;
+        }
+        assert_eq!(body["scope"], scope_member, "{name}: {body}");
+        let claims = claims_of(body["access_token"].as_str().unwrap());
+        assert_eq!(claims["aud"], aud, "{name}: {claims}");
+    }
+}

@@ -202,7 +202,7 @@ impl Limits {
                 "resource" | "audience" => self.max_resource_length,
                 "client_assertion" => self.max_client_assertion_length,
                 "scope" => {
-                    let count = value.split(' ').filter(|token| !token.is_empty()).count();
+                    let count = value.split_whitespace().count();
                     if count > self.max_scope_count {
                         return Err(ErrorResponse::invalid_request(format!(
                             "parameter `scope` has {count} scopes; at most {} are accepted",

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use ccflow_protocol::{AccessToken, ClientId, ErrorResponse, TokenRequest, TokenResponse};
+use ccflow_protocol::{
+    AccessToken, ClientId, ErrorResponse, FormParams, TokenRequest, TokenResponse,
+};
 use serde_json::{Map, Value};
 
 use crate::domain::auth_server::AuthServer;
@@ -26,8 +28,19 @@ impl AuthServer {
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
-        let request = TokenRequest::from_params_with(dialect.basic_credentials(), params, authorization)
-            .map_err(|error| dialect.word_request_error(error))?;
+        let request = if dialect.scope_is_free_text() {
+            // SLB (seed 001): `scope` is never refused for its content, so RFC 6749 §3.3's
+            // syntax is not applied; the profile reads the raw value from `params`.
+            let without_scope: FormParams = params
+                .iter()
+                .filter(|(name, _)| *name != "scope")
+                .collect();
+            TokenRequest::from_params_with(dialect.basic_credentials(), without_scope, authorization)
+                .map(|request| TokenRequest { params, ..request })
+        } else {
+            TokenRequest::from_params_with(dialect.basic_credentials(), params, authorization)
+        }
+        .map_err(|error| dialect.word_request_error(error))?;
         self.check_basic_client_id(&request.client_auth)?;
         Ok(request)
     }

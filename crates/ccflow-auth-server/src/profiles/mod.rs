@@ -20,7 +20,7 @@ use std::time::Duration;
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{
     AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, Profile, ProfileOptions,
-    ProfileSpec, RequestError, ScopeField, Scopes, TokenRequest, TokenResponse,
+    ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes, TokenRequest, TokenResponse,
 };
 use serde_json::{Map, Value, json};
 
@@ -229,6 +229,12 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// Whether `scope` is free text the profile reads itself, never refused for its content
+    /// (SLB, seed 001), rather than RFC 6749 §3.3 scope-tokens.
+    pub(crate) fn scope_is_free_text(&self) -> bool {
+        self.spec.scopes == ScopeSemantics::AudienceByClientId
     }
 
     /// The `typ` header of access tokens: the setting, else the profile's evidence-based

@@ -66,13 +66,13 @@ impl Vendor for Slb {
         let client = input.client;
         let mut report = ScopeReport::default();
         let mut audience = vec![client.id.as_str().to_owned()];
-        for value in input
-            .request
-            .scope
-            .iter()
-            .flat_map(Scopes::iter)
-            .map(Scope::as_str)
-        {
+        // `scope` is a space-delimited list (seed 001); any run of whitespace separates, and
+        // nothing in it is an error: what names no reachable audience is reported invalid.
+        let requested = input.request.params.get("scope").unwrap_or_default();
+        for value in requested.split_whitespace() {
+            if report.valid.iter().chain(&report.invalid).any(|seen| seen == value) {
+                continue;
+            }
             let known = input.registry.get(&ClientId::new(value)).is_some()
                 || input
                     .settings
