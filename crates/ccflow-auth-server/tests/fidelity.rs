@@ -325,3 +325,115 @@ async fn slb_scope_is_split_on_whitespace_and_never_refused_for_its_content() {
         assert_eq!(claims["aud"], aud, "{name}: {claims}");
     }
 }
+
+/// One token request to a UserClouds (or, for contrast, `rfc`) server.
+struct UserCloudsCase {
+    name: &'static str,
+    profile: Profile,
+    content_type: Option<&'static str>,
+    basic: Option<(&'static str, &'static str)>,
+    body: &'static str,
+    status: u16,
+    error: Option<(&'static str, &'static str)>,
+}
+
+/// UserClouds as its server code behaves (`plex/internal/oidc`): Basic wins over body
+/// credentials, and a body that is not a form has no `grant_type`.
+#[tokio::test]
+async fn userclouds_basic_wins_and_a_non_form_body_has_no_grant_type() {
+    const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+    const NOT_SPECIFIED: Option<(&str, &str)> = Some((
+        "unsupported_grant_type",
+        "unsupported `grant_type` specified: not specified",
+    ));
+    let base = UserCloudsCase {
+        name: "",
+        profile: Profile::UserClouds,
+        content_type: FORM,
+        basic: Some(("uc-app", "uc-secret")),
+        body: "grant_type=client_credentials",
+        status: 200,
+        error: None,
+    };
+    let cases = [
+        UserCloudsCase {
+            name: "Basic and the same body credentials",
+            body: "grant_type=client_credentials&client_id=uc-app&client_secret=uc-secret",
+            ..base
+        },
+        UserCloudsCase {
+            name: "Basic wins over a wrong body secret",
+            body: "grant_type=client_credentials&client_id=uc-app&client_secret=wrong",
+            ..base
+        },
+        UserCloudsCase {
+            name: "Basic wins over another body client",
+            body: "grant_type=client_credentials&client_id=other&client_secret=x",
+            ..base
+        },
+        UserCloudsCase {
+            name: "a wrong Basic secret is not rescued by the body",
+            basic: Some(("uc-app", "wrong")),
+            body: "grant_type=client_credentials&client_id=uc-app&client_secret=uc-secret",
+            status: 401,
+            error: Some(("invalid_grant", "invalid client secret")),
+            ..base
+        },
+        UserCloudsCase {
+            name: "a JSON body",
+            content_type: Some("application/json"),
+            body: r#"{"grant_type":"client_credentials"}"#,
+            status: 400,
+            error: NOT_SPECIFIED,
+            ..base
+        },
+        UserCloudsCase {
+            name: "a text body",
+            content_type: Some("text/plain"),
+            status: 400,
+            error: NOT_SPECIFIED,
+            ..base
+        },
+        UserCloudsCase {
+            name: "no Content-Type",
+            content_type: None,
+            status: 400,
+            error: NOT_SPECIFIED,
+            ..base
+        },
+        UserCloudsCase {
+            name: "rfc still refuses two methods (RFC 6749 section 2.3)",
+            profile: Profile::Rfc,
+            body: "grant_type=client_credentials&client_id=uc-app&client_secret=uc-secret",
+            status: 400,
+            error: Some((
+                "invalid_request",
+                "the client used more than one authentication method (RFC 6749 section 2.3)",
+            )),
+            ..base
+        },
+    ];
+    for case in &cases {
+        let server = MockAuthServer::builder()
+            .profile(case.profile)
+            .client(Client::new("uc-app", "uc-secret"))
+            .start()
+            .await
+            .unwrap();
+        let mut request = http().post(server.token_url()).body(case.body);
+        if let Some(content_type) = case.content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some((id, secret)) = case.basic {
+            request = request.header("authorization", basic(id, secret));
+        }
+        let response = request.send().await.unwrap();
+        let name = case.name;
+        assert_eq!(response.status().as_u16(), case.status, "{name}");
+        let body: Value = response.json().await.unwrap();
+        let error = body["error"]
+            .as_str()
+            .map(|error| (error, body["error_description"].as_str().unwrap_or_default()));
+        assert_eq!(error, case.error, "{name}: {body}");
+    }
+}

@@ -28,14 +28,24 @@ impl AuthServer {
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
-        let request = if dialect.scope_is_free_text() {
+        // Parameters the strict parser must not see; `params` keeps them for the profile.
+        let mut hidden: Vec<&str> = Vec::new();
+        if dialect.scope_is_free_text() {
             // SLB (seed 001): `scope` is never refused for its content, so RFC 6749 §3.3's
             // syntax is not applied; the profile reads the raw value from `params`.
-            let without_scope: FormParams = params
+            hidden.push("scope");
+        }
+        if authorization.is_some() && dialect.basic_wins_over_body() {
+            // UserClouds (its server code): HTTP Basic wins, body credentials are ignored
+            // instead of RFC 6749 §2.3's "more than one method" error.
+            hidden.extend(["client_id", "client_secret"]);
+        }
+        let request = if !hidden.is_empty() {
+            let visible: FormParams = params
                 .iter()
-                .filter(|(name, _)| *name != "scope")
+                .filter(|(name, _)| !hidden.contains(name))
                 .collect();
-            TokenRequest::from_params_with(dialect.basic_credentials(), without_scope, authorization)
+            TokenRequest::from_params_with(dialect.basic_credentials(), visible, authorization)
                 .map(|request| TokenRequest { params, ..request })
         } else {
             TokenRequest::from_params_with(dialect.basic_credentials(), params, authorization)

@@ -164,6 +164,12 @@ pub(crate) trait Vendor: Sync + fmt::Debug {
         error.into()
     }
 
+    /// Whether HTTP Basic credentials win over `client_id`/`client_secret` in the body, which
+    /// are then ignored (RFC 6749 §2.3 makes two methods an error: the default).
+    fn basic_wins_over_body(&self) -> bool {
+        false
+    }
+
     /// The discovery document.
     fn metadata(&self, input: &MetadataInput<'_>) -> Value {
         rfc::metadata(input)
@@ -229,6 +235,11 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// Whether HTTP Basic credentials win over body credentials (UserClouds' server code).
+    pub(crate) fn basic_wins_over_body(&self) -> bool {
+        self.vendor.basic_wins_over_body()
     }
 
     /// Whether `scope` is free text the profile reads itself, never refused for its content

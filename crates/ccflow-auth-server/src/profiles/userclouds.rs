@@ -100,10 +100,19 @@ impl Vendor for UserClouds {
         }
     }
 
-    /// It checks the grant type first and words it its own way (D).
+    /// Its server reads client credentials with Go's `r.BasicAuth()` first and looks at the
+    /// form only without them (VENDORS.md, D: `plex/internal/oidc`).
+    fn basic_wins_over_body(&self) -> bool {
+        true
+    }
+
+    /// It checks the grant type first and words it its own way (D). A body that is not a form
+    /// has no `grant_type` for its server's form parser, so it is "not specified" too (D).
     fn word_request_error(&self, error: RequestError) -> EndpointError {
         let grant = match &error {
-            RequestError::MissingGrantType => Some("not specified".to_owned()),
+            RequestError::MissingGrantType | RequestError::UnsupportedContentType => {
+                Some("not specified".to_owned())
+            }
             RequestError::UnsupportedGrantType(grant) => Some(truncate(grant)),
             _ => None,
         };
