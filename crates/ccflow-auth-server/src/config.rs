@@ -76,6 +76,8 @@ struct FileConfig {
     profile: Option<String>,
     bind: Option<String>,
     token_ttl_secs: Option<u64>,
+    /// How far ahead a `private_key_jwt` assertion's `exp` may lie.
+    client_assertion_max_lifetime_secs: Option<u64>,
     signing_key_pem: Option<PathBuf>,
     /// Cloudentity tenant id.
     tenant: Option<String>,
@@ -239,6 +241,15 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
             return Err(ConfigError::field("token_ttl_secs", "must be at least 1"));
         }
         settings.token_ttl = Some(Duration::from_secs(ttl));
+    }
+    if let Some(secs) = file.client_assertion_max_lifetime_secs {
+        if secs == 0 {
+            return Err(ConfigError::field(
+                "client_assertion_max_lifetime_secs",
+                "must be at least 1",
+            ));
+        }
+        settings.client_assertion_max_lifetime = Duration::from_secs(secs);
     }
     if let Some(pem) = file.signing_key_pem {
         let path = base.join(pem);

@@ -11,6 +11,7 @@ use ccflow_protocol::{ClientSecret, Clock, Profile, ScenarioSpec, VirtualClock};
 use crate::control::journal::JOURNAL_CAPACITY;
 use crate::control::limits::Limits;
 use crate::control::throttle::AuthThrottle;
+use crate::domain::assertion::DEFAULT_MAX_ASSERTION_LIFETIME;
 use crate::domain::clients::{Client, Registry};
 use crate::domain::keys::{KeyPolicy, KeyRing};
 use crate::profiles::ProfileSettings;
@@ -46,6 +47,8 @@ pub(crate) struct Settings {
     pub(crate) virtual_clock: Option<VirtualClock>,
     pub(crate) admin: AdminSettings,
     pub(crate) token_ttl: Option<Duration>,
+    /// How far ahead a `private_key_jwt` assertion's `exp` may lie.
+    pub(crate) client_assertion_max_lifetime: Duration,
     pub(crate) profile_settings: ProfileSettings,
     pub(crate) scenarios: Vec<ScenarioSpec>,
     pub(crate) journal_capacity: usize,
@@ -74,6 +77,7 @@ impl Default for Settings {
             virtual_clock: None,
             admin: AdminSettings::default(),
             token_ttl: None,
+            client_assertion_max_lifetime: DEFAULT_MAX_ASSERTION_LIFETIME,
             profile_settings: ProfileSettings::default(),
             scenarios: Vec::new(),
             journal_capacity: JOURNAL_CAPACITY,

@@ -212,7 +212,7 @@ async fn each_failed_check_is_invalid_client_saying_which() {
     cases.push(("no exp", without("exp"), rsa_key(), Algorithm::RS256, "exp"));
     cases.push((
         "exp too far ahead",
-        with("exp", json!(T0 + 301)),
+        with("exp", json!(T0 + 3600 + 31)),
         rsa_key(),
         Algorithm::RS256,
         "exp",
@@ -278,5 +278,109 @@ async fn each_failed_check_is_invalid_client_saying_which() {
             .received_requests()
             .iter()
             .all(|entry| entry.status != 200)
+    );
+}
+
+/// A library's default client assertion, written out field by field from its source.
+struct LibraryAssertion {
+    library: &'static str,
+    header: Header,
+    claims: Value,
+    /// Whether the library sends `client_id` beside the assertion.
+    sends_client_id: bool,
+}
+
+/// authlib (`authlib/oauth2/rfc7523/assertion.py`, `PrivateKeyJWT`): header `{"alg":"RS256",
+/// "typ":"JWT"}` (its JWT encoder adds `typ`), claims in its order `iss`, `aud` (the token
+/// endpoint, a string), `sub`, `iat`, `exp = iat + 3600`, `jti` (`generate_token(36)`); the
+/// form carries only the assertion and its type.
+fn authlib_default(token_url: &str, jti: &str) -> LibraryAssertion {
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = Some("JWT".to_owned());
+    LibraryAssertion {
+        library: "authlib",
+        header,
+        claims: json!({
+            "iss": "jwt-client",
+            "aud": token_url,
+            "sub": "jwt-client",
+            "iat": T0,
+            "exp": T0 + 3600,
+            "jti": jti,
+        }),
+        sends_client_id: false,
+    }
+}
+
+/// openid-client (`lib/helpers/client.js`, `authFor`): header `{alg, kid}` without `typ`,
+/// claims `iat`, `exp = iat + 60`, `jti` (`random()`, 43 base64url characters), `iss`, `sub`,
+/// `aud` = [issuer, token endpoint]; the form also carries `client_id`.
+fn openid_client_default(issuer: &str, token_url: &str, jti: &str) -> LibraryAssertion {
+    let mut header = Header::new(Algorithm::RS256);
+    header.typ = None;
+    header.kid = Some("client-key-1".to_owned());
+    LibraryAssertion {
+        library: "openid-client",
+        header,
+        claims: json!({
+            "iat": T0,
+            "exp": T0 + 60,
+            "jti": jti,
+            "iss": "jwt-client",
+            "sub": "jwt-client",
+            "aud": [issuer, token_url],
+        }),
+        sends_client_id: true,
+    }
+}
+
+#[tokio::test]
+async fn popular_libraries_default_assertions_authenticate_and_are_not_replayable() {
+    let (server, clock) = start().await;
+    let url = server.token_url();
+    let libraries = [
+        authlib_default(&url, "Qx7bV0cN2mR5tY8wZ1aD4fG6hJ9kL3pS7uXe"),
+        openid_client_default(
+            server.issuer(),
+            &url,
+            "3q2-7wEjRzVRn0cS8BVmYl4Y7WqfdY6n2o0r5X5Xh0c",
+        ),
+    ];
+    for case in &libraries {
+        clock.set(std::time::UNIX_EPOCH + std::time::Duration::from_secs(T0));
+        let name = case.library;
+        let assertion = encode(&case.header, &case.claims, &rsa_key()).unwrap();
+        let client_id = case.sends_client_id.then_some("jwt-client");
+        let (status, body) = token_with(&url, client_id, &assertion).await;
+        assert_eq!(status, 200, "{name}: {body}");
+        // The jti is remembered until this assertion's own `exp`, however long it is.
+        let exp = case.claims["exp"].as_u64().unwrap();
+        clock.advance(std::time::Duration::from_secs(exp - T0 - 1));
+        let (status, body) = token_with(&url, client_id, &assertion).await;
+        expect_rejection(name, status, &body, "jti");
+    }
+}
+
+#[tokio::test]
+async fn the_assertion_lifetime_bound_is_a_setting() {
+    let clock = common::clock();
+    let server = common::builder(&clock)
+        .client_assertion_max_lifetime(std::time::Duration::from_secs(300))
+        .start()
+        .await
+        .unwrap();
+    let url = server.token_url();
+    let authlib = authlib_default(&url, "authlib-under-a-5-minute-bound");
+    let assertion = encode(&authlib.header, &authlib.claims, &rsa_key()).unwrap();
+    let (status, body) = token_with(&url, None, &assertion).await;
+    expect_rejection("authlib under 300 s", status, &body, "more than 300 s ahead");
+
+    let toml = "client_assertion_max_lifetime_secs = 0";
+    let error = ccflow_auth_server::MockAuthServerBuilder::from_config_str(toml, ".").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("client_assertion_max_lifetime_secs"),
+        "{error}"
     );
 }

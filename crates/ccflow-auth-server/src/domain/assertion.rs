@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use ccflow_protocol::{AuthMethod, ClientId, ErrorResponse};
 use jsonwebtoken::{Algorithm, Validation};
@@ -10,8 +11,10 @@ use serde::Deserialize;
 use crate::domain::clients::{Registry, method_not_allowed};
 use crate::domain::echo::truncate;
 
-/// How far ahead an assertion's `exp` may lie (RFC 7523 §3 lets the server bound it).
-pub(crate) const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
+/// How far ahead an assertion's `exp` may lie unless configured (RFC 7523 §3 lets the server
+/// bound it): one hour, because authlib signs assertions with `exp = iat + 3600` by default
+/// (`authlib/oauth2/rfc7523/assertion.py`); openid-client uses 60 s.
+pub(crate) const DEFAULT_MAX_ASSERTION_LIFETIME: Duration = Duration::from_secs(3600);
 /// Clock skew tolerated on `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: i64 = 30;
 
@@ -21,6 +24,8 @@ pub(crate) struct AssertionContext<'a> {
     /// Acceptable `aud` values: the issuer and the token endpoint URL (RFC 7523 §3, point 3).
     pub(crate) audiences: [&'a str; 2],
     pub(crate) now: i64,
+    /// How far ahead `exp` may lie (plus the leeway).
+    pub(crate) max_lifetime: Duration,
     pub(crate) replay_cache: &'a ReplayCache,
 }
 
@@ -159,9 +164,10 @@ pub(crate) fn verify(
     if exp + LEEWAY_SECS <= context.now {
         return Err(reject("expired (`exp` is in the past)"));
     }
-    if exp > context.now + MAX_ASSERTION_LIFETIME_SECS {
+    let max_lifetime_secs = i64::try_from(context.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+    if exp > context.now.saturating_add(max_lifetime_secs).saturating_add(LEEWAY_SECS) {
         return Err(reject(format!(
-            "`exp` is more than {MAX_ASSERTION_LIFETIME_SECS} s ahead"
+            "`exp` is more than {max_lifetime_secs} s ahead"
         )));
     }
     if claims
@@ -190,7 +196,8 @@ pub(crate) fn verify(
     })
 }
 
-/// Remembers used assertion `jti`s per client until their assertion expires.
+/// Remembers used assertion `jti`s per client until their assertion expires: each for its own
+/// `exp` (plus the leeway), so an hour-long assertion stays refused for the whole hour.
 #[derive(Debug, Default)]
 pub(crate) struct ReplayCache {
     used: Mutex<HashMap<(ClientId, String), i64>>,

@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     /// Revoked access tokens: `jti` → `exp`, forgotten once expired.
     pub(super) revoked: Mutex<HashMap<String, i64>>,
     pub(super) replay_cache: ReplayCache,
+    /// How far ahead a `private_key_jwt` assertion's `exp` may lie.
+    pub(super) client_assertion_max_lifetime: Duration,
     pub(crate) journal: Journal,
     pub(crate) scenarios: Arc<Scenarios>,
     pub(super) token_url: String,
@@ -113,6 +115,7 @@ impl AuthServer {
                 token_ttl: settings.token_ttl,
                 revoked: Mutex::default(),
                 replay_cache: ReplayCache::default(),
+                client_assertion_max_lifetime: settings.client_assertion_max_lifetime,
                 journal: Journal::with_capacity(settings.journal_capacity),
                 scenarios: Arc::new(scenarios),
                 rng: SystemRandom::new(),

@@ -22,6 +22,7 @@ impl AuthServer {
         let context = AssertionContext {
             audiences: [inner.issuer.as_str(), inner.token_url.as_str()],
             now,
+            max_lifetime: inner.client_assertion_max_lifetime,
             replay_cache: &inner.replay_cache,
         };
         authenticate(registry, auth, &context).map_err(|failure| EndpointError {

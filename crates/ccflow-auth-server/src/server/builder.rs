@@ -239,6 +239,14 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// How far ahead of now a `private_key_jwt` assertion's `exp` may lie (default one hour,
+    /// as authlib's default assertions need; 30 s of clock-skew leeway on top). Each used
+    /// `jti` is refused again until its own assertion's `exp`.
+    pub fn client_assertion_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.settings.client_assertion_max_lifetime = lifetime;
+        self
+    }
+
     /// The `typ` header of minted access tokens. Default: the profile's — RFC 9068's `at+jwt`
     /// under `rfc`, `JWT` under the vendor profiles (UserClouds documents it; SLB, Cloudentity
     /// and CyberArk show no `at+jwt` anywhere, so `JWT` is inferred).
