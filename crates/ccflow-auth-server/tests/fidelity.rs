@@ -437,3 +437,93 @@ async fn userclouds_basic_wins_and_a_non_form_body_has_no_grant_type() {
         assert_eq!(error, case.error, "{name}: {body}");
     }
 }
+
+/// What a strict OpenID Connect client requires of a provider's discovery document (OpenID
+/// Connect Discovery 1.0 §3 and §4.3; the required members of the `openidconnect` crate's
+/// `ProviderMetadata`): missing members fail deserialisation, the rest is checked below.
+#[derive(serde::Deserialize)]
+struct StrictProviderMetadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    userinfo_endpoint: String,
+    jwks_uri: String,
+    response_types_supported: Vec<String>,
+    subject_types_supported: Vec<String>,
+    id_token_signing_alg_values_supported: Vec<String>,
+}
+
+/// SLB, Cloudentity and CyberArk publish full OpenID documents; so does the mock, with a
+/// `jwks_uri` that answers (UserClouds' exact document is checked too).
+#[tokio::test]
+async fn vendor_discovery_documents_satisfy_a_strict_openid_client() {
+    for profile in [
+        Profile::Slb,
+        Profile::Cloudentity,
+        Profile::CyberArk,
+        Profile::UserClouds,
+    ] {
+        let server = MockAuthServer::builder()
+            .profile(profile)
+            .client(Client::new("svc", "secret"))
+            .start()
+            .await
+            .unwrap();
+        let discovery_path = &server.app().routes().discovery[0];
+        let discovery_url = format!("{}{discovery_path}", server.uri());
+        let response = http().get(&discovery_url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{profile}");
+        let text = response.text().await.unwrap();
+        let document: StrictProviderMetadata = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("{profile}: a strict OIDC client refuses it: {error}: {text}"));
+        // §4.3: the issuer is the discovery URL without `/.well-known/openid-configuration`.
+        assert_eq!(
+            format!(
+                "{}/.well-known/openid-configuration",
+                document.issuer.trim_end_matches('/')
+            ),
+            discovery_url,
+            "{profile}"
+        );
+        assert_eq!(document.token_endpoint, server.token_url(), "{profile}");
+        for (member, url) in [
+            ("authorization_endpoint", &document.authorization_endpoint),
+            ("userinfo_endpoint", &document.userinfo_endpoint),
+            ("jwks_uri", &document.jwks_uri),
+        ] {
+            assert!(
+                url.starts_with(&server.uri()),
+                "{profile}: {member} {url} is not an absolute URL of the server"
+            );
+        }
+        for (member, values) in [
+            ("response_types_supported", &document.response_types_supported),
+            ("subject_types_supported", &document.subject_types_supported),
+            (
+                "id_token_signing_alg_values_supported",
+                &document.id_token_signing_alg_values_supported,
+            ),
+        ] {
+            assert!(!values.is_empty(), "{profile}: {member} is empty");
+        }
+        assert!(
+            document
+                .id_token_signing_alg_values_supported
+                .iter()
+                .any(|alg| alg == "RS256"),
+            "{profile}: §3 requires RS256 among the id_token algorithms"
+        );
+        let jwks: Value = http()
+            .get(&document.jwks_uri)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            jwks["keys"].as_array().is_some_and(|keys| !keys.is_empty()),
+            "{profile}: jwks_uri answers no keys: {jwks}"
+        );
+    }
+}

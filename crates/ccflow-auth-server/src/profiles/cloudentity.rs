@@ -5,7 +5,7 @@ use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, ProfileSettings, Vendor, into_map};
+use super::{ClaimInput, MetadataInput, ProfileSettings, Vendor, into_map};
 use crate::domain::ids::random_uuid;
 
 /// SecureAuth / Cloudentity.
@@ -19,6 +19,17 @@ impl Vendor for Cloudentity {
         Some(settings.region.clone().unwrap_or_else(|| {
             "none (an older tenant's host; set `region` to show one)".to_owned()
         }))
+    }
+
+    /// Cloudentity publishes a full OpenID document under the issuer; its authorization and
+    /// userinfo endpoints are `{issuer}/oauth2/authorize` and `{issuer}/userinfo` (I), not
+    /// served here.
+    fn metadata(&self, input: &MetadataInput<'_>) -> Value {
+        super::rfc::openid_metadata(
+            input,
+            &format!("{}/oauth2/authorize", input.issuer),
+            &format!("{}/userinfo", input.issuer),
+        )
     }
 
     /// `tid`, `aid`, `sub`, `aud` (client id + SPIFFE ids), `scp` array, `st`, `idp`, `amr`,

@@ -4,13 +4,26 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, Vendor, into_map};
+use super::{ClaimInput, MetadataInput, Vendor, into_map};
+use crate::domain::urls::join_url;
 
 /// CyberArk Identity.
 #[derive(Debug)]
 pub(super) struct CyberArk;
 
 impl Vendor for CyberArk {
+    /// CyberArk Identity publishes a full OpenID document per application; its authorization
+    /// and userinfo endpoints are `/OAuth2/Authorize/{app_id}` and `/OAuth2/UserInfo/{app_id}`
+    /// on the tenant host (I), not served here.
+    fn metadata(&self, input: &MetadataInput<'_>) -> Value {
+        let app_id = &input.options.app_id;
+        super::rfc::openid_metadata(
+            input,
+            &join_url(input.base_url, &format!("/OAuth2/Authorize/{app_id}")),
+            &join_url(input.base_url, &format!("/OAuth2/UserInfo/{app_id}")),
+        )
+    }
+
     /// `iss`, `aud` (string), `sub` (service user UUID), `unique_name`, `scope`, `iat`, `exp`,
     /// `auth_time` (D).
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {

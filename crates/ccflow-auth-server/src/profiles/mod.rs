@@ -120,6 +120,8 @@ pub(crate) struct MetadataInput<'a> {
     /// The active key's algorithm, e.g. `RS256`.
     pub(crate) signing_algorithm: String,
     pub(crate) auth_methods: &'a [AuthMethod],
+    /// The profile's path parameters (CyberArk's `{app_id}` in its OpenID paths).
+    pub(crate) options: &'a ProfileOptions,
 }
 
 /// One vendor's behaviour. The defaults are the strict RFC profile's.

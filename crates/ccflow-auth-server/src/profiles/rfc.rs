@@ -147,6 +147,35 @@ pub(super) fn metadata(input: &MetadataInput<'_>) -> Value {
     serde_json::to_value(metadata).unwrap_or_else(|_| json!({"issuer": input.issuer}))
 }
 
+/// A full OpenID Provider Metadata document (OpenID Connect Discovery 1.0 §3), as SLB,
+/// Cloudentity and CyberArk publish: the RFC 8414 members above plus the vendor's
+/// `authorization_endpoint` and `userinfo_endpoint` (advertised at the vendor's paths, not
+/// served by the mock: docs/profiles.md), `subject_types_supported`, a non-empty
+/// `response_types_supported`, and `id_token_signing_alg_values_supported`, which §3 says
+/// MUST include RS256 (the active key's algorithm comes first).
+pub(super) fn openid_metadata(
+    input: &MetadataInput<'_>,
+    authorization_endpoint: &str,
+    userinfo_endpoint: &str,
+) -> Value {
+    let mut document = metadata(input);
+    let mut algorithms = vec![input.signing_algorithm.clone()];
+    if input.signing_algorithm != "RS256" {
+        algorithms.push("RS256".to_owned());
+    }
+    if let Value::Object(members) = &mut document {
+        members.insert("authorization_endpoint".to_owned(), json!(authorization_endpoint));
+        members.insert("userinfo_endpoint".to_owned(), json!(userinfo_endpoint));
+        members.insert("response_types_supported".to_owned(), json!(["code"]));
+        members.insert("subject_types_supported".to_owned(), json!(["public"]));
+        members.insert(
+            "id_token_signing_alg_values_supported".to_owned(),
+            json!(algorithms),
+        );
+    }
+    document
+}
+
 /// The client's OAuth scopes and audiences, as the start-up summary lists them.
 pub(super) fn banner_scope(client: &RegisteredClient) -> String {
     let mut text = format!("scopes: [{}]", client.scopes);

@@ -4,7 +4,9 @@
 use ccflow_protocol::{ClientId, Scope, Scopes};
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, Grant, GrantInput, ProfileSettings, ScopeReport, Vendor, into_map};
+use super::{
+    ClaimInput, Grant, GrantInput, MetadataInput, ProfileSettings, ScopeReport, Vendor, into_map,
+};
 use crate::domain::clients::RegisteredClient;
 use crate::domain::endpoint::EndpointError;
 
@@ -43,6 +45,16 @@ impl Vendor for Slb {
         {
             settings.service_audiences.push(demo.to_owned());
         }
+    }
+
+    /// SLB Authenticator publishes a full OpenID document (VENDORS.md); its authorization and
+    /// userinfo endpoints are `{issuer}/auth` and `{issuer}/userinfo` (I), not served here.
+    fn metadata(&self, input: &MetadataInput<'_>) -> Value {
+        super::rfc::openid_metadata(
+            input,
+            &format!("{}/auth", input.issuer),
+            &format!("{}/userinfo", input.issuer),
+        )
     }
 
     /// `iss`, `sub`, `azp`, `aud` = [own id, valid scopes…], `iat`, `exp`, `jti` (I).
