@@ -291,13 +291,12 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         profile.access_token_typ = Some(typ);
     }
     if let Some(form) = file.basic_credentials {
-        profile.basic_credentials =
-            Some(BasicCredentials::from_name(&form).ok_or_else(|| {
-                ConfigError::field(
-                    "basic_credentials",
-                    format!("`{form}`: use `raw`, `rfc6749` or `either`"),
-                )
-            })?);
+        profile.basic_credentials = Some(BasicCredentials::from_name(&form).ok_or_else(|| {
+            ConfigError::field(
+                "basic_credentials",
+                format!("`{form}`: use `raw`, `rfc6749` or `either`"),
+            )
+        })?);
     }
     if !file.service_audiences.is_empty() {
         profile.service_audiences = file.service_audiences;

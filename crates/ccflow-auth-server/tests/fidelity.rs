@@ -102,7 +102,12 @@ async fn basic_credentials_are_read_as_each_profile_says() {
         ok(Profile::Cloudentity, None, Header::Raw),
         ok(Profile::Cloudentity, None, Header::Rfc6749),
         refused(Profile::Slb, None, Header::RawWrongSecret, "invalid_client"),
-        refused(Profile::CyberArk, None, Header::RawWrongSecret, "invalid_client"),
+        refused(
+            Profile::CyberArk,
+            None,
+            Header::RawWrongSecret,
+            "invalid_client",
+        ),
         // `rfc` stays strict; UserClouds URL-unescapes (VENDORS.md, D).
         ok(Profile::Rfc, None, Header::Rfc6749),
         refused(Profile::Rfc, None, Header::Raw, "invalid_client"),
@@ -144,10 +149,7 @@ async fn basic_credentials_setting_is_read_from_the_config_file() {
         ".",
     )
     .unwrap_err();
-    assert!(
-        error.to_string().contains("basic_credentials"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("basic_credentials"), "{error}");
 }
 
 /// What one endpoint's answer must say about caching.
@@ -180,11 +182,31 @@ async fn key_and_metadata_answers_are_cacheable_and_token_answers_are_not() {
         };
         cases.push(case(profile, "token", token, token_pragma));
     }
-    cases.push(case(Profile::Rfc, "introspection", NO_STORE, Some("no-cache")));
+    cases.push(case(
+        Profile::Rfc,
+        "introspection",
+        NO_STORE,
+        Some("no-cache"),
+    ));
     cases.push(case(Profile::Rfc, "revocation", NO_STORE, Some("no-cache")));
-    cases.push(case(Profile::Cloudentity, "introspection", NO_STORE, Some("no-cache")));
-    cases.push(case(Profile::Cloudentity, "revocation", NO_STORE, Some("no-cache")));
-    cases.push(case(Profile::CyberArk, "revocation", NO_STORE, Some("no-cache")));
+    cases.push(case(
+        Profile::Cloudentity,
+        "introspection",
+        NO_STORE,
+        Some("no-cache"),
+    ));
+    cases.push(case(
+        Profile::Cloudentity,
+        "revocation",
+        NO_STORE,
+        Some("no-cache"),
+    ));
+    cases.push(case(
+        Profile::CyberArk,
+        "revocation",
+        NO_STORE,
+        Some("no-cache"),
+    ));
     for case in &cases {
         check_cache(case).await;
     }
@@ -272,16 +294,36 @@ async fn slb_scope_is_split_on_whitespace_and_never_refused_for_its_content() {
     let many = vec!["svc-b"; 65].join(" ");
     // (scope, status, the response's `scope` member, the token's `aud`)
     let cases: [(&str, u16, Value, Value); 12] = [
-        ("svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        (
+            "svc-b",
+            200,
+            Value::Null,
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
         (
             "svc-b  fwk-drillplan.slbservice.com",
             200,
             Value::Null,
             serde_json::json!(["svc-a", "svc-b", "fwk-drillplan.slbservice.com"]),
         ),
-        (" svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
-        ("svc-b ", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
-        ("svc-b svc-b", 200, Value::Null, serde_json::json!(["svc-a", "svc-b"])),
+        (
+            " svc-b",
+            200,
+            Value::Null,
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
+        (
+            "svc-b ",
+            200,
+            Value::Null,
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
+        (
+            "svc-b svc-b",
+            200,
+            Value::Null,
+            serde_json::json!(["svc-a", "svc-b"]),
+        ),
         (
             "svc-b\tnope\n",
             200,
@@ -431,9 +473,12 @@ async fn userclouds_basic_wins_and_a_non_form_body_has_no_grant_type() {
         let name = case.name;
         assert_eq!(response.status().as_u16(), case.status, "{name}");
         let body: Value = response.json().await.unwrap();
-        let error = body["error"]
-            .as_str()
-            .map(|error| (error, body["error_description"].as_str().unwrap_or_default()));
+        let error = body["error"].as_str().map(|error| {
+            (
+                error,
+                body["error_description"].as_str().unwrap_or_default(),
+            )
+        });
         assert_eq!(error, case.error, "{name}: {body}");
     }
 }
@@ -474,8 +519,10 @@ async fn vendor_discovery_documents_satisfy_a_strict_openid_client() {
         let response = http().get(&discovery_url).send().await.unwrap();
         assert_eq!(response.status(), 200, "{profile}");
         let text = response.text().await.unwrap();
-        let document: StrictProviderMetadata = serde_json::from_str(&text)
-            .unwrap_or_else(|error| panic!("{profile}: a strict OIDC client refuses it: {error}: {text}"));
+        let document: StrictProviderMetadata =
+            serde_json::from_str(&text).unwrap_or_else(|error| {
+                panic!("{profile}: a strict OIDC client refuses it: {error}: {text}")
+            });
         // §4.3: the issuer is the discovery URL without `/.well-known/openid-configuration`.
         assert_eq!(
             format!(
@@ -497,7 +544,10 @@ async fn vendor_discovery_documents_satisfy_a_strict_openid_client() {
             );
         }
         for (member, values) in [
-            ("response_types_supported", &document.response_types_supported),
+            (
+                "response_types_supported",
+                &document.response_types_supported,
+            ),
             ("subject_types_supported", &document.subject_types_supported),
             (
                 "id_token_signing_alg_values_supported",

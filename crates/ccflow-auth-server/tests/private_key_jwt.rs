@@ -373,7 +373,12 @@ async fn the_assertion_lifetime_bound_is_a_setting() {
     let authlib = authlib_default(&url, "authlib-under-a-5-minute-bound");
     let assertion = encode(&authlib.header, &authlib.claims, &rsa_key()).unwrap();
     let (status, body) = token_with(&url, None, &assertion).await;
-    expect_rejection("authlib under 300 s", status, &body, "more than 300 s ahead");
+    expect_rejection(
+        "authlib under 300 s",
+        status,
+        &body,
+        "more than 300 s ahead",
+    );
 
     let toml = "client_assertion_max_lifetime_secs = 0";
     let error = ccflow_auth_server::MockAuthServerBuilder::from_config_str(toml, ".").unwrap_err();

@@ -58,11 +58,16 @@ pub struct DecodedBasic {
 /// The `Authorization` header value for `client_secret_basic` in `form`: RFC 6749 §2.3.1
 /// ([`basic_authorization`]) or, for [`BasicCredentials::Raw`], `Basic base64(id ":" secret)`
 /// as SLB and CyberArk document it.
-pub fn basic_authorization_as(form: BasicCredentials, client_id: &str, client_secret: &str) -> String {
+pub fn basic_authorization_as(
+    form: BasicCredentials,
+    client_id: &str,
+    client_secret: &str,
+) -> String {
     match form {
         BasicCredentials::Raw => format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{client_secret}"))
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{client_id}:{client_secret}"))
         ),
         BasicCredentials::Rfc6749 | BasicCredentials::Either => {
             basic_authorization(client_id, client_secret)
@@ -132,9 +137,9 @@ pub fn parse_basic_authorization_as(
         .map_err(|_| RequestError::MalformedBasic("credentials are not valid base64"))?;
     let decoded = String::from_utf8(decoded)
         .map_err(|_| RequestError::MalformedBasic("decoded credentials are not valid UTF-8"))?;
-    let (raw_id, raw_secret) = decoded.split_once(':').ok_or(
-        RequestError::MalformedBasic("decoded credentials contain no `:`"),
-    )?;
+    let (raw_id, raw_secret) = decoded.split_once(':').ok_or(RequestError::MalformedBasic(
+        "decoded credentials contain no `:`",
+    ))?;
     let rfc6749 = || -> Result<(String, String), RequestError> {
         let client_id = form_urldecode(raw_id).map_err(|_| {
             RequestError::MalformedBasic("client id is not validly form-urlencoded")
@@ -301,19 +306,42 @@ mod tests {
             assert_eq!(decoded.client_id.as_str(), "svc");
             assert_eq!(decoded.client_secret.expose_secret(), first, "{form:?}");
             assert_eq!(
-                decoded.alternative.as_ref().map(|(_, secret)| secret.expose_secret()),
+                decoded
+                    .alternative
+                    .as_ref()
+                    .map(|(_, secret)| secret.expose_secret()),
                 alternative,
                 "{form:?}"
             );
         }
         check(BasicCredentials::Raw, &raw_header, "k7+Qz/w==%2B", None);
         check(BasicCredentials::Rfc6749, &raw_header, "k7 Qz/w==+", None);
-        check(BasicCredentials::Either, &raw_header, "k7+Qz/w==%2B", Some("k7 Qz/w==+"));
+        check(
+            BasicCredentials::Either,
+            &raw_header,
+            "k7+Qz/w==%2B",
+            Some("k7 Qz/w==+"),
+        );
         check(BasicCredentials::Rfc6749, &rfc_header, "k7+Qz/w==%2B", None);
-        check(BasicCredentials::Either, &rfc_header, "k7%2BQz%2Fw%3D%3D%252B", Some("k7+Qz/w==%2B"));
+        check(
+            BasicCredentials::Either,
+            &rfc_header,
+            "k7%2BQz%2Fw%3D%3D%252B",
+            Some("k7+Qz/w==%2B"),
+        );
         // Identical forms give no alternative; a malformed RFC form is still read raw.
-        check(BasicCredentials::Either, &basic_authorization("svc", "plain"), "plain", None);
-        check(BasicCredentials::Either, &format!("Basic {}", encode("svc:50%zz")), "50%zz", None);
+        check(
+            BasicCredentials::Either,
+            &basic_authorization("svc", "plain"),
+            "plain",
+            None,
+        );
+        check(
+            BasicCredentials::Either,
+            &format!("Basic {}", encode("svc:50%zz")),
+            "50%zz",
+            None,
+        );
         assert_eq!(
             parse_basic_authorization_as(BasicCredentials::Raw, &format!("Basic {}", encode(":s")))
                 .map(|_| ()),

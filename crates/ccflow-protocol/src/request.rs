@@ -4,8 +4,8 @@ use std::fmt;
 
 use crate::basic::parse_basic_authorization_as;
 use crate::{
-    AuthMethod, BasicCredentials, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientId, ClientSecret, ErrorCode, ErrorResponse,
-    FormParams, GrantType, ScopeError, Scopes, truncate_for_echo,
+    AuthMethod, BasicCredentials, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientId, ClientSecret,
+    ErrorCode, ErrorResponse, FormParams, GrantType, ScopeError, Scopes, truncate_for_echo,
 };
 
 /// Why a request to the token, introspection or revocation endpoint was

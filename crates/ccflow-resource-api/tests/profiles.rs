@@ -197,7 +197,10 @@ async fn check_typ(case: &TypCase) {
         let mut builder = Validator::builder()
             .issuer(auth.issuer())
             .audience(audience.clone())
-            .algorithms([jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256]);
+            .algorithms([
+                jsonwebtoken::Algorithm::RS256,
+                jsonwebtoken::Algorithm::ES256,
+            ]);
         if vendor {
             builder = builder.profile(profile);
         }

@@ -165,7 +165,12 @@ pub(crate) fn verify(
         return Err(reject("expired (`exp` is in the past)"));
     }
     let max_lifetime_secs = i64::try_from(context.max_lifetime.as_secs()).unwrap_or(i64::MAX);
-    if exp > context.now.saturating_add(max_lifetime_secs).saturating_add(LEEWAY_SECS) {
+    if exp
+        > context
+            .now
+            .saturating_add(max_lifetime_secs)
+            .saturating_add(LEEWAY_SECS)
+    {
         return Err(reject(format!(
             "`exp` is more than {max_lifetime_secs} s ahead"
         )));

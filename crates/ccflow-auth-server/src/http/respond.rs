@@ -51,7 +51,10 @@ pub(super) fn cacheable_json(
     body: &serde_json::Value,
 ) -> HttpResponse {
     let mut builder = HttpResponse::build(StatusCode::OK);
-    builder.insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age_secs}")));
+    builder.insert_header((
+        header::CACHE_CONTROL,
+        format!("public, max-age={max_age_secs}"),
+    ));
     request_id(server, &mut builder);
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     builder

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{
-    AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, Profile, ProfileOptions,
-    ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes, TokenRequest, TokenResponse,
+    AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, Profile,
+    ProfileOptions, ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes, TokenRequest,
+    TokenResponse,
 };
 use serde_json::{Map, Value, json};
 

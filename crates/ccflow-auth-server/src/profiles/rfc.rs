@@ -164,7 +164,10 @@ pub(super) fn openid_metadata(
         algorithms.push("RS256".to_owned());
     }
     if let Value::Object(members) = &mut document {
-        members.insert("authorization_endpoint".to_owned(), json!(authorization_endpoint));
+        members.insert(
+            "authorization_endpoint".to_owned(),
+            json!(authorization_endpoint),
+        );
         members.insert("userinfo_endpoint".to_owned(), json!(userinfo_endpoint));
         members.insert("response_types_supported".to_owned(), json!(["code"]));
         members.insert("subject_types_supported".to_owned(), json!(["public"]));

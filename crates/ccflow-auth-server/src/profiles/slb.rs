@@ -82,7 +82,12 @@ impl Vendor for Slb {
         // nothing in it is an error: what names no reachable audience is reported invalid.
         let requested = input.request.params.get("scope").unwrap_or_default();
         for value in requested.split_whitespace() {
-            if report.valid.iter().chain(&report.invalid).any(|seen| seen == value) {
+            if report
+                .valid
+                .iter()
+                .chain(&report.invalid)
+                .any(|seen| seen == value)
+            {
                 continue;
             }
             let known = input.registry.get(&ClientId::new(value)).is_some()

@@ -3,7 +3,9 @@
 
 use std::time::SystemTime;
 
-use ccflow_protocol::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization_as};
+use ccflow_protocol::{
+    CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientSecret, Scope, basic_authorization_as,
+};
 use reqwest::header::HeaderValue;
 use url::form_urlencoded;
 
