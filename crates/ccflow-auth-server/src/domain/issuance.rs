@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use ccflow_protocol::{AccessToken, ClientId, ErrorResponse, TokenRequest, TokenResponse};
+use ccflow_protocol::{
+    AccessToken, ClientId, ErrorResponse, GrantType, TokenExchangeParams, TokenRequest,
+    TokenResponse,
+};
 use serde_json::{Map, Value};
 
 use crate::domain::auth_server::AuthServer;
@@ -13,23 +16,32 @@ use crate::profiles::ClaimInput;
 
 impl AuthServer {
     /// Parses a token request (a form body, or JSON where the profile accepts it), then the
-    /// size limits, before any client lookup.
+    /// size limits, before any client lookup; for a token exchange (where the profile has
+    /// it), its RFC 8693 §2.1 parameters too.
     fn parse_token_request(
         &self,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
-    ) -> Result<TokenRequest, EndpointError> {
+    ) -> Result<(TokenRequest, Option<TokenExchangeParams>), EndpointError> {
         let dialect = &self.inner.dialect;
         let params = dialect.token_params(content_type, body)?;
         self.inner
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
-        let request = TokenRequest::from_params(params, authorization)
-            .map_err(|error| dialect.word_request_error(error))?;
+        let request =
+            TokenRequest::from_params_with(params, authorization, dialect.token_exchange())
+                .map_err(|error| dialect.word_request_error(error))?;
         self.check_basic_client_id(&request.client_auth)?;
-        Ok(request)
+        let exchange = match request.grant_type {
+            GrantType::TokenExchange => Some(
+                TokenExchangeParams::from_params(&request.params)
+                    .map_err(|error| dialect.word_request_error(error))?,
+            ),
+            _ => None,
+        };
+        Ok((request, exchange))
     }
 
     /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile.
@@ -39,8 +51,9 @@ impl AuthServer {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Handled<TokenResponse> {
-        let request = match self.parse_token_request(content_type, authorization, body) {
-            Ok(request) => request,
+        let (request, exchange) = match self.parse_token_request(content_type, authorization, body)
+        {
+            Ok(parsed) => parsed,
             Err(error) => {
                 return Handled {
                     result: Err(error),
@@ -49,7 +62,7 @@ impl AuthServer {
             }
         };
         let client_id = request.client_auth.client_id().cloned();
-        let result = self.issue(&request);
+        let result = self.issue(&request, exchange.as_ref());
         let client_id = client_id.or_else(|| result.as_ref().ok().map(|(_, id)| id.clone()));
         Handled {
             result: result.map(|(response, _)| response),
@@ -57,17 +70,38 @@ impl AuthServer {
         }
     }
 
-    fn issue(&self, request: &TokenRequest) -> Result<(TokenResponse, ClientId), EndpointError> {
+    /// Issues a token to an authenticated client: a client credentials grant, or a token
+    /// exchange (RFC 8693) when `exchange` is given. Nothing changes on error.
+    fn issue(
+        &self,
+        request: &TokenRequest,
+        exchange: Option<&TokenExchangeParams>,
+    ) -> Result<(TokenResponse, ClientId), EndpointError> {
         let inner = &*self.inner;
         let dialect = &inner.dialect;
         let now = inner.clock.unix_seconds();
         let registry = self.registry();
         let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
         let client = authenticated.client;
-        let grant = dialect.grant(client, request, &registry)?;
-        let lifetime = dialect.lifetime(client.token_ttl, inner.token_ttl);
-        let lifetime_secs = lifetime.as_secs().max(1);
-        let claims = dialect.claims(&ClaimInput {
+        let exchanged = exchange
+            .map(|params| self.exchange_tokens(params, now))
+            .transpose()?;
+        let grant = match &exchanged {
+            Some(exchanged) => {
+                dialect.exchange_grant(client, request, &registry, &exchanged.subject_scopes)?
+            }
+            None => dialect.grant(client, request, &registry)?,
+        };
+        let mut lifetime_secs = dialect
+            .lifetime(client.token_ttl, inner.token_ttl)
+            .as_secs()
+            .max(1);
+        if let Some(exchanged) = &exchanged {
+            // The new token never outlives the token it was exchanged for (I).
+            let remaining = u64::try_from(exchanged.subject_exp.saturating_sub(now)).unwrap_or(1);
+            lifetime_secs = lifetime_secs.min(remaining.max(1));
+        }
+        let mut claims = dialect.claims(&ClaimInput {
             issuer: &inner.issuer,
             client,
             settings: dialect.settings(),
@@ -77,14 +111,24 @@ impl AuthServer {
             granted: &grant.scopes,
             audience: &grant.audience,
         });
+        if let Some(exchanged) = &exchanged {
+            exchanged.apply(&mut claims);
+        }
         let token = self.sign(&claims).map_err(EndpointError::plain)?;
         self.consume_assertion(&authenticated, now)?;
-        let response = dialect.token_response(
+        let mut response = dialect.token_response(
             AccessToken::new(token),
             Duration::from_secs(lifetime_secs),
             &grant,
             &inner.rng,
         );
+        if let Some(exchanged) = &exchanged {
+            // RFC 8693 §2.2.1: `issued_token_type` is required.
+            response.extra.insert(
+                "issued_token_type".to_owned(),
+                Value::String(exchanged.issued_token_type.clone()),
+            );
+        }
         Ok((response, client.id.clone()))
     }
 

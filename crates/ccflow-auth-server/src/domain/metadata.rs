@@ -32,6 +32,7 @@ impl AuthServer {
             scopes,
             signing_algorithm: format!("{:?}", self.keys().active().algorithm()),
             auth_methods: self.spec().auth_methods,
+            grant_types: self.dialect().grant_types(),
         })
     }
 }
