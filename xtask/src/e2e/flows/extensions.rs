@@ -25,9 +25,14 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// A GET of the API's items with `token` (and `appkey`, if any): status, challenge, body.
-async fn items(api: &str, token: Option<&str>, appkey: Option<&str>) -> Result<Value> {
-    let mut request = http().get(format!("{api}/v1/items"));
+/// A GET of `path` on the API with `token` (and `appkey`, if any): status, challenge, body.
+async fn api_get(
+    api: &str,
+    path: &str,
+    token: Option<&str>,
+    appkey: Option<&str>,
+) -> Result<Value> {
+    let mut request = http().get(format!("{api}{path}"));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -43,7 +48,14 @@ async fn items(api: &str, token: Option<&str>, appkey: Option<&str>) -> Result<V
         .map(str::to_owned);
     let text = response.text().await?;
     let body = serde_json::from_str::<Value>(&text).unwrap_or(json!(text));
-    Ok(json!({"status": status, "www_authenticate": challenge, "body": body}))
+    Ok(
+        json!({"request": format!("GET {path}"), "status": status, "www_authenticate": challenge, "body": body}),
+    )
+}
+
+/// The items of a fresh API (its store is empty, so the answer does not depend on other flows).
+async fn items(api: &str, token: Option<&str>, appkey: Option<&str>) -> Result<Value> {
+    api_get(api, "/v1/items", token, appkey).await
 }
 
 /// The reader exchanges the writer's token (SDK, cached), the writer exchanges it with the
@@ -75,7 +87,8 @@ pub(super) async fn token_exchange(chain: &Chain) -> Result<Value> {
         )
         .await?;
     let api = chain.api.uri();
-    let mut at_the_api = vec![items(&api, Some(exchanged.secret()), None).await?];
+    // whoami: what the API makes of the exchanged token (the items depend on earlier flows).
+    let mut at_the_api = vec![api_get(&api, "/v1/whoami", Some(exchanged.secret()), None).await?];
     if chain.profile == Profile::Rfc {
         // The narrowed token may read, not write.
         let response = http()
