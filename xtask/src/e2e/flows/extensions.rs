@@ -149,6 +149,16 @@ pub(super) async fn token_exchange(chain: &Chain) -> Result<Value> {
             .await?,
         );
     }
+    // The exchanged token never outlives the subject token, so `expires_in` is what remains
+    // of the subject's hour: 3600 or a second less, by when the clock ticks.
+    let expires_in = &mut wire[0]["body"]["expires_in"];
+    ensure!(
+        expires_in
+            .as_u64()
+            .is_some_and(|secs| (3590..=3600).contains(&secs)),
+        "expires_in of the exchanged token: {expires_in}"
+    );
+    *expires_in = json!("[the subject token's remaining lifetime, at most 3600]");
     Ok(json!({
         "sdk": {
             "exchanged": {
