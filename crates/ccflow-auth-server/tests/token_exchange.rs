@@ -792,3 +792,48 @@ async fn discovery_lists_token_exchange_only_where_it_is_served() {
         }
     }
 }
+
+/// A refused exchange by a `private_key_jwt` client leaves its assertion unused: the same
+/// assertion then authenticates a good exchange.
+#[tokio::test]
+async fn a_refused_exchange_does_not_consume_the_client_assertion() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let (server, _clock) = rfc_server().await;
+    let key =
+        EncodingKey::from_rsa_pem(common::fixture("keys/client-rs256.pem").as_bytes()).unwrap();
+    let claims = json!({
+        "iss": "jwt-client", "sub": "jwt-client", "aud": server.token_url(),
+        "iat": T0, "exp": T0 + 60, "jti": "exchange-jti",
+    });
+    let assertion = encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    let subject = issued(&server, "orders-service", "orders-secret").await;
+    let url = server.token_url();
+    let post = |extra: (&'static str, &'static str)| {
+        let pairs = vec![
+            ("grant_type", EXCHANGE),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+            ("subject_token", subject.as_str()),
+            ("subject_token_type", ACCESS_TOKEN),
+            extra,
+        ];
+        post_form(&url, None, form(&pairs))
+    };
+    let refused = post(("resource", "payroll-api")).await;
+    assert_eq!(refused.status(), 400);
+    let accepted = post(("scope", "orders.read")).await;
+    let status = accepted.status();
+    let body: Value = accepted.json().await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let claims = payload(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        (&claims["sub"], &claims["client_id"]),
+        (&json!("orders-service"), &json!("jwt-client"))
+    );
+    // Now it is used: a replay is refused.
+    let replayed = post(("scope", "orders.read")).await;
+    assert_eq!(replayed.status(), 401);
+}
