@@ -104,6 +104,11 @@ impl Fingerprint {
     pub(crate) fn new(parts: &serde_json::Value) -> Self {
         Self(parts.to_string())
     }
+
+    /// The fingerprint as the JSON text it was made from, to nest it in another.
+    pub(crate) fn as_json(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A cached token and when it stops being served.

@@ -18,6 +18,7 @@ pub use authorized::AuthorizedClient;
 pub use cache::{DEFAULT_CACHE_CAPACITY, TokenCache};
 pub use client::{
     DEFAULT_LIFETIME, DEFAULT_REQUEST_TIMEOUT, MAX_DEFAULT_SKEW, TokenClient, TokenClientBuilder,
+    TokenExchange,
 };
 pub use error::{ApiError, TokenError};
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};

@@ -154,3 +154,49 @@ async fn each_preset_sends_basic_credentials_as_its_vendor_documents() {
         vendor.verify().await;
     }
 }
+
+/// The Identity Security Platform service-user preset posts the login name and password in
+/// the form body to `/oauth2/platformtoken` and gets the profile's token (VENDORS.md, D).
+#[tokio::test]
+async fn cyberark_service_user_preset_uses_the_platform_token_endpoint() {
+    let server = server(Profile::CyberArk).await;
+    let client = TokenClient::builder()
+        .cyberark_service_user("svc@cyberark.cloud.9344", "s3cret:+/@")
+        .base_url(server.uri())
+        .app_id("app1")
+        .build()
+        .unwrap();
+    let token = client.token().await.unwrap();
+    assert_eq!(token.lifetime().as_secs(), 18_000);
+    assert_eq!(token.scopes().to_string(), "myscope");
+    let requests = server.received_requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].path, "/oauth2/platformtoken");
+    assert_eq!(requests[0].status, 200);
+}
+
+#[tokio::test]
+async fn cyberark_service_user_preset_sends_the_form_body_and_no_basic_header() {
+    use wiremock::matchers::{body_string, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let vendor = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/platformtoken"))
+        .and(body_string(
+            "grant_type=client_credentials&client_id=svc%40cyberark.cloud.9344&client_secret=p%40ss+w%2Frd",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "t", "token_type": "Bearer", "expires_in": 18000
+        })))
+        .expect(1)
+        .mount(&vendor)
+        .await;
+    let client = TokenClient::builder()
+        .cyberark_service_user("svc@cyberark.cloud.9344", "p@ss w/rd")
+        .base_url(vendor.uri())
+        .build()
+        .unwrap();
+    client.token().await.unwrap();
+    let received = vendor.received_requests().await.unwrap();
+    assert!(received[0].headers.get("authorization").is_none());
+}

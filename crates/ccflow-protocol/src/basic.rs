@@ -12,12 +12,13 @@ use crate::{ClientId, ClientSecret, RequestError};
 /// RFC 6749 §2.3.1 form-urlencodes each part first; SLB (seeds 000, 001) and CyberArk (seed 003)
 /// document `base64(CLIENT_ID:CLIENT_SECRET)` with nothing encoded, and their consoles generate
 /// secrets with `+`, `/`, `=` and `%`, where the two forms differ.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BasicCredentials {
     /// Nothing encoded: the decoded text split at its first `:` is the id and the secret.
     Raw,
-    /// RFC 6749 §2.3.1: each part form-urldecoded after the split.
+    /// RFC 6749 §2.3.1: each part form-urldecoded after the split (the default).
+    #[default]
     Rfc6749,
     /// A server accepts both: the raw form is tried first, then the RFC 6749 form where it
     /// differs. A client never sends "either"; it encodes as [`BasicCredentials::Rfc6749`].

@@ -24,6 +24,7 @@ mod challenge;
 mod clock;
 mod discovery;
 mod error;
+mod exchange;
 mod form;
 mod jwk;
 #[cfg(feature = "jwt")]
@@ -45,20 +46,27 @@ pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
 pub use discovery::metadata_urls;
 pub use error::{ErrorCode, ErrorResponse};
+pub use exchange::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TokenExchangeParams};
 pub use form::{FormParams, form_urlencode};
 pub use jwk::{Jwk, Jwks};
 pub use profile::{
-    ClaimStyle, ErrorDialect, ExpiresIn, Profile, ProfileOptions, ProfileRoutes, ProfileSpec,
-    ResourceDefaults, Routes, ScopeField, ScopeSemantics, SigningAlgorithm, UnknownProfile,
+    CYBERARK_PLATFORM_TOKEN_PATH, ClaimStyle, ErrorDialect, ExpiresIn, Profile, ProfileOptions,
+    ProfileRoutes, ProfileSpec, ResourceDefaults, Routes, ScopeField, ScopeSemantics,
+    SigningAlgorithm, UnknownProfile,
 };
-pub use request::{ClientAuthentication, RequestError, TokenOperationRequest, TokenRequest};
+pub use request::{
+    ClientAuthentication, RequestError, TokenOperationRequest, TokenRequest, TokenRequestOptions,
+};
 pub use response::{
     AccessTokenClaims, Audience, IntrospectionResponse, ServerMetadata, TokenResponse,
 };
 pub use scenario::{ClientRegistration, Defect, Fault, MintSpec, ScenarioSpec, When};
 pub use scope::{Scope, ScopeError, Scopes};
 pub use types::{AccessToken, ClientId, ClientSecret};
-pub use vocabulary::{AuthMethod, CLIENT_ASSERTION_TYPE_JWT_BEARER, GrantType, UnknownAuthMethod};
+pub use vocabulary::{
+    AuthMethod, CLIENT_ASSERTION_TYPE_JWT_BEARER, GRANT_TYPE_TOKEN_EXCHANGE, GrantType,
+    UnknownAuthMethod,
+};
 
 /// Shortens a value we echo back in an error message, so a hostile client
 /// cannot make us reflect an unbounded string.

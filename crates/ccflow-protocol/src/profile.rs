@@ -373,12 +373,17 @@ const CLOUDENTITY: ProfileSpec = ProfileSpec {
     ..RFC
 };
 
+/// CyberArk Identity Security Platform service users' token endpoint (VENDORS.md, D: the
+/// vendor's automation scripts post the service user's login name and password as
+/// `client_id`/`client_secret` here); same token as `/oauth2/token/{app_id}`.
+pub const CYBERARK_PLATFORM_TOKEN_PATH: &str = "/oauth2/platformtoken";
+
 const CYBERARK: ProfileSpec = ProfileSpec {
     vendor: "CyberArk Identity",
     seeds: "003",
     issuer_path: "/{app_id}/",
     routes: ProfileRoutes {
-        token: &["/oauth2/token/{app_id}"],
+        token: &["/oauth2/token/{app_id}", CYBERARK_PLATFORM_TOKEN_PATH],
         jwks: "/OAuth2/Keys/{app_id}",
         introspection: None,
         revocation: Some("/oauth2/revoke/{app_id}"),

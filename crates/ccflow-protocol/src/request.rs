@@ -70,6 +70,20 @@ pub enum RequestError {
     /// `scope` does not follow RFC 6749 §3.3.
     #[error("parameter `scope` is invalid: {0} (RFC 6749 section 3.3)")]
     InvalidScope(ScopeError),
+    /// A parameter that must not appear here did (RFC 8693 §2.1: `actor_token_type` without
+    /// `actor_token`).
+    #[error("parameter `{0}` must not be sent here (RFC 8693 section 2.1)")]
+    UnexpectedParameter(&'static str),
+    /// A token type parameter names a type ccflow does not handle (RFC 8693 §2.1, §3).
+    #[error(
+        "parameter `{parameter}` value `{value}` is not supported; use urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt (RFC 8693 section 3)"
+    )]
+    UnsupportedTokenType {
+        /// The parameter, e.g. `subject_token_type`.
+        parameter: &'static str,
+        /// The value sent, truncated.
+        value: String,
+    },
 }
 
 impl RequestError {
@@ -92,7 +106,9 @@ impl RequestError {
             | RequestError::MultipleAuthMethods
             | RequestError::ClientIdMismatch
             | RequestError::SecretWithoutClientId
-            | RequestError::MissingAssertionType => ErrorCode::InvalidRequest,
+            | RequestError::MissingAssertionType
+            | RequestError::UnexpectedParameter(_)
+            | RequestError::UnsupportedTokenType { .. } => ErrorCode::InvalidRequest,
         }
     }
 
@@ -305,7 +321,8 @@ impl fmt::Debug for ClientAuthentication {
 /// [`ClientAuthentication`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
-    /// Always [`GrantType::ClientCredentials`] after [`TokenRequest::parse`].
+    /// [`GrantType::ClientCredentials`], or [`GrantType::TokenExchange`] where
+    /// [`TokenRequest::from_params_with`] allowed it.
     pub grant_type: GrantType,
     /// The requested scopes, if any (RFC 6749 §3.3).
     pub scope: Option<Scopes>,
@@ -318,6 +335,16 @@ pub struct TokenRequest {
     pub client_auth: ClientAuthentication,
     /// Every parameter, for profile-specific extras.
     pub params: FormParams,
+}
+
+/// How a server reads token requests: its Basic credentials decoding and which grants beyond
+/// `client_credentials` it takes. The default is RFC 6749's strict reading, no other grant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenRequestOptions {
+    /// How `Authorization: Basic` credentials are decoded.
+    pub basic: BasicCredentials,
+    /// Whether RFC 8693's token-exchange grant is accepted.
+    pub token_exchange: bool,
 }
 
 impl TokenRequest {
@@ -342,23 +369,30 @@ impl TokenRequest {
         params: FormParams,
         authorization: Option<&str>,
     ) -> Result<TokenRequest, RequestError> {
-        Self::from_params_with(BasicCredentials::Rfc6749, params, authorization)
+        TokenRequest::from_params_with(params, authorization, TokenRequestOptions::default())
     }
 
-    /// [`from_params`](Self::from_params) with Basic credentials read as `basic` says.
+    /// As [`TokenRequest::from_params`], with Basic credentials read as `options` says and,
+    /// when `options.token_exchange` is true, RFC 8693's token-exchange grant accepted (its
+    /// own parameters are read by
+    /// [`TokenExchangeParams::from_params`](crate::TokenExchangeParams::from_params)).
     pub fn from_params_with(
-        basic: BasicCredentials,
         params: FormParams,
         authorization: Option<&str>,
+        options: TokenRequestOptions,
     ) -> Result<TokenRequest, RequestError> {
         let grant_type = match params.get("grant_type") {
             None => return Err(RequestError::MissingGrantType),
             Some("client_credentials") => GrantType::ClientCredentials,
+            Some(crate::GRANT_TYPE_TOKEN_EXCHANGE) if options.token_exchange => {
+                GrantType::TokenExchange
+            }
             Some(other) => {
                 return Err(RequestError::UnsupportedGrantType(truncate_for_echo(other)));
             }
         };
-        let client_auth = ClientAuthentication::from_request_with(basic, authorization, &params)?;
+        let client_auth =
+            ClientAuthentication::from_request_with(options.basic, authorization, &params)?;
         let scope = params.get("scope").map(Scopes::parse).transpose()?;
         let resources = params.get_all("resource").map(str::to_owned).collect();
         let audiences = params.get_all("audience").map(str::to_owned).collect();
@@ -465,6 +499,28 @@ mod tests {
             client_secret: ClientSecret::new(client_secret),
             alternative: None,
         }
+    }
+
+    #[test]
+    fn token_exchange_is_a_grant_only_where_the_caller_allows_it() {
+        let body = "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange";
+        let params = || FormParams::parse(body).unwrap();
+        assert_eq!(
+            TokenRequest::from_params(params(), None),
+            Err(RequestError::UnsupportedGrantType(
+                crate::GRANT_TYPE_TOKEN_EXCHANGE.to_owned()
+            ))
+        );
+        let options = TokenRequestOptions {
+            token_exchange: true,
+            ..TokenRequestOptions::default()
+        };
+        let request = TokenRequest::from_params_with(params(), None, options).unwrap();
+        assert_eq!(request.grant_type, GrantType::TokenExchange);
+        assert_eq!(
+            GrantType::from(crate::GRANT_TYPE_TOKEN_EXCHANGE),
+            GrantType::TokenExchange
+        );
     }
 
     #[test]

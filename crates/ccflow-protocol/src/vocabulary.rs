@@ -12,6 +12,9 @@ use crate::truncate_for_echo;
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
+/// The RFC 8693 §2.1 `grant_type` of a token exchange.
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
 /// A `grant_type` value (RFC 6749 §4), with an escape hatch for extension
 /// grants (RFC 6749 §4.5). ccflow only serves
 /// [`GrantType::ClientCredentials`]; the others exist so it can name what
@@ -28,6 +31,8 @@ pub enum GrantType {
     Password,
     /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (RFC 7523 §2.1).
     JwtBearer,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1).
+    TokenExchange,
     /// Any other grant type, kept verbatim.
     Other(String),
 }
@@ -41,6 +46,7 @@ impl GrantType {
             GrantType::RefreshToken => "refresh_token",
             GrantType::Password => "password",
             GrantType::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            GrantType::TokenExchange => GRANT_TYPE_TOKEN_EXCHANGE,
             GrantType::Other(other) => other,
         }
     }
@@ -56,6 +62,7 @@ impl From<&str> for GrantType {
             "refresh_token" => GrantType::RefreshToken,
             "password" => GrantType::Password,
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => GrantType::JwtBearer,
+            GRANT_TYPE_TOKEN_EXCHANGE => GrantType::TokenExchange,
             other => GrantType::Other(other.to_owned()),
         }
     }

@@ -45,6 +45,16 @@ struct Cli {
     /// on its embedded defaults (that issuer on 127.0.0.1:8080, its demo tokens' audience).
     #[arg(long, env = "CCFLOW_RESOURCE_PROFILE")]
     profile: Option<ccflow_protocol::Profile>,
+    /// Require SLB's `appkey` header with this key on every /v1 route (repeat for several keys;
+    /// comma-separated in the environment); a missing or unknown key is answered 401 with the
+    /// gateway's `fault` body. Replaces the file's `appkeys`.
+    #[arg(
+        long = "appkey",
+        env = "CCFLOW_RESOURCE_APPKEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    appkeys: Vec<String>,
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_RESOURCE_WORKERS")]
     workers: Option<usize>,
@@ -88,7 +98,12 @@ fn main() -> ExitCode {
     let by_audience = settings
         .profile
         .is_some_and(|profile| profile.spec().resource.authorize_by_audience);
-    match system.block_on(serve(validator, by_audience, clock, bind, workers)) {
+    let appkeys: Vec<String> = settings
+        .appkeys
+        .iter()
+        .map(|key| key.expose_secret().to_owned())
+        .collect();
+    match system.block_on(serve(validator, by_audience, appkeys, clock, bind, workers)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&error);
@@ -114,6 +129,16 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
     }
     if let Some(profile) = cli.profile {
         settings.profile = Some(profile);
+    }
+    if !cli.appkeys.is_empty() {
+        if cli.appkeys.iter().any(String::is_empty) {
+            anyhow::bail!("--appkey: a key must not be empty");
+        }
+        settings.appkeys = cli
+            .appkeys
+            .iter()
+            .map(ccflow_protocol::ClientSecret::new)
+            .collect();
     }
     if let Some(profile) = settings.profile {
         // `--profile` alone pairs the API with `ccflow-auth-server --profile <same>` on its
@@ -173,6 +198,7 @@ fn pairing(profile: ccflow_protocol::Profile) -> (String, Vec<String>) {
 async fn serve(
     validator: Validator,
     by_audience: bool,
+    appkeys: Vec<String>,
     clock: ccflow_protocol::VirtualClock,
     bind: SocketAddr,
     workers: usize,
@@ -183,7 +209,9 @@ async fn serve(
         .context("cannot read the bound address")?;
     let api = SampleApi::new(validator.clone())
         .authorize_by_audience(by_audience)
+        .require_appkeys(appkeys)
         .with_clock_control(clock);
+    let requires_appkey = api.requires_appkey();
     let server = HttpServer::new(move || {
         App::new()
             .wrap_fn(|request, service| {
@@ -211,7 +239,7 @@ async fn serve(
     // Handlers go in before the announcement: a script that reads the line and
     // sends SIGTERM at once must get a graceful shutdown, not the default kill.
     let shutdown = shutdown_signal();
-    announce(address, &validator).context("cannot write to stdout")?;
+    announce(address, &validator, requires_appkey).context("cannot write to stdout")?;
 
     // Warm the key cache without making start-up depend on the issuer.
     let warm = validator.clone();
@@ -256,7 +284,7 @@ fn log_request<B>(
 
 /// Prints the contract line scripts read, then a summary.
 #[allow(clippy::print_stdout, reason = "the binary's announcement on stdout")]
-fn announce(address: SocketAddr, validator: &Validator) -> std::io::Result<()> {
+fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ccflow-resource-api listening on http://{address}")?;
     stdout.flush()?;
@@ -271,6 +299,13 @@ fn announce(address: SocketAddr, validator: &Validator) -> std::io::Result<()> {
                 stdout,
                 "  routes:     GET /healthz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
             )
+        })
+        .and_then(|()| {
+            if appkey {
+                writeln!(stdout, "  appkey:     required on /v1 routes (header `appkey`)")
+            } else {
+                Ok(())
+            }
         })
         .and_then(|()| stdout.flush());
     if let Err(error) = summary {

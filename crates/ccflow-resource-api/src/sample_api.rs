@@ -8,13 +8,17 @@
 //! | `GET /v1/whoami` | any valid token |
 //! | `GET /v1/items`, `GET /v1/items/{id}` | `items:read` |
 //! | `POST /v1/items`, `DELETE /v1/items/{id}` | `items:write` |
+//!
+//! With [`SampleApi::require_appkeys`], every `/v1` route also wants SLB's `appkey` header.
 
+mod appkey;
 mod config;
 mod handlers;
 mod items;
 
 use actix_web::web;
 
+pub use appkey::APPKEY_HEADER;
 pub use config::{ConfigError, JwksFileSettings, Settings};
 pub use items::{Item, ItemStore, MAX_ITEMS, NewItem, StoreFull};
 
@@ -35,6 +39,7 @@ pub struct SampleApi {
     store: ItemStore,
     authorize_by_audience: bool,
     clock: Option<ccflow_protocol::VirtualClock>,
+    appkeys: appkey::AppKeys,
 }
 
 impl SampleApi {
@@ -45,6 +50,7 @@ impl SampleApi {
             store: ItemStore::new(),
             authorize_by_audience: false,
             clock: None,
+            appkeys: appkey::AppKeys::default(),
         }
     }
 
@@ -68,6 +74,28 @@ impl SampleApi {
     pub fn authorize_by_audience(mut self, enabled: bool) -> Self {
         self.authorize_by_audience = enabled;
         self
+    }
+
+    /// Requires an `appkey` header holding one of `keys` on every `/v1` route, checked before
+    /// the bearer token, as SLB's Delfi APIs do (VENDORS.md, D); a missing or unknown key is
+    /// answered 401 with the gateway's `fault` body (I). No keys: no such policy.
+    #[must_use]
+    pub fn require_appkeys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.appkeys = appkey::AppKeys::new(keys);
+        self
+    }
+
+    /// Whether the `/v1` routes require an `appkey` header.
+    pub fn requires_appkey(&self) -> bool {
+        self.appkeys.is_required()
+    }
+
+    pub(crate) fn appkeys(&self) -> &appkey::AppKeys {
+        &self.appkeys
     }
 
     /// Whether the item routes authorise by audience alone.

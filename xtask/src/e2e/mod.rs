@@ -97,6 +97,11 @@ pub(crate) struct Chain {
     pub(crate) api_audience: String,
     /// This run's canary secrets, which the auth server was configured with.
     pub(crate) canaries: Arc<canary::Canaries>,
+    /// How the API was started (binary, arguments) and where logs go, so a flow can start
+    /// a second API with other options (the `appkey` flow).
+    pub(crate) api_binary: PathBuf,
+    pub(crate) api_args: Vec<String>,
+    pub(crate) logs: PathBuf,
 }
 
 #[allow(clippy::print_stdout, reason = "xtask reports progress on stdout")]
@@ -391,6 +396,9 @@ fn start_chain(
         api,
         api_audience,
         canaries: Arc::clone(canaries),
+        api_binary: binaries.1.clone(),
+        api_args: args,
+        logs: logs.to_path_buf(),
     })
 }
 

@@ -84,10 +84,13 @@ pub struct JournalEntry {
 }
 
 /// Parameters whose values never enter the journal.
-const SECRET_PARAMS: [&str; 6] = [
+const SECRET_PARAMS: [&str; 8] = [
     "client_secret",
     "client_assertion",
     "token",
+    // RFC 8693 §2.1: both are bearer tokens.
+    "subject_token",
+    "actor_token",
     "refresh_token",
     "password",
     "assertion",

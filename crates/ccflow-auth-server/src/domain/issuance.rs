@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use ccflow_protocol::{
-    AccessToken, ClientId, ErrorResponse, FormParams, TokenRequest, TokenResponse,
+    AccessToken, ClientId, ErrorResponse, FormParams, GrantType, TokenExchangeParams, TokenRequest,
+    TokenRequestOptions, TokenResponse,
 };
 use serde_json::{Map, Value};
 
@@ -15,19 +16,24 @@ use crate::profiles::ClaimInput;
 
 impl AuthServer {
     /// Parses a token request (a form body, or JSON where the profile accepts it), then the
-    /// size limits, before any client lookup.
+    /// size limits, before any client lookup; for a token exchange (where the profile has
+    /// it), its RFC 8693 §2.1 parameters too.
     fn parse_token_request(
         &self,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
-    ) -> Result<TokenRequest, EndpointError> {
+    ) -> Result<(TokenRequest, Option<TokenExchangeParams>), EndpointError> {
         let dialect = &self.inner.dialect;
         let params = dialect.token_params(content_type, body)?;
         self.inner
             .limits
             .check_params(&params)
             .map_err(EndpointError::plain)?;
+        let options = TokenRequestOptions {
+            basic: dialect.basic_credentials(),
+            token_exchange: dialect.token_exchange(),
+        };
         // Parameters the strict parser must not see; `params` keeps them for the profile.
         let mut hidden: Vec<&str> = Vec::new();
         if dialect.scope_is_free_text() {
@@ -45,14 +51,21 @@ impl AuthServer {
                 .iter()
                 .filter(|(name, _)| !hidden.contains(name))
                 .collect();
-            TokenRequest::from_params_with(dialect.basic_credentials(), visible, authorization)
+            TokenRequest::from_params_with(visible, authorization, options)
                 .map(|request| TokenRequest { params, ..request })
         } else {
-            TokenRequest::from_params_with(dialect.basic_credentials(), params, authorization)
+            TokenRequest::from_params_with(params, authorization, options)
         }
         .map_err(|error| dialect.word_request_error(error))?;
         self.check_basic_client_id(&request.client_auth)?;
-        Ok(request)
+        let exchange = match request.grant_type {
+            GrantType::TokenExchange => Some(
+                TokenExchangeParams::from_params(&request.params)
+                    .map_err(|error| dialect.word_request_error(error))?,
+            ),
+            _ => None,
+        };
+        Ok((request, exchange))
     }
 
     /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile.
@@ -62,8 +75,9 @@ impl AuthServer {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Handled<TokenResponse> {
-        let request = match self.parse_token_request(content_type, authorization, body) {
-            Ok(request) => request,
+        let (request, exchange) = match self.parse_token_request(content_type, authorization, body)
+        {
+            Ok(parsed) => parsed,
             Err(error) => {
                 return Handled {
                     result: Err(error),
@@ -72,7 +86,7 @@ impl AuthServer {
             }
         };
         let client_id = request.client_auth.client_id().cloned();
-        let result = self.issue(&request);
+        let result = self.issue(&request, exchange.as_ref());
         let client_id = client_id.or_else(|| result.as_ref().ok().map(|(_, id)| id.clone()));
         Handled {
             result: result.map(|(response, _)| response),
@@ -80,17 +94,38 @@ impl AuthServer {
         }
     }
 
-    fn issue(&self, request: &TokenRequest) -> Result<(TokenResponse, ClientId), EndpointError> {
+    /// Issues a token to an authenticated client: a client credentials grant, or a token
+    /// exchange (RFC 8693) when `exchange` is given. Nothing changes on error.
+    fn issue(
+        &self,
+        request: &TokenRequest,
+        exchange: Option<&TokenExchangeParams>,
+    ) -> Result<(TokenResponse, ClientId), EndpointError> {
         let inner = &*self.inner;
         let dialect = &inner.dialect;
         let now = inner.clock.unix_seconds();
         let registry = self.registry();
         let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
         let client = authenticated.client;
-        let grant = dialect.grant(client, request, &registry)?;
-        let lifetime = dialect.lifetime(client.token_ttl, inner.token_ttl);
-        let lifetime_secs = lifetime.as_secs().max(1);
-        let claims = dialect.claims(&ClaimInput {
+        let exchanged = exchange
+            .map(|params| self.exchange_tokens(params, now))
+            .transpose()?;
+        let grant = match &exchanged {
+            Some(exchanged) => {
+                dialect.exchange_grant(client, request, &registry, &exchanged.subject_scopes)?
+            }
+            None => dialect.grant(client, request, &registry)?,
+        };
+        let mut lifetime_secs = dialect
+            .lifetime(client.token_ttl, inner.token_ttl)
+            .as_secs()
+            .max(1);
+        if let Some(exchanged) = &exchanged {
+            // The new token never outlives the token it was exchanged for (I).
+            let remaining = u64::try_from(exchanged.subject_exp.saturating_sub(now)).unwrap_or(1);
+            lifetime_secs = lifetime_secs.min(remaining.max(1));
+        }
+        let mut claims = dialect.claims(&ClaimInput {
             issuer: &inner.issuer,
             client,
             settings: dialect.settings(),
@@ -100,14 +135,24 @@ impl AuthServer {
             granted: &grant.scopes,
             audience: &grant.audience,
         });
+        if let Some(exchanged) = &exchanged {
+            exchanged.apply(&mut claims);
+        }
         let token = self.sign(&claims).map_err(EndpointError::plain)?;
         self.consume_assertion(&authenticated, now)?;
-        let response = dialect.token_response(
+        let mut response = dialect.token_response(
             AccessToken::new(token),
             Duration::from_secs(lifetime_secs),
             &grant,
             &inner.rng,
         );
+        if let Some(exchanged) = &exchanged {
+            // RFC 8693 §2.2.1: `issued_token_type` is required.
+            response.extra.insert(
+                "issued_token_type".to_owned(),
+                Value::String(exchanged.issued_token_type.clone()),
+            );
+        }
         Ok((response, client.id.clone()))
     }
 

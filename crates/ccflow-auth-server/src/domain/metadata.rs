@@ -33,6 +33,7 @@ impl AuthServer {
             signing_algorithm: format!("{:?}", self.keys().active().algorithm()),
             auth_methods: self.spec().auth_methods,
             options: &self.dialect().settings().options,
+            grant_types: self.dialect().grant_types(),
         })
     }
 }

@@ -9,6 +9,7 @@ mod caller;
 pub(crate) mod clients;
 pub(crate) mod echo;
 pub(crate) mod endpoint;
+mod exchange;
 pub(crate) mod ids;
 mod introspection;
 mod issuance;

@@ -13,6 +13,11 @@ use crate::domain::ids::random_uuid;
 pub(super) struct Cloudentity;
 
 impl Vendor for Cloudentity {
+    /// No token exchange is documented for this vendor (VENDORS.md).
+    fn token_exchange(&self) -> bool {
+        false
+    }
+
     /// The real host is `{tenant}.{region}.authz.cloudentity.io` (seed 002); older tenants have
     /// no region, which the summary says rather than printing nothing.
     fn banner_region(&self, settings: &ProfileSettings) -> Option<String> {

@@ -24,6 +24,11 @@ impl Vendor for CyberArk {
         )
     }
 
+    /// No token exchange is documented for this vendor (VENDORS.md).
+    fn token_exchange(&self) -> bool {
+        false
+    }
+
     /// `iss`, `aud` (string), `sub` (service user UUID), `unique_name`, `scope`, `iat`, `exp`,
     /// `auth_time` (D).
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::{
-    AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, Profile,
-    ProfileOptions, ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes, TokenRequest,
-    TokenResponse,
+    AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, GrantType,
+    Profile, ProfileOptions, ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes,
+    TokenRequest, TokenResponse,
 };
 use serde_json::{Map, Value, json};
 
@@ -91,6 +91,14 @@ pub(crate) struct GrantInput<'a> {
     pub(crate) settings: &'a ProfileSettings,
 }
 
+/// A token exchange (RFC 8693) as the profile's target and scope rules see it.
+pub(crate) struct ExchangeInput<'a> {
+    /// The requesting client, its request (`resource`, `audience`, `scope`) and the registry.
+    pub(crate) grant: GrantInput<'a>,
+    /// The scopes the subject token carries: an exchange may narrow them, never widen them.
+    pub(crate) subject_scopes: &'a Scopes,
+}
+
 /// What a token request is granted.
 #[derive(Debug, Default)]
 pub(crate) struct Grant {
@@ -123,6 +131,8 @@ pub(crate) struct MetadataInput<'a> {
     pub(crate) auth_methods: &'a [AuthMethod],
     /// The profile's path parameters (CyberArk's `{app_id}` in its OpenID paths).
     pub(crate) options: &'a ProfileOptions,
+    /// The `grant_type` values the token endpoint accepts.
+    pub(crate) grant_types: Vec<String>,
 }
 
 /// One vendor's behaviour. The defaults are the strict RFC profile's.
@@ -133,6 +143,18 @@ pub(crate) trait Vendor: Sync + fmt::Debug {
     /// What the request is granted: the scope semantics.
     fn grant(&self, input: &GrantInput<'_>) -> Result<Grant, EndpointError> {
         rfc::grant(input)
+    }
+
+    /// Whether the token endpoint accepts RFC 8693 token exchange (`rfc`: the RFC; SLB: its
+    /// "secondary token exchange"); the others answer `unsupported_grant_type`.
+    fn token_exchange(&self) -> bool {
+        true
+    }
+
+    /// What a token exchange is granted: scopes within the subject token's, audiences on the
+    /// requesting client's allow-list (RFC 8693 §2.1, §2.2.2).
+    fn exchange_grant(&self, input: &ExchangeInput<'_>) -> Result<Grant, EndpointError> {
+        rfc::exchange_grant(input)
     }
 
     /// A lifetime that overrides the configured ones (not the table's fixed lifetimes).
@@ -322,6 +344,39 @@ impl Dialect {
             request,
             registry,
             settings: &self.settings,
+        })
+    }
+
+    /// Whether the token endpoint accepts RFC 8693 token exchange.
+    pub(crate) fn token_exchange(&self) -> bool {
+        self.vendor.token_exchange()
+    }
+
+    /// The `grant_type` values the token endpoint accepts, as discovery lists them.
+    pub(crate) fn grant_types(&self) -> Vec<String> {
+        let mut grant_types = vec![GrantType::ClientCredentials.to_string()];
+        if self.token_exchange() {
+            grant_types.push(GrantType::TokenExchange.to_string());
+        }
+        grant_types
+    }
+
+    /// What `client` is granted when it exchanges a token carrying `subject_scopes`.
+    pub(crate) fn exchange_grant(
+        &self,
+        client: &RegisteredClient,
+        request: &TokenRequest,
+        registry: &Registry,
+        subject_scopes: &Scopes,
+    ) -> Result<Grant, EndpointError> {
+        self.vendor.exchange_grant(&ExchangeInput {
+            grant: GrantInput {
+                client,
+                request,
+                registry,
+                settings: &self.settings,
+            },
+            subject_scopes,
         })
     }
 

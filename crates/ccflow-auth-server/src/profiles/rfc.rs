@@ -7,7 +7,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_protocol::{AuthMethod, ErrorResponse, Scopes, ServerMetadata};
 use serde_json::{Map, Value, json};
 
-use super::{ClaimInput, Grant, GrantInput, MetadataInput, Vendor, into_map, one_or_many};
+use super::{
+    ClaimInput, ExchangeInput, Grant, GrantInput, MetadataInput, Vendor, into_map, one_or_many,
+};
 use crate::domain::clients::{ASSERTION_ALGORITHMS, RegisteredClient};
 use crate::domain::echo::truncate;
 use crate::domain::endpoint::EndpointError;
@@ -76,7 +78,16 @@ fn oauth_audience(
     client: &RegisteredClient,
     input: &GrantInput<'_>,
 ) -> Result<Vec<String>, EndpointError> {
-    let resources = &input.request.resources;
+    pick_audience(client, &input.request.resources)
+}
+
+/// Each requested target must be one of the client's audiences (`invalid_target`, RFC 8707
+/// §2, RFC 8693 §2.2.2); none requested means all of them (or the client id when none are
+/// configured).
+fn pick_audience(
+    client: &RegisteredClient,
+    resources: &[String],
+) -> Result<Vec<String>, EndpointError> {
     if resources.is_empty() {
         return Ok(if client.audiences.is_empty() {
             vec![client.id.as_str().to_owned()]
@@ -100,6 +111,41 @@ fn oauth_audience(
         }
     }
     Ok(picked)
+}
+
+/// A token exchange (RFC 8693): `scope` must stay within the subject token's scopes
+/// (`invalid_scope`; none requested keeps them all); each `resource` and `audience` must be an
+/// audience of the requesting client (`invalid_target`, §2.2.2); none requested re-targets
+/// the token to the requesting client's audiences, as its own token would have them (I).
+pub(super) fn exchange_grant(input: &ExchangeInput<'_>) -> Result<Grant, EndpointError> {
+    let client = input.grant.client;
+    let request = input.grant.request;
+    let scopes = match &request.scope {
+        None => input.subject_scopes.clone(),
+        Some(requested) => {
+            if let Some(wider) = requested
+                .iter()
+                .find(|scope| !input.subject_scopes.contains(scope.as_str()))
+            {
+                return Err(EndpointError::plain(ErrorResponse::invalid_scope(format!(
+                    "scope `{}` is not in the subject token's scope; a token exchange may only narrow it (RFC 8693 section 2.1)",
+                    truncate(wider.as_str())
+                ))));
+            }
+            requested.clone()
+        }
+    };
+    let targets: Vec<String> = request
+        .resources
+        .iter()
+        .chain(&request.audiences)
+        .cloned()
+        .collect();
+    Ok(Grant {
+        scopes,
+        audience: pick_audience(client, &targets)?,
+        ..Grant::default()
+    })
 }
 
 /// 16 random bytes, base64url.
@@ -131,7 +177,7 @@ pub(super) fn metadata(input: &MetadataInput<'_>) -> Value {
         scopes_supported: Some(input.scopes.clone()),
         // No authorization endpoint: no response types (RFC 8414 §2 requires the member).
         response_types_supported: Vec::new(),
-        grant_types_supported: Some(vec!["client_credentials".to_owned()]),
+        grant_types_supported: Some(input.grant_types.clone()),
         token_endpoint_auth_methods_supported: Some(methods.clone()),
         token_endpoint_auth_signing_alg_values_supported: jwt_methods.then(|| algorithms.clone()),
         introspection_endpoint_auth_methods_supported: introspection.map(|_| methods.clone()),

@@ -1,13 +1,15 @@
 //! SLB Authenticator (seeds 000, 001): `scope` names other clients (or service audiences) that
 //! go into `aud`; unknown values are reported, never an error.
 
-use ccflow_protocol::{ClientId, Scope, Scopes};
+use ccflow_protocol::{ClientId, ErrorResponse, Scope, Scopes};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ClaimInput, Grant, GrantInput, MetadataInput, ProfileSettings, ScopeReport, Vendor, into_map,
+    ClaimInput, ExchangeInput, Grant, GrantInput, MetadataInput, ProfileSettings, ScopeReport,
+    Vendor, into_map,
 };
 use crate::domain::clients::RegisteredClient;
+use crate::domain::echo::truncate;
 use crate::domain::endpoint::EndpointError;
 
 /// SLB Authenticator.
@@ -71,6 +73,54 @@ impl Vendor for Slb {
         }))
     }
 
+    /// SLB's "secondary token exchange" adds audiences: every `resource`, `audience` and
+    /// `scope` value (SLB's scope names audiences) must be one this client could get in its
+    /// own token, else `invalid_target` (RFC 8693 §2.2.2 — an exchange answers in the RFC's
+    /// words, not with the report, I); `aud` = [requesting client, targets…].
+    fn exchange_grant(&self, input: &ExchangeInput<'_>) -> Result<Grant, EndpointError> {
+        let grant = &input.grant;
+        let client = grant.client;
+        let mut audience = vec![client.id.as_str().to_owned()];
+        // `scope` is free text under this profile (seed 001): the raw value, split on any run
+        // of whitespace, as `grant` reads it.
+        let requested_scopes = grant
+            .request
+            .params
+            .get("scope")
+            .unwrap_or_default()
+            .split_whitespace();
+        let targets = grant
+            .request
+            .resources
+            .iter()
+            .chain(&grant.request.audiences)
+            .map(String::as_str)
+            .chain(requested_scopes);
+        for target in targets {
+            if !reachable(grant, target) {
+                return Err(EndpointError::plain(ErrorResponse::invalid_target(
+                    format!(
+                        "`{}` is not an audience client `{}` may reach",
+                        truncate(target),
+                        truncate(client.id.as_str())
+                    ),
+                )));
+            }
+            if !audience.iter().any(|aud| aud == target) {
+                audience.push(target.to_owned());
+            }
+        }
+        let scopes = audience[1..]
+            .iter()
+            .filter_map(|value| Scope::new(value.as_str()).ok())
+            .collect();
+        Ok(Grant {
+            scopes,
+            audience,
+            report: ScopeReport::default(),
+        })
+    }
+
     /// Each requested value that names a registered client or a service audience (and, if
     /// the client lists `audiences`, is on that list, I) goes into `aud`; the others are
     /// reported (seed 001).
@@ -118,4 +168,18 @@ impl Vendor for Slb {
             report,
         })
     }
+}
+
+/// Whether `value` names a registered client or a service audience that the client may reach
+/// (its `audiences`, when it lists any, I) — the test `grant` applies to each scope value.
+fn reachable(input: &GrantInput<'_>, value: &str) -> bool {
+    let known = input.registry.get(&ClientId::new(value)).is_some()
+        || input
+            .settings
+            .service_audiences
+            .iter()
+            .any(|aud| aud == value);
+    let client = input.client;
+    let allowed = client.audiences.is_empty() || client.audiences.iter().any(|aud| aud == value);
+    known && allowed
 }

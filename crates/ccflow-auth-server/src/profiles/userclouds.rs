@@ -28,6 +28,11 @@ pub(super) struct UserClouds;
 const SERVER_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 impl Vendor for UserClouds {
+    /// No token exchange is documented for this vendor (VENDORS.md).
+    fn token_exchange(&self) -> bool {
+        false
+    }
+
     /// UserClouds ignores `scope` (seed 004).
     fn banner_scope(&self, _client: &RegisteredClient) -> String {
         "scope: ignored; audience parameters go into aud".to_owned()

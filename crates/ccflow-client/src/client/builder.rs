@@ -29,6 +29,8 @@ pub struct TokenClientBuilder {
     http: Option<reqwest::Client>,
     cache: Option<TokenCache>,
     allow_insecure_http: bool,
+    /// A token path that replaces the profile's with `base_url` (CyberArk's platform token).
+    token_path: Option<&'static str>,
     /// Everything `build()` passes on unchanged.
     options: Options,
 }
@@ -105,6 +107,31 @@ impl TokenClientBuilder {
         self
     }
 
+    /// CyberArk Identity Security Platform service user (VENDORS.md, D): the service user's
+    /// login name (e.g. `svc@cyberark.cloud.9344`) and password, posted in the form body
+    /// (`client_secret_post`) to `{base_url}/oauth2/platformtoken`. Sets the
+    /// [`Profile::CyberArk`] profile; give the tenant URL with [`base_url`](Self::base_url)
+    /// (or the endpoint itself with [`token_url`](Self::token_url)).
+    ///
+    /// ```
+    /// let client = ccflow_client::TokenClient::builder()
+    ///     .cyberark_service_user("svc@cyberark.cloud.9344", "password")
+    ///     .base_url("https://tenant.id.cyberark.cloud")
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn cyberark_service_user(
+        mut self,
+        login_name: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.options.profile = Profile::CyberArk;
+        self.options.auth_method = Some(AuthMethod::ClientSecretPost);
+        self.token_path = Some(ccflow_protocol::CYBERARK_PLATFORM_TOKEN_PATH);
+        self.credentials(login_name, password)
+    }
+
     /// The client id alone (with [`AuthMethod::PrivateKeyJwt`]).
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.client_id = Some(client_id.into());
@@ -151,6 +178,7 @@ impl TokenClientBuilder {
     /// default auth method. Response parsing is lenient for every vendor anyway.
     pub fn profile(mut self, profile: Profile) -> Self {
         self.options.profile = profile;
+        self.token_path = None;
         self
     }
 
@@ -224,9 +252,10 @@ impl TokenClientBuilder {
         let options = &self.options;
         let from_base = match &self.base_url {
             Some(base) => {
-                let path = self
-                    .profile_options
-                    .expand(options.profile.spec().routes.token[0]);
+                let path = self.profile_options.expand(
+                    self.token_path
+                        .unwrap_or(options.profile.spec().routes.token[0]),
+                );
                 Some(path_under(self.checked_url("base_url", base)?, &path).to_string())
             }
             None => None,

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::auth::AuthMethod;
 use crate::cache::Cached;
+use crate::client::exchange::ExchangeForm;
 use crate::client::request::token_request;
 use crate::client::settings::{MAX_DEFAULT_SKEW, Settings};
 use crate::error::TokenError;
@@ -21,13 +22,15 @@ use crate::token::{AccessToken, ExpirySource, ParseContext, parse_token_response
 /// The largest token response read.
 const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
-/// One token fetch with retries, as the spawned single-flight task runs it. `warned` remembers
-/// that the default-lifetime warning was logged (once per client).
+/// One token fetch with retries, as the spawned single-flight task runs it (a token exchange
+/// with `exchange`). `warned` remembers that the default-lifetime warning was logged (once
+/// per client).
 pub(crate) async fn fetch(
     settings: &Settings,
     warned: &AtomicBool,
     token_url: &str,
     method: &AuthMethod,
+    exchange: Option<&ExchangeForm>,
 ) -> Result<Cached, TokenError> {
     let options = &settings.options;
     let host = Url::parse(token_url)
@@ -39,7 +42,7 @@ pub(crate) async fn fetch(
     loop {
         let span = tracing::info_span!("ccflow_client.fetch", client_id = %settings.client_id, endpoint_host = %host, attempt);
         let started = Instant::now();
-        let result = fetch_once(settings, warned, token_url, method, deadline)
+        let result = fetch_once(settings, warned, token_url, method, deadline, exchange)
             .instrument(span.clone())
             .await;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -71,6 +74,7 @@ async fn fetch_once(
     token_url: &str,
     method: &AuthMethod,
     deadline: SystemTime,
+    exchange: Option<&ExchangeForm>,
 ) -> Result<Cached, (TokenError, Option<Duration>)> {
     let options = &settings.options;
     let now = options.clock.now();
@@ -78,7 +82,8 @@ async fn fetch_once(
     let timeout = options
         .request_timeout
         .min(remaining.max(Duration::from_millis(1)));
-    let encoded = token_request(settings, method, token_url, now).map_err(|error| (error, None))?;
+    let encoded =
+        token_request(settings, method, token_url, now, exchange).map_err(|error| (error, None))?;
     let mut request = settings
         .http
         .post(token_url)
@@ -112,7 +117,9 @@ async fn fetch_once(
         status,
         content_type: content_type.as_deref(),
         now: received_at,
-        requested_scopes: &settings.scopes,
+        requested_scopes: exchange.map_or(&settings.scopes, |exchange| {
+            exchange.target.requested_scopes()
+        }),
         default_lifetime: options.default_lifetime,
         client_secret: options.secret.as_ref().map(ClientSecret::expose_secret),
     };

@@ -11,11 +11,12 @@ use url::form_urlencoded;
 
 use crate::auth::{AuthMethod, client_assertion};
 use crate::cache::Fingerprint;
+use crate::client::exchange::ExchangeForm;
 use crate::client::settings::Settings;
 use crate::error::TokenError;
 
 /// Parameters the SDK sets itself and `extra_param` may not override.
-pub(crate) const RESERVED_PARAMS: [&str; 8] = [
+pub(crate) const RESERVED_PARAMS: [&str; 13] = [
     "grant_type",
     "client_id",
     "client_secret",
@@ -24,6 +25,11 @@ pub(crate) const RESERVED_PARAMS: [&str; 8] = [
     "scope",
     "resource",
     "audience",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
 ];
 
 /// What goes on the wire for one attempt.
@@ -34,13 +40,15 @@ pub(crate) struct TokenRequest {
     pub(crate) authorization: Option<HeaderValue>,
 }
 
-/// Encodes one attempt's request. With `private_key_jwt` it signs a fresh assertion for
-/// `token_url` at `now`.
+/// Encodes one attempt's request: a client credentials grant, or with `exchange` a token
+/// exchange (RFC 8693 §2.1, whose target replaces the client's scope, resources and
+/// audiences). With `private_key_jwt` it signs a fresh assertion for `token_url` at `now`.
 pub(crate) fn token_request(
     settings: &Settings,
     method: &AuthMethod,
     token_url: &str,
     now: SystemTime,
+    exchange: Option<&ExchangeForm>,
 ) -> Result<TokenRequest, TokenError> {
     let options = &settings.options;
     let client_id = settings.client_id.as_str();
@@ -50,15 +58,19 @@ pub(crate) fn token_request(
         .map(ClientSecret::expose_secret)
         .unwrap_or_default();
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("grant_type", "client_credentials");
-    if !settings.scopes.is_empty() {
-        form.append_pair("scope", &settings.scopes.to_string());
-    }
-    for resource in &options.resources {
-        form.append_pair("resource", resource);
-    }
-    for audience in &options.audiences {
-        form.append_pair("audience", audience);
+    if let Some(exchange) = exchange {
+        exchange.append_to(&mut form);
+    } else {
+        form.append_pair("grant_type", "client_credentials");
+        if !settings.scopes.is_empty() {
+            form.append_pair("scope", &settings.scopes.to_string());
+        }
+        for resource in &options.resources {
+            form.append_pair("resource", resource);
+        }
+        for audience in &options.audiences {
+            form.append_pair("audience", audience);
+        }
     }
     form.extend_pairs(&options.extra);
     let mut authorization = None;

@@ -9,7 +9,9 @@ use std::time::Instant;
 use ccflow_protocol::ClientId;
 
 use crate::auth::AuthMethod;
+use crate::cache::Fingerprint;
 use crate::cache::{Entry, TokenCache};
+use crate::client::exchange::{ExchangeForm, TokenExchange};
 use crate::client::fetch::fetch;
 use crate::client::request::fingerprint;
 use crate::client::resolve::{configured_auth_method, discover_endpoint};
@@ -141,6 +143,7 @@ impl TokenClient {
                     &inner.warned_default_lifetime,
                     &endpoint_owned,
                     &method_owned,
+                    None,
                 )
                 .await
             })
@@ -152,6 +155,70 @@ impl TokenClient {
             waited_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
             ok = result.is_ok(),
             "token"
+        );
+        result
+    }
+
+    /// Exchanges `subject_token` for a new token (RFC 8693 token exchange), authenticating
+    /// as this client: the new token keeps the subject, is re-targeted to `target`'s
+    /// resources and audiences and carries at most the subject token's scopes (where the
+    /// server offers the grant: ccflow's `rfc` and `slb` profiles). Cached per subject token
+    /// and target, with the same single flight and retries as [`token`](Self::token); a
+    /// refused exchange is an [`TokenError::OAuth`] with the server's error (`invalid_request`
+    /// for a bad subject token, `invalid_target`, `invalid_scope`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: ccflow_client::TokenClient, subject: &str) -> Result<(), ccflow_client::TokenError> {
+    /// use ccflow_client::TokenExchange;
+    /// let token = client
+    ///     .exchange(subject, &TokenExchange::new().resource("billing-api"))
+    ///     .await?;
+    /// # let _ = token; Ok(()) }
+    /// ```
+    pub async fn exchange(
+        &self,
+        subject_token: &str,
+        target: &TokenExchange,
+    ) -> Result<AccessToken, TokenError> {
+        let (_, endpoint, method) = match self.inner.entry.get() {
+            Some(resolved) => resolved,
+            None => self.resolve().await?,
+        };
+        let settings = &self.inner.settings;
+        let form = ExchangeForm {
+            subject_token: subject_token.to_owned(),
+            target: target.clone(),
+        };
+        let key = Fingerprint::new(&serde_json::json!([
+            fingerprint(settings, endpoint, method).as_json(),
+            form.fingerprint_part(),
+        ]));
+        let now = settings.options.clock.now();
+        let entry = settings.cache.entry(key, now);
+        if let Some((token, false)) = entry.fresh(now) {
+            return Ok(token);
+        }
+        let inner = Arc::clone(&self.inner);
+        let endpoint_owned = endpoint.clone();
+        let method_owned = method.clone();
+        let (result, outcome) = entry
+            .get(now, move || async move {
+                fetch(
+                    &inner.settings,
+                    &inner.warned_default_lifetime,
+                    &endpoint_owned,
+                    &method_owned,
+                    Some(&form),
+                )
+                .await
+            })
+            .await;
+        tracing::debug!(
+            target: "ccflow_client::cache",
+            client_id = %settings.client_id,
+            outcome = ?outcome,
+            ok = result.is_ok(),
+            "token exchange"
         );
         result
     }

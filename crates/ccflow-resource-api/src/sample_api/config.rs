@@ -66,6 +66,9 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// The `[jwks]` table.
     pub jwks: JwksFileSettings,
+    /// `appkeys`: the keys SLB's `appkey` header may hold; empty means no such policy. They
+    /// are secrets: `Debug` redacts them.
+    pub appkeys: Vec<ccflow_protocol::ClientSecret>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +87,8 @@ struct RawFile {
     workers: Option<usize>,
     #[serde(default)]
     jwks: RawJwks,
+    #[serde(default)]
+    appkeys: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +144,9 @@ impl Settings {
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?;
+        if raw.appkeys.iter().any(String::is_empty) {
+            return Err(error("appkeys: a key must not be empty".to_owned()));
+        }
         let seconds = |value: Option<u64>| value.map(Duration::from_secs);
         Ok(Settings {
             bind,
@@ -160,6 +168,11 @@ impl Settings {
                 max_ttl: seconds(raw.jwks.max_ttl_secs),
                 max_stale: seconds(raw.jwks.max_stale_secs),
             },
+            appkeys: raw
+                .appkeys
+                .into_iter()
+                .map(ccflow_protocol::ClientSecret::new)
+                .collect(),
         })
     }
 

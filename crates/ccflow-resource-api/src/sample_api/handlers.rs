@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
+use super::appkey;
 use super::items::{ItemStore, NewItem};
 use super::{MAX_ITEM_BODY_BYTES, READ_SCOPE, SampleApi, WRITE_SCOPE};
 use crate::{Authenticated, RequireScope};
@@ -29,27 +31,33 @@ pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
                 .route(web::post().to(post_clock)),
         );
     }
+    // The `appkey` policy (off unless keys are configured) wraps each `/v1` resource, so it
+    // answers before the token extractor and the scope checks.
     config
         .app_data(api.validator().clone())
         .app_data(web::Data::new(api.store().clone()))
+        .app_data(web::Data::new(api.appkeys().clone()))
         .route("/healthz", web::get().to(healthz))
         .service(
             web::resource("/v1/whoami")
                 // The extractor alone guards this route: any valid token.
                 .route(web::get().to(whoami))
-                .default_service(web::to(|| method_not_allowed("GET"))),
+                .default_service(web::to(|| method_not_allowed("GET")))
+                .wrap(from_fn(appkey::check)),
         )
         .service(
             web::resource("/v1/items")
                 .route(web::get().to(list_items).wrap(scope(READ_SCOPE)))
                 .route(web::post().to(create_item).wrap(scope(WRITE_SCOPE)))
-                .default_service(web::to(|| method_not_allowed("GET, POST"))),
+                .default_service(web::to(|| method_not_allowed("GET, POST")))
+                .wrap(from_fn(appkey::check)),
         )
         .service(
             web::resource("/v1/items/{id}")
                 .route(web::get().to(get_item).wrap(scope(READ_SCOPE)))
                 .route(web::delete().to(delete_item).wrap(scope(WRITE_SCOPE)))
-                .default_service(web::to(|| method_not_allowed("GET, DELETE"))),
+                .default_service(web::to(|| method_not_allowed("GET, DELETE")))
+                .wrap(from_fn(appkey::check)),
         )
         .default_service(web::to(not_found));
 }

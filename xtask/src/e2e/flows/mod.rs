@@ -1,10 +1,12 @@
 //! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
 //! it observed (redacted by `record`), which is then compared with its snapshot. One room per
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
-//! issued), `resilience` (faults, key rotation, an outage); `support` holds the HTTP and SDK
-//! helpers they share.
+//! issued), `resilience` (faults, key rotation, an outage), `extensions` (vendor flows beyond
+//! client credentials: token exchange, CyberArk's platform token, SLB's `appkey`); `support`
+//! holds the HTTP and SDK helpers they share.
 
 mod api;
+mod extensions;
 mod issuer;
 mod resilience;
 mod support;
@@ -17,7 +19,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 10] = [
+pub(crate) const NAMES: [&str; 13] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -25,14 +27,21 @@ pub(crate) const NAMES: [&str; 10] = [
     "expiry",
     "errors",
     "revocation",
+    "token-exchange",
+    "platform-token",
+    "appkey",
     "retries",
     "rotation",
     "auth-server-down",
 ];
 
-/// Whether a flow applies to a profile (revocation needs introspection to observe it).
+/// Whether a flow applies to a profile (revocation needs introspection to observe it; the
+/// vendor flows need their vendor).
 pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
     match flow {
+        "token-exchange" => matches!(profile, Profile::Rfc | Profile::Slb),
+        "platform-token" => profile == Profile::CyberArk,
+        "appkey" => profile == Profile::Slb,
         "revocation" => {
             profile.spec().routes.introspection.is_some()
                 && profile.spec().routes.revocation.is_some()
@@ -50,6 +59,9 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "expiry" => api::expiry(chain).await,
         "errors" => issuer::errors(chain).await,
         "revocation" => issuer::revocation(chain).await,
+        "token-exchange" => extensions::token_exchange(chain).await,
+        "platform-token" => extensions::platform_token(chain).await,
+        "appkey" => extensions::appkey(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,
