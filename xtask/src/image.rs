@@ -44,6 +44,9 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
         for image in IMAGES {
             command.args(["-p", image]);
         }
+        // The very package set `cargo xtask bench` and `soak` build in release: the same feature
+        // unification, so in .ci/run, after the bench, this build has nothing left to do.
+        command.args(["-p", "xtask"]);
         let status = command
             .status()
             .with_context(|| format!("cannot run {cargo}"))?;
