@@ -1,9 +1,11 @@
 //! `cargo xtask`: workspace automation. Orchestration only, never product logic.
 
 mod bench;
+mod containers;
 mod e2e;
 mod embed_build;
 mod fuzz;
+mod image;
 mod soak;
 mod tidy;
 
@@ -35,6 +37,12 @@ enum Command {
     Soak(soak::Options),
     Fuzz(fuzz::Options),
     EmbedBuild(embed_build::Options),
+    /// Build the container images ccflow-auth-server and ccflow-resource-api (release
+    /// binaries on `FROM scratch`, tagged with the workspace version and latest)
+    Image(image::Options),
+    /// Build the images, then test them with a real Docker daemon: health, token, JWKS, admin
+    /// token, CCFLOW_CONFIG_TOML, issuers, SIGTERM, docs/docker.md, the Python example
+    Containers(containers::Options),
     /// fmt --check, clippy -D warnings, cargo test --workspace, then the e2e run: CI's core,
     /// not all of .ci/run
     #[command(long_about = CI_HELP)]
@@ -60,6 +68,9 @@ CI itself runs .ci/run, which does more than this command:
     into target/tools on first use);
   - after the e2e run it runs `cargo xtask bench --quick` and `cargo xtask soak --seconds 15`
     (release builds);
+  - last, .ci/docker installs and starts a Docker daemon when it can, then `cargo xtask image`
+    and `cargo xtask containers --no-build` test the container images; where no daemon can
+    run, it prints that the container step was skipped and why;
   - it exports INSTA_UPDATE=no for everything, the e2e run included; here the e2e run inherits
     your environment, so outside CI (no CI or INSTA_UPDATE=no set) a snapshot mismatch also
     leaves a .snap.new file beside the snapshot.
@@ -80,6 +91,8 @@ fn main() -> ExitCode {
         Some(Command::Soak(options)) => soak::run(&root(), &options, &args),
         Some(Command::Fuzz(options)) => fuzz::run(&root(), &options),
         Some(Command::EmbedBuild(options)) => embed_build::run(&root(), &options),
+        Some(Command::Image(options)) => image::run(&root(), &options),
+        Some(Command::Containers(options)) => containers::run(&root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -156,6 +169,8 @@ mod tests {
             &["xtask", "soak", "--help"],
             &["xtask", "fuzz", "--help"],
             &["xtask", "embed-build", "--help"],
+            &["xtask", "image", "--help"],
+            &["xtask", "containers", "--help"],
             &["xtask", "ci", "--help"],
             &["xtask", "help", "e2e"],
         ] {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder, Profile};
-use clap::{Parser, ValueEnum};
+use ccflow_process::{LogFormat, ShutdownSignals};
+use clap::{Parser, Subcommand};
 
 // No `Debug` on `Cli`: it may hold the admin token.
 
@@ -20,9 +21,20 @@ use clap::{Parser, ValueEnum};
 #[derive(Parser)]
 #[command(version, about, long_about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file (see docs/configuration.md).
     #[arg(long, env = "CCFLOW_CONFIG")]
     config: Option<PathBuf>,
+    /// The whole TOML configuration as text, for containers without a mounted file (the
+    /// format of --config; relative key paths resolve against the working directory).
+    #[arg(
+        long,
+        env = "CCFLOW_CONFIG_TOML",
+        hide_env_values = true,
+        conflicts_with = "config"
+    )]
+    config_toml: Option<String>,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8080].
     #[arg(long, env = "CCFLOW_BIND")]
     bind: Option<SocketAddr>,
@@ -54,6 +66,14 @@ struct Cli {
     fresh_key: bool,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Probe the server this configuration describes (GET /_ccflow/health/ready on its bind
+    /// address, a wildcard one on loopback): exit 0 when ready, 1 otherwise. For a container's
+    /// HEALTHCHECK, which has no shell or curl.
+    Healthcheck(ccflow_process::HealthcheckArgs),
+}
+
 /// The profile names, listed in `--help` and in the error for an unknown one.
 fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
     use clap::builder::TypedValueParser as _;
@@ -69,12 +89,6 @@ fn profile_parser() -> impl clap::builder::TypedValueParser<Value = Profile> {
 /// public, so anyone can derive the private key.
 const DEFAULT_KEY_SEED: u64 = 0x0ccf_10ff_7e57_0001;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 const DEFAULT_BIND: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
 
@@ -86,7 +100,12 @@ fn main() -> ExitCode {
         let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
     });
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    if let Some(Command::Healthcheck(args)) = cli.command {
+        return healthcheck(&cli, args);
+    }
+    // actix-server's start-up lines (workers, runtime) would come before the `listening on`
+    // line on a terminal and say nothing the summary does not: warnings only, by default.
+    ccflow_process::init_logging(cli.log_format, "info,actix_server=warn");
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -102,37 +121,21 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> ExitCode {
     let signals = ShutdownSignals::register();
-    // Configuration precedence: file < environment < flags (clap merges the last two).
-    let mut builder = match &cli.config {
-        Some(path) => match MockAuthServerBuilder::from_config_file(path) {
-            Ok(builder) => builder,
-            Err(error) => {
-                fatal(&error);
-                return ExitCode::from(2);
-            }
-        },
-        None => {
-            let builder = MockAuthServer::builder();
-            if cli.fresh_key {
-                builder
-            } else {
-                builder.key_seed(DEFAULT_KEY_SEED)
-            }
+    let embedded_defaults = !has_config(&cli);
+    let mut builder = match configured(&cli) {
+        Ok(builder) => builder,
+        Err(error) => {
+            fatal(&error);
+            return ExitCode::from(2);
         }
     };
-    if let Some(bind) = cli.bind {
-        builder = builder.bind(bind);
-    }
-    if builder.configured_bind().is_none() {
-        builder = builder.bind(DEFAULT_BIND);
-    }
     if let Some(issuer) = cli.issuer {
         builder = builder.issuer(issuer);
     }
     if let Some(profile) = cli.profile {
         builder = builder.profile(profile);
     }
-    if cli.config.is_none() {
+    if embedded_defaults {
         // After the profile: the demo set-up depends on it (SLB's scopes are audiences).
         builder = builder.demo_clients();
     }
@@ -169,6 +172,54 @@ async fn run(cli: Cli) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Whether a configuration file or text was given (else: embedded defaults).
+fn has_config(cli: &Cli) -> bool {
+    cli.config.is_some() || cli.config_toml.is_some()
+}
+
+/// The configuration's builder with the bind address settled. Precedence: file (or
+/// `CCFLOW_CONFIG_TOML`) < environment < flags (clap merges the last two).
+fn configured(cli: &Cli) -> Result<MockAuthServerBuilder, ccflow_auth_server::ConfigError> {
+    let mut builder = if let Some(path) = &cli.config {
+        MockAuthServerBuilder::from_config_file(path)?
+    } else if let Some(text) = &cli.config_toml {
+        MockAuthServerBuilder::from_config_str(text, ".").map_err(|mut error| {
+            error.file = Some(PathBuf::from("$CCFLOW_CONFIG_TOML"));
+            error
+        })?
+    } else if cli.fresh_key {
+        MockAuthServer::builder()
+    } else {
+        MockAuthServer::builder().key_seed(DEFAULT_KEY_SEED)
+    };
+    if let Some(bind) = cli.bind {
+        builder = builder.bind(bind);
+    }
+    if builder.configured_bind().is_none() {
+        builder = builder.bind(DEFAULT_BIND);
+    }
+    Ok(builder)
+}
+
+/// `ccflow-auth-server healthcheck`: the readiness route of the server this configuration
+/// binds, exit 0 when it answers 200.
+fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
+    let bind = match configured(cli) {
+        Ok(builder) => builder.configured_bind().unwrap_or(DEFAULT_BIND),
+        Err(error) => {
+            fatal(&error);
+            return ExitCode::from(2);
+        }
+    };
+    match args.run(bind, "/_ccflow/health/live", "/_ccflow/health/ready") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            fatal(&format_args!("unhealthy: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints the contract line scripts read (`listening on http://ADDR`), then the summary.
 ///
 /// Only the first line is essential: a reader that takes it and closes the pipe (e.g.
@@ -184,47 +235,6 @@ fn announce(server: &MockAuthServer) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Signal handlers, registered before the server announces itself: a script that sends
-/// SIGTERM right after reading the `listening on` line must get a graceful stop, not the
-/// default action.
-struct ShutdownSignals {
-    #[cfg(unix)]
-    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl ShutdownSignals {
-    fn register() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let unix = match (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) {
-                (Ok(interrupt), Ok(terminate)) => Some((interrupt, terminate)),
-                _ => None,
-            };
-            Self { unix }
-        }
-        #[cfg(not(unix))]
-        {
-            Self {}
-        }
-    }
-
-    async fn wait(self) {
-        #[cfg(unix)]
-        if let Some((mut interrupt, mut terminate)) = self.unix {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Reports a start-up failure on stderr, plainly, for whoever ran the command.
 #[allow(
     clippy::print_stderr,
@@ -232,21 +242,4 @@ impl ShutdownSignals {
 )]
 fn fatal(error: &dyn std::fmt::Display) {
     eprintln!("ccflow-auth-server: error: {error}");
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal as _;
-    use tracing_subscriber::EnvFilter;
-    // actix-server's start-up lines (workers, runtime) would come before the `listening on`
-    // line on a terminal and say nothing the summary does not: warnings only, by default.
-    let filter = EnvFilter::try_from_env("CCFLOW_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

@@ -24,6 +24,8 @@ fn command(args: &[&str]) -> Command {
     command
         .args(args)
         .env_remove("CCFLOW_CONFIG")
+        .env_remove("CCFLOW_CONFIG_TOML")
+        .env_remove("CCFLOW_ADMIN_TOKEN")
         .env_remove("CCFLOW_BIND")
         .env_remove("CCFLOW_ISSUER")
         .env_remove("CCFLOW_PROFILE")
@@ -364,5 +366,93 @@ fn help_lists_the_profiles_and_the_defaults() {
     assert!(
         !help.contains("Debug"),
         "no code comments in --help: {help}"
+    );
+}
+
+/// `ccflow-auth-server --bind ADDR healthcheck ARGS…`: its exit code (a container's
+/// HEALTHCHECK runs it with the image's `CCFLOW_BIND` instead).
+fn healthcheck(address: &str, args: &[&str]) -> Option<i32> {
+    let mut all = vec!["--bind", address, "healthcheck"];
+    all.extend_from_slice(args);
+    command(&all).output().unwrap().status.code()
+}
+
+#[tokio::test]
+async fn health_routes_answer_any_peer_even_without_the_admin_api_and_the_healthcheck_probes_them()
+{
+    let (running, first) = spawn(&["--bind", "127.0.0.1:0", "--no-admin"]);
+    let address = address_of(&first);
+    let http = reqwest::Client::new();
+    for (path, status) in [
+        ("/_ccflow/health/live", "ok"),
+        ("/_ccflow/health/ready", "ready"),
+    ] {
+        let answer = http
+            .get(format!("http://{address}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({ "status": status }), "{path}");
+    }
+    let admin = http
+        .get(format!("http://{address}/_ccflow/clock"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 404, "--no-admin still hides the admin API");
+    assert_eq!(healthcheck(&address, &[]), Some(0));
+    assert_eq!(healthcheck(&address, &["--live"]), Some(0));
+    drop(running);
+    // Nothing listening any more: unhealthy, also after --wait.
+    assert_eq!(healthcheck(&address, &[]), Some(1));
+    assert_eq!(healthcheck(&address, &["--wait", "1"]), Some(1));
+}
+
+#[tokio::test]
+async fn the_whole_config_comes_from_ccflow_config_toml() {
+    let mut with_text = command(&[]);
+    with_text.env(
+        "CCFLOW_CONFIG_TOML",
+        "bind = \"127.0.0.1:0\"\n[[clients]]\nclient_id = \"orders\"\nclient_secret = \"orders-secret\"\naudiences = [\"orders-api\"]\n",
+    );
+    let (mut running, first) = spawn_command(with_text);
+    let address = address_of(&first);
+    let token = |client: &'static str, secret: &'static str| {
+        reqwest::Client::new()
+            .post(format!("http://{address}/oauth2/token"))
+            .basic_auth(client, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    assert_eq!(
+        token("orders", "orders-secret").await.unwrap().status(),
+        200
+    );
+    // A configuration replaces the embedded defaults: no demo client.
+    assert_eq!(
+        token("demo-client", "demo-secret").await.unwrap().status(),
+        401
+    );
+    let rest = rest_of_output(&mut running);
+    assert!(!rest.contains("orders-secret"), "{rest}");
+
+    let broken = command(&["--bind", "127.0.0.1:0"])
+        .env("CCFLOW_CONFIG_TOML", "[[clients]]\nclient_id = 7\n")
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2), "{broken:?}");
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("$CCFLOW_CONFIG_TOML"), "{stderr}");
+
+    let both = command(&["--config", "x.toml", "--bind", "127.0.0.1:0"])
+        .env("CCFLOW_CONFIG_TOML", "profile = \"rfc\"\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        both.status.code(),
+        Some(2),
+        "a file and a text conflict: {both:?}"
     );
 }

@@ -9,9 +9,10 @@ use std::time::Instant;
 use actix_web::dev::Service as _;
 use actix_web::{App, HttpMessage as _, HttpServer};
 use anyhow::Context as _;
+use ccflow_process::{LogFormat, ShutdownSignals};
 use ccflow_resource_api::sample_api::{self, SampleApi, Settings};
 use ccflow_resource_api::{Authenticated, Validator};
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand};
 
 /// Sample API protected by ccflow's bearer-token validator.
 ///
@@ -21,9 +22,15 @@ use clap::{Parser, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// TOML configuration file (keys in docs/resource-api.md).
     #[arg(long, env = "CCFLOW_RESOURCE_CONFIG")]
     config: Option<PathBuf>,
+    /// The whole TOML configuration as text (the format of --config), for containers without
+    /// a mounted file.
+    #[arg(long, env = "CCFLOW_RESOURCE_CONFIG_TOML", conflicts_with = "config")]
+    config_toml: Option<String>,
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8081].
     #[arg(long, env = "CCFLOW_RESOURCE_BIND")]
     bind: Option<SocketAddr>,
@@ -63,10 +70,12 @@ struct Cli {
     log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Probe the API this configuration describes (GET /readyz on its bind address, a wildcard
+    /// one on loopback): exit 0 once it has its issuer's keys, 1 otherwise. For a container's
+    /// HEALTHCHECK, which has no shell or curl.
+    Healthcheck(ccflow_process::HealthcheckArgs),
 }
 
 const DEFAULT_BIND: SocketAddr =
@@ -77,7 +86,10 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    if let Some(Command::Healthcheck(args)) = cli.command {
+        return healthcheck(&cli, args);
+    }
+    ccflow_process::init_logging(cli.log_format, "info");
     let (settings, bind, workers) = match settings(&cli) {
         Ok(settings) => settings,
         Err(error) => {
@@ -114,9 +126,10 @@ fn main() -> ExitCode {
 
 /// File < environment < flags; clap has already merged the last two.
 fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
-    let mut settings = match &cli.config {
-        Some(path) => Settings::from_file(path)?,
-        None => Settings::default(),
+    let mut settings = match (&cli.config, &cli.config_toml) {
+        (Some(path), _) => Settings::from_file(path)?,
+        (None, Some(text)) => Settings::from_toml(text).context("$CCFLOW_RESOURCE_CONFIG_TOML")?,
+        (None, None) => Settings::default(),
     };
     if let Some(issuer) = &cli.issuer {
         settings.issuer = Some(issuer.clone());
@@ -166,6 +179,31 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     Ok((settings, bind, workers))
+}
+
+/// `ccflow-resource-api healthcheck`: the readiness route of the API this configuration binds,
+/// exit 0 when it answers 200.
+fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
+    // Only the address matters: no issuer or audience is needed to probe.
+    let configured = match (&cli.config, &cli.config_toml) {
+        (Some(path), _) => Settings::from_file(path).map(|settings| settings.bind),
+        (None, Some(text)) => Settings::from_toml(text).map(|settings| settings.bind),
+        (None, None) => Ok(None),
+    };
+    let bind = match configured {
+        Ok(bind) => cli.bind.or(bind).unwrap_or(DEFAULT_BIND),
+        Err(error) => {
+            fatal(&anyhow::Error::new(error));
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match args.run(bind, "/healthz", "/readyz") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            fatal(&anyhow::anyhow!("unhealthy: {error}"));
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Where `ccflow-auth-server --profile <profile>` runs on its embedded defaults.
@@ -238,7 +276,7 @@ async fn serve(
     let running = actix_web::rt::spawn(server);
     // Handlers go in before the announcement: a script that reads the line and
     // sends SIGTERM at once must get a graceful shutdown, not the default kill.
-    let shutdown = shutdown_signal();
+    let shutdown = ShutdownSignals::register().wait();
     announce(address, &validator, requires_appkey).context("cannot write to stdout")?;
 
     // Warm the key cache without making start-up depend on the issuer.
@@ -297,7 +335,7 @@ fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io
         .and_then(|()| {
             writeln!(
                 stdout,
-                "  routes:     GET /healthz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
+                "  routes:     GET /healthz, GET /readyz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
             )
         })
         .and_then(|()| {
@@ -314,35 +352,6 @@ fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io
     Ok(())
 }
 
-/// Registers SIGINT and SIGTERM handlers now; the future completes on either.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupt = signal(SignalKind::interrupt());
-        let terminate = signal(SignalKind::terminate());
-        async move {
-            match (interrupt, terminate) {
-                (Ok(mut interrupt), Ok(mut terminate)) => {
-                    tokio::select! {
-                        _ = interrupt.recv() => {}
-                        _ = terminate.recv() => {}
-                    }
-                }
-                _ => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 /// Reports why the binary cannot run, with every cause, on stderr.
 #[allow(
     clippy::print_stderr,
@@ -350,18 +359,4 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 )]
 fn fatal(error: &anyhow::Error) {
     eprintln!("ccflow-resource-api: error: {error:#}");
-}
-
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal as _;
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CCFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

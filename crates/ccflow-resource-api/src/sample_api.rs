@@ -4,7 +4,8 @@
 //!
 //! | route | needs |
 //! | --- | --- |
-//! | `GET /healthz` | nothing |
+//! | `GET /healthz` | nothing (liveness) |
+//! | `GET /readyz` | nothing (readiness: 200 once the issuer's keys are loaded, else 503) |
 //! | `GET /v1/whoami` | any valid token |
 //! | `GET /v1/items`, `GET /v1/items/{id}` | `items:read` |
 //! | `POST /v1/items`, `DELETE /v1/items/{id}` | `items:write` |

@@ -52,6 +52,7 @@ fn command(args: &[&str]) -> Command {
     command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
     for variable in [
         "CCFLOW_RESOURCE_CONFIG",
+        "CCFLOW_RESOURCE_CONFIG_TOML",
         "CCFLOW_RESOURCE_BIND",
         "CCFLOW_RESOURCE_ISSUER",
         "CCFLOW_RESOURCE_AUDIENCE",
@@ -309,4 +310,110 @@ fn reads_settings_from_a_config_file_and_the_environment() {
     let (exit, _) = running.terminate();
     assert!(exit.success());
     let _ = std::fs::remove_dir_all(directory);
+}
+
+/// `ccflow-resource-api --bind ADDR healthcheck ARGS…`: its exit code (a container's
+/// HEALTHCHECK runs it with the image's environment instead of `--bind`).
+fn healthcheck(address: &str, args: &[&str]) -> Option<i32> {
+    let mut all = vec!["--bind", address, "healthcheck"];
+    all.extend_from_slice(args);
+    command(&all).output().unwrap().status.code()
+}
+
+#[tokio::test]
+async fn readiness_is_the_issuers_keys_and_the_healthcheck_subcommand_reports_it() {
+    // An issuer that does not answer: live, not ready.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let lonely = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        &format!("http://127.0.0.1:{closed_port}"),
+        "--audience",
+        "items-api",
+    ]);
+    let http = reqwest::Client::new();
+    let not_ready = http.get(lonely.url("/readyz")).send().await.unwrap();
+    assert_eq!(not_ready.status(), 503);
+    let body: Value = not_ready.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(healthcheck(&lonely.address, &[]), Some(1));
+    assert_eq!(healthcheck(&lonely.address, &["--live"]), Some(0));
+    let (exit, _) = lonely.terminate();
+    assert!(exit.success());
+
+    // An issuer that answers: ready once the keys are in (a validated token proves they are).
+    let server = auth_server().await;
+    let running = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        server.issuer(),
+        "--audience",
+        "items-api",
+    ]);
+    let whoami = http
+        .get(running.url("/v1/whoami"))
+        .bearer_auth(token(&server).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whoami.status(), 200);
+    let ready = http.get(running.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        ready.json::<Value>().await.unwrap(),
+        json!({"status": "ready"})
+    );
+    assert_eq!(healthcheck(&running.address, &[]), Some(0));
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
+
+    // Nothing listening: unhealthy, also after --wait.
+    let nowhere = format!("127.0.0.1:{closed_port}");
+    assert_eq!(healthcheck(&nowhere, &["--live", "--wait", "1"]), Some(1));
+}
+
+#[test]
+fn reads_the_whole_config_from_ccflow_resource_config_toml() {
+    let mut child = command(&[])
+        .env(
+            "CCFLOW_RESOURCE_CONFIG_TOML",
+            "bind = \"127.0.0.1:0\"\nissuer = \"http://127.0.0.1:1\"\naudiences = [\"from-toml\"]\n",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let running = Running {
+        child,
+        stdout,
+        address: String::new(),
+    };
+    assert!(lines[0].starts_with("ccflow-resource-api listening on http://127.0.0.1:"));
+    assert_eq!(lines[1].trim(), "issuer:     http://127.0.0.1:1");
+    assert_eq!(lines[2].trim(), "audiences:  from-toml");
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
+
+    let broken = command(&[])
+        .env("CCFLOW_RESOURCE_CONFIG_TOML", "issuer = 7\n")
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2), "{broken:?}");
+    assert!(
+        String::from_utf8_lossy(&broken.stderr).contains("$CCFLOW_RESOURCE_CONFIG_TOML"),
+        "{broken:?}"
+    );
 }

@@ -4,7 +4,7 @@
 //! snapshots in `xtask/snapshots/`.
 
 mod canary;
-mod docs;
+pub(crate) mod docs;
 mod flows;
 pub(crate) mod process;
 mod record;

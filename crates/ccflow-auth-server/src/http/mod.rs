@@ -5,6 +5,7 @@ pub(crate) mod admin;
 mod documents;
 mod fallback;
 mod faults;
+pub(crate) mod health;
 mod pipeline;
 mod record;
 mod request;
@@ -45,6 +46,8 @@ pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
         };
         let admin = server.inner.admin.enabled;
         config.app_data(web::Data::new(server));
+        // Before the admin scope, which would otherwise take `/_ccflow/health/…`.
+        health::configure(config);
         if admin {
             admin::configure(config);
         }

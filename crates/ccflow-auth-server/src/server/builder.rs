@@ -306,9 +306,27 @@ impl MockAuthServerBuilder {
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
-        let app = build_app(prepared, &format!("http://{address}"))?;
+        let app = build_app(prepared, &default_base_url(address))?;
         launch(app, listener, address, workers).await
     }
+}
+
+/// The server's own root URL when no issuer is configured: `http://<bound address>`, except
+/// that a wildcard address (`0.0.0.0`, `::`, what a container binds) is no place a client can
+/// reach, so the loopback address of its family stands in: `http://127.0.0.1:8080` is what the
+/// host sees through `docker run -p 8080:8080`, and what `ccflow-resource-api --profile …`
+/// expects. Anything else (a compose network name, another port) needs `--issuer`.
+fn default_base_url(address: SocketAddr) -> String {
+    let ip = match address.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+        }
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, address.port()))
 }
 
 impl MockAuthServer {
@@ -342,6 +360,24 @@ impl MockAuthServer {
         match Self::builder().start().await {
             Ok(server) => server,
             Err(error) => panic!("the ccflow mock authorization server did not start: {error}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_bind_defaults_the_issuer_to_loopback() {
+        let cases = [
+            ("0.0.0.0:8080", "http://127.0.0.1:8080"),
+            ("[::]:8080", "http://[::1]:8080"),
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("192.0.2.7:9000", "http://192.0.2.7:9000"),
+        ];
+        for (bind, expected) in cases {
+            assert_eq!(default_base_url(bind.parse().unwrap()), expected, "{bind}");
         }
     }
 }

@@ -38,6 +38,7 @@ pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
         .app_data(web::Data::new(api.store().clone()))
         .app_data(web::Data::new(api.appkeys().clone()))
         .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .service(
             web::resource("/v1/whoami")
                 // The extractor alone guards this route: any valid token.
@@ -123,6 +124,25 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// Readiness: the validator holds usable keys from its issuer (or needs none: HMAC only), so a
+/// valid token is accepted without a fetch. Before the first successful JWKS fetch, 503 with
+/// why the last fetch failed, if one did (the error names the URL, never a token).
+async fn readyz(request: HttpRequest) -> HttpResponse {
+    let status = request
+        .app_data::<crate::Validator>()
+        .and_then(crate::Validator::jwks_status);
+    match status {
+        Some(status) if status.keys == 0 => {
+            let why = status.last_error.map_or_else(
+                || "the issuer's keys are not loaded yet".to_owned(),
+                |error| format!("the issuer's keys are not loaded: {error}"),
+            );
+            HttpResponse::ServiceUnavailable().json(json!({"status": "not_ready", "reason": why}))
+        }
+        _ => HttpResponse::Ok().json(json!({"status": "ready"})),
+    }
 }
 
 async fn whoami(auth: Authenticated) -> HttpResponse {

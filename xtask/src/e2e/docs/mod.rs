@@ -306,12 +306,30 @@ pub(crate) struct Tally {
 
 /// Runs one document's text.
 pub(crate) fn run_text(root: &Path, logs: &Path, name: &str, doc: &str) -> Result<Tally> {
+    run_text_in(root, logs, name, doc, &isolation()?)
+}
+
+/// Runs one document's text in the host's network, not a private namespace: for a page whose
+/// commands drive the Docker daemon, which publishes ports in the host's network (the
+/// documented ports must then be free here; `cargo xtask containers` runs docs/docker.md so).
+pub(crate) fn run_text_on_host(root: &Path, logs: &Path, name: &str, doc: &str) -> Result<Tally> {
+    run_text_in(root, logs, name, doc, &[])
+}
+
+fn run_text_in(
+    root: &Path,
+    logs: &Path,
+    name: &str,
+    doc: &str,
+    isolation: &[String],
+) -> Result<Tally> {
     let steps = steps(doc);
     check_ci_commands(root, name, &steps)?;
+    // A page name may hold a `/` (docs/docker.md): the script's files stay in `logs`.
+    let name = &name.replace('/', "-");
     let path = logs.join(format!("docs-{name}.sh"));
     std::fs::write(&path, script(&steps, logs, name))
         .with_context(|| format!("cannot write {}", path.display()))?;
-    let isolation = isolation()?;
     let mut command = match isolation.split_first() {
         Some((program, args)) => {
             let mut command = Command::new(program);

@@ -158,6 +158,10 @@ mod tests {
             .map(|(method, path)| ((*method).to_owned(), format!("{ADMIN_PREFIX}{path}")))
             .collect();
         expected.push(("GET".to_owned(), format!("{ADMIN_PREFIX}/openapi.json")));
+        // Mounted beside the admin scope, outside its guard (`http::health`).
+        for path in [crate::http::health::LIVE, crate::http::health::READY] {
+            expected.push(("GET".to_owned(), path.to_owned()));
+        }
         documented.sort();
         expected.sort();
         assert_eq!(documented, expected);

@@ -1,0 +1,38 @@
+//! Liveness and readiness for container runtimes and orchestrators: `GET /_ccflow/health/live`
+//! and `GET /_ccflow/health/ready`, documented in the admin API's OpenAPI document but outside
+//! its access guard (a probe comes from the kubelet's or Docker's address, never with the admin
+//! token) and served even with `--no-admin`. They reveal nothing but `{"status": …}`.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use crate::domain::auth_server::AuthServer;
+
+/// The liveness route.
+pub(crate) const LIVE: &str = "/_ccflow/health/live";
+/// The readiness route.
+pub(crate) const READY: &str = "/_ccflow/health/ready";
+
+/// Mounts both routes; call it before the `/_ccflow` admin scope, which would take them.
+pub(crate) fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(web::resource(LIVE).route(web::get().to(live)))
+        .service(web::resource(READY).route(web::get().to(ready)));
+}
+
+/// The process answers HTTP.
+async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// The server can issue tokens: its key ring has an active key that its JWKS publishes. Keys
+/// are loaded before the port is bound, so today this holds from the first request on; a
+/// ring that publishes no key (which rotation never leaves) would answer 503.
+async fn ready(server: web::Data<AuthServer>) -> HttpResponse {
+    let keys = server.keys();
+    if keys.jwks().keys.is_empty() {
+        HttpResponse::ServiceUnavailable().json(json!({"status": "no signing key published"}))
+    } else {
+        HttpResponse::Ok().json(json!({"status": "ready"}))
+    }
+}
