@@ -46,10 +46,11 @@ pub fn probe(address: SocketAddr, path: &str) -> Result<(), HealthError> {
         .map_err(|error| HealthError::Connect(address, error))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
     stream.set_write_timeout(Some(TIMEOUT))?;
-    write!(
-        stream,
+    // One write: `write!` on an unbuffered stream sends each formatted piece on its own.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nUser-Agent: ccflow-healthcheck\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     stream.flush()?;
     let mut answer = Vec::new();
     stream.take(MAX_ANSWER).read_to_end(&mut answer)?;
@@ -122,8 +123,13 @@ mod tests {
         let address = listener.local_addr().unwrap();
         std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut request = [0_u8; 1024];
-            let _ = stream.read(&mut request);
+            // The whole request head, so that closing leaves nothing unread (which would
+            // reset the connection before the client reads the answer).
+            let mut request = Vec::new();
+            let mut byte = [0_u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                request.push(byte[0]);
+            }
             let _ = stream.write_all(answer);
         });
         address
