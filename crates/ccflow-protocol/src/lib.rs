@@ -23,6 +23,8 @@ mod basic;
 mod challenge;
 mod clock;
 mod discovery;
+#[cfg(feature = "jwt")]
+pub mod dpop;
 mod error;
 mod form;
 mod jwk;
@@ -30,6 +32,8 @@ mod jwk;
 pub mod jwt;
 pub mod media;
 mod profile;
+#[cfg(feature = "jwt")]
+pub mod public_key;
 mod request;
 mod response;
 mod scenario;
