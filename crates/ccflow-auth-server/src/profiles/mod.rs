@@ -182,6 +182,12 @@ pub(crate) trait Vendor: Sync + fmt::Debug {
 
     /// What the built-in demo clients need besides themselves (the binary's embedded defaults).
     fn demo_setup(&self, _settings: &mut ProfileSettings) {}
+
+    /// Whether the token endpoint honours DPoP proofs unless configured otherwise. No vendor
+    /// documents DPoP, so off (I); the `rfc` profile speaks RFC 9449.
+    fn dpop_by_default(&self) -> bool {
+        false
+    }
 }
 
 /// The demo set-up of `profile` (see [`Vendor::demo_setup`]).
@@ -225,6 +231,11 @@ impl Dialect {
 
     pub(crate) fn settings(&self) -> &ProfileSettings {
         &self.settings
+    }
+
+    /// Whether DPoP is on unless configured otherwise.
+    pub(crate) fn dpop_by_default(&self) -> bool {
+        self.vendor.dpop_by_default()
     }
 
     /// The start-up summary's `region:` line, if any.
