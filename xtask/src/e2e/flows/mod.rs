@@ -1,10 +1,11 @@
 //! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
 //! it observed (redacted by `record`), which is then compared with its snapshot. One room per
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
-//! issued), `resilience` (faults, key rotation, an outage); `support` holds the HTTP and SDK
-//! helpers they share.
+//! issued), `dpop` (sender-constrained tokens, RFC 9449), `resilience` (faults, key rotation, an
+//! outage); `support` holds the HTTP and SDK helpers they share.
 
 mod api;
+mod dpop;
 mod issuer;
 mod resilience;
 mod support;
@@ -17,7 +18,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 10] = [
+pub(crate) const NAMES: [&str; 11] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -25,6 +26,7 @@ pub(crate) const NAMES: [&str; 10] = [
     "expiry",
     "errors",
     "revocation",
+    "dpop",
     "retries",
     "rotation",
     "auth-server-down",
@@ -37,6 +39,8 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
             profile.spec().routes.introspection.is_some()
                 && profile.spec().routes.revocation.is_some()
         }
+        // DPoP is on by default for the RFC profile only (the vendors document none).
+        "dpop" => profile == Profile::Rfc,
         _ => true,
     }
 }
@@ -50,6 +54,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "expiry" => api::expiry(chain).await,
         "errors" => issuer::errors(chain).await,
         "revocation" => issuer::revocation(chain).await,
+        "dpop" => dpop::dpop(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,
