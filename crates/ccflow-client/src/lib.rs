@@ -9,6 +9,7 @@ mod authorized;
 mod cache;
 mod client;
 mod discovery;
+mod dpop;
 mod error;
 mod retry;
 mod token;

@@ -2,11 +2,12 @@
 //! formed or wrong in exactly one way, so that users can test their resource servers'
 //! rejections (`POST /_ccflow/dpop/proof`).
 
-use ccflow_protocol::dpop::{DpopKey, access_token_hash};
+use ccflow_protocol::dpop::access_token_hash;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::domain::auth_server::AuthServer;
+use crate::domain::dpop::FactoryKeys;
 
 /// The `jti` every `replayed_jti` proof carries, so that the second such proof repeats the first.
 const REPLAYED_JTI: &str = "ccflow-replayed-jti";
@@ -68,28 +69,13 @@ pub struct FactoryProof {
     pub jkt: String,
 }
 
-/// The factory's two keys: the one proofs are made with, and the other one of `key_mismatch`.
-pub(crate) struct ProofKeys {
-    key: DpopKey,
-    other: DpopKey,
-}
-
-impl ProofKeys {
-    pub(crate) fn generate() -> Option<Self> {
-        Some(Self {
-            key: DpopKey::generate().ok()?,
-            other: DpopKey::generate().ok()?,
-        })
-    }
-}
-
 impl AuthServer {
     /// A proof from the bad-proof factory (see [`ProofSpec`]).
     pub fn factory_proof(&self, spec: &ProofSpec) -> Result<FactoryProof, String> {
         let keys = self
             .inner
             .proof_keys
-            .get_or_init(ProofKeys::generate)
+            .get_or_init(FactoryKeys::generate)
             .as_ref()
             .ok_or("the random number generator failed")?;
         let defect = spec.defect;

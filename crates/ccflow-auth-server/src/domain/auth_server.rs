@@ -79,7 +79,7 @@ pub(crate) struct Inner {
     /// DPoP at the token endpoint: policy, nonces, seen proofs.
     pub(crate) dpop: DpopState,
     /// The bad-proof factory's keys, made on first use (`None` if the RNG failed).
-    pub(crate) proof_keys: std::sync::OnceLock<Option<crate::control::proofs::ProofKeys>>,
+    pub(crate) proof_keys: std::sync::OnceLock<Option<crate::domain::dpop::FactoryKeys>>,
 }
 
 impl AuthServer {

@@ -9,7 +9,7 @@ use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ccflow_protocol::dpop::{self, ProofCheck, VerifiedProof};
+use ccflow_protocol::dpop::{self, DpopKey, ProofCheck, VerifiedProof};
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -295,6 +295,22 @@ impl DpopState {
     }
 }
 
+/// The two keys the bad-proof factory (test control) signs with: the one its proofs normally
+/// use, and the other one of its `key_mismatch` defect. Held by the server, made on first use.
+pub(crate) struct FactoryKeys {
+    pub(crate) key: DpopKey,
+    pub(crate) other: DpopKey,
+}
+
+impl FactoryKeys {
+    pub(crate) fn generate() -> Option<Self> {
+        Some(Self {
+            key: DpopKey::generate().ok()?,
+            other: DpopKey::generate().ok()?,
+        })
+    }
+}
+
 fn invalid_proof(description: impl Into<String>) -> ErrorResponse {
     ErrorResponse::new(ErrorCode::InvalidDpopProof, description)
 }
@@ -309,8 +325,6 @@ fn replayed() -> ErrorResponse {
 
 #[cfg(test)]
 mod tests {
-    use ccflow_protocol::dpop::DpopKey;
-
     use super::*;
 
     const URL: &str = "http://127.0.0.1:8080/oauth2/token";
