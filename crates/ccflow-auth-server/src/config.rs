@@ -111,6 +111,9 @@ struct FileConfig {
     limits: Option<FileLimits>,
     /// Failed-authentication throttling (docs/security.md); on when the section is present.
     throttle: Option<FileThrottle>,
+    /// DPoP (RFC 9449) at the token endpoint: `enabled`, `require_nonce`, `nonce_lifetime_secs`,
+    /// `algorithms`, `iat_window_secs` (docs/dpop.md).
+    dpop: Option<crate::domain::dpop::DpopSettings>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +203,9 @@ struct FileClient {
     token_ttl_secs: Option<u64>,
     public_key_pem: Option<PathBuf>,
     jwks: Option<Jwks>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
 }
 
 /// Reads and validates a configuration file.
@@ -307,6 +313,11 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     if let Some(enabled) = file.admin {
         settings.admin.enabled = enabled;
     }
+    if let Some(dpop) = file.dpop {
+        dpop.validate()
+            .map_err(|why| ConfigError::field("dpop", why))?;
+        settings.dpop = dpop;
+    }
     if let Some(limits) = file.limits {
         let limits = limits.apply(Limits::default());
         limits.validate()?;
@@ -394,7 +405,10 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
         }
         client = client.token_ttl(Duration::from_secs(ttl));
     }
-    Ok(client.scopes(entry.scopes).audiences(entry.audiences))
+    Ok(client
+        .scopes(entry.scopes)
+        .audiences(entry.audiences)
+        .dpop_bound_access_tokens(entry.dpop_bound_access_tokens))
 }
 
 fn read_pem(base: &Path, pem: &Path, field: &str) -> Result<String, ConfigError> {

@@ -20,10 +20,12 @@ pub use control::expect::{RequestAssertion, RequestExpectation};
 pub use control::journal::{Endpoint, JOURNAL_CAPACITY, Journal, JournalEntry};
 pub use control::limits::{Limits, LimitsError, MAX_BODY_BYTES};
 pub use control::mint::{MintBuilder, MintError};
+pub use control::proofs::{FactoryProof, ProofDefect, ProofSpec};
 pub use control::scenarios::{ScenarioBuilder, ScenarioHandle, ScenarioStatus};
 pub use control::throttle::{AuthThrottle, ThrottleError};
 pub use domain::auth_server::AuthServer;
 pub use domain::clients::{Client, ClientError};
+pub use domain::dpop::DpopSettings;
 pub use domain::keys::{
     KeyEntry, KeyError, KeyRing, KeyRingError, KeyState, SigningKey, thumbprint,
 };

@@ -13,6 +13,7 @@ use crate::control::limits::Limits;
 use crate::control::throttle::AuthThrottle;
 use crate::domain::assertion::DEFAULT_MAX_ASSERTION_LIFETIME;
 use crate::domain::clients::{Client, Registry};
+use crate::domain::dpop::DpopSettings;
 use crate::domain::keys::{KeyPolicy, KeyRing};
 use crate::profiles::ProfileSettings;
 
@@ -54,6 +55,8 @@ pub(crate) struct Settings {
     pub(crate) journal_capacity: usize,
     pub(crate) limits: Limits,
     pub(crate) auth_throttle: Option<AuthThrottle>,
+    /// DPoP at the token endpoint (RFC 9449).
+    pub(crate) dpop: DpopSettings,
     /// Throttle settings given while throttling is off (`[throttle] enabled = false`), used if
     /// it is turned on later (`--throttle`).
     pub(crate) idle_throttle: Option<AuthThrottle>,
@@ -83,6 +86,7 @@ impl Default for Settings {
             journal_capacity: JOURNAL_CAPACITY,
             limits: Limits::default(),
             auth_throttle: None,
+            dpop: DpopSettings::default(),
             idle_throttle: None,
             bind: None,
             workers: 1,

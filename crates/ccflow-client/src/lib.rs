@@ -9,6 +9,7 @@ mod authorized;
 mod cache;
 mod client;
 mod discovery;
+mod dpop;
 mod error;
 mod retry;
 mod token;
@@ -45,6 +46,11 @@ mod profiles_guide {}
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/embedding.md")]
 mod embedding_guide {}
+
+/// The SDK snippet of `docs/dpop.md`, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/dpop.md")]
+mod dpop_guide {}
 
 /// The Rust example of the README, run as a doctest.
 #[cfg(doctest)]

@@ -46,7 +46,8 @@ impl fmt::Display for AccessToken {
 }
 
 impl AccessToken {
-    /// The token value, to send as `Authorization: Bearer <secret>`.
+    /// The token value, to send as `Authorization: Bearer <secret>` (or `DPoP <secret>` with a
+    /// proof, when [`is_dpop_bound`](Self::is_dpop_bound)).
     pub fn secret(&self) -> &str {
         &self.inner.secret
     }
@@ -54,6 +55,13 @@ impl AccessToken {
     /// The `token_type` as the server sent it (e.g. `Bearer` or `bearer`).
     pub fn token_type(&self) -> &str {
         &self.inner.token_type
+    }
+
+    /// Whether the server bound the token to the client's DPoP key (`token_type` `DPoP`,
+    /// RFC 9449 §5): it must then be sent as `Authorization: DPoP` with a proof, never as a
+    /// Bearer token (§7.2).
+    pub fn is_dpop_bound(&self) -> bool {
+        self.inner.token_type.eq_ignore_ascii_case("DPoP")
     }
 
     /// When the SDK received it.
@@ -92,7 +100,8 @@ impl AccessToken {
             .unwrap_or_default()
     }
 
-    /// The ready `Authorization` header value, marked sensitive so HTTP logging hides it.
+    /// The ready `Authorization` header value (`Bearer …`, or `DPoP …` for a bound token),
+    /// marked sensitive so HTTP logging hides it.
     pub fn authorization_header(&self) -> &reqwest::header::HeaderValue {
         &self.inner.header_value
     }
@@ -112,6 +121,8 @@ pub(crate) struct ParseContext<'a> {
     pub(crate) default_lifetime: Duration,
     /// Removed from any body excerpt.
     pub(crate) client_secret: Option<&'a str>,
+    /// The request carried a DPoP proof, so `token_type: DPoP` is expected (RFC 9449 §5).
+    pub(crate) sent_dpop_proof: bool,
 }
 
 /// How the token's expiry was determined, so a missing `expires_in` can be logged.
@@ -258,10 +269,16 @@ pub(crate) fn parse_token_response(
         None => "Bearer".to_owned(),
         Some(_) => return Err(invalid("`token_type` is not a string")),
     };
-    if !token_type.eq_ignore_ascii_case("bearer") {
-        return Err(invalid(
-            "`token_type` is not Bearer (this SDK sends bearer tokens only)",
-        ));
+    // A server without DPoP ignores the proof and answers Bearer (RFC 9449 §5); a DPoP-bound
+    // token is only taken by a client that sent a proof, as only it can use the token.
+    let bound = token_type.eq_ignore_ascii_case("dpop");
+    let usable = token_type.eq_ignore_ascii_case("bearer") || (bound && context.sent_dpop_proof);
+    if !usable {
+        return Err(invalid(if bound {
+            "`token_type` is DPoP but this client has no DPoP key (TokenClientBuilder::dpop)"
+        } else {
+            "`token_type` is neither Bearer nor DPoP"
+        }));
     }
     let (lifetime, source) = match object.remove("expires_in") {
         Some(value) => {
@@ -307,7 +324,9 @@ pub(crate) fn parse_token_response(
         Some(value) => parse_scope(&value)
             .ok_or_else(|| invalid("`scope` is neither a string, an array nor {valid, invalid}"))?,
     };
-    let mut header_value = reqwest::header::HeaderValue::from_str(&format!("Bearer {secret}"))
+    // RFC 9449 §7.1: a bound token travels under the DPoP scheme, never as Bearer (§7.2).
+    let scheme = if bound { "DPoP" } else { "Bearer" };
+    let mut header_value = reqwest::header::HeaderValue::from_str(&format!("{scheme} {secret}"))
         .map_err(|_| invalid("`access_token` has characters not allowed in an HTTP header"))?;
     header_value.set_sensitive(true);
     let token = AccessToken {
@@ -381,6 +400,7 @@ mod tests {
             requested_scopes: REQUESTED.get_or_init(|| Scopes::parse("a b").unwrap()),
             default_lifetime: Duration::from_secs(300),
             client_secret: Some("s3cret-canary"),
+            sent_dpop_proof: false,
         }
     }
 
@@ -494,6 +514,20 @@ mod tests {
     }
 
     #[test]
+    fn a_dpop_token_is_taken_only_after_sending_a_proof() {
+        let body = br#"{"access_token":"t","token_type":"DPoP","expires_in":60}"#;
+        let mut sent = context(200);
+        sent.sent_dpop_proof = true;
+        let (token, _) = parse_token_response(body, &sent).unwrap();
+        assert!(token.is_dpop_bound());
+        assert_eq!(token.authorization_header().to_str().unwrap(), "DPoP t");
+        // A server without DPoP answers Bearer to a client that sent a proof.
+        let (token, _) =
+            parse_token_response(br#"{"access_token":"t","token_type":"Bearer"}"#, &sent).unwrap();
+        assert!(!token.is_dpop_bound());
+    }
+
+    #[test]
     fn rejects_unusable_responses_with_a_reason() {
         fails(200, b"<html><body>Bad gateway</body></html>", "not JSON");
         fails(200, b"", "empty body");
@@ -502,7 +536,12 @@ mod tests {
         fails(
             200,
             br#"{"access_token":"t","token_type":"mac"}"#,
-            "not Bearer",
+            "neither Bearer nor DPoP",
+        );
+        fails(
+            200,
+            br#"{"access_token":"t","token_type":"DPoP"}"#,
+            "this client has no DPoP key",
         );
         fails(200, br#"{"access_token":"t","expires_in":-5}"#, "negative");
         fails(

@@ -97,13 +97,20 @@ impl BearerChallenge {
     /// parameters are ignored. Returns `None` when there is no Bearer
     /// challenge or the list is malformed before one is complete.
     pub fn parse(header_value: &str) -> Option<BearerChallenge> {
+        BearerChallenge::parse_scheme(header_value, "Bearer")
+    }
+
+    /// Finds the first challenge of `scheme` (case-insensitive) in a `WWW-Authenticate` value,
+    /// read as [`parse`](Self::parse) reads Bearer ones: e.g. `DPoP`, whose challenges carry
+    /// the same parameters (RFC 9449 §7.1; its `algs` is ignored here).
+    pub fn parse_scheme(header_value: &str, scheme: &str) -> Option<BearerChallenge> {
         let mut cursor = Cursor {
             bytes: header_value.as_bytes(),
             position: 0,
         };
         loop {
             let challenge = cursor.challenge()?;
-            if challenge.scheme.eq_ignore_ascii_case("bearer") && !challenge.has_token68 {
+            if challenge.scheme.eq_ignore_ascii_case(scheme) && !challenge.has_token68 {
                 return Some(BearerChallenge::from_params(challenge.params));
             }
         }

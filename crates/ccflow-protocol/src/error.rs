@@ -34,6 +34,10 @@ pub enum ErrorCode {
     ServerError,
     /// `temporarily_unavailable` (RFC 6749 §4.1.2.1), used for 503s.
     TemporarilyUnavailable,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): the DPoP proof is missing or invalid.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §9): retry with the server's `DPoP-Nonce`.
+    UseDpopNonce,
     /// Any other code, kept verbatim.
     Other(String),
 }
@@ -54,6 +58,8 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::Other(other) => other,
         }
     }
@@ -88,6 +94,8 @@ impl From<&str> for ErrorCode {
             "insufficient_scope" => ErrorCode::InsufficientScope,
             "server_error" => ErrorCode::ServerError,
             "temporarily_unavailable" => ErrorCode::TemporarilyUnavailable,
+            "invalid_dpop_proof" => ErrorCode::InvalidDpopProof,
+            "use_dpop_nonce" => ErrorCode::UseDpopNonce,
             other => ErrorCode::Other(other.to_owned()),
         }
     }
@@ -317,6 +325,9 @@ mod tests {
             "temporarily_unavailable",
             503,
         );
+        // 400 at the token endpoint (RFC 9449 §5, §8); a resource server answers 401.
+        check(&ErrorCode::InvalidDpopProof, "invalid_dpop_proof", 400);
+        check(&ErrorCode::UseDpopNonce, "use_dpop_nonce", 400);
         check(&ErrorCode::Other("slow_down".to_owned()), "slow_down", 400);
     }
 

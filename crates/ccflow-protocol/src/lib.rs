@@ -23,6 +23,8 @@ mod basic;
 mod challenge;
 mod clock;
 mod discovery;
+#[cfg(feature = "jwt")]
+pub mod dpop;
 mod error;
 mod exchange;
 mod form;
@@ -31,6 +33,8 @@ mod jwk;
 pub mod jwt;
 pub mod media;
 mod profile;
+#[cfg(feature = "jwt")]
+pub mod public_key;
 mod request;
 mod response;
 mod scenario;

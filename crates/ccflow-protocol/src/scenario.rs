@@ -417,4 +417,7 @@ pub struct ClientRegistration {
     /// Public keys for `private_key_jwt` (RFC 7517 JWK Set).
     #[serde(default)]
     pub jwks: Option<crate::Jwks>,
+    /// Token requests must carry a DPoP proof (RFC 9449 §5.2).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }

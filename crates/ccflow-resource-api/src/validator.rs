@@ -564,7 +564,7 @@ fn verify_with_any(
 ) -> Result<(), TokenRejection> {
     let mut last = TokenRejection::BadSignature;
     for candidate in candidates {
-        match verify(jws, &candidate.key, algorithm) {
+        match verify(jws, candidate.key(), algorithm) {
             Ok(()) => return Ok(()),
             Err(rejection @ (TokenRejection::BadSignature | TokenRejection::KeyMismatch)) => {
                 last = rejection;

@@ -18,6 +18,7 @@ use crate::control::scenarios::{ScenarioBuilder, ScenarioStatus, Scenarios};
 use crate::control::throttle::Throttle;
 use crate::domain::assertion::ReplayCache;
 use crate::domain::clients::{Client, ClientError, Registry};
+use crate::domain::dpop::DpopState;
 use crate::domain::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
 use crate::domain::urls::join_url;
 use crate::profiles::Dialect;
@@ -77,6 +78,10 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     /// Failed-authentication throttling, when configured.
     pub(crate) throttle: Option<Throttle>,
+    /// DPoP at the token endpoint: policy, nonces, seen proofs.
+    pub(crate) dpop: DpopState,
+    /// The bad-proof factory's keys, made on first use (`None` if the RNG failed).
+    pub(crate) proof_keys: std::sync::OnceLock<Option<crate::domain::dpop::FactoryKeys>>,
 }
 
 impl AuthServer {
@@ -90,6 +95,8 @@ impl AuthServer {
             clock,
         } = prepared;
         let dialect = Dialect::new(settings.profile, settings.profile_settings);
+        let rng = SystemRandom::new();
+        let dpop = DpopState::new(settings.dpop, dialect.dpop_by_default(), &rng);
         let routes = dialect.spec().routes.expand(&dialect.settings().options);
         let token_url = join_url(&base_url, &routes.token[0]);
         let scenarios = Scenarios::default();
@@ -118,7 +125,9 @@ impl AuthServer {
                 client_assertion_max_lifetime: settings.client_assertion_max_lifetime,
                 journal: Journal::with_capacity(settings.journal_capacity),
                 scenarios: Arc::new(scenarios),
-                rng: SystemRandom::new(),
+                rng,
+                dpop,
+                proof_keys: std::sync::OnceLock::new(),
                 limits: settings.limits,
                 throttle: settings.auth_throttle.map(Throttle::new),
             }),
@@ -139,6 +148,21 @@ impl AuthServer {
     /// without the profile's issuer path, e.g. without SLB's `/v2`).
     pub fn url(&self, path: &str) -> String {
         join_url(&self.inner.base_url, path)
+    }
+
+    /// The URL a request to `path` (the full path as received) was sent to, as clients reach
+    /// this server: the base URL's scheme, host and port, and the path. What a DPoP proof's
+    /// `htu` must name (RFC 9449 §4.3).
+    pub(crate) fn public_url(&self, path: &str) -> String {
+        match url::Url::parse(&self.inner.base_url) {
+            Ok(base) => format!("{}{path}", base.origin().ascii_serialization()),
+            Err(_) => self.url(path),
+        }
+    }
+
+    /// The server clock in Unix seconds (0 before 1970).
+    pub(crate) fn now_secs(&self) -> u64 {
+        u64::try_from(self.inner.clock.unix_seconds()).unwrap_or_default()
     }
 
     /// The token endpoint URL.

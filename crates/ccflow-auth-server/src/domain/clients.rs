@@ -52,6 +52,7 @@ pub struct Client {
     token_ttl: Option<Duration>,
     keys: Vec<KeySource>,
     subject: Option<String>,
+    dpop_bound: bool,
     is_demo: bool,
 }
 
@@ -88,6 +89,7 @@ impl Client {
             token_ttl: None,
             keys: Vec::new(),
             subject: None,
+            dpop_bound: false,
             is_demo: false,
         }
     }
@@ -104,6 +106,7 @@ impl Client {
             token_ttl: None,
             keys: Vec::new(),
             subject: None,
+            dpop_bound: false,
             is_demo: false,
         }
     }
@@ -167,6 +170,14 @@ impl Client {
         self
     }
 
+    /// Requires a DPoP proof on every token request of this client, so that all its tokens are
+    /// bound (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    #[must_use]
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.dpop_bound = required;
+        self
+    }
+
     /// Marks a built-in demo client, whose secret the binary prints at start-up.
     #[must_use]
     pub(crate) fn demo(mut self) -> Self {
@@ -209,6 +220,7 @@ impl Client {
         if let Some(subject) = registration.subject {
             client = client.subject(subject);
         }
+        client = client.dpop_bound_access_tokens(registration.dpop_bound_access_tokens);
         Ok(client
             .scopes(registration.scopes)
             .audiences(registration.audiences))
@@ -314,6 +326,8 @@ pub(crate) struct RegisteredClient {
     pub(crate) token_ttl: Option<Duration>,
     pub(crate) keys: Vec<ClientKey>,
     pub(crate) subject: Option<String>,
+    /// Token requests must carry a DPoP proof (RFC 9449 §5.2).
+    pub(crate) dpop_bound: bool,
     pub(crate) is_demo: bool,
 }
 
@@ -433,6 +447,7 @@ impl RegisteredClient {
             token_ttl: client.token_ttl,
             keys,
             subject: client.subject,
+            dpop_bound: client.dpop_bound,
             is_demo: client.is_demo,
         })
     }

@@ -209,7 +209,15 @@ fn introspection_response(claims: &Map<String, Value>) -> IntrospectionResponse 
         client_id: text("client_id")
             .or_else(|| text("azp"))
             .or_else(|| text("sub")),
-        token_type: Some("Bearer".to_owned()),
+        // RFC 9449 §6.2: a bound token introspects as DPoP with its confirmation.
+        token_type: Some(
+            if claims.contains_key("cnf") {
+                "DPoP"
+            } else {
+                "Bearer"
+            }
+            .to_owned(),
+        ),
         exp: number("exp"),
         iat: number("iat"),
         nbf: number("nbf"),
@@ -217,6 +225,10 @@ fn introspection_response(claims: &Map<String, Value>) -> IntrospectionResponse 
         aud,
         iss: text("iss"),
         jti: text("jti"),
+        extra: claims
+            .get("cnf")
+            .map(|cnf| Map::from_iter([("cnf".to_owned(), cnf.clone())]))
+            .unwrap_or_default(),
         ..IntrospectionResponse::inactive()
     }
 }

@@ -5,14 +5,22 @@
 use std::time::Duration;
 
 use ccflow_protocol::{
-    AccessToken, ClientId, ErrorResponse, FormParams, GrantType, TokenExchangeParams, TokenRequest,
-    TokenRequestOptions, TokenResponse,
+    AccessToken, ClientId, ErrorCode, ErrorResponse, FormParams, GrantType, TokenExchangeParams,
+    TokenRequest, TokenRequestOptions, TokenResponse,
 };
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::{EndpointError, Handled};
 use crate::profiles::ClaimInput;
+
+/// What a token request carried for DPoP (RFC 9449 §4): its `DPoP` header values and the URL
+/// it was sent to, as the server is reached (the proof's `htu` must name it).
+#[derive(Debug, Default)]
+pub(crate) struct DpopRequest<'a> {
+    pub(crate) proofs: Vec<&'a str>,
+    pub(crate) url: String,
+}
 
 impl AuthServer {
     /// Parses a token request (a form body, or JSON where the profile accepts it), then the
@@ -68,12 +76,14 @@ impl AuthServer {
         Ok((request, exchange))
     }
 
-    /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile.
+    /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile; `dpop` is what the
+    /// request carried for RFC 9449.
     pub(crate) fn token(
         &self,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
+        dpop: &DpopRequest<'_>,
     ) -> Handled<TokenResponse> {
         let (request, exchange) = match self.parse_token_request(content_type, authorization, body)
         {
@@ -86,7 +96,7 @@ impl AuthServer {
             }
         };
         let client_id = request.client_auth.client_id().cloned();
-        let result = self.issue(&request, exchange.as_ref());
+        let result = self.issue(&request, exchange.as_ref(), dpop);
         let client_id = client_id.or_else(|| result.as_ref().ok().map(|(_, id)| id.clone()));
         Handled {
             result: result.map(|(response, _)| response),
@@ -95,18 +105,40 @@ impl AuthServer {
     }
 
     /// Issues a token to an authenticated client: a client credentials grant, or a token
-    /// exchange (RFC 8693) when `exchange` is given. Nothing changes on error.
+    /// exchange (RFC 8693) when `exchange` is given; bound to the DPoP proof's key when the
+    /// request carried one (RFC 9449). Nothing changes on error.
     fn issue(
         &self,
         request: &TokenRequest,
         exchange: Option<&TokenExchangeParams>,
+        dpop: &DpopRequest<'_>,
     ) -> Result<(TokenResponse, ClientId), EndpointError> {
         let inner = &*self.inner;
         let dialect = &inner.dialect;
         let now = inner.clock.unix_seconds();
+        let now_secs = u64::try_from(now).unwrap_or_default();
+        // The proof is checked before the client: a bad proof is the same error whoever sends
+        // it, and nothing is recorded until a token is issued.
+        let proof = inner
+            .dpop
+            .check_token_request(&dpop.proofs, &dpop.url, now_secs)
+            .map_err(EndpointError::plain)?;
         let registry = self.registry();
         let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
         let client = authenticated.client;
+        if client.dpop_bound && proof.is_none() {
+            // RFC 9449 §5.2 says to reject, not with which code: `invalid_dpop_proof` (I), as
+            // Keycloak and node-oidc-provider answer a missing proof.
+            let why = if inner.dpop.enabled() {
+                "this client must send a DPoP proof with every token request (dpop_bound_access_tokens)"
+            } else {
+                "this client requires DPoP-bound tokens (dpop_bound_access_tokens) but DPoP is off on this server"
+            };
+            return Err(EndpointError::plain(ErrorResponse::new(
+                ErrorCode::InvalidDpopProof,
+                why,
+            )));
+        }
         let exchanged = exchange
             .map(|params| self.exchange_tokens(params, now))
             .transpose()?;
@@ -138,7 +170,17 @@ impl AuthServer {
         if let Some(exchanged) = &exchanged {
             exchanged.apply(&mut claims);
         }
+        if let Some(proof) = &proof {
+            // RFC 9449 §6.1: the token names the proof key by its thumbprint.
+            claims.insert("cnf".to_owned(), json!({ "jkt": proof.jkt }));
+        }
         let token = self.sign(&claims).map_err(EndpointError::plain)?;
+        if let Some(proof) = &proof {
+            inner
+                .dpop
+                .record(proof, now_secs)
+                .map_err(EndpointError::plain)?;
+        }
         self.consume_assertion(&authenticated, now)?;
         let mut response = dialect.token_response(
             AccessToken::new(token),
@@ -152,6 +194,10 @@ impl AuthServer {
                 "issued_token_type".to_owned(),
                 Value::String(exchanged.issued_token_type.clone()),
             );
+        }
+        if proof.is_some() {
+            // RFC 9449 §5: a bound token's type is DPoP, whatever the profile's Bearer spelling.
+            "DPoP".clone_into(&mut response.token_type);
         }
         Ok((response, client.id.clone()))
     }

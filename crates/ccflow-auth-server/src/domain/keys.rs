@@ -300,10 +300,8 @@ impl SigningKey {
 }
 
 /// The RFC 7638 §3 thumbprint of a JWK: base64url(SHA-256(canonical JSON of its required members)).
-pub fn thumbprint(jwk: &Jwk) -> Option<String> {
-    let input = jwk.thumbprint_input()?;
-    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, input.as_bytes())))
-}
+/// The same function DPoP's `cnf.jkt` uses, kept under this name as part of the crate's API.
+pub use ccflow_protocol::dpop::jwk_thumbprint as thumbprint;
 
 /// How the server makes new keys (the first one when none is configured, and on rotation).
 #[derive(Debug, Default)]

@@ -22,7 +22,7 @@ impl AuthServer {
             .iter()
             .map(|scope| scope.as_str().to_owned())
             .collect();
-        self.dialect().metadata(&MetadataInput {
+        let mut metadata = self.dialect().metadata(&MetadataInput {
             issuer: &self.inner.issuer,
             base_url: &self.inner.base_url,
             token_endpoint: &self.inner.token_url,
@@ -34,6 +34,17 @@ impl AuthServer {
             auth_methods: self.spec().auth_methods,
             options: &self.dialect().settings().options,
             grant_types: self.dialect().grant_types(),
-        })
+        });
+        if let (Some(algorithms), Some(object)) = (
+            self.inner.dpop.advertised_algorithms(),
+            metadata.as_object_mut(),
+        ) {
+            // RFC 9449 §5.1.
+            object.insert(
+                "dpop_signing_alg_values_supported".to_owned(),
+                Value::from(algorithms),
+            );
+        }
+        metadata
     }
 }

@@ -1,13 +1,17 @@
-//! The token endpoint's route (RFC 6749 §3.2): fault reshaping of its success answer.
+//! The token endpoint's route (RFC 6749 §3.2): the request's DPoP headers (RFC 9449), fault
+//! reshaping of its success answer, and the server's DPoP nonce on every answer (§8).
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use ccflow_protocol::dpop::DPOP_HEADER;
 
 use super::faults::reshape_token;
 use super::pipeline::post_endpoint;
 use super::respond::json;
 use crate::control::journal::Endpoint;
 use crate::domain::auth_server::AuthServer;
+use crate::domain::issuance::DpopRequest;
 
 pub(super) async fn token(
     server: web::Data<AuthServer>,
@@ -15,12 +19,24 @@ pub(super) async fn token(
     payload: web::Payload,
 ) -> HttpResponse {
     let content_type = server.spec().content_type;
-    post_endpoint(
+    let dpop = DpopRequest {
+        // A header that is not visible ASCII cannot be a JWS: it reaches the proof check as
+        // malformed rather than being dropped.
+        proofs: request
+            .headers()
+            .get_all(DPOP_HEADER)
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"))
+            .collect(),
+        url: server.public_url(request.path()),
+    };
+    let mut response = post_endpoint(
         &server,
         &request,
         payload,
         Endpoint::Token,
-        AuthServer::token,
+        |server, content_type, authorization, body| {
+            server.token(content_type, authorization, body, &dpop)
+        },
         |response, fault| match fault {
             Some(fault) if fault.reshapes_token() => match serde_json::to_value(&response) {
                 Ok(body) => reshape_token(&server, fault, body),
@@ -29,5 +45,15 @@ pub(super) async fn token(
             _ => json(&server, StatusCode::OK, true, content_type, &response),
         },
     )
-    .await
+    .await;
+    if server.inner.dpop.requires_nonce() {
+        let nonce = server.inner.dpop.fresh_nonce(server.now_secs());
+        if let Ok(value) = HeaderValue::from_str(&nonce) {
+            response
+                .headers_mut()
+                // `ccflow_protocol::dpop::NONCE_HEADER`, lower-cased as header names are stored.
+                .insert(HeaderName::from_static("dpop-nonce"), value);
+        }
+    }
+    response
 }

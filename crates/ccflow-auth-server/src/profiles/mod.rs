@@ -217,6 +217,12 @@ pub(crate) trait Vendor: Sync + fmt::Debug {
 
     /// What the built-in demo clients need besides themselves (the binary's embedded defaults).
     fn demo_setup(&self, _settings: &mut ProfileSettings) {}
+
+    /// Whether the token endpoint honours DPoP proofs unless configured otherwise. No vendor
+    /// documents DPoP, so off (I); the `rfc` profile speaks RFC 9449.
+    fn dpop_by_default(&self) -> bool {
+        false
+    }
 }
 
 /// The demo set-up of `profile` (see [`Vendor::demo_setup`]).
@@ -288,6 +294,11 @@ impl Dialect {
         self.settings
             .basic_credentials
             .unwrap_or(self.spec.basic_credentials)
+    }
+
+    /// Whether DPoP is on unless configured otherwise.
+    pub(crate) fn dpop_by_default(&self) -> bool {
+        self.vendor.dpop_by_default()
     }
 
     /// The start-up summary's `region:` line, if any.

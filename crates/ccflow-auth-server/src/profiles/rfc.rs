@@ -20,6 +20,10 @@ use crate::domain::ids::random_bytes;
 pub(super) struct Rfc;
 
 impl Vendor for Rfc {
+    fn dpop_by_default(&self) -> bool {
+        true
+    }
+
     fn claims(&self, input: &ClaimInput<'_>) -> Map<String, Value> {
         let client_id = input.client.id.as_str();
         let mut claims = json!({

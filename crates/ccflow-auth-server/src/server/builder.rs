@@ -171,6 +171,13 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// DPoP at the token endpoint (RFC 9449): on/off (default: on for the `rfc` profile, off for
+    /// the vendors'), nonces, accepted algorithms, the `iat` window.
+    pub fn dpop(mut self, dpop: crate::DpopSettings) -> Self {
+        self.settings.dpop = dpop;
+        self
+    }
+
     /// Requires `Authorization: Bearer <token>` on the `/_ccflow` admin API. Without a token the
     /// admin API answers only loopback peers.
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {

@@ -52,6 +52,10 @@ fn validate(mut settings: Settings) -> Result<Prepared, StartError> {
         }
     }
     settings.limits.validate().map_err(ConfigError::from)?;
+    settings
+        .dpop
+        .validate()
+        .map_err(|why| ConfigError::field("dpop", why))?;
     if let Some(throttle) = &settings.auth_throttle {
         throttle.validate().map_err(ConfigError::from)?;
     }

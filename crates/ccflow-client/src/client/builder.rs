@@ -227,6 +227,17 @@ impl TokenClientBuilder {
         self
     }
 
+    /// Sends a DPoP proof (RFC 9449) signed with `key` on every token request, so that the
+    /// server binds the tokens to it (`token_type: DPoP`); a `use_dpop_nonce` answer is retried
+    /// once with the server's nonce, and nonces are remembered per server. Tokens cached for
+    /// this key are never served to a client with another key. Make a key with
+    /// [`DpopKey::generate`](ccflow_protocol::dpop::DpopKey::generate) (ES256) or
+    /// [`DpopKey::from_pem`](ccflow_protocol::dpop::DpopKey::from_pem).
+    pub fn dpop(mut self, key: ccflow_protocol::dpop::DpopKey) -> Self {
+        self.options.dpop = Some(crate::dpop::Dpop::new(key));
+        self
+    }
+
     /// The timeout of one HTTP request (default 10 s; the retry deadline bounds the total).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.options.request_timeout = timeout;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use ccflow_protocol::ClientSecret;
+use ccflow_protocol::dpop::{DPOP_HEADER, NONCE_HEADER};
+use ccflow_protocol::{ClientSecret, ErrorCode, unix_seconds};
 use reqwest::header;
 use tracing::Instrument as _;
 use url::Url;
@@ -67,8 +68,40 @@ pub(crate) async fn fetch(
     }
 }
 
-/// One HTTP attempt; a failure comes with the server's `Retry-After`, if any.
+/// One attempt; a failure comes with the server's `Retry-After`, if any. With DPoP, a
+/// `use_dpop_nonce` answer that brought a nonce is retried at once with it, one time (RFC 9449
+/// §8), within the same attempt.
 async fn fetch_once(
+    settings: &Settings,
+    warned: &AtomicBool,
+    token_url: &str,
+    method: &AuthMethod,
+    deadline: SystemTime,
+    exchange: Option<&ExchangeForm>,
+) -> Result<Cached, (TokenError, Option<Duration>)> {
+    let mut nonce_retried = false;
+    loop {
+        let result = send_once(settings, warned, token_url, method, deadline, exchange).await;
+        let dpop = settings.options.dpop.as_ref();
+        match result {
+            Err((
+                TokenError::OAuth {
+                    code: ErrorCode::UseDpopNonce,
+                    ..
+                },
+                _,
+            )) if !nonce_retried
+                && dpop.is_some_and(|dpop| dpop.nonce_for(token_url).is_some()) =>
+            {
+                nonce_retried = true;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One HTTP request and its parsed answer.
+async fn send_once(
     settings: &Settings,
     warned: &AtomicBool,
     token_url: &str,
@@ -93,11 +126,39 @@ async fn fetch_once(
     if let Some(authorization) = encoded.authorization {
         request = request.header(header::AUTHORIZATION, authorization);
     }
+    if let Some(dpop) = &options.dpop {
+        let nonce = dpop.nonce_for(token_url);
+        let proof = dpop
+            .key
+            .proof(
+                "POST",
+                token_url,
+                u64::try_from(unix_seconds(now)).unwrap_or_default(),
+                nonce.as_deref(),
+                None,
+            )
+            .map_err(|error| {
+                (
+                    TokenError::Config(format!("cannot sign a DPoP proof: {error}")),
+                    None,
+                )
+            })?;
+        request = request.header(DPOP_HEADER, proof);
+    }
     let response = request
         .body(encoded.body)
         .send()
         .await
         .map_err(|error| (transport_error(token_url, error, timeout), None))?;
+    if let (Some(dpop), Some(nonce)) = (
+        &options.dpop,
+        response
+            .headers()
+            .get(NONCE_HEADER)
+            .and_then(|value| value.to_str().ok()),
+    ) {
+        dpop.remember(token_url, nonce);
+    }
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -122,6 +183,7 @@ async fn fetch_once(
         }),
         default_lifetime: options.default_lifetime,
         client_secret: options.secret.as_ref().map(ClientSecret::expose_secret),
+        sent_dpop_proof: options.dpop.is_some(),
     };
     let (token, source) =
         parse_token_response(&bytes, &context).map_err(|error| (error, retry_after))?;

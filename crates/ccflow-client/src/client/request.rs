@@ -131,6 +131,8 @@ pub(crate) fn fingerprint(
         sorted(&options.resources),
         sorted(&options.audiences),
         extra,
+        // A DPoP-bound token is only good with its key (RFC 9449 §6).
+        options.dpop.as_ref().map(|dpop| dpop.key.thumbprint()),
     ]))
 }
 

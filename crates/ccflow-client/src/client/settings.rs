@@ -37,6 +37,8 @@ pub(crate) struct Options {
     pub(crate) default_lifetime: Duration,
     pub(crate) refresh_ahead: bool,
     pub(crate) request_timeout: Duration,
+    /// DPoP (RFC 9449): the proof key and the servers' nonces.
+    pub(crate) dpop: Option<crate::dpop::Dpop>,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             default_lifetime: DEFAULT_LIFETIME,
             refresh_ahead: false,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            dpop: None,
         }
     }
 }

@@ -116,6 +116,16 @@ impl TokenClient {
         &self.inner.settings.client_id
     }
 
+    /// The DPoP key and nonces, when the client binds its tokens.
+    pub(crate) fn dpop(&self) -> Option<&crate::dpop::Dpop> {
+        self.inner.settings.options.dpop.as_ref()
+    }
+
+    /// The client's clock.
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        self.inner.settings.options.clock.now()
+    }
+
     /// The cache this client uses.
     pub fn cache(&self) -> &TokenCache {
         &self.inner.settings.cache

@@ -1,12 +1,10 @@
 //! Key conversion: a JWK Set's entries (RFC 7517) turned into verification keys once, when the
 //! set is loaded, and the lookup of a token's `kid` and `alg` in the loaded set.
 
-use std::str::FromStr as _;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_protocol::Jwk;
+use ccflow_protocol::public_key::{PublicKey, PublicKeyError};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,37 +14,11 @@ pub const MAX_KEYS: usize = 100;
 /// How many keys a token without `kid` is tried against, so a kid-less
 /// forgery cannot make one request cost a hundred signature checks.
 pub const MAX_KIDLESS_CANDIDATES: usize = 8;
-/// The smallest RSA modulus accepted (RFC 7518 §3.3: 2048 bits or larger).
-const MIN_RSA_BITS: usize = 2048;
-
-/// The algorithm families a JWK can verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum KeyKind {
-    Rsa,
-    EcP256,
-    EcP384,
-    Ed25519,
-}
-
-impl KeyKind {
-    fn fits(self, algorithm: Algorithm) -> bool {
-        use Algorithm::{ES256, ES384, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512};
-        match self {
-            KeyKind::Rsa => matches!(algorithm, RS256 | RS384 | RS512 | PS256 | PS384 | PS512),
-            KeyKind::EcP256 => algorithm == ES256,
-            KeyKind::EcP384 => algorithm == ES384,
-            KeyKind::Ed25519 => algorithm == EdDSA,
-        }
-    }
-}
 
 /// One public key from the JWKS, parsed once when the set is loaded.
 pub(crate) struct VerificationKey {
     kid: Option<String>,
-    kind: KeyKind,
-    /// The JWK's own `alg`, which the token's must equal (RFC 7517 §4.4).
-    alg: Option<Algorithm>,
-    pub(crate) key: DecodingKey,
+    public: PublicKey,
 }
 
 impl std::fmt::Debug for VerificationKey {
@@ -54,8 +26,8 @@ impl std::fmt::Debug for VerificationKey {
         formatter
             .debug_struct("VerificationKey")
             .field("kid", &self.kid)
-            .field("kind", &self.kind)
-            .field("alg", &self.alg)
+            .field("kind", &self.public.kind)
+            .field("alg", &self.public.alg)
             .finish_non_exhaustive()
     }
 }
@@ -75,75 +47,22 @@ impl VerificationKey {
         {
             return Err("its `key_ops` do not include `verify`");
         }
-        let decode = |value: Option<&String>| -> Result<Vec<u8>, &'static str> {
-            let value = value.ok_or("a key member is missing")?;
-            URL_SAFE_NO_PAD
-                .decode(value)
-                .map_err(|_| "a key member is not base64url")
-        };
-        let (kind, key) = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-            ("RSA", _) => {
-                let n = decode(jwk.n.as_ref())?;
-                let e = decode(jwk.e.as_ref())?;
-                let significant = n.iter().skip_while(|&&byte| byte == 0).count();
-                if significant * 8 < MIN_RSA_BITS {
-                    return Err("its RSA modulus is shorter than 2048 bits");
-                }
-                if e.is_empty() {
-                    return Err("its RSA exponent is empty");
-                }
-                (KeyKind::Rsa, DecodingKey::from_rsa_raw_components(&n, &e))
-            }
-            ("EC", Some(curve @ ("P-256" | "P-384"))) => {
-                let (kind, size) = if curve == "P-256" {
-                    (KeyKind::EcP256, 32)
-                } else {
-                    (KeyKind::EcP384, 48)
-                };
-                let x = decode(jwk.x.as_ref())?;
-                let y = decode(jwk.y.as_ref())?;
-                if x.len() != size || y.len() != size {
-                    return Err("its EC coordinates have the wrong length");
-                }
-                let mut point = Vec::with_capacity(1 + 2 * size);
-                point.push(0x04);
-                point.extend_from_slice(&x);
-                point.extend_from_slice(&y);
-                (kind, DecodingKey::from_ec_der(&point))
-            }
-            ("OKP", Some("Ed25519")) => {
-                let x = decode(jwk.x.as_ref())?;
-                if x.len() != 32 {
-                    return Err("its Ed25519 key has the wrong length");
-                }
-                (KeyKind::Ed25519, DecodingKey::from_ed_der(&x))
-            }
-            ("oct", _) => return Err("symmetric keys are never taken from a JWKS"),
-            _ => return Err("its key type or curve is not supported"),
-        };
-        let alg = match jwk.alg.as_deref() {
-            None => None,
-            Some(alg) => {
-                let alg =
-                    Algorithm::from_str(alg).map_err(|_| "its `alg` is not a JWS algorithm")?;
-                if !kind.fits(alg) {
-                    return Err("its `alg` does not match its key type");
-                }
-                Some(alg)
-            }
-        };
+        let public = PublicKey::from_jwk(jwk).map_err(PublicKeyError::as_str)?;
         Ok(VerificationKey {
             kid: jwk.kid.clone(),
-            kind,
-            alg,
-            key,
+            public,
         })
+    }
+
+    /// The parsed key.
+    pub(crate) fn key(&self) -> &DecodingKey {
+        &self.public.key
     }
 
     /// Whether this key may verify a token signed with `algorithm`: the key
     /// type must fit, and a JWK `alg`, when given, must be the same.
     fn fits(&self, algorithm: Algorithm) -> bool {
-        self.kind.fits(algorithm) && self.alg.is_none_or(|alg| alg == algorithm)
+        self.public.fits(algorithm)
     }
 }
 
@@ -259,6 +178,10 @@ pub(super) fn parse_jwks(body: &[u8]) -> Result<Vec<VerificationKey>, String> {
 mod tests {
     use serde_json::json;
 
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ccflow_protocol::public_key::KeyKind;
+
     use super::*;
 
     /// The public half of `fixtures/keys/client-es256.pem`.
@@ -279,7 +202,7 @@ mod tests {
     fn converts_usable_jwks_and_explains_the_rest() {
         #[track_caller]
         fn check(value: Value, expected: Result<KeyKind, &str>) {
-            let result = VerificationKey::from_jwk(&jwk(value)).map(|key| key.kind);
+            let result = VerificationKey::from_jwk(&jwk(value)).map(|key| key.public.kind);
             assert_eq!(result, expected);
         }
         let n = rsa_n(2048);
@@ -318,7 +241,7 @@ mod tests {
         );
         check(
             json!({"kty": "oct", "k": "c2VjcmV0"}),
-            Err("symmetric keys are never taken from a JWKS"),
+            Err("symmetric keys are never public keys"),
         );
         check(
             json!({"kty": "EC", "crv": "P-521", "x": ES256_X, "y": ES256_Y}),

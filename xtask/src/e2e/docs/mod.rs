@@ -24,13 +24,14 @@ mod answer;
 use answer::{Json, compare, shown_json};
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 6] = [
+pub(crate) const DOCUMENTS: [&str; 7] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
     "docs/test-control.md",
     "docs/auth-server.md",
     "docs/resource-api.md",
+    "docs/dpop.md",
 ];
 
 /// How long one document's whole session may take (it may have to build a binary).

@@ -1,11 +1,12 @@
 //! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
 //! it observed (redacted by `record`), which is then compared with its snapshot. One room per
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
-//! issued), `resilience` (faults, key rotation, an outage), `extensions` (vendor flows beyond
-//! client credentials: token exchange, CyberArk's platform token, SLB's `appkey`); `support`
-//! holds the HTTP and SDK helpers they share.
+//! issued), `dpop` (sender-constrained tokens, RFC 9449), `resilience` (faults, key rotation,
+//! an outage), `extensions` (vendor flows beyond client credentials: token exchange, CyberArk's
+//! platform token, SLB's `appkey`); `support` holds the HTTP and SDK helpers they share.
 
 mod api;
+mod dpop;
 mod extensions;
 mod issuer;
 mod resilience;
@@ -19,7 +20,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 13] = [
+pub(crate) const NAMES: [&str; 14] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -30,6 +31,7 @@ pub(crate) const NAMES: [&str; 13] = [
     "token-exchange",
     "platform-token",
     "appkey",
+    "dpop",
     "retries",
     "rotation",
     "auth-server-down",
@@ -46,6 +48,8 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
             profile.spec().routes.introspection.is_some()
                 && profile.spec().routes.revocation.is_some()
         }
+        // DPoP is on by default for the RFC profile only (the vendors document none).
+        "dpop" => profile == Profile::Rfc,
         _ => true,
     }
 }
@@ -62,6 +66,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "token-exchange" => extensions::token_exchange(chain).await,
         "platform-token" => extensions::platform_token(chain).await,
         "appkey" => extensions::appkey(chain).await,
+        "dpop" => dpop::dpop(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,

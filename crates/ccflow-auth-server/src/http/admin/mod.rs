@@ -5,6 +5,7 @@
 
 mod clients;
 mod clock;
+mod dpop;
 mod guard;
 mod keys;
 mod requests;
@@ -28,7 +29,7 @@ pub const ADMIN_OPENAPI: &str = include_str!("../../admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
-pub(crate) const ROUTES: [(&str, &str); 16] = [
+pub(crate) const ROUTES: [(&str, &str); 19] = [
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/requests"),
@@ -45,6 +46,9 @@ pub(crate) const ROUTES: [(&str, &str); 16] = [
     ("DELETE", "/clients/{id}"),
     ("GET", "/throttle"),
     ("DELETE", "/throttle"),
+    ("GET", "/dpop"),
+    ("PUT", "/dpop"),
+    ("POST", "/dpop/proof"),
 ];
 
 /// Mounts the admin API: every route behind the one access guard (a call that gets past it is
@@ -87,6 +91,12 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::get().to(throttle::get_throttle))
                     .route(web::delete().to(throttle::delete_throttle)),
             )
+            .service(
+                web::resource("/dpop")
+                    .route(web::get().to(dpop::get_dpop))
+                    .route(web::put().to(dpop::put_dpop)),
+            )
+            .service(web::resource("/dpop/proof").route(web::post().to(dpop::post_proof)))
             .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .default_service(web::to(admin_not_found)),
     );

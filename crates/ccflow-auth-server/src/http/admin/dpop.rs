@@ -1,0 +1,60 @@
+//! `/_ccflow/dpop`: the token endpoint's DPoP policy (read and replace), and the bad-proof
+//! factory (`/_ccflow/dpop/proof`).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use ccflow_protocol::ErrorCode;
+
+use super::respond::admin_error;
+use crate::DpopSettings;
+use crate::control::proofs::ProofSpec;
+use crate::domain::auth_server::AuthServer;
+
+/// `GET /_ccflow/dpop`: the DPoP settings in force (`enabled` resolved).
+pub(super) async fn get_dpop(server: web::Data<AuthServer>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(server.inner.dpop.settings())
+}
+
+/// `PUT /_ccflow/dpop`: replaces the settings (omitted keys take their defaults, an omitted
+/// `enabled` keeps the current state); answers the settings now in force.
+pub(super) async fn put_dpop(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
+    let settings: DpopSettings =
+        match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
+            Ok(settings) => settings,
+            Err(error) => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    &format!("not DPoP settings: {error}"),
+                );
+            }
+        };
+    match server.inner.dpop.replace(settings) {
+        Ok(settings) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(settings),
+        Err(why) => admin_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, &why),
+    }
+}
+
+/// `POST /_ccflow/dpop/proof`: a proof from the bad-proof factory.
+pub(super) async fn post_proof(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
+    let spec: ProofSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(error) => {
+            return admin_error(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                &format!("not a proof spec: {error}"),
+            );
+        }
+    };
+    match server.factory_proof(&spec) {
+        Ok(proof) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(proof),
+        Err(why) => admin_error(StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, &why),
+    }
+}
