@@ -83,17 +83,8 @@ pub(crate) fn form_urldecode(encoded: &str) -> Result<String, DecodeError> {
 /// `*-._` stay, a space becomes `+`, every other UTF-8 byte becomes `%XX`
 /// with upper-case hex.
 pub fn form_urlencode(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len());
-    for &byte in text.as_bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
-                encoded.push(char::from(byte));
-            }
-            b' ' => encoded.push('+'),
-            _ => encoded.push_str(percent_encoding::percent_encode_byte(byte)),
-        }
-    }
-    encoded
+    // The `form_urlencoded` crate (re-exported by `url`) implements exactly this serializer.
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Whether a `Content-Type` value is `application/x-www-form-urlencoded`
