@@ -3,7 +3,7 @@
 //! with the validator.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
@@ -107,10 +107,34 @@ impl DpopSettings {
     }
 }
 
+/// The DPoP policy in force: the settings with `enabled` resolved, and their algorithms parsed
+/// once. Replaced whole (the admin API), so a request reads it by cloning an `Arc`.
+#[derive(Debug)]
+struct Policy {
+    settings: DpopSettings,
+    algorithms: Vec<Algorithm>,
+}
+
+impl Policy {
+    /// Validated settings, `enabled` resolved against `enabled_default`.
+    fn new(mut settings: DpopSettings, enabled_default: bool) -> Self {
+        let algorithms = settings.parsed_algorithms().unwrap_or_default();
+        settings.enabled = Some(settings.enabled.unwrap_or(enabled_default));
+        Self {
+            settings,
+            algorithms,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.settings.enabled == Some(true)
+    }
+}
+
 /// The token endpoint's DPoP state: the policy (changeable at run time), the key nonces are
 /// authenticated with, and the proofs seen.
 pub(crate) struct DpopState {
-    settings: RwLock<(DpopSettings, Vec<Algorithm>, bool)>,
+    policy: RwLock<Arc<Policy>>,
     /// Nonces are `{issued_at}.{mac}`: stateless, checked by MAC and age on the server clock,
     /// so a nonce survives nothing but this process and moving the clock ages it.
     nonce_key: hmac::Key,
@@ -122,7 +146,7 @@ impl std::fmt::Debug for DpopState {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("DpopState")
-            .field("settings", &self.settings())
+            .field("settings", &self.policy().settings)
             .finish_non_exhaustive()
     }
 }
@@ -134,58 +158,48 @@ impl DpopState {
     /// The state for validated settings; `profile_default` is whether DPoP is on when the
     /// settings do not say.
     pub(crate) fn new(settings: DpopSettings, profile_default: bool, rng: &SystemRandom) -> Self {
-        let algorithms = settings.parsed_algorithms().unwrap_or_default();
-        let enabled = settings.enabled.unwrap_or(profile_default);
         Self {
-            settings: RwLock::new((settings, algorithms, enabled)),
+            policy: RwLock::new(Arc::new(Policy::new(settings, profile_default))),
             nonce_key: hmac::Key::generate(hmac::HMAC_SHA256, rng)
                 .expect("the operating system's random number generator failed"),
             seen: Mutex::default(),
         }
     }
 
+    fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// The current settings, `enabled` resolved.
     pub(crate) fn settings(&self) -> DpopSettings {
-        let guard = self.settings.read().unwrap_or_else(PoisonError::into_inner);
-        DpopSettings {
-            enabled: Some(guard.2),
-            ..guard.0.clone()
-        }
+        self.policy().settings.clone()
     }
 
     /// Replaces the settings (the admin API); `enabled: None` keeps the current state.
     pub(crate) fn replace(&self, settings: DpopSettings) -> Result<DpopSettings, String> {
         settings.validate()?;
-        let algorithms = settings.parsed_algorithms()?;
-        {
-            let mut guard = self
-                .settings
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            let enabled = settings.enabled.unwrap_or(guard.2);
-            *guard = (settings, algorithms, enabled);
-        }
-        Ok(self.settings())
+        let mut guard = self.policy.write().unwrap_or_else(PoisonError::into_inner);
+        let policy = Arc::new(Policy::new(settings, guard.enabled()));
+        let answer = policy.settings.clone();
+        *guard = policy;
+        Ok(answer)
     }
 
     /// Whether the token endpoint looks at proofs.
     pub(crate) fn enabled(&self) -> bool {
-        self.settings
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .2
+        self.policy().enabled()
     }
 
     /// Whether a fresh nonce goes on every token endpoint answer.
     pub(crate) fn requires_nonce(&self) -> bool {
-        let guard = self.settings.read().unwrap_or_else(PoisonError::into_inner);
-        guard.2 && guard.0.require_nonce
+        let policy = self.policy();
+        policy.enabled() && policy.settings.require_nonce
     }
 
     /// The accepted algorithms while DPoP is on (discovery's `dpop_signing_alg_values_supported`).
     pub(crate) fn advertised_algorithms(&self) -> Option<Vec<String>> {
-        let guard = self.settings.read().unwrap_or_else(PoisonError::into_inner);
-        guard.2.then(|| guard.0.algorithms.clone())
+        let policy = self.policy();
+        policy.enabled().then(|| policy.settings.algorithms.clone())
     }
 
     /// A fresh nonce (RFC 9449 §8): unpredictable to clients, valid for the nonce lifetime.
@@ -215,15 +229,16 @@ impl DpopState {
     /// proof (or DPoP is off, and the header is ignored). Nothing is recorded here: a proof's
     /// `jti` is remembered only when it obtains a token ([`record`](Self::record)).
     pub(crate) fn check_token_request(&self, proofs: &[&str], url: &str, now: u64) -> ProofOutcome {
-        let (settings, algorithms, enabled) = {
-            let guard = self.settings.read().unwrap_or_else(PoisonError::into_inner);
-            (guard.0.clone(), guard.1.clone(), guard.2)
-        };
-        if !enabled {
+        // Most token requests carry no proof: they cost nothing here.
+        if proofs.is_empty() {
             return Ok(None);
         }
+        let policy = self.policy();
+        if !policy.enabled() {
+            return Ok(None);
+        }
+        let settings = &policy.settings;
         let proof = match proofs {
-            [] => return Ok(None),
             [proof] => *proof,
             _ => {
                 return Err(invalid_proof(
@@ -238,7 +253,7 @@ impl DpopState {
                 url,
                 now,
                 iat_window: settings.iat_window_secs,
-                algorithms: &algorithms,
+                algorithms: &policy.algorithms,
                 access_token: None,
             },
         )
@@ -271,7 +286,7 @@ impl DpopState {
     /// Remembers a proof that obtained a token, until it leaves its `iat` window. `Err` if a
     /// concurrent request used the same proof first, or if the cache is full.
     pub(crate) fn record(&self, proof: &VerifiedProof, now: u64) -> Result<(), ErrorResponse> {
-        let window = self.settings().iat_window_secs;
+        let window = self.policy().settings.iat_window_secs;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         seen.retain(|_, until| *until >= now);
         if seen.len() >= MAX_SEEN_PROOFS {
@@ -291,7 +306,7 @@ impl DpopState {
     /// The nonce lifetime, for tests and the admin view.
     #[cfg(test)]
     fn nonce_lifetime(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.settings().nonce_lifetime_secs)
+        std::time::Duration::from_secs(self.policy().settings.nonce_lifetime_secs)
     }
 }
 

@@ -19,16 +19,20 @@ pub(super) async fn token(
     payload: web::Payload,
 ) -> HttpResponse {
     let content_type = server.spec().content_type;
-    let dpop = DpopRequest {
-        // A header that is not visible ASCII cannot be a JWS: it reaches the proof check as
-        // malformed rather than being dropped.
-        proofs: request
-            .headers()
-            .get_all(DPOP_HEADER)
-            .map(|value| value.to_str().unwrap_or("\u{fffd}"))
-            .collect(),
-        url: server.public_url(request.path()),
+    // A header that is not visible ASCII cannot be a JWS: it reaches the proof check as
+    // malformed rather than being dropped.
+    let proofs: Vec<&str> = request
+        .headers()
+        .get_all(DPOP_HEADER)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    // The URL a proof must name, built only when there is a proof (most requests have none).
+    let url = if proofs.is_empty() {
+        String::new()
+    } else {
+        server.public_url(request.path())
     };
+    let dpop = DpopRequest { proofs, url };
     let mut response = post_endpoint(
         &server,
         &request,
