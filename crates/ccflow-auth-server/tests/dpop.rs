@@ -246,6 +246,10 @@ fn hmac_proof(url: &str) -> String {
     format!("{}.{}.c2ln", encode(&header), encode(&claims))
 }
 
+async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn claims_of(body: &Value) -> serde_json::Map<String, Value> {
     jsonwebtoken::dangerous::insecure_decode_claims(body["access_token"].as_str().unwrap()).unwrap()
 }
@@ -352,14 +356,7 @@ async fn bound_tokens_introspect_as_dpop_and_discovery_lists_the_algorithms() {
     assert_eq!(introspection["active"], true, "{introspection}");
     assert_eq!(introspection["token_type"], "DPoP");
     assert_eq!(introspection["cnf"], json!({"jkt": key.thumbprint()}));
-    let metadata: Value = http()
-        .get(server.discovery_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = get_json(&server.discovery_url()).await;
     assert_eq!(
         metadata["dpop_signing_alg_values_supported"],
         json!(["ES256", "RS256", "PS256", "EdDSA"])
@@ -371,14 +368,7 @@ async fn bound_tokens_introspect_as_dpop_and_discovery_lists_the_algorithms() {
         .start()
         .await
         .unwrap();
-    let metadata: Value = http()
-        .get(slb.discovery_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = get_json(&slb.discovery_url()).await;
     assert!(
         metadata.get("dpop_signing_alg_values_supported").is_none(),
         "{metadata}"
