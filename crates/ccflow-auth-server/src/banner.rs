@@ -9,7 +9,17 @@ impl AuthServer {
         use std::fmt::Write as _;
         let routes = self.routes();
         let mut text = String::new();
-        let _ = writeln!(text, "issuer:         {}", self.issuer());
+        if self.inner.issuer_from_request {
+            // The URLs below are those of the bound address; a request under another name gets
+            // that name's.
+            let _ = writeln!(
+                text,
+                "issuer:         from each request's scheme and host (here: {})",
+                self.issuer()
+            );
+        } else {
+            let _ = writeln!(text, "issuer:         {}", self.issuer());
+        }
         let _ = writeln!(
             text,
             "profile:        {} ({})",

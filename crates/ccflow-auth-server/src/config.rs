@@ -73,6 +73,8 @@ impl From<ThrottleError> for ConfigError {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     issuer: Option<String>,
+    /// Name the issuer after each request's scheme and host.
+    issuer_from_request: Option<bool>,
     profile: Option<String>,
     bind: Option<String>,
     token_ttl_secs: Option<u64>,
@@ -236,6 +238,9 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     let mut settings = Settings::default();
     if let Some(issuer) = file.issuer {
         settings.issuer = Some(issuer);
+    }
+    if let Some(from_request) = file.issuer_from_request {
+        settings.issuer_from_request = from_request;
     }
     if let Some(profile) = file.profile {
         settings.profile = profile

@@ -41,6 +41,15 @@ struct Cli {
     /// Public issuer URL [default: http://<bound address>].
     #[arg(long, env = "CCFLOW_ISSUER")]
     issuer: Option<String>,
+    /// Name the issuer after each request's scheme and host (Forwarded, X-Forwarded-Proto/Host,
+    /// Host) instead of one fixed URL; conflicts with --issuer.
+    #[arg(
+        long,
+        env = "CCFLOW_ISSUER_FROM_REQUEST",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        conflicts_with = "issuer"
+    )]
+    issuer_from_request: bool,
     /// Vendor profile to emulate (docs/profiles.md).
     #[arg(long, env = "CCFLOW_PROFILE", value_parser = profile_parser())]
     profile: Option<Profile>,
@@ -131,6 +140,9 @@ async fn run(cli: Cli) -> ExitCode {
     };
     if let Some(issuer) = cli.issuer {
         builder = builder.issuer(issuer);
+    }
+    if cli.issuer_from_request {
+        builder = builder.issuer_from_request(true);
     }
     if let Some(profile) = cli.profile {
         builder = builder.profile(profile);

@@ -44,6 +44,8 @@ pub(crate) struct Settings {
     pub(crate) key_seed: Option<u64>,
     pub(crate) rsa_key_bits: Option<usize>,
     pub(crate) issuer: Option<String>,
+    /// Name the issuer after each request's scheme and host (`issuer_from_request`).
+    pub(crate) issuer_from_request: bool,
     pub(crate) clock: Option<Arc<dyn Clock>>,
     pub(crate) virtual_clock: Option<VirtualClock>,
     pub(crate) admin: AdminSettings,
@@ -76,6 +78,7 @@ impl Default for Settings {
             key_seed: None,
             rsa_key_bits: None,
             issuer: None,
+            issuer_from_request: false,
             clock: None,
             virtual_clock: None,
             admin: AdminSettings::default(),

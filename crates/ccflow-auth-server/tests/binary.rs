@@ -28,6 +28,7 @@ fn command(args: &[&str]) -> Command {
         .env_remove("CCFLOW_ADMIN_TOKEN")
         .env_remove("CCFLOW_BIND")
         .env_remove("CCFLOW_ISSUER")
+        .env_remove("CCFLOW_ISSUER_FROM_REQUEST")
         .env_remove("CCFLOW_PROFILE")
         .env_remove("CCFLOW_THROTTLE")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -104,6 +105,43 @@ async fn runs_on_embedded_defaults_and_stops_on_sigterm() {
         "demo secrets are printed: {rest}"
     );
     assert!(rest.contains(&format!("curl -s -u 'demo-client:demo-secret' -d grant_type=client_credentials http://{address}/oauth2/token")), "{rest}");
+}
+
+#[tokio::test]
+async fn the_issuer_from_request_env_var_names_the_issuer_after_the_host() {
+    let mut from_request = command(&["--bind", "127.0.0.1:0"]);
+    from_request.env("CCFLOW_ISSUER_FROM_REQUEST", "true");
+    let (mut running, first) = spawn_command(from_request);
+    let address = address_of(&first);
+    let client = reqwest::Client::new();
+    let discovery = format!("http://{address}/.well-known/oauth-authorization-server");
+    for (host, issuer) in [
+        (None, format!("http://{address}")),
+        (Some("auth:8080"), "http://auth:8080".to_owned()),
+    ] {
+        let mut request = client.get(&discovery);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        let document: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        assert_eq!(document["issuer"], issuer.as_str(), "Host {host:?}");
+    }
+    let rest = rest_of_output(&mut running);
+    assert!(
+        rest.contains("issuer:         from each request's scheme and host"),
+        "{rest}"
+    );
+    // With a fixed issuer too, clap refuses the pair before anything starts.
+    let output = command(&["--bind", "127.0.0.1:0", "--issuer", "http://auth:8080"])
+        .env("CCFLOW_ISSUER_FROM_REQUEST", "1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use crate::image::VERSION;
 pub(crate) type Check = fn(&str) -> Result<String>;
 
 /// Every check, in order.
-pub(crate) const CHECKS: [(&str, Check); 6] = [
+pub(crate) const CHECKS: [(&str, Check); 7] = [
     (
         "auth server: health, token, JWKS, JSON logs, non-root",
         auth_server_alone,
@@ -34,6 +34,10 @@ pub(crate) const CHECKS: [(&str, Check); 6] = [
     (
         "issuer = the host URL, API fetching keys by network name",
         host_issuer,
+    ),
+    (
+        "issuer from each request (CCFLOW_ISSUER_FROM_REQUEST)",
+        request_issuer,
     ),
     (
         "resource API: not ready while its issuer is unreachable",
@@ -76,6 +80,7 @@ fn request(
     bearer: Option<&str>,
     basic: Option<(&str, &str)>,
     form: Option<&[(&str, &str)]>,
+    headers: &[(&str, &str)],
 ) -> Result<Answer> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -95,6 +100,9 @@ fn request(
         if let Some(form) = form {
             builder = builder.form(form);
         }
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
         let response = builder
             .send()
             .await
@@ -106,22 +114,42 @@ fn request(
 }
 
 fn get(url: &str, bearer: Option<&str>) -> Result<Answer> {
-    request(reqwest::Method::GET, url, bearer, None, None)
+    request(reqwest::Method::GET, url, bearer, None, None, &[])
 }
 
 /// A client-credentials token from the rfc profile's token endpoint (`client_secret_basic`).
 fn token(base: &str, client: &str, secret: &str) -> Result<Answer> {
+    token_with_headers(base, client, secret, &[])
+}
+
+/// [`token`], with more request headers (e.g. `X-Forwarded-Host`).
+fn token_with_headers(
+    base: &str,
+    client: &str,
+    secret: &str,
+    headers: &[(&str, &str)],
+) -> Result<Answer> {
     request(
         reqwest::Method::POST,
         &format!("{base}/oauth2/token"),
         None,
         Some((client, secret)),
         Some(&[("grant_type", "client_credentials")]),
+        headers,
     )
 }
 
 fn access_token(base: &str, client: &str, secret: &str) -> Result<String> {
-    let answer = token(base, client, secret)?;
+    access_token_with_headers(base, client, secret, &[])
+}
+
+fn access_token_with_headers(
+    base: &str,
+    client: &str,
+    secret: &str,
+    headers: &[(&str, &str)],
+) -> Result<String> {
+    let answer = token_with_headers(base, client, secret, headers)?;
     ensure!(
         answer.status == 200,
         "token: {} {}",
@@ -503,6 +531,88 @@ fn host_issuer(prefix: &str) -> Result<String> {
     expect_status(&refused, 401, "an API expecting the network name")?;
     Ok(format!(
         "iss {base}, keys from http://auth:8080{jwks_path}: 200; an API expecting http://auth:8080: 401"
+    ))
+}
+
+/// The issuer named after each request: the API in the network discovers `http://auth:8080`
+/// (discovery answers with the name it was reached by, so the API becomes ready); from the host,
+/// a token fetched as `127.0.0.1:PORT` names that issuer and the API refuses it, and one fetched
+/// with `X-Forwarded-Host: auth:8080` (what a proxy in front would send) names the network
+/// name and is accepted.
+fn request_issuer(prefix: &str) -> Result<String> {
+    let network = Network::create(&format!("{prefix}-net-r"))?;
+    let auth_port = free_port()?;
+    let api_port = free_port()?;
+    let base = format!("http://127.0.0.1:{auth_port}");
+    let auth = Container::run(
+        &format!("{prefix}-r-auth"),
+        &strings(&[
+            "--network",
+            &network.name,
+            "--network-alias",
+            "auth",
+            "-p",
+            &format!("127.0.0.1:{auth_port}:8080"),
+            "-e",
+            "CCFLOW_ISSUER_FROM_REQUEST=true",
+            &image("ccflow-auth-server"),
+        ]),
+    )?;
+    auth.wait_healthy(HEALTHY_WITHIN)?;
+    let api = Container::run(
+        &format!("{prefix}-r-api"),
+        &strings(&[
+            "--network",
+            &network.name,
+            "-p",
+            &format!("127.0.0.1:{api_port}:8081"),
+            "-e",
+            "CCFLOW_RESOURCE_ISSUER=http://auth:8080",
+            "-e",
+            "CCFLOW_RESOURCE_AUDIENCE=demo-api",
+            &image("ccflow-resource-api"),
+        ]),
+    )?;
+    api.wait_healthy(HEALTHY_WITHIN)?;
+    let discovery = get(
+        &format!("{base}/.well-known/oauth-authorization-server"),
+        None,
+    )?;
+    ensure!(
+        discovery.json()?["issuer"] == base.as_str(),
+        "discovery from the host names {}",
+        discovery.body
+    );
+    let whoami = format!("http://127.0.0.1:{api_port}/v1/whoami");
+    let host_token = access_token(&base, "demo-client", "demo-secret")?;
+    ensure!(
+        jwt_part(&host_token, 1)?["iss"] == base.as_str(),
+        "a token fetched as {base} does not name it"
+    );
+    expect_status(
+        &get(&whoami, Some(&host_token))?,
+        401,
+        "whoami with the host-named token",
+    )?;
+    let forwarded = access_token_with_headers(
+        &base,
+        "demo-client",
+        "demo-secret",
+        &[("x-forwarded-host", "auth:8080")],
+    )?;
+    ensure!(
+        jwt_part(&forwarded, 1)?["iss"] == "http://auth:8080",
+        "X-Forwarded-Host did not name the issuer"
+    );
+    expect_status(
+        &get(&whoami, Some(&forwarded))?,
+        200,
+        "whoami with the network-named token",
+    )?;
+    drop(api);
+    drop(auth);
+    Ok(format!(
+        "API ready on http://auth:8080's discovery; iss {base} from the host → 401, iss http://auth:8080 with X-Forwarded-Host → 200"
     ))
 }
 

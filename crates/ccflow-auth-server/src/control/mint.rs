@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::domain::auth_server::AuthServer;
 use crate::domain::keys::SigningKey;
+use crate::domain::site::Site;
 
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,7 +31,12 @@ impl AuthServer {
 
     /// Mints a token from its data form (as `POST /_ccflow/mint` takes it).
     pub fn mint_spec(&self, spec: &MintSpec) -> Result<String, MintError> {
-        mint(self, spec)
+        mint(self, self.site(), spec)
+    }
+
+    /// Mints a token from its data form, issued by `site` (the admin route's request site).
+    pub(crate) fn mint_spec_at(&self, site: &Site, spec: &MintSpec) -> Result<String, MintError> {
+        mint(self, site, spec)
     }
 
     /// The token re-signed by a key that is in no JWKS (the `unknown_key` fault).
@@ -105,7 +111,7 @@ impl MintBuilder {
 
     /// The token.
     pub fn sign(self) -> Result<String, MintError> {
-        mint(&self.server, &self.spec)
+        mint(&self.server, self.server.site(), &self.spec)
     }
 }
 
@@ -123,7 +129,7 @@ fn foreign_key() -> Option<&'static SigningKey> {
 }
 
 /// Mints a token as `spec` says.
-fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
+fn mint(server: &AuthServer, site: &Site, spec: &MintSpec) -> Result<String, MintError> {
     let keys = server.keys();
     let key = match spec.key.as_deref() {
         None | Some("active") => keys.active().clone(),
@@ -149,7 +155,7 @@ fn mint(server: &AuthServer, spec: &MintSpec) -> Result<String, MintError> {
         .filter(|audiences| !audiences.is_empty())
         .unwrap_or_else(|| vec![client_id.clone()]);
     let mut claims = json!({
-        "iss": server.issuer(),
+        "iss": site.issuer,
         "sub": client_id,
         "client_id": client_id,
         "aud": if audiences.len() == 1 { json!(audiences[0]) } else { json!(audiences) },

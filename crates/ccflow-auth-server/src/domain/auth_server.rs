@@ -20,7 +20,7 @@ use crate::domain::assertion::ReplayCache;
 use crate::domain::clients::{Client, ClientError, Registry};
 use crate::domain::dpop::DpopState;
 use crate::domain::keys::{KeyError, KeyPolicy, KeyRing, KeyRingError, SigningKey};
-use crate::domain::urls::join_url;
+use crate::domain::site::Site;
 use crate::profiles::Dialect;
 use crate::settings::{AdminSettings, Prepared};
 
@@ -38,16 +38,17 @@ pub struct AuthServer {
 impl fmt::Debug for AuthServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthServer")
-            .field("issuer", &self.inner.issuer)
+            .field("issuer", &self.inner.site.issuer)
             .field("profile", &self.inner.profile)
             .finish_non_exhaustive()
     }
 }
 
 pub(crate) struct Inner {
-    pub(crate) issuer: String,
-    /// Where the routes hang: the issuer without the profile's issuer path.
-    pub(super) base_url: String,
+    /// The issuer and its URLs as configured (or derived from the bound address).
+    pub(crate) site: Site,
+    /// Whether each request's own scheme and host name the issuer (`issuer_from_request`).
+    pub(crate) issuer_from_request: bool,
     pub(crate) profile: Profile,
     /// The profile's table row, settings and vendor code.
     pub(super) dialect: Dialect,
@@ -72,7 +73,6 @@ pub(crate) struct Inner {
     pub(super) client_assertion_max_lifetime: Duration,
     pub(crate) journal: Journal,
     pub(crate) scenarios: Arc<Scenarios>,
-    pub(super) token_url: String,
     pub(crate) rng: SystemRandom,
     /// Request size limits (always on).
     pub(crate) limits: Limits,
@@ -98,7 +98,7 @@ impl AuthServer {
         let rng = SystemRandom::new();
         let dpop = DpopState::new(settings.dpop, dialect.dpop_by_default(), &rng);
         let routes = dialect.spec().routes.expand(&dialect.settings().options);
-        let token_url = join_url(&base_url, &routes.token[0]);
+        let site = Site::new(issuer, base_url, &routes.token[0]);
         let scenarios = Scenarios::default();
         for scenario in settings.scenarios {
             // Validated with the settings.
@@ -106,11 +106,10 @@ impl AuthServer {
         }
         Self {
             inner: Arc::new(Inner {
-                token_url,
+                site,
+                issuer_from_request: settings.issuer_from_request,
                 routes,
                 dialect,
-                issuer,
-                base_url,
                 profile: settings.profile,
                 registry: RwLock::new(Arc::new(registry)),
                 removed_clients: Mutex::default(),
@@ -136,7 +135,12 @@ impl AuthServer {
 
     /// The issuer identifier (`iss` of every token, `issuer` in discovery).
     pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+        &self.inner.site.issuer
+    }
+
+    /// The configured site: the issuer and its URLs when no request names another.
+    pub(crate) fn site(&self) -> &Site {
+        &self.inner.site
     }
 
     /// The profile the server speaks.
@@ -147,17 +151,7 @@ impl AuthServer {
     /// The absolute URL of a server path (routes hang under the base URL, which is the issuer
     /// without the profile's issuer path, e.g. without SLB's `/v2`).
     pub fn url(&self, path: &str) -> String {
-        join_url(&self.inner.base_url, path)
-    }
-
-    /// The URL a request to `path` (the full path as received) was sent to, as clients reach
-    /// this server: the base URL's scheme, host and port, and the path. What a DPoP proof's
-    /// `htu` must name (RFC 9449 §4.3).
-    pub(crate) fn public_url(&self, path: &str) -> String {
-        match url::Url::parse(&self.inner.base_url) {
-            Ok(base) => format!("{}{path}", base.origin().ascii_serialization()),
-            Err(_) => self.url(path),
-        }
+        self.inner.site.url(path)
     }
 
     /// The server clock in Unix seconds (0 before 1970).
@@ -167,7 +161,7 @@ impl AuthServer {
 
     /// The token endpoint URL.
     pub fn token_url(&self) -> &str {
-        &self.inner.token_url
+        &self.inner.site.token_url
     }
 
     /// The request journal.

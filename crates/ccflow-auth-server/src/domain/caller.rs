@@ -9,18 +9,20 @@ use crate::domain::auth_server::AuthServer;
 use crate::domain::authentication::{Authenticated, authenticate};
 use crate::domain::clients::Registry;
 use crate::domain::endpoint::EndpointError;
+use crate::domain::site::Site;
 
 impl AuthServer {
     /// Authenticates the caller; the profile words a failure.
     pub(super) fn authenticate<'a>(
         &self,
+        site: &Site,
         registry: &'a Registry,
         auth: &ClientAuthentication,
         now: i64,
     ) -> Result<Authenticated<'a>, EndpointError> {
         let inner = &*self.inner;
         let context = AssertionContext {
-            audiences: [inner.issuer.as_str(), inner.token_url.as_str()],
+            audiences: [site.issuer.as_str(), site.token_url.as_str()],
             now,
             max_lifetime: inner.client_assertion_max_lifetime,
             replay_cache: &inner.replay_cache,

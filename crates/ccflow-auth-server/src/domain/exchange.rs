@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::EndpointError;
+use crate::domain::site::Site;
 
 /// What an exchange takes from its subject (and actor) token.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl AuthServer {
     /// actor_token are invalid for any reason, … the invalid_request error … MUST be used."
     pub(crate) fn exchange_tokens(
         &self,
+        site: &Site,
         params: &TokenExchangeParams,
         now: i64,
     ) -> Result<Exchanged, EndpointError> {
@@ -39,11 +41,11 @@ impl AuthServer {
             )))
         };
         let subject = self
-            .verify(&params.subject_token, now)
+            .verify(site, &params.subject_token, now)
             .ok_or_else(|| inactive("subject_token"))?;
         let actor = match &params.actor_token {
             Some(token) => Some(
-                self.verify(token, now)
+                self.verify(site, token, now)
                     .ok_or_else(|| inactive("actor_token"))?,
             ),
             None => None,

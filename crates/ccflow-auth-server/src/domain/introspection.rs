@@ -12,21 +12,24 @@ use serde_json::{Map, Value};
 
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::{EndpointError, Handled};
+use crate::domain::site::Site;
 
 impl AuthServer {
     /// Introspection (RFC 7662 §2): any authenticated client may ask.
     pub(crate) fn introspect(
         &self,
+        site: &Site,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
     ) -> Handled<IntrospectionResponse> {
         self.token_operation(
+            site,
             content_type,
             authorization,
             body,
             |server, _caller, token, now| {
-                Ok(match server.verify(token, now) {
+                Ok(match server.verify(site, token, now) {
                     Some(claims) => introspection_response(&claims),
                     None => IntrospectionResponse::inactive(),
                 })
@@ -38,6 +41,7 @@ impl AuthServer {
     /// tokens are answered 200 like revoked ones (§2.2).
     pub(crate) fn revoke(
         &self,
+        site: &Site,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
@@ -49,11 +53,12 @@ impl AuthServer {
             };
         }
         self.token_operation(
+            site,
             content_type,
             authorization,
             body,
             |server, caller, token, now| {
-                let Some(claims) = server.verify(token, now) else {
+                let Some(claims) = server.verify(site, token, now) else {
                     return Ok(());
                 };
                 let owner = ["client_id", "azp", "sub"]
@@ -108,6 +113,7 @@ impl AuthServer {
 
     fn token_operation<T>(
         &self,
+        site: &Site,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
@@ -126,7 +132,7 @@ impl AuthServer {
         let mut client_id = request.client_auth.client_id().cloned();
         let registry = self.registry();
         let result = self
-            .authenticate(&registry, &request.client_auth, now)
+            .authenticate(site, &registry, &request.client_auth, now)
             .and_then(|authenticated| {
                 client_id = Some(authenticated.client.id.clone());
                 let value = operate(self, &authenticated.client.id, &request.token, now)
@@ -140,7 +146,7 @@ impl AuthServer {
     /// The claims of a token this server issued and that is active now: signed by a published
     /// key with its algorithm, the profile's `typ`, our issuer, numeric `exp` in the future,
     /// `nbf` (if any) passed, not revoked.
-    pub(crate) fn verify(&self, token: &str, now: i64) -> Option<Map<String, Value>> {
+    pub(crate) fn verify(&self, site: &Site, token: &str, now: i64) -> Option<Map<String, Value>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.typ.as_deref() != Some(self.dialect().token_typ()) {
             return None;
@@ -174,7 +180,7 @@ impl AuthServer {
                     .unwrap_or_else(PoisonError::into_inner)
                     .contains_key(jti)
             });
-        let active = claims.get("iss").and_then(Value::as_str) == Some(self.inner.issuer.as_str())
+        let active = claims.get("iss").and_then(Value::as_str) == Some(site.issuer.as_str())
             && exp > now
             && nbf_ok
             && !revoked

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::auth_server::AuthServer;
 use crate::domain::endpoint::{EndpointError, Handled};
+use crate::domain::site::Site;
 use crate::profiles::ClaimInput;
 
 /// What a token request carried for DPoP (RFC 9449 §4): its `DPoP` header values and the URL
@@ -80,6 +81,7 @@ impl AuthServer {
     /// request carried for RFC 9449.
     pub(crate) fn token(
         &self,
+        site: &Site,
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
@@ -96,7 +98,7 @@ impl AuthServer {
             }
         };
         let client_id = request.client_auth.client_id().cloned();
-        let result = self.issue(&request, exchange.as_ref(), dpop);
+        let result = self.issue(site, &request, exchange.as_ref(), dpop);
         let client_id = client_id.or_else(|| result.as_ref().ok().map(|(_, id)| id.clone()));
         Handled {
             result: result.map(|(response, _)| response),
@@ -109,6 +111,7 @@ impl AuthServer {
     /// request carried one (RFC 9449). Nothing changes on error.
     fn issue(
         &self,
+        site: &Site,
         request: &TokenRequest,
         exchange: Option<&TokenExchangeParams>,
         dpop: &DpopRequest<'_>,
@@ -124,7 +127,7 @@ impl AuthServer {
             .check_token_request(&dpop.proofs, &dpop.url, now_secs)
             .map_err(EndpointError::plain)?;
         let registry = self.registry();
-        let authenticated = self.authenticate(&registry, &request.client_auth, now)?;
+        let authenticated = self.authenticate(site, &registry, &request.client_auth, now)?;
         let client = authenticated.client;
         if client.dpop_bound && proof.is_none() {
             // RFC 9449 §5.2 says to reject, not with which code: `invalid_dpop_proof` (I), as
@@ -140,7 +143,7 @@ impl AuthServer {
             )));
         }
         let exchanged = exchange
-            .map(|params| self.exchange_tokens(params, now))
+            .map(|params| self.exchange_tokens(site, params, now))
             .transpose()?;
         let grant = match &exchanged {
             Some(exchanged) => {
@@ -158,7 +161,7 @@ impl AuthServer {
             lifetime_secs = lifetime_secs.min(remaining.max(1));
         }
         let mut claims = dialect.claims(&ClaimInput {
-            issuer: &inner.issuer,
+            issuer: &site.issuer,
             client,
             settings: dialect.settings(),
             now,

@@ -5,12 +5,13 @@ use ccflow_protocol::Scopes;
 use serde_json::Value;
 
 use crate::domain::auth_server::AuthServer;
+use crate::domain::site::Site;
 use crate::profiles::MetadataInput;
 
 impl AuthServer {
     /// The discovery document, with `*_supported` lists that match what the server really
     /// accepts.
-    pub(crate) fn metadata(&self) -> Value {
+    pub(crate) fn metadata(&self, site: &Site) -> Value {
         let routes = self.routes();
         let mut scopes = Scopes::new();
         for client in self.registry().iter() {
@@ -23,12 +24,12 @@ impl AuthServer {
             .map(|scope| scope.as_str().to_owned())
             .collect();
         let mut metadata = self.dialect().metadata(&MetadataInput {
-            issuer: &self.inner.issuer,
-            base_url: &self.inner.base_url,
-            token_endpoint: &self.inner.token_url,
-            jwks_uri: self.url(&routes.jwks),
-            introspection_endpoint: routes.introspection.as_deref().map(|path| self.url(path)),
-            revocation_endpoint: routes.revocation.as_deref().map(|path| self.url(path)),
+            issuer: &site.issuer,
+            base_url: &site.base_url,
+            token_endpoint: &site.token_url,
+            jwks_uri: site.url(&routes.jwks),
+            introspection_endpoint: routes.introspection.as_deref().map(|path| site.url(path)),
+            revocation_endpoint: routes.revocation.as_deref().map(|path| site.url(path)),
             scopes,
             signing_algorithm: format!("{:?}", self.keys().active().algorithm()),
             auth_methods: self.spec().auth_methods,

@@ -16,4 +16,5 @@ mod introspection;
 pub(crate) mod issuance;
 pub(crate) mod keys;
 mod metadata;
+pub(crate) mod site;
 pub(crate) mod urls;

@@ -10,6 +10,7 @@ mod pipeline;
 mod record;
 mod request;
 mod respond;
+pub(crate) mod site;
 mod token;
 mod token_operations;
 

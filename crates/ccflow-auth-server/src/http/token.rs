@@ -9,6 +9,7 @@ use ccflow_protocol::dpop::DPOP_HEADER;
 use super::faults::reshape_token;
 use super::pipeline::post_endpoint;
 use super::respond::json;
+use super::site::site_of;
 use crate::control::journal::Endpoint;
 use crate::domain::auth_server::AuthServer;
 use crate::domain::issuance::DpopRequest;
@@ -27,10 +28,11 @@ pub(super) async fn token(
         .map(|value| value.to_str().unwrap_or("\u{fffd}"))
         .collect();
     // The URL a proof must name, built only when there is a proof (most requests have none).
+    let site = site_of(&server, &request);
     let url = if proofs.is_empty() {
         String::new()
     } else {
-        server.public_url(request.path())
+        site.public_url(request.path())
     };
     let dpop = DpopRequest { proofs, url };
     let mut response = post_endpoint(
@@ -39,7 +41,7 @@ pub(super) async fn token(
         payload,
         Endpoint::Token,
         |server, content_type, authorization, body| {
-            server.token(content_type, authorization, body, &dpop)
+            server.token(&site, content_type, authorization, body, &dpop)
         },
         |response, fault| match fault {
             Some(fault) if fault.reshapes_token() => match serde_json::to_value(&response) {

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::pipeline::post_endpoint;
 use super::respond::{JSON, builder, json};
+use super::site::site_of;
 use crate::control::journal::Endpoint;
 use crate::domain::auth_server::AuthServer;
 
@@ -18,7 +19,14 @@ pub(super) async fn introspect(
         &request,
         payload,
         Endpoint::Introspection,
-        AuthServer::introspect,
+        |server, content_type, authorization, body| {
+            server.introspect(
+                &site_of(server, &request),
+                content_type,
+                authorization,
+                body,
+            )
+        },
         |response, _| json(&server, StatusCode::OK, true, JSON, &response),
     )
     .await
@@ -34,7 +42,14 @@ pub(super) async fn revoke(
         &request,
         payload,
         Endpoint::Revocation,
-        AuthServer::revoke,
+        |server, content_type, authorization, body| {
+            server.revoke(
+                &site_of(server, &request),
+                content_type,
+                authorization,
+                body,
+            )
+        },
         |(), _| {
             // RFC 7009 §2.2: 200 with an empty body.
             builder(&server, StatusCode::OK, true).finish()

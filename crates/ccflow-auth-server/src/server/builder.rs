@@ -109,6 +109,17 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Name the issuer after each request instead of one fixed URL: a request that reached the
+    /// server as `http://auth:8080` gets tokens with `iss` `http://auth:8080` (plus the
+    /// profile's issuer path) and discovery URLs under it, read from `Forwarded` (RFC 7239),
+    /// `X-Forwarded-Proto`/`X-Forwarded-Host`, then `Host`. Each name is its own issuer:
+    /// introspection and token exchange accept only tokens whose `iss` is the one the request
+    /// reached. Off by default; cannot be combined with [`issuer`](Self::issuer).
+    pub fn issuer_from_request(mut self, on: bool) -> Self {
+        self.settings.issuer_from_request = on;
+        self
+    }
+
     /// A clock of your own for issuance and checks (e.g. a `ManualClock` shared with the code
     /// under test). The admin API's `/_ccflow/clock` then answers 409: control it yourself.
     /// Default: a [`VirtualClock`] the server and its admin API control.

@@ -28,6 +28,13 @@ fn validate(mut settings: Settings) -> Result<Prepared, StartError> {
     ccflow_protocol::jwt::install_provider();
     if let Some(issuer) = &settings.issuer {
         validate_issuer(issuer)?;
+        if settings.issuer_from_request {
+            return Err(ConfigError::field(
+                "issuer_from_request",
+                "cannot be combined with a fixed `issuer`: choose one (docs/docker.md, \"The issuer\")",
+            )
+            .into());
+        }
     }
     if settings.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
         return Err(ConfigError::field("token_ttl_secs", "must be at least 1").into());

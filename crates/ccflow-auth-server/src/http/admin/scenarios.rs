@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -122,7 +122,11 @@ pub(super) async fn delete_scenario(
 }
 
 /// `POST /_ccflow/mint`: a token from the bad-token factory (`MintSpec` as JSON).
-pub(super) async fn post_mint(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
+pub(super) async fn post_mint(
+    server: web::Data<AuthServer>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let spec: ccflow_protocol::MintSpec =
         match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
             Ok(spec) => spec,
@@ -134,7 +138,7 @@ pub(super) async fn post_mint(server: web::Data<AuthServer>, body: web::Bytes) -
                 );
             }
         };
-    match server.mint_spec(&spec) {
+    match server.mint_spec_at(&crate::http::site::site_of(&server, &request), &spec) {
         Ok(token) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(TokenBody { token }),
