@@ -16,7 +16,7 @@ pub(crate) struct Probe {
     pub(crate) client_id: Option<String>,
     pub(crate) grant_type: Option<String>,
     /// For the journal: the authentication method the request used.
-    pub(crate) auth_method: Option<&'static str>,
+    pub(crate) auth_method: Option<ccflow_protocol::AuthMethod>,
     /// For the journal: the parameters, secrets redacted.
     pub(crate) params: Vec<(String, String)>,
 }

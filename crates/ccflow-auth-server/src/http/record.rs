@@ -14,7 +14,7 @@ pub(super) struct Outcome {
     endpoint: Endpoint,
     client_id: Option<ClientId>,
     error: Option<ErrorCode>,
-    auth_method: Option<&'static str>,
+    auth_method: Option<ccflow_protocol::AuthMethod>,
     params: Vec<(String, String)>,
 }
 
@@ -72,7 +72,7 @@ pub(super) fn finish(
         status,
         error: outcome.error,
         latency_us,
-        auth_method: outcome.auth_method.map(str::to_owned),
+        auth_method: outcome.auth_method.map(|method| method.as_str().to_owned()),
         params: outcome.params,
     });
     response
