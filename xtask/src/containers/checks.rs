@@ -385,49 +385,20 @@ fn config_toml(prefix: &str) -> Result<String> {
 /// network expects it and discovers keys there; the host fetches a token through the
 /// published port and calls the API.
 fn network_issuer(prefix: &str) -> Result<String> {
-    let network = Network::create(&format!("{prefix}-net-a"))?;
-    let auth_port = free_port()?;
-    let api_port = free_port()?;
-    let auth = Container::run(
-        &format!("{prefix}-a-auth"),
-        &strings(&[
-            "--network",
-            &network.name,
-            "--network-alias",
-            "auth",
-            "-p",
-            &format!("127.0.0.1:{auth_port}:8080"),
-            "-e",
-            "CCFLOW_ISSUER=http://auth:8080",
-            &image("ccflow-auth-server"),
-        ]),
-    )?;
-    auth.wait_healthy(HEALTHY_WITHIN)?;
-    let api = Container::run(
-        &format!("{prefix}-a-api"),
-        &strings(&[
-            "--network",
-            &network.name,
-            "-p",
-            &format!("127.0.0.1:{api_port}:8081"),
-            "-e",
+    let pair = auth_and_api(
+        &format!("{prefix}-a"),
+        &["CCFLOW_ISSUER=http://auth:8080"],
+        &[
             "CCFLOW_RESOURCE_ISSUER=http://auth:8080",
-            "-e",
             "CCFLOW_RESOURCE_AUDIENCE=demo-api",
-            &image("ccflow-resource-api"),
-        ]),
+        ],
     )?;
-    api.wait_healthy(HEALTHY_WITHIN)?;
-    let token = access_token(
-        &format!("http://127.0.0.1:{auth_port}"),
-        "demo-client",
-        "demo-secret",
-    )?;
+    let token = access_token(&pair.auth_base, "demo-client", "demo-secret")?;
     ensure!(
         jwt_part(&token, 1)?["iss"] == "http://auth:8080",
         "the token's iss is not the network name"
     );
-    let whoami = format!("http://127.0.0.1:{api_port}/v1/whoami");
+    let whoami = format!("{}/v1/whoami", pair.api_base);
     let answer = get(&whoami, Some(&token))?;
     expect_status(&answer, 200, "whoami with the token")?;
     ensure!(
@@ -436,11 +407,64 @@ fn network_issuer(prefix: &str) -> Result<String> {
         answer.body
     );
     expect_status(&get(&whoami, None)?, 401, "whoami without a token")?;
-    let stopped = graceful_stop(&api)?;
-    drop(auth);
+    let stopped = graceful_stop(&pair.api)?;
     Ok(format!(
         "iss http://auth:8080, whoami 200 with the token, 401 without; API {stopped}"
     ))
+}
+
+/// The auth server (network alias `auth`) and the resource API in a fresh network, each
+/// published on a free loopback port of the host and healthy. Dropped API first, network last.
+struct AuthAndApi {
+    api: Container,
+    _auth: Container,
+    _network: Network,
+    /// The auth server as the host reaches it.
+    auth_base: String,
+    /// The API as the host reaches it.
+    api_base: String,
+}
+
+/// Starts an [`AuthAndApi`] named after `prefix`, with `KEY=VALUE` environments.
+fn auth_and_api(prefix: &str, auth_env: &[&str], api_env: &[&str]) -> Result<AuthAndApi> {
+    let network = Network::create(&format!("{prefix}-net"))?;
+    let env = |pairs: &[&str]| -> Vec<String> {
+        pairs
+            .iter()
+            .flat_map(|pair| ["-e".to_owned(), (*pair).to_owned()])
+            .collect()
+    };
+    let auth_port = free_port()?;
+    let mut args = strings(&[
+        "--network",
+        &network.name,
+        "--network-alias",
+        "auth",
+        "-p",
+        &format!("127.0.0.1:{auth_port}:8080"),
+    ]);
+    args.extend(env(auth_env));
+    args.push(image("ccflow-auth-server"));
+    let auth = Container::run(&format!("{prefix}-auth"), &args)?;
+    auth.wait_healthy(HEALTHY_WITHIN)?;
+    let api_port = free_port()?;
+    let mut args = strings(&[
+        "--network",
+        &network.name,
+        "-p",
+        &format!("127.0.0.1:{api_port}:8081"),
+    ]);
+    args.extend(env(api_env));
+    args.push(image("ccflow-resource-api"));
+    let api = Container::run(&format!("{prefix}-api"), &args)?;
+    api.wait_healthy(HEALTHY_WITHIN)?;
+    Ok(AuthAndApi {
+        api,
+        _auth: auth,
+        _network: network,
+        auth_base: format!("http://127.0.0.1:{auth_port}"),
+        api_base: format!("http://127.0.0.1:{api_port}"),
+    })
 }
 
 /// The host's view: the issuer is the published URL (what a test on the host, and the token's
@@ -540,40 +564,15 @@ fn host_issuer(prefix: &str) -> Result<String> {
 /// with `X-Forwarded-Host: auth:8080` (what a proxy in front would send) names the network
 /// name and is accepted.
 fn request_issuer(prefix: &str) -> Result<String> {
-    let network = Network::create(&format!("{prefix}-net-r"))?;
-    let auth_port = free_port()?;
-    let api_port = free_port()?;
-    let base = format!("http://127.0.0.1:{auth_port}");
-    let auth = Container::run(
-        &format!("{prefix}-r-auth"),
-        &strings(&[
-            "--network",
-            &network.name,
-            "--network-alias",
-            "auth",
-            "-p",
-            &format!("127.0.0.1:{auth_port}:8080"),
-            "-e",
-            "CCFLOW_ISSUER_FROM_REQUEST=true",
-            &image("ccflow-auth-server"),
-        ]),
-    )?;
-    auth.wait_healthy(HEALTHY_WITHIN)?;
-    let api = Container::run(
-        &format!("{prefix}-r-api"),
-        &strings(&[
-            "--network",
-            &network.name,
-            "-p",
-            &format!("127.0.0.1:{api_port}:8081"),
-            "-e",
+    let pair = auth_and_api(
+        &format!("{prefix}-r"),
+        &["CCFLOW_ISSUER_FROM_REQUEST=true"],
+        &[
             "CCFLOW_RESOURCE_ISSUER=http://auth:8080",
-            "-e",
             "CCFLOW_RESOURCE_AUDIENCE=demo-api",
-            &image("ccflow-resource-api"),
-        ]),
+        ],
     )?;
-    api.wait_healthy(HEALTHY_WITHIN)?;
+    let base = &pair.auth_base;
     let discovery = get(
         &format!("{base}/.well-known/oauth-authorization-server"),
         None,
@@ -583,8 +582,8 @@ fn request_issuer(prefix: &str) -> Result<String> {
         "discovery from the host names {}",
         discovery.body
     );
-    let whoami = format!("http://127.0.0.1:{api_port}/v1/whoami");
-    let host_token = access_token(&base, "demo-client", "demo-secret")?;
+    let whoami = format!("{}/v1/whoami", pair.api_base);
+    let host_token = access_token(base, "demo-client", "demo-secret")?;
     ensure!(
         jwt_part(&host_token, 1)?["iss"] == base.as_str(),
         "a token fetched as {base} does not name it"
@@ -595,7 +594,7 @@ fn request_issuer(prefix: &str) -> Result<String> {
         "whoami with the host-named token",
     )?;
     let forwarded = access_token_with_headers(
-        &base,
+        base,
         "demo-client",
         "demo-secret",
         &[("x-forwarded-host", "auth:8080")],
@@ -609,8 +608,6 @@ fn request_issuer(prefix: &str) -> Result<String> {
         200,
         "whoami with the network-named token",
     )?;
-    drop(api);
-    drop(auth);
     Ok(format!(
         "API ready on http://auth:8080's discovery; iss {base} from the host → 401, iss http://auth:8080 with X-Forwarded-Host → 200"
     ))
