@@ -6,7 +6,10 @@ mod common;
 use std::time::Duration;
 
 use ccflow_auth_server::{Client, MockAuthServer, SigningKey, VirtualClock};
-use common::{ADMIN_GET, AdminCase, basic, check_admin, fixture, form, http, post_form};
+use common::{
+    ADMIN_GET, AdminCase, basic, check_admin, claims_of, fixture, form, get_json, http, post_form,
+    token,
+};
 use serde_json::{Value, json};
 
 async fn server() -> MockAuthServer {
@@ -20,30 +23,10 @@ async fn server() -> MockAuthServer {
 }
 
 async fn token_iat(server: &MockAuthServer) -> i64 {
-    let body: Value = post_form(
-        &server.token_url(),
-        Some(&basic("svc", "secret")),
-        form(&[("grant_type", "client_credentials")]),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let payload = body["access_token"]
-        .as_str()
+    let body = token(server, "svc", "secret", &[]).await;
+    claims_of(body["access_token"].as_str().unwrap())["iat"]
+        .as_i64()
         .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    use base64::Engine as _;
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims["iat"].as_i64().unwrap()
 }
 
 async fn clock_command(server: &MockAuthServer, command: Value) -> (u16, Value) {
@@ -79,14 +62,7 @@ async fn the_clock_is_controlled_over_http_and_drives_issuance() {
     assert_eq!(resumed["frozen"], false);
     let (_, reset) = clock_command(&server, json!({"reset": true})).await;
     assert!(reset["offset_secs"].as_f64().unwrap().abs() < 5.0);
-    let current: Value = http()
-        .get(format!("{}/_ccflow/clock", server.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: Value = get_json(format!("{}/_ccflow/clock", server.uri())).await;
     assert_eq!(current["frozen"], false);
 }
 
@@ -94,14 +70,7 @@ async fn the_clock_is_controlled_over_http_and_drives_issuance() {
 async fn bad_clock_commands_are_400_and_change_nothing() {
     let server = server().await;
     clock_command(&server, json!({"freeze": true})).await;
-    let before: Value = http()
-        .get(format!("{}/_ccflow/clock", server.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let before: Value = get_json(format!("{}/_ccflow/clock", server.uri())).await;
     for command in [
         json!({}),
         json!({"advance_secs": -5}),
@@ -114,14 +83,7 @@ async fn bad_clock_commands_are_400_and_change_nothing() {
         assert_eq!(status, 400, "{command}: {body}");
         assert_eq!(body["error"], "invalid_request");
     }
-    let after: Value = http()
-        .get(format!("{}/_ccflow/clock", server.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = get_json(format!("{}/_ccflow/clock", server.uri())).await;
     // A frozen clock's offset from the wall clock grows; its time and state do not change.
     assert_eq!(
         (&before["now"], &before["frozen"]),
@@ -224,14 +186,7 @@ async fn the_journal_is_queried_and_reset_over_http() {
 #[tokio::test]
 async fn the_keys_are_listed_with_public_parts_only() {
     let server = server().await;
-    let body: Value = http()
-        .get(format!("{}/_ccflow/keys", server.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = get_json(format!("{}/_ccflow/keys", server.uri())).await;
     let keys = body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["state"], "active");
@@ -342,14 +297,7 @@ async fn the_journal_keeps_only_its_capacity() {
 #[tokio::test]
 async fn every_route_in_the_openapi_document_is_served() {
     let server = server().await;
-    let document: Value = http()
-        .get(format!("{}/_ccflow/openapi.json", server.uri()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = get_json(format!("{}/_ccflow/openapi.json", server.uri())).await;
     assert_eq!(
         document,
         serde_json::from_str::<Value>(ccflow_auth_server::ADMIN_OPENAPI).unwrap()

@@ -8,7 +8,7 @@ use ccflow_auth_server::protocol::ErrorCode;
 use ccflow_auth_server::{
     Client, Endpoint, Fault, MockAuthServer, MockAuthServerBuilder, SigningKey,
 };
-use common::{basic, fixture, form, http, post_form};
+use common::{basic, fixture, form, get_json, http, introspect, post_form};
 use serde_json::{Value, json};
 
 async fn server() -> MockAuthServer {
@@ -250,14 +250,7 @@ async fn a_token_signed_by_an_unknown_key_is_not_verifiable() {
     let body = ok_body(token_request(&server, "svc", "secret").await).await;
     let token = body["access_token"].as_str().unwrap();
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let jwks: Value = http()
-        .get(server.jwks_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = get_json(server.jwks_url()).await;
     assert!(
         jwks["keys"]
             .as_array()
@@ -265,15 +258,7 @@ async fn a_token_signed_by_an_unknown_key_is_not_verifiable() {
             .iter()
             .all(|key| key["kid"] != kid.as_str())
     );
-    let introspection: Value = post_form(
-        &server.introspection_url().unwrap(),
-        Some(&basic("svc", "secret")),
-        form(&[("token", token)]),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let introspection = introspect(&server, "svc", "secret", token).await;
     assert_eq!(introspection, json!({"active": false}));
 }
 
@@ -333,7 +318,7 @@ async fn scenarios_are_managed_over_http_with_hit_counts() {
             .as_u16(),
     ];
     assert_eq!(statuses, [200, 429, 200, 429]);
-    let listed: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let listed: Value = get_json(&url).await;
     assert_eq!(listed["scenarios"][0]["hits"], 2);
     assert_eq!(listed["scenarios"][0]["seen"], 4);
     assert_eq!(listed["scenarios"][1]["hits"], 0);
@@ -357,7 +342,7 @@ async fn scenarios_are_managed_over_http_with_hit_counts() {
         404
     );
     assert_eq!(http().delete(&url).send().await.unwrap().status(), 204);
-    let empty: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let empty: Value = get_json(&url).await;
     assert_eq!(empty["scenarios"], json!([]));
     ok_body(token_request(&server, "svc", "secret").await).await;
 }
@@ -445,7 +430,7 @@ async fn a_scenario_with_a_time_window_follows_the_server_clock() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let listed: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+    let listed: Value = get_json(&url).await;
     assert_eq!(
         listed["scenarios"][0]["scenario"]["for_secs"], 5,
         "{listed}"

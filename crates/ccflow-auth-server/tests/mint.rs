@@ -4,7 +4,7 @@
 mod common;
 
 use ccflow_auth_server::{Client, Defect, MockAuthServer, SigningKey};
-use common::{basic, fixture, form, http, post_form};
+use common::{fixture, http, introspect, json_of};
 use serde_json::{Value, json};
 
 async fn server() -> MockAuthServer {
@@ -17,16 +17,7 @@ async fn server() -> MockAuthServer {
 }
 
 async fn active(server: &MockAuthServer, token: &str) -> bool {
-    let body: Value = post_form(
-        &server.introspection_url().unwrap(),
-        Some(&basic("svc", "secret")),
-        form(&[("token", token)]),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    body["active"] == true
+    introspect(server, "svc", "secret", token).await["active"] == true
 }
 
 fn parts(token: &str) -> (Value, Value, String) {
@@ -146,25 +137,14 @@ async fn claims_and_headers_can_be_set_or_removed() {
 async fn tokens_are_minted_over_http() {
     let server = server().await;
     let url = format!("{}/_ccflow/mint", server.uri());
-    let good: Value = http()
-        .post(&url)
-        .json(&json!({"client_id": "svc"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let good: Value = json_of(http().post(&url).json(&json!({"client_id": "svc"}))).await;
     assert!(active(&server, good["token"].as_str().unwrap()).await);
-    let expired: Value = http()
-        .post(&url)
-        .json(&json!({"client_id": "svc", "defect": "expired"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expired: Value = json_of(
+        http()
+            .post(&url)
+            .json(&json!({"client_id": "svc", "defect": "expired"})),
+    )
+    .await;
     assert!(!active(&server, expired["token"].as_str().unwrap()).await);
     let bad = http()
         .post(&url)

@@ -6,20 +6,14 @@ mod common;
 use std::time::Duration;
 
 use ccflow_auth_server::{Client, KeyState, MockAuthServer, SigningKey, VirtualClock};
-use common::{basic, fixture, form, http, post_form};
+use common::{fixture, get_json, http, introspect, json_of};
 use serde_json::{Value, json};
 
 async fn token(server: &MockAuthServer) -> String {
-    let body: Value = post_form(
-        &server.token_url(),
-        Some(&basic("svc", "secret")),
-        form(&[("grant_type", "client_credentials")]),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
+    common::token(server, "svc", "secret", &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn kid_of(token: &str) -> String {
@@ -27,14 +21,7 @@ fn kid_of(token: &str) -> String {
 }
 
 async fn jwks_kids(server: &MockAuthServer) -> Vec<String> {
-    let jwks: Value = http()
-        .get(server.jwks_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = get_json(server.jwks_url()).await;
     jwks["keys"]
         .as_array()
         .unwrap()
@@ -44,16 +31,7 @@ async fn jwks_kids(server: &MockAuthServer) -> Vec<String> {
 }
 
 async fn active(server: &MockAuthServer, token: &str) -> bool {
-    let body: Value = post_form(
-        &server.introspection_url().unwrap(),
-        Some(&basic("svc", "secret")),
-        form(&[("token", token)]),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    body["active"] == true
+    introspect(server, "svc", "secret", token).await["active"] == true
 }
 
 #[tokio::test]
@@ -146,22 +124,9 @@ async fn seeded_servers_rotate_to_the_same_keys_over_http() {
             .await
             .unwrap();
         let first = server.app().keys().active().kid().to_owned();
-        let rotated: Value = http()
-            .post(format!("{}/_ccflow/keys/rotate", server.uri()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let listed: Value = http()
-            .get(format!("{}/_ccflow/keys", server.uri()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let rotated: Value =
+            json_of(http().post(format!("{}/_ccflow/keys/rotate", server.uri()))).await;
+        let listed: Value = get_json(format!("{}/_ccflow/keys", server.uri())).await;
         assert_eq!(rotated["keys"], listed["keys"]);
         let states: Vec<&str> = listed["keys"]
             .as_array()

@@ -234,3 +234,39 @@ pub async fn check_admin(server: &MockAuthServer, case: &AdminCase) {
         );
     }
 }
+
+/// The JSON body of a `GET url` (any status).
+pub async fn get_json(url: impl reqwest::IntoUrl) -> Value {
+    json_of(http().get(url)).await
+}
+
+/// Sends `request` and returns its JSON body (any status).
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
+/// The server's introspection answer (RFC 7662) for `token`, asked as `id`/`secret` with Basic.
+pub async fn introspect(server: &MockAuthServer, id: &str, secret: &str, token: &str) -> Value {
+    post_form(
+        &server
+            .introspection_url()
+            .expect("the profile serves introspection"),
+        Some(&basic(id, secret)),
+        form(&[("token", token)]),
+    )
+    .await
+    .json()
+    .await
+    .expect("a JSON body")
+}
+
+/// A JWT's claims, decoded without verification.
+pub fn claims_of(token: &str) -> Value {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).expect("a JWT")
+}
