@@ -228,6 +228,7 @@ async function main() {
       await page.waitForSelector('#journal-chart svg rect.ok');
       await page.waitForSelector('#journal-chart svg rect.refused');
       await page.fill('#filter-client', '');
+      await page.locator('#filter-client').blur();
       await shot(page, 'journal');
     });
 
