@@ -1,7 +1,8 @@
 //! The admin API's one access check, as middleware on the `/_ccflow` scope and the console:
 //! the admin API may be off, need the admin token, or answer loopback peers only; calls a
 //! browser could be tricked into sending must name this server's `Host`, and state-changing
-//! calls from another `Origin` are refused. Every call is logged, allowed or not.
+//! calls from another `Origin` are refused. Every call is logged, allowed or not (allowed reads
+//! at debug level).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -64,14 +65,28 @@ fn authorize(server: &AuthServer, request: &HttpRequest) -> Result<(), HttpRespo
         }
         same_origin(request)
     });
-    tracing::info!(
-        target: "ccflow_auth_server::admin",
-        method = %request.method(),
-        path = request.path(),
-        peer = ?peer,
-        allowed = outcome.is_ok(),
-        "admin call"
-    );
+    // Reads that were allowed at debug: the console reads several times a second and would
+    // bury everything else; state changes and refusals stay at info.
+    let read = matches!(*request.method(), Method::GET | Method::HEAD);
+    if outcome.is_ok() && read {
+        tracing::debug!(
+            target: "ccflow_auth_server::admin",
+            method = %request.method(),
+            path = request.path(),
+            peer = ?peer,
+            allowed = true,
+            "admin call"
+        );
+    } else {
+        tracing::info!(
+            target: "ccflow_auth_server::admin",
+            method = %request.method(),
+            path = request.path(),
+            peer = ?peer,
+            allowed = outcome.is_ok(),
+            "admin call"
+        );
+    }
     outcome
 }
 
