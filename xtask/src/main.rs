@@ -1,6 +1,7 @@
 //! `cargo xtask`: workspace automation. Orchestration only, never product logic.
 
 mod bench;
+mod console;
 mod containers;
 mod e2e;
 mod embed_build;
@@ -43,6 +44,7 @@ enum Command {
     /// Build the images, then test them with a real Docker daemon: health, token, JWKS, admin
     /// token, CCFLOW_CONFIG_TOML, issuers, SIGTERM, docs/docker.md, the Python example
     Containers(containers::Options),
+    Console(console::Options),
     /// fmt --check, clippy -D warnings, cargo test --workspace, then the e2e run: CI's core,
     /// not all of .ci/run
     #[command(long_about = CI_HELP)]
@@ -66,7 +68,10 @@ CI itself runs .ci/run, which does more than this command:
   - between fmt and clippy it runs .ci/supply-chain: cargo-deny on licenses, bans and sources,
     and on advisories when the RustSec database can be fetched (installing a pinned cargo-deny
     into target/tools on first use);
-  - after the e2e run it runs `cargo xtask bench --quick` and `cargo xtask soak --seconds 15`
+  - after the e2e run, .ci/browser installs chromium, nodejs and npm when missing and
+    `cargo xtask console` drives the browser console in headless Chromium (where they cannot
+    be had, the step fails under CI=true and is skipped, saying so, elsewhere);
+  - then it runs `cargo xtask bench --quick` and `cargo xtask soak --seconds 15`
     (release builds);
   - last, .ci/docker installs and starts a Docker daemon when it can, then `cargo xtask image`
     and `cargo xtask containers --no-build` test the container images; where no daemon can
@@ -93,6 +98,7 @@ fn main() -> ExitCode {
         Some(Command::EmbedBuild(options)) => embed_build::run(&root(), &options),
         Some(Command::Image(options)) => image::run(&root(), &options),
         Some(Command::Containers(options)) => containers::run(&root(), &options),
+        Some(Command::Console(options)) => console::run(&root(), &options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,6 +177,7 @@ mod tests {
             &["xtask", "embed-build", "--help"],
             &["xtask", "image", "--help"],
             &["xtask", "containers", "--help"],
+            &["xtask", "console", "--help"],
             &["xtask", "ci", "--help"],
             &["xtask", "help", "e2e"],
         ] {

@@ -63,6 +63,7 @@ impl AuthServer {
                 "admin openapi:  {}",
                 self.url("/_ccflow/openapi.json")
             );
+            let _ = writeln!(text, "admin console:  {}", self.url("/_ccflow/console"));
         }
         let _ = writeln!(text, "clients:");
         let mut example = None;

@@ -101,6 +101,9 @@ struct FileConfig {
     admin_token: Option<String>,
     /// Serve the /_ccflow admin API (default true).
     admin: Option<bool>,
+    /// More `Host` names the /_ccflow admin API and console answer to.
+    #[serde(default)]
+    admin_hosts: Vec<String>,
     /// SLB audiences requestable besides client ids.
     #[serde(default)]
     service_audiences: Vec<String>,
@@ -318,6 +321,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     if let Some(enabled) = file.admin {
         settings.admin.enabled = enabled;
     }
+    settings.admin.hosts.extend(file.admin_hosts);
     if let Some(dpop) = file.dpop {
         dpop.validate()
             .map_err(|why| ConfigError::field("dpop", why))?;
@@ -544,6 +548,17 @@ mod tests {
         let loaded = parse(example, &fixtures).unwrap_or_else(|e| panic!("{e}"));
         let app = builder(loaded).into_app("http://localhost").unwrap();
         assert_eq!(app.registry().iter().count(), 3);
+    }
+
+    #[test]
+    fn admin_hosts_are_read_as_given() {
+        let loaded = parse(
+            r#"admin_hosts = ["auth", "ccflow.test:8080"]"#,
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(loaded.admin.hosts, ["auth", "ccflow.test:8080"]);
+        check_error("admin_hosts = \"auth\"", "(line 1)", "");
     }
 
     #[test]

@@ -59,6 +59,10 @@ struct Cli {
     /// Require this bearer token on the /_ccflow admin API (then reachable from any peer).
     #[arg(long, env = "CCFLOW_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// Another Host name the /_ccflow admin API and console answer to, besides the loopback
+    /// names, the bound address and the issuer's host (repeatable; comma-separated in the env).
+    #[arg(long = "admin-host", env = "CCFLOW_ADMIN_HOSTS", value_delimiter = ',')]
+    admin_hosts: Vec<String>,
     /// Do not serve the /_ccflow admin API at all.
     #[arg(long)]
     no_admin: bool,
@@ -153,6 +157,9 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if let Some(token) = cli.admin_token {
         builder = builder.admin_token(token);
+    }
+    for name in cli.admin_hosts {
+        builder = builder.admin_host(name);
     }
     if cli.no_admin {
         builder = builder.admin(false);

@@ -23,6 +23,9 @@ pub(crate) struct AdminSettings {
     pub(crate) enabled: bool,
     /// When set, required as a bearer token (and then non-loopback peers are allowed).
     pub(crate) token: Option<ClientSecret>,
+    /// Host names the admin API and console answer to besides the loopback names, the address
+    /// a connection arrived on and the issuer's host (DNS-rebinding protection, `http::admin`).
+    pub(crate) hosts: Vec<String>,
 }
 
 impl Default for AdminSettings {
@@ -30,6 +33,7 @@ impl Default for AdminSettings {
         Self {
             enabled: true,
             token: None,
+            hosts: Vec::new(),
         }
     }
 }

@@ -373,6 +373,7 @@ fn every_profile_prints_a_curl_that_gets_a_token() {
                 "scopes: [demo.read demo.write items:read items:write]  audiences: [demo-api]",
                 "admin api:",
                 "admin openapi:",
+                "admin console:  http://127.0.0.1:",
             ],
         ),
         (

@@ -57,9 +57,36 @@ async fn request_logs_carry_the_outcome_but_no_secret_or_token() {
         form(&[("token", &access_token)]),
     )
     .await;
+    // Admin calls: allowed reads at debug (the console polls), state changes and refusals at
+    // info.
+    let admin = common::http();
+    let admin_url = |path: &str| format!("{}/_ccflow{path}", server.uri());
+    admin.get(admin_url("/keys")).send().await.unwrap();
+    admin.delete(admin_url("/requests")).send().await.unwrap();
+    admin
+        .get(admin_url("/keys"))
+        .header("host", "rebind.example")
+        .send()
+        .await
+        .unwrap();
     drop(server);
 
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let admin_lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("admin call"))
+        .collect();
+    assert_eq!(admin_lines.len(), 3, "one line per admin call:\n{logs}");
+    for (line, level, allowed) in [
+        (admin_lines[0], "DEBUG", "allowed=true"),
+        (admin_lines[1], " INFO", "allowed=true"),
+        (admin_lines[2], " INFO", "allowed=false"),
+    ] {
+        assert!(
+            line.contains(level) && line.contains(allowed),
+            "{level} {allowed}: {line}"
+        );
+    }
     let request_lines: Vec<&str> = logs
         .lines()
         .filter(|line| line.contains("ccflow_auth_server::request"))

@@ -2,6 +2,7 @@
 //! rendering, per-request logs and journal; the `/_ccflow` admin API under `admin`.
 
 pub(crate) mod admin;
+pub(crate) mod console;
 mod documents;
 mod fallback;
 mod faults;
@@ -50,6 +51,7 @@ pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
         // Before the admin scope, which would otherwise take `/_ccflow/health/…`.
         health::configure(config);
         if admin {
+            console::configure(config);
             admin::configure(config);
         }
         for path in &routes.token {

@@ -196,6 +196,16 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Another host name the `/_ccflow` admin API and console answer to. By default they answer
+    /// only requests whose `Host` is a loopback name (`localhost`, `127.0.0.1`, `[::1]`), the
+    /// address the connection arrived on, or the issuer's host: a page on another site whose
+    /// name resolves to this server (DNS rebinding) is refused. Requests carrying the admin
+    /// token as a bearer token are not checked (no page can send it without knowing it).
+    pub fn admin_host(mut self, name: impl Into<String>) -> Self {
+        self.settings.admin.hosts.push(name.into());
+        self
+    }
+
     /// Serves the `/_ccflow` admin API or not (default: served, loopback only).
     pub fn admin(mut self, enabled: bool) -> Self {
         self.settings.admin.enabled = enabled;

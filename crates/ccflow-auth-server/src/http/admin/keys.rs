@@ -20,7 +20,7 @@ pub(super) async fn get_keys(server: web::Data<AuthServer>) -> HttpResponse {
 /// The key ring as the admin API shows it. Members are in alphabetical order, as the untyped
 /// JSON objects this replaced wrote them.
 #[derive(Serialize)]
-struct KeysBody {
+pub(super) struct KeysBody {
     /// The new signing key's `kid`, in the answer to a rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
     active: Option<String>,
@@ -39,7 +39,7 @@ struct KeyBody {
     state: &'static str,
 }
 
-fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody {
+pub(super) fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody {
     let keys = server
         .keys()
         .entries()

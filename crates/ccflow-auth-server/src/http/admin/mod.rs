@@ -7,6 +7,8 @@ mod clients;
 mod clock;
 mod dpop;
 mod guard;
+mod inspect;
+mod key_ring;
 mod keys;
 mod requests;
 mod respond;
@@ -19,6 +21,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 
+pub(crate) use guard::{CONSOLE_PATH, guard};
 use respond::admin_error;
 
 /// The admin API's path prefix.
@@ -29,13 +32,16 @@ pub const ADMIN_OPENAPI: &str = include_str!("../../admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
-pub(crate) const ROUTES: [(&str, &str); 19] = [
+pub(crate) const ROUTES: [(&str, &str); 23] = [
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/requests"),
     ("DELETE", "/requests"),
     ("GET", "/keys"),
     ("POST", "/keys/rotate"),
+    ("POST", "/keys/stage"),
+    ("POST", "/keys/{kid}/activate"),
+    ("POST", "/keys/{kid}/retire"),
     ("GET", "/scenarios"),
     ("POST", "/scenarios"),
     ("DELETE", "/scenarios"),
@@ -49,6 +55,7 @@ pub(crate) const ROUTES: [(&str, &str); 19] = [
     ("GET", "/dpop"),
     ("PUT", "/dpop"),
     ("POST", "/dpop/proof"),
+    ("POST", "/tokens/inspect"),
 ];
 
 /// Mounts the admin API: every route behind the one access guard (a call that gets past it is
@@ -69,6 +76,13 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             )
             .service(web::resource("/keys").route(web::get().to(keys::get_keys)))
             .service(web::resource("/keys/rotate").route(web::post().to(keys::rotate_keys)))
+            .service(web::resource("/keys/stage").route(web::post().to(key_ring::stage_key)))
+            .service(
+                web::resource("/keys/{kid}/activate").route(web::post().to(key_ring::activate_key)),
+            )
+            .service(
+                web::resource("/keys/{kid}/retire").route(web::post().to(key_ring::retire_key)),
+            )
             .service(
                 web::resource("/scenarios")
                     .route(web::get().to(scenarios::get_scenarios))
@@ -97,6 +111,7 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::put().to(dpop::put_dpop)),
             )
             .service(web::resource("/dpop/proof").route(web::post().to(dpop::post_proof)))
+            .service(web::resource("/tokens/inspect").route(web::post().to(inspect::post_inspect)))
             .service(web::resource("/openapi.json").route(web::get().to(openapi)))
             .default_service(web::to(admin_not_found)),
     );
