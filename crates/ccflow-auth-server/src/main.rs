@@ -77,6 +77,30 @@ struct Cli {
     /// (embedded defaults only; a config file's key always wins).
     #[arg(long)]
     fresh_key: bool,
+    /// Serve HTTPS with a throw-away CA made at start-up (its certificate is written to
+    /// --tls-ca-file, printed as `tls ca: PATH`); the certificate names localhost, 127.0.0.1,
+    /// ::1, the bound address, the issuer's host and every --tls-name.
+    #[arg(
+        long,
+        env = "CCFLOW_TLS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        conflicts_with = "tls_cert"
+    )]
+    tls: bool,
+    /// Another DNS name or IP address for the generated certificate (repeatable;
+    /// comma-separated in the env).
+    #[arg(long = "tls-name", env = "CCFLOW_TLS_NAMES", value_delimiter = ',')]
+    tls_names: Vec<String>,
+    /// Where --tls writes the CA certificate [default: ccflow-auth-server-PORT-ca.pem in the
+    /// temporary directory].
+    #[arg(long, env = "CCFLOW_TLS_CA_FILE")]
+    tls_ca_file: Option<std::path::PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, env = "CCFLOW_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CCFLOW_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +191,12 @@ async fn run(cli: Cli) -> ExitCode {
     if cli.throttle {
         builder = builder.enable_auth_throttle();
     }
+    if cli.tls {
+        builder = builder.tls(cli.tls_names.iter().cloned());
+    }
+    if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+        builder = builder.tls_files(cert, key);
+    }
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -181,7 +211,26 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(error) = announce(&server) {
+    let ca_file = match server.tls_ca_pem() {
+        Some(pem) => {
+            let path = cli.tls_ca_file.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!(
+                    "ccflow-auth-server-{}-ca.pem",
+                    server.address().port()
+                ))
+            });
+            if let Err(error) = std::fs::write(&path, pem) {
+                fatal(&format_args!(
+                    "cannot write the TLS CA certificate to {}: {error}",
+                    path.display()
+                ));
+                return ExitCode::FAILURE;
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    if let Err(error) = announce(&server, ca_file.as_deref()) {
         tracing::error!(%error, "cannot write to stdout");
         return ExitCode::FAILURE;
     }
@@ -244,9 +293,13 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
 /// Only the first line is essential: a reader that takes it and closes the pipe (e.g.
 /// `ccflow-auth-server | head -1`, or a harness that stops reading) must not bring the
 /// server down, so a failure to print the summary is logged and otherwise ignored.
-fn announce(server: &MockAuthServer) -> std::io::Result<()> {
+fn announce(server: &MockAuthServer, ca_file: Option<&std::path::Path>) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ccflow-auth-server listening on {}", server.uri())?;
+    if let Some(path) = ca_file {
+        // The second contract line with --tls: the CA certificate clients must trust.
+        writeln!(stdout, "tls ca: {}", path.display())?;
+    }
     stdout.flush()?;
     if let Err(error) = write!(stdout, "{}", server.app().banner()).and_then(|()| stdout.flush()) {
         tracing::warn!(%error, "cannot print the start-up summary; serving anyway");

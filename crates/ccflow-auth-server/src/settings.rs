@@ -69,6 +69,8 @@ pub(crate) struct Settings {
     /// The address to listen on; `None` is [`Settings::DEFAULT_BIND`].
     pub(crate) bind: Option<SocketAddr>,
     pub(crate) workers: usize,
+    /// HTTPS instead of HTTP, and where the certificate comes from.
+    pub(crate) tls: Option<TlsSource>,
     /// The file the settings came from, named in configuration errors.
     pub(crate) config_file: Option<PathBuf>,
 }
@@ -97,6 +99,7 @@ impl Default for Settings {
             idle_throttle: None,
             bind: None,
             workers: 1,
+            tls: None,
             config_file: None,
         }
     }
@@ -137,4 +140,26 @@ pub(crate) struct Prepared {
     pub(crate) keys: KeyRing,
     pub(crate) key_policy: KeyPolicy,
     pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// Where the server's certificate comes from.
+#[cfg_attr(
+    not(feature = "tls"),
+    allow(dead_code, reason = "built only with the `tls` feature")
+)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TlsSource {
+    /// A throw-away CA made at start-up signs a certificate for `localhost`, the loopback
+    /// addresses, the bound address, the issuer's host and `names`.
+    Generated {
+        /// More DNS names or IP addresses the certificate must name (e.g. `auth` in compose).
+        names: Vec<String>,
+    },
+    /// A certificate chain (leaf first) and its private key, PEM files.
+    Files {
+        /// The certificate chain.
+        cert: std::path::PathBuf,
+        /// The private key (PKCS#8, PKCS#1 or SEC1).
+        key: std::path::PathBuf,
+    },
 }

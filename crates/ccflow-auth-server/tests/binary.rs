@@ -29,6 +29,11 @@ fn command(args: &[&str]) -> Command {
         .env_remove("CCFLOW_BIND")
         .env_remove("CCFLOW_ISSUER")
         .env_remove("CCFLOW_ISSUER_FROM_REQUEST")
+        .env_remove("CCFLOW_TLS")
+        .env_remove("CCFLOW_TLS_NAMES")
+        .env_remove("CCFLOW_TLS_CA_FILE")
+        .env_remove("CCFLOW_TLS_CERT")
+        .env_remove("CCFLOW_TLS_KEY")
         .env_remove("CCFLOW_PROFILE")
         .env_remove("CCFLOW_THROTTLE")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -142,6 +147,59 @@ async fn the_issuer_from_request_env_var_names_the_issuer_after_the_host() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn tls_prints_its_ca_and_curl_trusts_it() {
+    let directory = std::env::temp_dir().join(format!("ccflow-binary-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let ca_file = directory.join("ca.pem");
+    let (mut running, first) = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls",
+        "--tls-ca-file",
+        ca_file.to_str().unwrap(),
+    ]);
+    let address = first
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    let mut second = String::new();
+    running
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_line(&mut second)
+        .unwrap();
+    assert_eq!(second.trim_end(), format!("tls ca: {}", ca_file.display()));
+    let curl = |extra: &[&str]| {
+        let mut command = Command::new("curl");
+        command.args(["-s", "-o", "/dev/null", "-w", "%{http_code}"]);
+        command.args(extra);
+        command.args([
+            "-u",
+            "demo-client:demo-secret",
+            "-d",
+            "grant_type=client_credentials",
+            &format!("https://{address}/oauth2/token"),
+        ]);
+        let output = command.output().expect("curl runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        curl(&["--cacert", ca_file.to_str().unwrap()]),
+        (Some(0), "200".to_owned())
+    );
+    // Without the CA curl refuses the certificate (exit 60: peer certificate not verified).
+    assert_eq!(curl(&[]).0, Some(60));
+    let rest = rest_of_output(&mut running);
+    assert!(rest.contains("token endpoint: https://"), "{rest}");
+    std::fs::remove_dir_all(&directory).unwrap();
 }
 
 #[tokio::test]

@@ -304,6 +304,36 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Serve HTTPS: a throw-away certificate authority made at start-up signs a certificate for
+    /// `localhost`, `127.0.0.1`, `::1`, the bound address, the issuer's host and `names`; the
+    /// running server hands out the CA certificate ([`MockAuthServer::tls_ca_pem`]) for clients
+    /// to trust. The base URL and default issuer become `https://…`.
+    #[cfg(feature = "tls")]
+    pub fn tls<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.tls = Some(crate::settings::TlsSource::Generated {
+            names: names.into_iter().map(Into::into).collect(),
+        });
+        self
+    }
+
+    /// Serve HTTPS with a certificate chain (leaf first) and its private key from PEM files.
+    #[cfg(feature = "tls")]
+    pub fn tls_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.settings.tls = Some(crate::settings::TlsSource::Files {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
+    }
+
     /// The address [`start`](Self::start) will bind.
     pub fn bind_address(&self) -> SocketAddr {
         self.settings.bind_address()
@@ -328,14 +358,42 @@ impl MockAuthServerBuilder {
     pub async fn start(self) -> Result<MockAuthServer, StartError> {
         let address = self.settings.bind_address();
         let workers = self.settings.workers;
+        #[cfg(feature = "tls")]
+        let tls_source = self.settings.tls.clone();
+        #[cfg(not(feature = "tls"))]
+        if self.settings.tls.is_some() {
+            return Err(StartError::Start(
+                "TLS needs ccflow-auth-server's `tls` feature".to_owned(),
+            ));
+        }
         let prepared = prepare(self.settings)?;
         let listener =
             TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartError::Bind { address, source })?;
-        let app = build_app(prepared, &default_base_url(address))?;
-        launch(app, listener, address, workers).await
+        #[cfg(feature = "tls")]
+        let tls = match &tls_source {
+            Some(source) => {
+                let issuer_host = prepared
+                    .settings
+                    .issuer
+                    .as_deref()
+                    .and_then(|issuer| url::Url::parse(issuer).ok())
+                    .and_then(|url| url.host_str().map(str::to_owned));
+                Some(super::tls::ServerTls::new(
+                    source,
+                    address,
+                    issuer_host.as_deref(),
+                )?)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<super::running::Tls> = None;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let app = build_app(prepared, &default_base_url(scheme, address))?;
+        launch(app, listener, address, workers, tls).await
     }
 }
 
@@ -344,7 +402,7 @@ impl MockAuthServerBuilder {
 /// reach, so the loopback address of its family stands in: `http://127.0.0.1:8080` is what the
 /// host sees through `docker run -p 8080:8080`, and what `ccflow-resource-api --profile …`
 /// expects. Anything else (a compose network name, another port) needs `--issuer`.
-fn default_base_url(address: SocketAddr) -> String {
+fn default_base_url(scheme: &str, address: SocketAddr) -> String {
     let ip = match address.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
             std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
@@ -354,7 +412,7 @@ fn default_base_url(address: SocketAddr) -> String {
         }
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, address.port()))
+    format!("{scheme}://{}", SocketAddr::new(ip, address.port()))
 }
 
 impl MockAuthServer {
@@ -405,7 +463,11 @@ mod tests {
             ("192.0.2.7:9000", "http://192.0.2.7:9000"),
         ];
         for (bind, expected) in cases {
-            assert_eq!(default_base_url(bind.parse().unwrap()), expected, "{bind}");
+            assert_eq!(
+                default_base_url("http", bind.parse().unwrap()),
+                expected,
+                "{bind}"
+            );
         }
     }
 }

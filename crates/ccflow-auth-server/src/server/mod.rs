@@ -5,6 +5,8 @@ mod builder;
 mod error;
 mod prepare;
 mod running;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use builder::MockAuthServerBuilder;
 pub use error::StartError;

@@ -17,25 +17,50 @@ use crate::domain::auth_server::AuthServer;
 use crate::domain::clients::{Client, ClientError};
 use crate::domain::keys::KeyError;
 
-/// Serves `app` from `listener` on a thread of its own, and returns once it accepts
-/// connections.
+/// What serving HTTPS needs (nothing can be built without the `tls` feature).
+#[cfg(feature = "tls")]
+pub(super) type Tls = super::tls::ServerTls;
+/// What serving HTTPS needs (nothing can be built without the `tls` feature).
+#[cfg(not(feature = "tls"))]
+pub(super) type Tls = std::convert::Infallible;
+
+/// The rustls configuration handed to the server thread.
+#[cfg(feature = "tls")]
+type TlsConfig = std::sync::Arc<rustls::ServerConfig>;
+#[cfg(not(feature = "tls"))]
+type TlsConfig = std::convert::Infallible;
+
+/// Serves `app` from `listener` (over TLS when `tls` is given) on a thread of its own, and
+/// returns once it accepts connections.
 pub(super) async fn launch(
     app: AuthServer,
     listener: TcpListener,
     address: SocketAddr,
     workers: usize,
+    tls: Option<Tls>,
 ) -> Result<MockAuthServer, StartError> {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let thread_app = app.clone();
+    let https = tls.is_some();
+    #[cfg(feature = "tls")]
+    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) = match tls {
+        Some(tls) => (Some(tls.config), tls.ca_pem),
+        None => (None, None),
+    };
+    #[cfg(not(feature = "tls"))]
+    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) =
+        (None, tls.map(|never| match never {}));
     let thread = std::thread::Builder::new()
         .name(format!("ccflow-auth-server-{}", address.port()))
-        .spawn(move || serve(thread_app, listener, workers, ready_tx))
+        .spawn(move || serve(thread_app, listener, workers, tls_config, ready_tx))
         .map_err(|error| StartError::Start(error.to_string()))?;
     match ready_rx.await {
         Ok(Ok(handle)) => Ok(MockAuthServer {
             app,
             expectations: Expectations::default(),
             address,
+            https,
+            tls_ca_pem,
             handle,
             thread: Some(thread),
         }),
@@ -51,6 +76,7 @@ fn serve(
     app: AuthServer,
     listener: TcpListener,
     workers: usize,
+    tls: Option<TlsConfig>,
     ready: tokio::sync::oneshot::Sender<Result<ServerHandle, String>>,
 ) {
     let system = actix_web::rt::System::new();
@@ -63,8 +89,16 @@ fn serve(
         })
         .workers(workers)
         .disable_signals()
-        .shutdown_timeout(5)
-        .listen(listener);
+        .shutdown_timeout(5);
+        let server = match tls {
+            #[cfg(feature = "tls")]
+            Some(config) => {
+                server.listen_rustls_0_23(listener, std::sync::Arc::unwrap_or_clone(config))
+            }
+            #[cfg(not(feature = "tls"))]
+            Some(never) => match never {},
+            None => server.listen(listener),
+        };
         let server = match server {
             Ok(server) => server.run(),
             Err(error) => {
@@ -97,6 +131,10 @@ pub struct MockAuthServer {
     app: AuthServer,
     expectations: Expectations,
     address: SocketAddr,
+    /// Whether it serves HTTPS.
+    https: bool,
+    /// The throw-away CA's certificate when it made its own.
+    tls_ca_pem: Option<String>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -118,7 +156,16 @@ impl MockAuthServer {
 
     /// The base URI, `http://127.0.0.1:PORT`.
     pub fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
+    }
+
+    /// The certificate (PEM) of the throw-away CA that signed this server's HTTPS certificate,
+    /// when it was started with [`tls`](crate::MockAuthServerBuilder::tls): what a client must
+    /// trust, e.g. `reqwest::Certificate::from_pem(server.tls_ca_pem().unwrap().as_bytes())`.
+    /// `None` over plain HTTP or with a certificate from files.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.tls_ca_pem.as_deref()
     }
 
     /// The issuer identifier.

@@ -24,7 +24,7 @@ mod answer;
 use answer::{Json, compare, shown_json};
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 7] = [
+pub(crate) const DOCUMENTS: [&str; 8] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
@@ -32,6 +32,7 @@ pub(crate) const DOCUMENTS: [&str; 7] = [
     "docs/auth-server.md",
     "docs/resource-api.md",
     "docs/dpop.md",
+    "docs/tls.md",
 ];
 
 /// How long one document's whole session may take (it may have to build a binary).
