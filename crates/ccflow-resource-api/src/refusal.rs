@@ -30,7 +30,7 @@ pub(crate) struct ChallengeContext<'a> {
     pub(crate) realm: &'a str,
     /// The route's binding.
     pub(crate) binding: TokenBinding,
-    /// Whether the request came with `Authorization: DPoP` to a route that accepts it.
+    /// Whether the request came with `Authorization: DPoP`.
     pub(crate) dpop_request: bool,
     /// The DPoP algorithms, space-separated.
     pub(crate) algs: &'a str,
@@ -58,7 +58,10 @@ impl Validator {
             &ChallengeContext {
                 realm: self.realm(),
                 binding,
-                dpop_request: scheme == Some(TokenScheme::Dpop) && binding.accepts_dpop(),
+                // Only a route that accepts DPoP gets past "no credentials" with it, so every
+                // other refusal of a DPoP request comes from such a route, even when an outer
+                // route binding let it in.
+                dpop_request: scheme == Some(TokenScheme::Dpop),
                 algs: &self.dpop_state().algs,
                 nonce,
             },
@@ -355,6 +358,29 @@ mod tests {
             503,
             &[],
             None,
+        );
+    }
+
+    /// A DPoP request refused after authentication (a scope policy inside a route binding)
+    /// is answered in the DPoP scheme, whatever the validator's own binding (RFC 9449 §7.1).
+    #[test]
+    fn a_dpop_request_is_answered_in_dpop_whatever_the_validators_binding() {
+        let validator = Validator::builder()
+            .issuer("https://issuer.test")
+            .audience("api")
+            .build()
+            .unwrap();
+        let error = AuthError::InsufficientScope {
+            required: vec!["items:write".to_owned()],
+            description: "the token lacks the scope items:write".to_owned(),
+        };
+        let refusal = validator.refusal(&error, TokenBinding::Bearer, Some(TokenScheme::Dpop));
+        assert_eq!(refusal.status, 403);
+        assert_eq!(
+            challenges(&refusal),
+            [
+                r#"DPoP realm="ccflow", error="insufficient_scope", error_description="the token lacks the scope items:write", scope="items:write", algs="ES256 RS256 PS256 EdDSA""#
+            ]
         );
     }
 }
