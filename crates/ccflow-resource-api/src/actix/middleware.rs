@@ -133,7 +133,7 @@ impl TokenBinding {
     }
 }
 
-/// The three middlewares differ only in their policy; one `Transform` each,
+/// The middlewares differ only in their policy; one `Transform` each,
 /// all building the same service.
 macro_rules! policy_transform {
     ($middleware:ty) => {
