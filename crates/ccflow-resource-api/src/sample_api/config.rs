@@ -334,6 +334,46 @@ mod tests {
         assert_eq!(validator.token_binding(), TokenBinding::Either);
     }
 
+    /// `token_binding`, `public_url` and `[dpop]` reach the validator; the sample API takes
+    /// either scheme when the file does not say.
+    #[test]
+    fn dpop_settings_reach_the_validator() {
+        #[track_caller]
+        fn check(toml: &str, binding: TokenBinding, public_url: Option<&str>) {
+            let text = format!("issuer = \"https://issuer.test\"\naudiences = [\"api\"]\n{toml}");
+            let validator = Settings::from_toml(&text)
+                .unwrap()
+                .validator_builder()
+                .build()
+                .unwrap();
+            assert_eq!(validator.token_binding(), binding, "{toml}");
+            assert_eq!(validator.public_url(), public_url, "{toml}");
+        }
+        check("", TokenBinding::Either, None);
+        check("token_binding = \"bearer\"", TokenBinding::Bearer, None);
+        check(
+            "token_binding = \"DPoP\"\npublic_url = \"https://api.example.com/gw/\"",
+            TokenBinding::Dpop,
+            Some("https://api.example.com/gw"),
+        );
+        let refused = Settings::from_toml(
+            "issuer = \"https://issuer.test\"\naudiences = [\"api\"]\npublic_url = \"api.example.com\"",
+        )
+        .unwrap()
+        .validator_builder()
+        .build()
+        .unwrap_err();
+        assert_eq!(refused, crate::BuildError::InvalidPublicUrl);
+        let only_ed25519 = Settings::from_toml(
+            "issuer = \"https://issuer.test\"\naudiences = [\"api\"]\n[dpop]\nalgorithms = [\"EdDSA\"]\nrequire_nonce = true",
+        )
+        .unwrap()
+        .validator_builder()
+        .build()
+        .unwrap();
+        assert_eq!(only_ed25519.dpop_algorithms(), [Algorithm::EdDSA]);
+    }
+
     #[test]
     fn reads_an_empty_file_as_defaults() {
         assert_eq!(Settings::from_toml("").unwrap(), Settings::default());
