@@ -107,6 +107,19 @@ impl Claims {
         self.algorithm
     }
 
+    /// The thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1), when it is a string.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.all.get("cnf")?.get("jkt")?.as_str()
+    }
+
+    /// Whether the token is DPoP-bound: it has a `cnf.jkt`, of whatever type (a bound token
+    /// must never pass as Bearer, RFC 9449 §7.2, even with a malformed binding).
+    pub fn is_dpop_bound(&self) -> bool {
+        self.all
+            .get("cnf")
+            .is_some_and(|cnf| cnf.get("jkt").is_some())
+    }
+
     /// Any claim, as sent.
     pub fn get(&self, claim: &str) -> Option<&Value> {
         self.all.get(claim)

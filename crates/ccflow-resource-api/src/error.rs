@@ -46,6 +46,9 @@ pub enum RequestRejection {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// `Authorization: DPoP` whose credentials are not one token68 (RFC 9449 §7.1).
+    #[error("the Authorization header is not `DPoP <token>` (RFC 9449 section 7.1)")]
+    MalformedDpopAuthorization,
 }
 
 /// Why a token was refused (RFC 6750 §3.1 `invalid_token`, answered with 401).
@@ -142,6 +145,72 @@ pub enum TokenRejection {
     /// `iat` is in the future, beyond the leeway.
     #[error("the token was issued in the future (iat)")]
     IssuedInFuture,
+    /// A DPoP-bound token (it has `cnf.jkt`) sent as a Bearer token: without its proof it
+    /// proves nothing (RFC 9449 §7.2).
+    #[error(
+        "the token is DPoP-bound (cnf.jkt): send it as `Authorization: DPoP` with a DPoP proof (RFC 9449 section 7.2)"
+    )]
+    DpopBoundAsBearer,
+    /// `Authorization: DPoP` with a token that is not bound to a key (no `cnf.jkt`).
+    #[error(
+        "the token is not DPoP-bound (no cnf.jkt claim) and cannot be sent with the DPoP scheme (RFC 9449 section 7.1)"
+    )]
+    NotDpopBound,
+    /// The proof's key is not the key the token is bound to (RFC 9449 §7.1, whose example
+    /// answers this with `invalid_token`).
+    #[error(
+        "the DPoP proof's key is not the key the token is bound to (cnf.jkt; RFC 9449 section 7.1)"
+    )]
+    DpopKeyMismatch,
+    /// A Bearer token where the route accepts DPoP-bound tokens only.
+    #[error(
+        "this resource accepts only DPoP-bound tokens, sent as `Authorization: DPoP` with a DPoP proof (RFC 9449 section 7.1)"
+    )]
+    DpopRequired,
+}
+
+/// Why a DPoP proof was refused at this API (RFC 9449 §7.1): `invalid_dpop_proof`, or
+/// `use_dpop_nonce` when the API wants one of its nonces (§9). Descriptions never repeat the
+/// proof.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopRejection {
+    /// `Authorization: DPoP` without a `DPoP` header.
+    #[error("the request has no DPoP proof header (RFC 9449 section 7.1)")]
+    MissingProof,
+    /// More than one `DPoP` header (RFC 9449 §4.3 check 1).
+    #[error("the request has more than one DPoP header (RFC 9449 section 4.3)")]
+    MultipleProofs,
+    /// The proof fails one of the checks of RFC 9449 §4.3 (the protocol's `check_proof`).
+    #[error("{0}")]
+    Proof(ccflow_protocol::dpop::ProofError),
+    /// The proof's `jti` was seen within its window (RFC 9449 §11.1).
+    #[error("the DPoP proof was already used (its jti was seen; RFC 9449 section 11.1)")]
+    Replayed,
+    /// This API requires a nonce and the proof has none (RFC 9449 §9).
+    #[error(
+        "this API requires a DPoP nonce: retry with the DPoP-Nonce header's value (RFC 9449 section 9)"
+    )]
+    NonceMissing,
+    /// The proof's nonce is not one this API issued, or it expired.
+    #[error("the DPoP nonce is not one this API issued, or it has expired (RFC 9449 section 9)")]
+    NonceStale,
+    /// The replay cache is full of proofs still in their window: 503, retry shortly.
+    #[error("too many DPoP proofs in the replay window; retry shortly")]
+    ReplayCacheFull,
+}
+
+impl DpopRejection {
+    /// The error code the challenge carries.
+    pub fn code(&self) -> ccflow_protocol::ErrorCode {
+        match self {
+            DpopRejection::NonceMissing | DpopRejection::NonceStale => {
+                ccflow_protocol::ErrorCode::UseDpopNonce
+            }
+            DpopRejection::ReplayCacheFull => ccflow_protocol::ErrorCode::TemporarilyUnavailable,
+            _ => ccflow_protocol::ErrorCode::InvalidDpopProof,
+        }
+    }
 }
 
 /// Longest claim value a description repeats, in characters.
@@ -215,6 +284,10 @@ pub enum AuthError {
         /// A sentence saying what was missing.
         description: String,
     },
+    /// The DPoP proof was refused: 401 with a `DPoP` challenge whose error is
+    /// `invalid_dpop_proof`, or `use_dpop_nonce` and a fresh `DPoP-Nonce` (RFC 9449 §7.1, §9).
+    #[error("{0}")]
+    InvalidDpopProof(DpopRejection),
     /// No signing keys could ever be loaded (or the cached ones are too
     /// stale to trust): 503 with `Retry-After`.
     #[error("the issuer's signing keys are unavailable; retry in {} s", retry_after.as_secs())]
@@ -231,6 +304,12 @@ pub enum AuthError {
 impl From<TokenRejection> for AuthError {
     fn from(rejection: TokenRejection) -> Self {
         AuthError::InvalidToken(rejection)
+    }
+}
+
+impl From<DpopRejection> for AuthError {
+    fn from(rejection: DpopRejection) -> Self {
+        AuthError::InvalidDpopProof(rejection)
     }
 }
 
@@ -340,6 +419,9 @@ pub enum BuildError {
         /// Why.
         why: &'static str,
     },
+    /// The public URL is not an http(s) URL without query and fragment.
+    #[error("the public URL must be an http(s) URL without query or fragment")]
+    InvalidPublicUrl,
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
@@ -418,6 +500,20 @@ mod tests {
             AuthError::from(TokenRejection::Expired),
             AuthError::from(TokenRejection::NotYetValid),
             AuthError::from(TokenRejection::IssuedInFuture),
+            AuthError::from(TokenRejection::DpopBoundAsBearer),
+            AuthError::from(TokenRejection::NotDpopBound),
+            AuthError::from(TokenRejection::DpopKeyMismatch),
+            AuthError::from(TokenRejection::DpopRequired),
+            AuthError::from(RequestRejection::MalformedDpopAuthorization),
+            AuthError::from(DpopRejection::MissingProof),
+            AuthError::from(DpopRejection::MultipleProofs),
+            AuthError::from(DpopRejection::Proof(
+                ccflow_protocol::dpop::ProofError::WrongUrl("https://api.test/x".to_owned()),
+            )),
+            AuthError::from(DpopRejection::Replayed),
+            AuthError::from(DpopRejection::NonceMissing),
+            AuthError::from(DpopRejection::NonceStale),
+            AuthError::from(DpopRejection::ReplayCacheFull),
         ];
         for error in errors {
             let description = error.to_string();

@@ -5,9 +5,14 @@
 #![warn(missing_docs)]
 
 mod actix;
+mod authenticated;
 mod claims;
+mod dpop;
 mod error;
 mod jwks;
+mod policy;
+mod refusal;
+mod request;
 pub mod sample_api;
 mod token;
 mod validator;
@@ -17,9 +22,14 @@ pub use actix::{
     RequireToken,
 };
 pub use claims::Claims;
-pub use error::{AuthError, BuildError, JwksError, RequestRejection, TokenRejection};
+pub use dpop::{DEFAULT_DPOP_NONCE_LIFETIME, MAX_DPOP_REPLAY_ENTRIES, TokenBinding};
+pub use error::{
+    AuthError, BuildError, DpopRejection, JwksError, RequestRejection, TokenRejection,
+};
 pub use jwks::{JwksStatus, MAX_JWKS_BYTES, MAX_KEYS, MAX_KIDLESS_CANDIDATES};
-pub use token::{MAX_AUTHORIZATION_BYTES, MAX_KID_BYTES};
+pub use refusal::Refusal;
+pub use request::RequestCredentials;
+pub use token::{MAX_AUTHORIZATION_BYTES, MAX_KID_BYTES, TokenScheme};
 pub use validator::{DEFAULT_LEEWAY, DEFAULT_REALM, Validator, ValidatorBuilder};
 
 /// Re-exported so users need no direct dependency to name algorithms, clocks and wire types.

@@ -62,6 +62,18 @@ struct Cli {
         hide_env_values = true
     )]
     appkeys: Vec<String>,
+    /// How the /v1 routes accept tokens: bearer, dpop or either [default: either]. Whatever
+    /// this says, GET /v1/dpop/whoami wants DPoP and a DPoP-bound token is never taken as Bearer.
+    #[arg(long, env = "CCFLOW_RESOURCE_TOKEN_BINDING")]
+    token_binding: Option<ccflow_resource_api::TokenBinding>,
+    /// The URL clients reach the API at behind a proxy (e.g. https://api.example.com): DPoP
+    /// proofs' htu must be it followed by the request path. Without it, the request's own URL
+    /// (the Host header); X-Forwarded-* headers are never trusted.
+    #[arg(long, env = "CCFLOW_RESOURCE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Require a DPoP nonce issued by this API in every proof (RFC 9449 section 9).
+    #[arg(long, env = "CCFLOW_RESOURCE_DPOP_REQUIRE_NONCE")]
+    dpop_require_nonce: Option<bool>,
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_RESOURCE_WORKERS")]
     workers: Option<usize>,
@@ -142,6 +154,15 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
     }
     if let Some(profile) = cli.profile {
         settings.profile = Some(profile);
+    }
+    if let Some(binding) = cli.token_binding {
+        settings.token_binding = Some(binding);
+    }
+    if let Some(url) = &cli.public_url {
+        settings.public_url = Some(url.clone());
+    }
+    if let Some(require) = cli.dpop_require_nonce {
+        settings.dpop.require_nonce = Some(require);
     }
     if !cli.appkeys.is_empty() {
         if cli.appkeys.iter().any(String::is_empty) {
@@ -335,7 +356,19 @@ fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io
         .and_then(|()| {
             writeln!(
                 stdout,
-                "  routes:     GET /healthz, GET /readyz, GET /v1/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
+                "  routes:     GET /healthz, GET /readyz, GET /v1/whoami, GET /v1/dpop/whoami, GET|POST /v1/items, GET|DELETE /v1/items/{{id}}"
+            )
+        })
+        .and_then(|()| {
+            writeln!(
+                stdout,
+                "  tokens:     {} (DPoP algs: {}){}",
+                validator.token_binding(),
+                ccflow_protocol::dpop::algorithm_names(validator.dpop_algorithms()),
+                validator
+                    .public_url()
+                    .map(|url| format!(", public URL {url}"))
+                    .unwrap_or_default()
             )
         })
         .and_then(|()| {

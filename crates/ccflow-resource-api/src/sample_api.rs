@@ -7,10 +7,14 @@
 //! | `GET /healthz` | nothing (liveness) |
 //! | `GET /readyz` | nothing (readiness: 200 once the issuer's keys are loaded, else 503) |
 //! | `GET /v1/whoami` | any valid token |
+//! | `GET /v1/dpop/whoami` | any valid DPoP-bound token with its proof (RFC 9449 §7), whatever the API's token binding |
 //! | `GET /v1/items`, `GET /v1/items/{id}` | `items:read` |
 //! | `POST /v1/items`, `DELETE /v1/items/{id}` | `items:write` |
 //!
-//! With [`SampleApi::require_appkeys`], every `/v1` route also wants SLB's `appkey` header.
+//! The other `/v1` routes accept tokens as the validator's
+//! [`token_binding`](crate::ValidatorBuilder::token_binding) says; the binary's settings make
+//! that `either` unless configured otherwise. With [`SampleApi::require_appkeys`], every `/v1`
+//! route also wants SLB's `appkey` header.
 
 mod appkey;
 mod config;
@@ -20,13 +24,15 @@ mod items;
 use actix_web::web;
 
 pub use appkey::APPKEY_HEADER;
-pub use config::{ConfigError, JwksFileSettings, Settings};
+pub use config::{ConfigError, DpopFileSettings, JwksFileSettings, Settings};
 pub use items::{Item, ItemStore, MAX_ITEMS, NewItem, StoreFull};
 
 use crate::Validator;
 
 /// The largest `POST /v1/items` body; bigger ones are answered 413.
 pub const MAX_ITEM_BODY_BYTES: usize = 64 * 1024;
+/// The route that accepts DPoP-bound tokens with their proof only.
+pub const DPOP_WHOAMI_PATH: &str = "/v1/dpop/whoami";
 /// The scope that reads items.
 pub const READ_SCOPE: &str = "items:read";
 /// The scope that creates and deletes items.

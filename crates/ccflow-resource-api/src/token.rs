@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use actix_web::http::header::{AUTHORIZATION, HeaderMap};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
@@ -22,17 +21,38 @@ pub const MAX_AUTHORIZATION_BYTES: usize = 8 * 1024;
 /// are 43-character thumbprints, and real issuers' rarely pass 100.
 pub const MAX_KID_BYTES: usize = 256;
 
-/// Finds the request's bearer token: exactly one `Authorization` header with
-/// the `Bearer` scheme (any case), and no `access_token` in the query.
+/// How a token was presented: the `Authorization` scheme (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// `Authorization: DPoP <token>`, with a `DPoP` proof header.
+    Dpop,
+}
+
+/// The token a request presents and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Presented<'a> {
+    pub(crate) scheme: TokenScheme,
+    pub(crate) token: &'a str,
+}
+
+/// Finds the request's token in its `Authorization` header values: exactly one header with the
+/// `Bearer` scheme, or `DPoP` when `dpop` is accepted (schemes in any case), and no
+/// `access_token` in the query. With `dpop` false, a DPoP header counts as another scheme.
 ///
 /// The form-body transport needs the body, which only the middlewares read;
 /// see [`form_has_access_token`].
-pub(crate) fn bearer_token<'a>(headers: &'a HeaderMap, query: &str) -> Result<&'a str, AuthError> {
-    let mut values = headers.get_all(AUTHORIZATION);
-    let header = values.next();
-    if values.next().is_some() {
-        return Err(RequestRejection::MultipleAuthorizationHeaders.into());
-    }
+pub(crate) fn presented<'a>(
+    authorization: &[&'a [u8]],
+    query: &str,
+    dpop: bool,
+) -> Result<Presented<'a>, AuthError> {
+    let header = match authorization {
+        [] => None,
+        [one] => Some(*one),
+        _ => return Err(RequestRejection::MultipleAuthorizationHeaders.into()),
+    };
     if query_has_access_token(query) {
         // RFC 6750 §2: one method only. Say which rule was broken.
         return Err(match header {
@@ -50,27 +70,62 @@ pub(crate) fn bearer_token<'a>(headers: &'a HeaderMap, query: &str) -> Result<&'
         }
         .into());
     }
-    let value = header
-        .to_str()
-        .map_err(|_| RequestRejection::MalformedAuthorization)?;
-    parse_bearer_credentials(value)
+    // A header value is visible ASCII (and spaces, tabs) or it is not ours to read.
+    let value = std::str::from_utf8(header)
+        .ok()
+        .filter(|value| {
+            value
+                .bytes()
+                .all(|byte| byte == b'\t' || (b' '..=b'~').contains(&byte))
+        })
+        .ok_or(RequestRejection::MalformedAuthorization)?;
+    parse_credentials(value, dpop)
 }
 
-/// Reads `Bearer 1*SP b64token` (RFC 6750 §2.1), the scheme case-insensitively
-/// (RFC 7235 §2.1).
-fn parse_bearer_credentials(value: &str) -> Result<&str, AuthError> {
+/// Reads `Bearer 1*SP b64token` (RFC 6750 §2.1) or `DPoP 1*SP token68` (RFC 9449 §7.1, the
+/// same characters), the scheme case-insensitively (RFC 7235 §2.1).
+fn parse_credentials(value: &str, dpop: bool) -> Result<Presented<'_>, AuthError> {
     let value = value.trim_matches([' ', '\t']);
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (scheme, malformed) = if scheme.eq_ignore_ascii_case("bearer") {
+        (
+            TokenScheme::Bearer,
+            RequestRejection::MalformedAuthorization,
+        )
+    } else if dpop && scheme.eq_ignore_ascii_case("dpop") {
+        (
+            TokenScheme::Dpop,
+            RequestRejection::MalformedDpopAuthorization,
+        )
+    } else {
         // Another scheme (Basic, Negotiate...): to us the request carries no
         // credentials, and RFC 6750 §3.1 says then not to include an error code.
         return Err(AuthError::MissingToken);
-    }
+    };
     let token = rest.trim_start_matches(' ');
     if !is_b64token(token) {
-        return Err(RequestRejection::MalformedAuthorization.into());
+        return Err(malformed.into());
     }
-    Ok(token)
+    Ok(Presented { scheme, token })
+}
+
+/// The scheme of the request's one `Authorization` header, if it is Bearer or DPoP: which
+/// challenge a refusal answers with.
+pub(crate) fn scheme_of(authorization: &[&[u8]]) -> Option<TokenScheme> {
+    let [value] = authorization else {
+        return None;
+    };
+    let value = std::str::from_utf8(value)
+        .ok()?
+        .trim_start_matches([' ', '\t']);
+    let scheme = value.split([' ', '\t']).next()?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some(TokenScheme::Bearer)
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some(TokenScheme::Dpop)
+    } else {
+        None
+    }
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 6750 §2.1).
@@ -338,16 +393,17 @@ pub(crate) fn typ_matches(typ: &str, accepted: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use actix_web::http::header::HeaderValue;
-
     use super::*;
 
-    fn headers(authorization: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for value in authorization {
-            headers.append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
-        }
-        headers
+    fn headers<'a>(authorization: &[&'a str]) -> Vec<&'a [u8]> {
+        authorization.iter().map(|value| value.as_bytes()).collect()
+    }
+
+    fn bearer_token<'a>(headers: &[&'a [u8]], query: &str) -> Result<&'a str, AuthError> {
+        presented(headers, query, false).map(|presented| {
+            assert_eq!(presented.scheme, TokenScheme::Bearer);
+            presented.token
+        })
     }
 
     #[test]
@@ -393,12 +449,58 @@ mod tests {
             Err(RequestRejection::MultipleTransports.into()),
         );
         check(&["Bearer abc"], "access_tokens=1&token=2", Ok("abc"));
+        // Without DPoP accepted, `DPoP` is just another scheme.
+        check(&["DPoP abc"], "", Err(AuthError::MissingToken));
+    }
+
+    /// RFC 9449 §7.1: `DPoP` credentials are one token68, the scheme in any case.
+    #[test]
+    fn finds_a_dpop_token_when_dpop_is_accepted() {
+        #[track_caller]
+        fn check(authorization: &str, expected: impl Into<Result<Presented<'static>, AuthError>>) {
+            let expected = expected.into();
+            assert_eq!(
+                presented(&[authorization.as_bytes()], "", true),
+                expected,
+                "{authorization}"
+            );
+            if let Ok(found) = expected {
+                assert_eq!(scheme_of(&[authorization.as_bytes()]), Some(found.scheme));
+            }
+        }
+        let dpop = |token| {
+            Ok(Presented {
+                scheme: TokenScheme::Dpop,
+                token,
+            })
+        };
+        let bearer = |token| {
+            Ok(Presented {
+                scheme: TokenScheme::Bearer,
+                token,
+            })
+        };
+        check("DPoP abc.def.ghi", dpop("abc.def.ghi"));
+        check("dpop  abc", dpop("abc"));
+        check("Bearer abc", bearer("abc"));
+        check(
+            "DPoP",
+            Err(RequestRejection::MalformedDpopAuthorization.into()),
+        );
+        check(
+            "DPoP a b",
+            Err(RequestRejection::MalformedDpopAuthorization.into()),
+        );
+        check("Basic abc", Err(AuthError::MissingToken));
+        assert_eq!(scheme_of(&[b"Basic x"]), None);
+        assert_eq!(scheme_of(&[b"DPoP x", b"DPoP y"]), None);
     }
 
     #[test]
     fn caps_the_authorization_header_before_reading_it() {
         let token = "a".repeat(MAX_AUTHORIZATION_BYTES);
-        let headers = headers(&[&format!("Bearer {token}")]);
+        let value = format!("Bearer {token}");
+        let headers = headers(&[&value]);
         assert_eq!(
             bearer_token(&headers, ""),
             Err(TokenRejection::TooLarge {
@@ -410,11 +512,7 @@ mod tests {
 
     #[test]
     fn rejects_non_ascii_header_values_as_malformed() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            AUTHORIZATION,
-            HeaderValue::from_bytes(b"Bearer caf\xc3\xa9").unwrap(),
-        );
+        let headers: [&[u8]; 1] = [b"Bearer caf\xc3\xa9"];
         assert_eq!(
             bearer_token(&headers, ""),
             Err(RequestRejection::MalformedAuthorization.into())

@@ -10,6 +10,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::claims::{ClaimRules, Claims};
+use crate::dpop::{DpopSettings, DpopState, TokenBinding};
 use crate::error::{AuthError, BuildError, JwksError, TokenRejection};
 use crate::jwks::{JwksCache, JwksSettings, JwksSource, JwksStatus, Lookup};
 use crate::token::{self, MAX_KID_BYTES};
@@ -53,6 +54,9 @@ pub struct ValidatorBuilder {
     clock: Option<Arc<dyn Clock>>,
     http: Option<reqwest::Client>,
     jwks: JwksSettings,
+    token_binding: TokenBinding,
+    public_url: Option<String>,
+    dpop: DpopSettings,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -71,6 +75,9 @@ impl fmt::Debug for ValidatorBuilder {
             .field("accepted_typ", &self.accepted_typ)
             .field("realm", &self.realm)
             .field("jwks", &self.jwks)
+            .field("token_binding", &self.token_binding)
+            .field("public_url", &self.public_url)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -89,6 +96,9 @@ impl Default for ValidatorBuilder {
             clock: None,
             http: None,
             jwks: JwksSettings::default(),
+            token_binding: TokenBinding::default(),
+            public_url: None,
+            dpop: DpopSettings::default(),
         }
     }
 }
@@ -246,6 +256,60 @@ impl ValidatorBuilder {
         self
     }
 
+    /// How tokens are accepted on routes without a binding of their own (default
+    /// [`TokenBinding::Bearer`]; a route can set its own, see [`TokenBinding`]). Whatever the
+    /// binding, a DPoP-bound token is never accepted as Bearer (RFC 9449 §7.2).
+    pub fn token_binding(mut self, binding: TokenBinding) -> Self {
+        self.token_binding = binding;
+        self
+    }
+
+    /// The URL clients reach this API at, when it is not the one requests arrive with: behind a
+    /// proxy or gateway, `https://api.example.com` or `https://gateway.example.com/items-api`.
+    /// A DPoP proof's `htu` must then be this URL followed by the request's path (RFC 9449
+    /// §4.3 check 9). Without it, the URL is the request's own: `http` (or `https` on a TLS
+    /// listener), the `Host` header, the path. `Forwarded` and `X-Forwarded-*` headers are never
+    /// read: a client could set them.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// The algorithms accepted for DPoP proofs (default ES256, RS256, PS256, EdDSA; never HMAC,
+    /// RFC 9449 §4.2). Sent as the DPoP challenge's `algs` (§7.1).
+    pub fn dpop_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.dpop.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from this API's clock, either way (default 60 s,
+    /// RFC 9449 §11.1). Proof `jti`s are remembered this long.
+    pub fn dpop_iat_window(mut self, window: Duration) -> Self {
+        self.dpop.iat_window = window;
+        self
+    }
+
+    /// Requires every proof to carry a nonce this API issued (RFC 9449 §9; default off). Every
+    /// answer with a DPoP challenge then carries a fresh one in `DPoP-Nonce`; a proof without
+    /// one, or with an expired one, is answered `use_dpop_nonce`.
+    pub fn dpop_require_nonce(mut self, require: bool) -> Self {
+        self.dpop.require_nonce = require;
+        self
+    }
+
+    /// How long this API's nonces are accepted (default 5 min).
+    pub fn dpop_nonce_lifetime(mut self, lifetime: Duration) -> Self {
+        self.dpop.nonce_lifetime = lifetime;
+        self
+    }
+
+    /// The most proof `jti`s remembered at once (default
+    /// [`MAX_DPOP_REPLAY_ENTRIES`](crate::MAX_DPOP_REPLAY_ENTRIES)).
+    pub fn dpop_replay_capacity(mut self, capacity: usize) -> Self {
+        self.dpop.replay_capacity = capacity;
+        self
+    }
+
     /// Checks the configuration and builds the validator. Nothing is fetched:
     /// the issuer need not be up (keys load on first use, or on
     /// [`Validator::refresh_keys`]).
@@ -316,6 +380,16 @@ impl ValidatorBuilder {
                 why: "the minimum is above the maximum",
             });
         }
+        let public_url = match self.public_url {
+            None => None,
+            Some(url) => {
+                if !is_http_url(&url) || url.contains(['?', '#']) {
+                    return Err(BuildError::InvalidPublicUrl);
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+        };
+        let dpop = DpopState::new(self.dpop.validated()?)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let jwks = if algorithms.iter().any(|algorithm| !is_hmac(*algorithm)) {
             let http = match self.http {
@@ -368,6 +442,9 @@ impl ValidatorBuilder {
                 realm: self.realm,
                 clock,
                 jwks,
+                token_binding: self.token_binding,
+                public_url,
+                dpop,
             }),
         })
     }
@@ -400,6 +477,9 @@ struct Inner {
     realm: String,
     clock: Arc<dyn Clock>,
     jwks: Option<Arc<JwksCache>>,
+    token_binding: TokenBinding,
+    public_url: Option<String>,
+    dpop: DpopState,
 }
 
 impl fmt::Debug for Validator {
@@ -417,6 +497,9 @@ impl fmt::Debug for Validator {
             .field("accepted_typ", &inner.accepted_typ)
             .field("leeway", &inner.leeway)
             .field("jwks", &inner.jwks)
+            .field("token_binding", &inner.token_binding)
+            .field("public_url", &inner.public_url)
+            .field("dpop", &inner.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -445,6 +528,30 @@ impl Validator {
     /// The challenge realm.
     pub fn realm(&self) -> &str {
         &self.inner.realm
+    }
+
+    /// How routes without a binding of their own accept tokens.
+    pub fn token_binding(&self) -> TokenBinding {
+        self.inner.token_binding
+    }
+
+    /// The public URL proofs' `htu` are checked against, without a trailing slash, if set.
+    pub fn public_url(&self) -> Option<&str> {
+        self.inner.public_url.as_deref()
+    }
+
+    /// The algorithms accepted for DPoP proofs.
+    pub fn dpop_algorithms(&self) -> &[Algorithm] {
+        &self.inner.dpop.settings.algorithms
+    }
+
+    pub(crate) fn dpop_state(&self) -> &DpopState {
+        &self.inner.dpop
+    }
+
+    /// The validator's clock, in Unix seconds.
+    pub(crate) fn unix_now(&self) -> u64 {
+        u64::try_from(ccflow_protocol::unix_seconds(self.inner.clock.now())).unwrap_or_default()
     }
 
     /// Fetches the issuer's keys now, joining a fetch already under way,
@@ -674,6 +781,21 @@ mod tests {
             &BuildError::InvalidSetting {
                 setting: "jwks_fetch_timeout",
                 why: "must be more than zero",
+            },
+        );
+        check(
+            builder().public_url("api.example.com"),
+            &BuildError::InvalidPublicUrl,
+        );
+        check(
+            builder().public_url("https://api.example.com/?x=1"),
+            &BuildError::InvalidPublicUrl,
+        );
+        check(
+            builder().dpop_algorithms([Algorithm::HS256]),
+            &BuildError::InvalidSetting {
+                setting: "dpop_algorithms",
+                why: "DPoP proofs are signed with asymmetric keys: HMAC is not allowed",
             },
         );
         check(

@@ -9,6 +9,7 @@
 //! `targets` holds the limits of docs/performance.md, once.
 
 mod crypto;
+mod dpop;
 mod endpoint;
 mod figures;
 mod load;

@@ -1,117 +1,79 @@
-//! RFC 6750 §3 rendering: each refusal as one status, one `WWW-Authenticate` challenge and
-//! the same error code and description as a JSON body.
+//! The actix rendering of every refusal: the framework-free [`Refusal`](crate::Refusal)
+//! (status, RFC 6750 §3 / RFC 9449 §7.1 challenges, `DPoP-Nonce`, JSON body) copied into an
+//! `HttpResponse`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
-use ccflow_protocol::{BearerChallenge, ErrorCode, ErrorResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 
-use crate::error::{AuthError, RequestRejection};
+use crate::dpop::TokenBinding;
+use crate::error::AuthError;
+use crate::refusal::{ChallengeContext, Refusal, render};
+use crate::token::TokenScheme;
 use crate::validator::{DEFAULT_REALM, Validator};
 
 impl Validator {
-    /// The RFC 6750 answer to an error, with this validator's realm.
+    /// The RFC 6750 answer to an error, with this validator's realm, for a route with the
+    /// validator's [`token_binding`](Validator::token_binding) and a Bearer request (see
+    /// [`refusal`](Validator::refusal) for other routes and DPoP requests).
     pub fn error_response(&self, error: &AuthError) -> HttpResponse {
-        error_response(self.realm(), error)
+        to_response(&self.refusal(error, self.token_binding(), Some(TokenScheme::Bearer)))
     }
 }
 
-/// The answer to a refusal with the validator's realm, or the default realm when the route has
-/// no validator to ask.
-pub(super) fn refusal(validator: Option<&Validator>, error: &AuthError) -> HttpResponse {
+/// The answer to a refusal on a route that accepts tokens as `binding` says (the validator's
+/// own binding when `None`) for a request presented with `scheme`, or the default realm's
+/// Bearer answer when the route has no validator to ask.
+pub(super) fn refusal(
+    validator: Option<&Validator>,
+    error: &AuthError,
+    binding: Option<TokenBinding>,
+    scheme: Option<TokenScheme>,
+) -> HttpResponse {
     match validator {
-        Some(validator) => validator.error_response(error),
+        Some(validator) => to_response(&validator.refusal(
+            error,
+            binding.unwrap_or_else(|| validator.token_binding()),
+            scheme,
+        )),
         None => error_response(DEFAULT_REALM, error),
     }
 }
 
-/// The RFC 6750 §3 answer: the challenge in `WWW-Authenticate` and the same
-/// code and description as JSON, `Cache-Control: no-store` on every refusal.
+/// The Bearer-only answer with `realm`, for a route without a validator.
 fn error_response(realm: &str, error: &AuthError) -> HttpResponse {
-    let description = error.to_string();
-    let (status, challenge, body) = match error {
-        // RFC 6750 §3.1: no error code when the request had no credentials.
-        AuthError::MissingToken => (
-            StatusCode::UNAUTHORIZED,
-            Some(BearerChallenge::new().realm(realm)),
-            serde_json::json!({ "error_description": missing_token_description() }),
-        ),
-        AuthError::InvalidRequest(rejection) => {
-            let status = match rejection {
-                RequestRejection::FormBodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            (
-                status,
-                Some(
-                    BearerChallenge::new()
-                        .realm(realm)
-                        .error(ErrorCode::InvalidRequest, description.clone()),
-                ),
-                body(ErrorCode::InvalidRequest, &description),
-            )
-        }
-        AuthError::InvalidToken(_) => (
-            StatusCode::UNAUTHORIZED,
-            Some(
-                BearerChallenge::new()
-                    .realm(realm)
-                    .error(ErrorCode::InvalidToken, description.clone()),
-            ),
-            body(ErrorCode::InvalidToken, &description),
-        ),
-        AuthError::InsufficientScope { required, .. } => {
-            let mut challenge = BearerChallenge::new()
-                .realm(realm)
-                .error(ErrorCode::InsufficientScope, description.clone());
-            if !required.is_empty() {
-                challenge = challenge.scope(required.join(" "));
-            }
-            (
-                StatusCode::FORBIDDEN,
-                Some(challenge),
-                body(ErrorCode::InsufficientScope, &description),
-            )
-        }
-        AuthError::KeysUnavailable { .. } => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            None,
-            body(ErrorCode::TemporarilyUnavailable, &description),
-        ),
-        AuthError::NotConfigured => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            None,
-            // Opaque on the wire; the cause is logged.
-            body(ErrorCode::ServerError, "internal server error"),
-        ),
-    };
+    to_response(&render(
+        &ChallengeContext {
+            realm,
+            binding: TokenBinding::Bearer,
+            dpop_request: false,
+            algs: "",
+            nonce: None,
+        },
+        error,
+    ))
+}
+
+fn to_response(refusal: &Refusal) -> HttpResponse {
+    let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
-    response.insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")));
-    if let Some(challenge) = challenge
-        && let Ok(value) = HeaderValue::from_str(&challenge.to_header_value())
-    {
-        response.insert_header((WWW_AUTHENTICATE, value));
+    for (name, value) in &refusal.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.append_header((name, value));
+        }
     }
-    if let AuthError::KeysUnavailable { retry_after } = error {
-        // Whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3).
-        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        response.insert_header((RETRY_AFTER, seconds.max(1).to_string()));
-    }
-    response.json(body)
-}
-
-fn missing_token_description() -> &'static str {
-    "this resource needs an access token: send `Authorization: Bearer <token>` (RFC 6750 section 2.1)"
-}
-
-fn body(code: ErrorCode, description: &str) -> serde_json::Value {
-    serde_json::to_value(ErrorResponse::new(code, description))
-        .unwrap_or_else(|_| serde_json::json!({}))
+    response.json(&refusal.body)
 }
 
 #[cfg(test)]
 mod tests {
+    use actix_web::http::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};
+
     use super::*;
+    use crate::error::RequestRejection;
 
     #[test]
     fn missing_token_challenge_has_no_error_code() {

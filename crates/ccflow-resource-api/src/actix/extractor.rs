@@ -1,65 +1,22 @@
 //! The `Authenticated` extractor: a handler argument that holds a validated token's claims,
-//! validating the `Authorization` header itself unless a policy middleware already did.
+//! validating the request's credentials itself unless a policy middleware already did; and the
+//! translation of an actix request into the framework-free
+//! [`RequestCredentials`](crate::RequestCredentials).
 
 use std::future::{Future, ready};
-use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 
 use crate::actix::challenge::refusal;
-use crate::actix::policy::{Policy, owned};
-use crate::claims::Claims;
+pub use crate::authenticated::Authenticated;
+use crate::dpop::TokenBinding;
 use crate::error::AuthError;
-use crate::token;
+use crate::request::RequestCredentials;
+use crate::token::{self, TokenScheme};
 use crate::validator::Validator;
-
-/// A request whose bearer token was validated; its claims are one `Deref` away.
-///
-/// As an extractor it validates the `Authorization` header (and refuses an
-/// `access_token` in the query); behind one of the middlewares it reuses their
-/// result, so a token is validated once per request. The [`Validator`] must be
-/// registered with `App::app_data` (directly or as `web::Data<Validator>`).
-///
-/// ```
-/// use actix_web::{HttpResponse, get};
-/// use ccflow_resource_api::Authenticated;
-///
-/// #[get("/v1/whoami")]
-/// async fn whoami(auth: Authenticated) -> HttpResponse {
-///     HttpResponse::Ok().body(auth.client_id().unwrap_or("unknown").to_owned())
-/// }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    claims: Arc<Claims>,
-}
-
-impl Authenticated {
-    /// The verified claims.
-    pub fn claims(&self) -> &Claims {
-        &self.claims
-    }
-
-    /// Fails with 403 `insufficient_scope` unless the token has every scope.
-    pub fn require_scopes<I, S>(&self, scopes: I) -> Result<(), AuthError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Policy::AllScopes(owned(scopes)).check(&self.claims)
-    }
-}
-
-impl Deref for Authenticated {
-    type Target = Claims;
-
-    fn deref(&self) -> &Claims {
-        &self.claims
-    }
-}
 
 impl FromRequest for Authenticated {
     type Error = actix_web::Error;
@@ -102,7 +59,7 @@ fn rejection(
     error: AuthError,
 ) -> actix_web::Error {
     log_rejection(request, &error);
-    let response = refusal(validator, &error);
+    let response = refusal(validator, &error, None, scheme_of(request));
     actix_web::error::InternalError::from_response(error, response).into()
 }
 
@@ -128,14 +85,85 @@ pub(super) fn log_rejection(request: &HttpRequest, error: &AuthError) {
 }
 
 impl Validator {
-    /// Finds and validates the request's bearer token (header only; an
-    /// `access_token` in the query is refused). This is what the extractor
-    /// does; the middlewares also check form bodies.
+    /// Finds and validates the request's token as the validator's
+    /// [`token_binding`](Validator::token_binding) allows (header only; an `access_token` in
+    /// the query is refused). This is what the extractor does; the middlewares also check
+    /// form bodies.
     pub async fn authenticate(&self, request: &HttpRequest) -> Result<Authenticated, AuthError> {
-        let token = token::bearer_token(request.headers(), request.query_string())?;
-        let claims = self.validate(token).await?;
-        Ok(Authenticated {
-            claims: Arc::new(claims),
-        })
+        self.authenticate_with(request, self.token_binding()).await
     }
+
+    /// [`authenticate`](Self::authenticate) for a route that accepts tokens as `binding` says.
+    pub async fn authenticate_with(
+        &self,
+        request: &HttpRequest,
+        binding: TokenBinding,
+    ) -> Result<Authenticated, AuthError> {
+        let headers = request.headers();
+        let authorization: Vec<&[u8]> = headers
+            .get_all(AUTHORIZATION)
+            .map(|value| value.as_bytes())
+            .collect();
+        let dpop: Vec<&[u8]> = headers
+            .get_all(ccflow_protocol::dpop::DPOP_HEADER)
+            .map(|value| value.as_bytes())
+            .collect();
+        // Only built when a proof needs it.
+        let url = if dpop.is_empty() {
+            String::new()
+        } else {
+            request_url(request)
+        };
+        let credentials = RequestCredentials {
+            method: request.method().as_str(),
+            url: if url.is_empty() {
+                request
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str())
+            } else {
+                &url
+            },
+            authorization: &authorization,
+            dpop: &dpop,
+        };
+        self.authenticate_credentials(&credentials, binding).await
+    }
+}
+
+/// The request's URL as this API sees it: `http`, or `https` on a TLS listener; the `Host`
+/// header (else the URI's authority, else the server's configured host); the path and query.
+/// `Forwarded` and `X-Forwarded-*` are not read: behind a proxy, configure the public URL.
+fn request_url(request: &HttpRequest) -> String {
+    let scheme = if request.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = request
+        .headers()
+        .get(HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(|authority| authority.as_str())
+        })
+        .unwrap_or_else(|| request.app_config().host());
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |path| path.as_str());
+    format!("{scheme}://{host}{path}")
+}
+
+/// The scheme the request's `Authorization` uses, for the refusal's challenge.
+pub(super) fn scheme_of(request: &HttpRequest) -> Option<TokenScheme> {
+    let authorization: Vec<&[u8]> = request
+        .headers()
+        .get_all(AUTHORIZATION)
+        .map(|value| value.as_bytes())
+        .collect();
+    token::scheme_of(&authorization)
 }

@@ -1,5 +1,6 @@
-//! The per-route policy middlewares (`RequireScope`, `RequireAudience`, `RequireToken`): each
-//! authenticates once per request, refuses a token in a form body, then checks its policy.
+//! The per-route policy middlewares (`RequireScope`, `RequireAudience`, `RequireToken`, and a
+//! [`TokenBinding`] for a route's accepted schemes): each authenticates once per request,
+//! refuses a token in a form body, then checks its policy.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -13,9 +14,10 @@ use actix_web::web::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
 use crate::actix::challenge::refusal;
-use crate::actix::extractor::{Authenticated, log_rejection, validator_of};
-use crate::actix::policy::{Policy, owned};
+use crate::actix::extractor::{Authenticated, log_rejection, scheme_of, validator_of};
+use crate::dpop::TokenBinding;
 use crate::error::{AuthError, RequestRejection};
+use crate::policy::{Policy, owned};
 use crate::token;
 use crate::validator::Validator;
 
@@ -108,7 +110,30 @@ impl RequireToken {
     }
 }
 
-/// The three middlewares differ only in their policy; one `Transform` each,
+/// As a middleware, a route's own binding: `.wrap(TokenBinding::Dpop)` makes the route accept
+/// only DPoP-bound tokens with their proof, whatever the validator's
+/// [`token_binding`](crate::ValidatorBuilder::token_binding). Wrap it outermost (the last
+/// `.wrap`), so it authenticates before the other policies, which then reuse its result.
+///
+/// ```
+/// use actix_web::{App, HttpResponse, web};
+/// use ccflow_resource_api::{RequireScope, TokenBinding};
+///
+/// let app = App::new().route(
+///     "/v1/payments",
+///     web::post()
+///         .to(HttpResponse::Created)
+///         .wrap(RequireScope::all(["payments:write"]))
+///         .wrap(TokenBinding::Dpop),
+/// );
+/// ```
+impl TokenBinding {
+    fn policy(&self) -> Arc<Policy> {
+        Arc::new(Policy::Binding(*self))
+    }
+}
+
+/// The middlewares differ only in their policy; one `Transform` each,
 /// all building the same service.
 macro_rules! policy_transform {
     ($middleware:ty) => {
@@ -137,6 +162,7 @@ macro_rules! policy_transform {
 policy_transform!(RequireScope);
 policy_transform!(RequireAudience);
 policy_transform!(RequireToken);
+policy_transform!(TokenBinding);
 
 /// The service the policy middlewares wrap a route in.
 #[derive(Debug)]
@@ -175,7 +201,12 @@ where
                 }
                 Err(error) => {
                     log_rejection(request.request(), &error);
-                    let response = refusal(validator.as_ref(), &error);
+                    let binding = match &*policy {
+                        Policy::Binding(binding) => Some(*binding),
+                        _ => None,
+                    };
+                    let scheme = scheme_of(request.request());
+                    let response = refusal(validator.as_ref(), &error, binding, scheme);
                     Ok(request.into_response(response).map_into_right_body())
                 }
             }
@@ -191,11 +222,30 @@ async fn authorize(
     policy: &Policy,
 ) -> Result<Authenticated, AuthError> {
     let known = request.extensions().get::<Authenticated>().cloned();
+    let route_binding = match policy {
+        Policy::Binding(binding) => Some(*binding),
+        _ => None,
+    };
     let authenticated = match known {
-        Some(authenticated) => authenticated,
+        // Authenticated by an outer policy: a route binding checks how the token came.
+        Some(authenticated) => {
+            if let Some(binding) = route_binding {
+                if authenticated.is_dpop() && !binding.accepts_dpop() {
+                    // For this binding `Authorization: DPoP` is not a scheme it knows.
+                    return Err(AuthError::MissingToken);
+                }
+                if !authenticated.is_dpop() && !binding.accepts_bearer() {
+                    return Err(crate::error::TokenRejection::DpopRequired.into());
+                }
+            }
+            authenticated
+        }
         None => {
             check_form_body(request).await?;
-            validator.authenticate(request.request()).await?
+            let binding = route_binding.unwrap_or_else(|| validator.token_binding());
+            validator
+                .authenticate_with(request.request(), binding)
+                .await?
         }
     };
     policy.check(authenticated.claims())?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Algorithm, ValidatorBuilder};
+use crate::{Algorithm, TokenBinding, ValidatorBuilder};
 
 /// Why a configuration file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +40,21 @@ pub struct JwksFileSettings {
     pub max_stale: Option<Duration>,
 }
 
+/// The DPoP settings of the file's `[dpop]` table (RFC 9449); unset ones keep the validator's
+/// defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DpopFileSettings {
+    /// `require_nonce`: every proof must carry a nonce this API issued.
+    pub require_nonce: Option<bool>,
+    /// `nonce_lifetime_secs`.
+    pub nonce_lifetime: Option<Duration>,
+    /// `iat_window_secs`.
+    pub iat_window: Option<Duration>,
+    /// `algorithms`: accepted proof algorithms.
+    pub algorithms: Option<Vec<Algorithm>>,
+}
+
 /// The sample API's settings, from a file or built up by the binary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,6 +84,13 @@ pub struct Settings {
     /// `appkeys`: the keys SLB's `appkey` header may hold; empty means no such policy. They
     /// are secrets: `Debug` redacts them.
     pub appkeys: Vec<ccflow_protocol::ClientSecret>,
+    /// `token_binding`: `bearer`, `dpop` or `either` (the sample API's default: `either`).
+    pub token_binding: Option<TokenBinding>,
+    /// `public_url`: the URL clients reach the API at behind a proxy, which DPoP proofs' `htu`
+    /// name.
+    pub public_url: Option<String>,
+    /// The `[dpop]` table.
+    pub dpop: DpopFileSettings,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +111,19 @@ struct RawFile {
     jwks: RawJwks,
     #[serde(default)]
     appkeys: Vec<String>,
+    token_binding: Option<String>,
+    public_url: Option<String>,
+    #[serde(default)]
+    dpop: RawDpop,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDpop {
+    require_nonce: Option<bool>,
+    nonce_lifetime_secs: Option<u64>,
+    iat_window_secs: Option<u64>,
+    algorithms: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -131,17 +166,26 @@ impl Settings {
                     .map_err(|_| error(format!("bind: `{bind}` is not an IP:port address")))
             })
             .transpose()?;
-        let algorithms = raw
-            .algorithms
-            .map(|names| {
-                names
-                    .iter()
-                    .map(|name| {
-                        name.parse::<Algorithm>().map_err(|_| {
-                            error(format!("algorithms: `{name}` is not a JWS algorithm"))
+        let parse_algorithms = |key: &str, names: Option<Vec<String>>| {
+            names
+                .map(|names| {
+                    names
+                        .iter()
+                        .map(|name| {
+                            name.parse::<Algorithm>().map_err(|_| {
+                                error(format!("{key}: `{name}` is not a JWS algorithm"))
+                            })
                         })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .transpose()
+        };
+        let algorithms = parse_algorithms("algorithms", raw.algorithms)?;
+        let token_binding = raw
+            .token_binding
+            .map(|name| {
+                name.parse::<TokenBinding>()
+                    .map_err(|why| error(format!("token_binding: {why}")))
             })
             .transpose()?;
         if raw.appkeys.iter().any(String::is_empty) {
@@ -173,12 +217,39 @@ impl Settings {
                 .into_iter()
                 .map(ccflow_protocol::ClientSecret::new)
                 .collect(),
+            token_binding,
+            public_url: raw.public_url,
+            dpop: DpopFileSettings {
+                require_nonce: raw.dpop.require_nonce,
+                nonce_lifetime: seconds(raw.dpop.nonce_lifetime_secs),
+                iat_window: seconds(raw.dpop.iat_window_secs),
+                algorithms: parse_algorithms("dpop.algorithms", raw.dpop.algorithms)?,
+            },
         })
     }
 
-    /// A validator builder with every setting given here applied.
+    /// A validator builder with every setting given here applied; the token binding is
+    /// `either` unless set (the sample API takes Bearer and DPoP tokens).
     pub fn validator_builder(&self) -> ValidatorBuilder {
-        let mut builder = crate::Validator::builder().audiences(self.audiences.iter().cloned());
+        let mut builder = crate::Validator::builder()
+            .audiences(self.audiences.iter().cloned())
+            .token_binding(self.token_binding.unwrap_or(TokenBinding::Either));
+        if let Some(url) = &self.public_url {
+            builder = builder.public_url(url.clone());
+        }
+        let dpop = &self.dpop;
+        if let Some(require) = dpop.require_nonce {
+            builder = builder.dpop_require_nonce(require);
+        }
+        if let Some(lifetime) = dpop.nonce_lifetime {
+            builder = builder.dpop_nonce_lifetime(lifetime);
+        }
+        if let Some(window) = dpop.iat_window {
+            builder = builder.dpop_iat_window(window);
+        }
+        if let Some(algorithms) = &dpop.algorithms {
+            builder = builder.dpop_algorithms(algorithms.iter().copied());
+        }
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer.clone());
         }
@@ -254,8 +325,53 @@ mod tests {
         );
         assert_eq!(settings.jwks.fetch_timeout, Some(Duration::from_secs(3)));
         assert_eq!(settings.jwks.max_stale, Some(Duration::from_secs(86_400)));
+        assert_eq!(settings.token_binding, Some(TokenBinding::Either));
+        assert_eq!(settings.dpop.require_nonce, Some(false));
+        assert_eq!(settings.dpop.iat_window, Some(Duration::from_secs(60)));
+        assert_eq!(settings.dpop.algorithms.as_ref().map(Vec::len), Some(4));
         let validator = settings.validator_builder().build().unwrap();
         assert_eq!(validator.audiences(), ["items-api"]);
+        assert_eq!(validator.token_binding(), TokenBinding::Either);
+    }
+
+    /// `token_binding`, `public_url` and `[dpop]` reach the validator; the sample API takes
+    /// either scheme when the file does not say.
+    #[test]
+    fn dpop_settings_reach_the_validator() {
+        #[track_caller]
+        fn check(toml: &str, binding: TokenBinding, public_url: Option<&str>) {
+            let text = format!("issuer = \"https://issuer.test\"\naudiences = [\"api\"]\n{toml}");
+            let validator = Settings::from_toml(&text)
+                .unwrap()
+                .validator_builder()
+                .build()
+                .unwrap();
+            assert_eq!(validator.token_binding(), binding, "{toml}");
+            assert_eq!(validator.public_url(), public_url, "{toml}");
+        }
+        check("", TokenBinding::Either, None);
+        check("token_binding = \"bearer\"", TokenBinding::Bearer, None);
+        check(
+            "token_binding = \"DPoP\"\npublic_url = \"https://api.example.com/gw/\"",
+            TokenBinding::Dpop,
+            Some("https://api.example.com/gw"),
+        );
+        let refused = Settings::from_toml(
+            "issuer = \"https://issuer.test\"\naudiences = [\"api\"]\npublic_url = \"api.example.com\"",
+        )
+        .unwrap()
+        .validator_builder()
+        .build()
+        .unwrap_err();
+        assert_eq!(refused, crate::BuildError::InvalidPublicUrl);
+        let only_ed25519 = Settings::from_toml(
+            "issuer = \"https://issuer.test\"\naudiences = [\"api\"]\n[dpop]\nalgorithms = [\"EdDSA\"]\nrequire_nonce = true",
+        )
+        .unwrap()
+        .validator_builder()
+        .build()
+        .unwrap();
+        assert_eq!(only_ed25519.dpop_algorithms(), [Algorithm::EdDSA]);
     }
 
     #[test]
@@ -284,6 +400,15 @@ mod tests {
             "unknown field `fetch_timeout_secs`",
         );
         check("leeway_secs = -1", "leeway_secs");
+        check(
+            "token_binding = \"both\"",
+            "token_binding: `both` is not a token binding (bearer, dpop or either)",
+        );
+        check(
+            "[dpop]\nalgorithms = [\"ES999\"]",
+            "dpop.algorithms: `ES999` is not a JWS algorithm",
+        );
+        check("[dpop]\nnonce = true", "unknown field `nonce`");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::appkey;
 use super::items::{ItemStore, NewItem};
 use super::{MAX_ITEM_BODY_BYTES, READ_SCOPE, SampleApi, WRITE_SCOPE};
-use crate::{Authenticated, RequireScope};
+use crate::{Authenticated, RequireScope, TokenBinding};
 
 pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
     // SLB authorises by audience: the validator's audience check is the whole policy.
@@ -43,6 +43,13 @@ pub(super) fn mount(config: &mut web::ServiceConfig, api: &SampleApi) {
             web::resource("/v1/whoami")
                 // The extractor alone guards this route: any valid token.
                 .route(web::get().to(whoami))
+                .default_service(web::to(|| method_not_allowed("GET")))
+                .wrap(from_fn(appkey::check)),
+        )
+        .service(
+            web::resource(super::DPOP_WHOAMI_PATH)
+                // DPoP-bound tokens with their proof only, whatever the API's binding.
+                .route(web::get().to(dpop_whoami).wrap(TokenBinding::Dpop))
                 .default_service(web::to(|| method_not_allowed("GET")))
                 .wrap(from_fn(appkey::check)),
         )
@@ -153,6 +160,18 @@ async fn whoami(auth: Authenticated) -> HttpResponse {
         "issuer": auth.issuer(),
         "scopes": scopes,
         "audiences": auth.audiences().as_slice(),
+        "expires_at": auth.expires_at(),
+    }))
+}
+
+/// `whoami` for a DPoP request: also the key the caller proved it holds.
+async fn dpop_whoami(auth: Authenticated) -> HttpResponse {
+    let scopes: Vec<&str> = auth.scopes().iter().map(|scope| scope.as_str()).collect();
+    HttpResponse::Ok().json(json!({
+        "client_id": auth.client_id(),
+        "token_type": "DPoP",
+        "jkt": auth.dpop_thumbprint(),
+        "scopes": scopes,
         "expires_at": auth.expires_at(),
     }))
 }

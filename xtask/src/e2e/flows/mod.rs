@@ -1,7 +1,7 @@
 //! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
 //! it observed (redacted by `record`), which is then compared with its snapshot. One room per
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
-//! issued), `dpop` (sender-constrained tokens, RFC 9449), `resilience` (faults, key rotation,
+//! issued), `dpop` (sender-constrained tokens, RFC 9449, at the token endpoint and the API), `resilience` (faults, key rotation,
 //! an outage), `extensions` (vendor flows beyond client credentials: token exchange, CyberArk's
 //! platform token, SLB's `appkey`); `support` holds the HTTP and SDK helpers they share.
 
@@ -20,7 +20,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 14] = [
+pub(crate) const NAMES: [&str; 15] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -32,6 +32,7 @@ pub(crate) const NAMES: [&str; 14] = [
     "platform-token",
     "appkey",
     "dpop",
+    "dpop-api",
     "retries",
     "rotation",
     "auth-server-down",
@@ -49,7 +50,7 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
                 && profile.spec().routes.revocation.is_some()
         }
         // DPoP is on by default for the RFC profile only (the vendors document none).
-        "dpop" => profile == Profile::Rfc,
+        "dpop" | "dpop-api" => profile == Profile::Rfc,
         _ => true,
     }
 }
@@ -67,6 +68,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "platform-token" => extensions::platform_token(chain).await,
         "appkey" => extensions::appkey(chain).await,
         "dpop" => dpop::dpop(chain).await,
+        "dpop-api" => dpop::dpop_api(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,

@@ -1,22 +1,25 @@
 //! What a route demands of a valid token (any token, all or any of some scopes, one of some
-//! audiences), checked against its claims; the middlewares and `require_scopes` share it.
+//! audiences, a token binding), checked against its claims; the middlewares and
+//! `require_scopes` share it.
 
 use crate::claims::Claims;
 use crate::error::AuthError;
 
 /// What a route demands of a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Policy {
+pub(crate) enum Policy {
     Token,
     AllScopes(Vec<String>),
     AnyScope(Vec<String>),
     AnyAudience(Vec<String>),
+    /// The route's own token binding: checked when authenticating, nothing to check after.
+    Binding(crate::dpop::TokenBinding),
 }
 
 impl Policy {
-    pub(super) fn check(&self, claims: &Claims) -> Result<(), AuthError> {
+    pub(crate) fn check(&self, claims: &Claims) -> Result<(), AuthError> {
         match self {
-            Policy::Token => Ok(()),
+            Policy::Token | Policy::Binding(_) => Ok(()),
             Policy::AllScopes(required) => {
                 let missing: Vec<&String> = required
                     .iter()
@@ -66,7 +69,7 @@ impl Policy {
 }
 
 /// The owned list a policy keeps, from whatever list of strings the caller has.
-pub(super) fn owned<I, S>(items: I) -> Vec<String>
+pub(crate) fn owned<I, S>(items: I) -> Vec<String>
 where
     I: IntoIterator<Item = S>,
     S: Into<String>,

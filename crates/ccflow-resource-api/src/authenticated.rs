@@ -1,0 +1,75 @@
+//! The result of authenticating a request: the validated token's claims and how the token was
+//! presented (Bearer, or DPoP with the proven key). Framework-free; the actix extractor of the
+//! same name is `actix::extractor`'s `FromRequest` impl.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::claims::Claims;
+use crate::error::AuthError;
+use crate::policy::{Policy, owned};
+
+/// A request whose bearer token was validated; its claims are one `Deref` away.
+///
+/// As an extractor it validates the `Authorization` header (and refuses an
+/// `access_token` in the query); behind one of the middlewares it reuses their
+/// result, so a token is validated once per request. The [`Validator`](crate::Validator) must be
+/// registered with `App::app_data` (directly or as `web::Data<Validator>`).
+///
+/// ```
+/// use actix_web::{HttpResponse, get};
+/// use ccflow_resource_api::Authenticated;
+///
+/// #[get("/v1/whoami")]
+/// async fn whoami(auth: Authenticated) -> HttpResponse {
+///     HttpResponse::Ok().body(auth.client_id().unwrap_or("unknown").to_owned())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    claims: Arc<Claims>,
+    dpop_jkt: Option<Arc<str>>,
+}
+
+impl Authenticated {
+    pub(crate) fn new(claims: Claims, dpop_jkt: Option<String>) -> Self {
+        Self {
+            claims: Arc::new(claims),
+            dpop_jkt: dpop_jkt.map(Arc::from),
+        }
+    }
+
+    /// Whether the token came as `Authorization: DPoP` with a valid proof of its key
+    /// (RFC 9449 §7.1); `false` for a Bearer token.
+    pub fn is_dpop(&self) -> bool {
+        self.dpop_jkt.is_some()
+    }
+
+    /// The RFC 7638 thumbprint of the key the request proved it holds (the token's `cnf.jkt`),
+    /// for a DPoP request.
+    pub fn dpop_thumbprint(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Fails with 403 `insufficient_scope` unless the token has every scope.
+    pub fn require_scopes<I, S>(&self, scopes: I) -> Result<(), AuthError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Policy::AllScopes(owned(scopes)).check(&self.claims)
+    }
+}
+
+impl Deref for Authenticated {
+    type Target = Claims;
+
+    fn deref(&self) -> &Claims {
+        &self.claims
+    }
+}

@@ -1,0 +1,153 @@
+//! The framework-free core of request authentication: a request's `Authorization` and `DPoP`
+//! header values, method and URL in, an [`Authenticated`] or the reason out. The actix adapter
+//! (and any other framework's) only translates its request into [`RequestCredentials`] and the
+//! answer from [`Refusal`](crate::Refusal).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use ccflow_protocol::dpop::{self, ProofCheck, ProofError};
+
+use crate::authenticated::Authenticated;
+use crate::dpop::TokenBinding;
+use crate::error::{AuthError, DpopRejection, TokenRejection};
+use crate::token::{self, TokenScheme};
+use crate::validator::Validator;
+
+/// What authentication reads of a request, as any HTTP framework has it.
+///
+/// `Debug` shows the method and URL only: the header values are credentials.
+#[derive(Clone, Copy)]
+pub struct RequestCredentials<'a> {
+    /// The request method, as sent (`GET`): a proof's `htm` must equal it.
+    pub method: &'a str,
+    /// The URL the request reached this API at, as the API sees it: scheme, host (from the
+    /// `Host` header), path and query, e.g. `http://127.0.0.1:8081/v1/items?x=1`. With
+    /// [`ValidatorBuilder::public_url`](crate::ValidatorBuilder::public_url) set, only its path
+    /// counts (and it may be just the path, `/v1/items`).
+    pub url: &'a str,
+    /// Every `Authorization` header value, in order.
+    pub authorization: &'a [&'a [u8]],
+    /// Every `DPoP` header value, in order.
+    pub dpop: &'a [&'a [u8]],
+}
+
+impl fmt::Debug for RequestCredentials<'_> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("RequestCredentials")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field(
+                "authorization",
+                &format_args!("[{} redacted]", self.authorization.len()),
+            )
+            .field("dpop", &format_args!("[{} redacted]", self.dpop.len()))
+            .finish()
+    }
+}
+
+impl RequestCredentials<'_> {
+    /// How the request presents its token, if with a scheme this crate knows: what a refusal's
+    /// challenge answers in.
+    pub fn scheme(&self) -> Option<TokenScheme> {
+        token::scheme_of(self.authorization)
+    }
+
+    fn query(&self) -> &str {
+        let Some((_, query)) = self.url.split_once('?') else {
+            return "";
+        };
+        query.split_once('#').map_or(query, |(query, _)| query)
+    }
+}
+
+impl Validator {
+    /// Authenticates a request whose route accepts tokens as `binding` says: finds its one
+    /// token (header only; an `access_token` in the query is refused), validates it, and for
+    /// `Authorization: DPoP` checks its one `DPoP` proof (RFC 9449 §4.3 with the protocol's
+    /// `check_proof`: signature with the embedded key, `typ`, algorithm, `htm`, `htu` against
+    /// this request's URL, `iat`, `ath`; then this API's nonce when it requires one, the
+    /// token's `cnf.jkt` against the proof key's thumbprint, and the `jti` replay, §11.1).
+    /// A DPoP-bound token sent as Bearer is refused (§7.2).
+    ///
+    /// The form-body transport needs the body, which only the actix middlewares read.
+    pub async fn authenticate_credentials(
+        &self,
+        request: &RequestCredentials<'_>,
+        binding: TokenBinding,
+    ) -> Result<Authenticated, AuthError> {
+        let presented = token::presented(
+            request.authorization,
+            request.query(),
+            binding.accepts_dpop(),
+        )?;
+        match presented.scheme {
+            TokenScheme::Bearer => {
+                if !binding.accepts_bearer() {
+                    return Err(TokenRejection::DpopRequired.into());
+                }
+                let claims = self.validate(presented.token).await?;
+                if claims.is_dpop_bound() {
+                    return Err(TokenRejection::DpopBoundAsBearer.into());
+                }
+                Ok(Authenticated::new(claims, None))
+            }
+            TokenScheme::Dpop => self.authenticate_dpop(request, presented.token).await,
+        }
+    }
+
+    async fn authenticate_dpop(
+        &self,
+        request: &RequestCredentials<'_>,
+        token: &str,
+    ) -> Result<Authenticated, AuthError> {
+        let state = self.dpop_state();
+        // RFC 9449 §4.3 check 1: exactly one proof.
+        let proof = match request.dpop {
+            [] => return Err(DpopRejection::MissingProof.into()),
+            [proof] => std::str::from_utf8(proof)
+                .map_err(|_| DpopRejection::Proof(ProofError::Malformed))?,
+            _ => return Err(DpopRejection::MultipleProofs.into()),
+        };
+        let now = self.unix_now();
+        let url = self.expected_url(request.url);
+        let verified = dpop::check_proof(
+            proof,
+            &ProofCheck {
+                method: request.method,
+                url: &url,
+                now,
+                iat_window: state.settings.iat_window.as_secs(),
+                algorithms: &state.settings.algorithms,
+                access_token: Some(token),
+            },
+        )
+        .map_err(DpopRejection::Proof)?;
+        // The nonce before the token: a client without one learns it in one round trip.
+        state.check_nonce(verified.nonce.as_deref(), now)?;
+        let claims = self.validate(token).await?;
+        let jkt = claims.dpop_jkt().ok_or(TokenRejection::NotDpopBound)?;
+        if jkt != verified.jkt {
+            return Err(TokenRejection::DpopKeyMismatch.into());
+        }
+        // Remembered last: a refused request leaves no trace.
+        state.record(&verified.jkt, &verified.jti, verified.iat, now)?;
+        Ok(Authenticated::new(claims, Some(verified.jkt)))
+    }
+
+    /// The URL a proof's `htu` must name: the request's, or its path on the public URL.
+    fn expected_url<'a>(&self, seen: &'a str) -> Cow<'a, str> {
+        let Some(base) = self.public_url() else {
+            return Cow::Borrowed(seen);
+        };
+        let path = if seen.starts_with('/') {
+            seen.split(['?', '#']).next().unwrap_or_default().to_owned()
+        } else {
+            url::Url::parse(seen)
+                .map(|url| url.path().to_owned())
+                .unwrap_or_default()
+        };
+        Cow::Owned(format!("{base}{path}"))
+    }
+}
