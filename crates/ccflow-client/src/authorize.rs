@@ -23,6 +23,10 @@ pub(crate) trait Exchange {
     /// Why the request got no answer.
     type Error: Send;
 
+    /// Whether answers may be gRPC's, whose refusal of a token is `grpc-status: 16`
+    /// (`UNAUTHENTICATED`) in the headers of an HTTP 200, not a `401` challenge.
+    const GRPC: bool = false;
+
     /// A second copy of the request for the one retry, if its body can be copied.
     fn try_clone(&self, request: &Self::Request) -> Option<Self::Request>;
 
@@ -76,6 +80,11 @@ pub(crate) async fn send<X: Exchange>(
     authorize::<X>(tokens, &mut request, url.as_deref(), &token).map_err(Failure::Token)?;
     let response = exchange.send(request).await.map_err(Failure::Transport)?;
     if X::status(&response) != StatusCode::UNAUTHORIZED {
+        if X::GRPC && grpc_unauthenticated(X::headers(&response)) {
+            // A gRPC call cannot be sent again (its body is a stream): drop the refused token
+            // so that the next call gets a new one, as for a 401 invalid_token.
+            tokens.invalidate(&token);
+        }
         return Ok(response);
     }
     let headers = X::headers(&response);
@@ -178,4 +187,12 @@ fn challenge_says(headers: &HeaderMap, error: &ErrorCode) -> bool {
         })
         .flatten()
         .any(|challenge| challenge.error.as_ref() == Some(error))
+}
+
+/// Whether a gRPC answer is a "Trailers-Only" `UNAUTHENTICATED` (gRPC over HTTP/2: the status
+/// comes in the headers when there is no message; code 16 in `grpc/status.h`).
+fn grpc_unauthenticated(headers: &HeaderMap) -> bool {
+    headers
+        .get("grpc-status")
+        .is_some_and(|value| value.as_bytes() == b"16")
 }

@@ -55,7 +55,10 @@ impl<S> Layer<S> for TokenLayer {
 /// `error="invalid_token"` is returned as it is, and the refused token is invalidated (the next
 /// request gets a new one); a DPoP `use_dpop_nonce` answer's nonce is remembered for the next
 /// request. This is the decision of [`AuthorizedClient`](crate::AuthorizedClient) for a body
-/// that cannot be cloned.
+/// that cannot be cloned. A gRPC refusal, `grpc-status: 16` (`UNAUTHENTICATED`) in the
+/// headers of the answer (a call refused before any message, as a server's auth check does),
+/// drops the token the same way; a status that comes only in the trailers, after messages, is
+/// not seen.
 #[derive(Clone)]
 pub struct TokenService<S> {
     tokens: TokenClient,
@@ -135,6 +138,8 @@ where
     type Request = Request<RequestBody>;
     type Response = Response<ResponseBody>;
     type Error = BoxError;
+
+    const GRPC: bool = true;
 
     fn try_clone(&self, _: &Request<RequestBody>) -> Option<Request<RequestBody>> {
         None
