@@ -5,14 +5,19 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod authorize;
 mod authorized;
 mod cache;
 mod client;
 mod discovery;
 mod dpop;
 mod error;
+#[cfg(feature = "reqwest-middleware")]
+mod middleware;
 mod retry;
 mod token;
+#[cfg(feature = "tower")]
+mod tower;
 
 pub use auth::{AuthMethod, PrivateKey};
 pub use authorized::AuthorizedClient;
@@ -22,8 +27,12 @@ pub use client::{
     TokenExchange,
 };
 pub use error::{ApiError, TokenError};
+#[cfg(feature = "reqwest-middleware")]
+pub use middleware::TokenMiddleware;
 pub use retry::{RetryPolicy, Sleeper, TokioSleeper};
 pub use token::AccessToken;
+#[cfg(feature = "tower")]
+pub use tower::{BoxError, TokenLayer, TokenService};
 
 /// Re-exported so users need no direct dependency for profiles, clocks and wire types.
 pub use ccflow_protocol as protocol;

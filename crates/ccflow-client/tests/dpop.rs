@@ -233,3 +233,74 @@ async fn the_authorized_client_sends_bound_tokens_with_proofs_and_answers_the_ap
     assert_eq!(client.send(client.get(&url)).await.unwrap().status(), 200);
     server.assert_token_requests().exactly(1);
 }
+
+#[tokio::test]
+async fn the_middleware_sends_bound_tokens_with_proofs_and_answers_the_apis_nonce() {
+    let clock = ManualClock::starting_now();
+    let server = server(&clock, DpopSettings::default()).await;
+    let api = wiremock::MockServer::start().await;
+    let url = format!("{}/items?page=1", api.uri());
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(DpopApi { url: url.clone() })
+        .expect(3)
+        .mount(&api)
+        .await;
+    let tokens = client(
+        &server,
+        &clock,
+        "orders-service",
+        "orders-secret",
+        Some(DpopKey::generate().unwrap()),
+    );
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ccflow_client::TokenMiddleware::new(tokens))
+        .build();
+    // As the AuthorizedClient: the challenge and the retry with the nonce, then the known nonce.
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    server.assert_token_requests().exactly(1);
+}
+
+#[tokio::test]
+async fn the_tower_service_proves_bound_tokens_for_absolute_uris_and_never_sends_them_as_bearer() {
+    use http_body_util::Full;
+    let clock = ManualClock::starting_now();
+    let server = server(&clock, DpopSettings::default()).await;
+    let api = wiremock::MockServer::start().await;
+    let url = format!("{}/items?page=1", api.uri());
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(DpopApi { url: url.clone() })
+        .expect(2)
+        .mount(&api)
+        .await;
+    let tokens = client(
+        &server,
+        &clock,
+        "orders-service",
+        "orders-secret",
+        Some(DpopKey::generate().unwrap()),
+    );
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<bytes::Bytes>>();
+    let mut service = ccflow_client::TokenService::new(tokens, hyper);
+    let mut send = async |uri: &str| {
+        let request = http::Request::get(uri)
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap();
+        std::future::poll_fn(|context| tower_service::Service::poll_ready(&mut service, context))
+            .await
+            .unwrap();
+        tower_service::Service::call(&mut service, request)
+            .await
+            .map(|response| response.status())
+    };
+    // A tower body is sent once: the nonce challenge is the answer, and its nonce is remembered
+    // for the next request.
+    assert_eq!(send(&url).await.unwrap(), 401);
+    assert_eq!(send(&url).await.unwrap(), 200);
+    // Without the origin there is no `htu` to prove: an error, and nothing is sent.
+    let error = send("/items?page=1").await.unwrap_err();
+    let error = error.downcast_ref::<ccflow_client::TokenError>().unwrap();
+    assert!(error.to_string().contains("absolute URL"), "{error}");
+    server.assert_token_requests().exactly(1);
+}

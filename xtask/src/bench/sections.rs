@@ -275,6 +275,7 @@ fn sdk(bench: &mut Bench<'_>) -> Result<Outcome> {
     let sdk = sdk::measure(
         &rfc_token_url(&issuer.server),
         &format!("{}/_ccflow", issuer.server.uri()),
+        &format!("{}/jwks.json", issuer.server.uri()),
         bench.options,
     )?;
     say(&sdk.summary());
