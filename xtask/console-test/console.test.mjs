@@ -290,6 +290,25 @@ async function main() {
       await page.waitForSelector('#journal-chart svg rect.failed');
     });
 
+    await step('a scenario with a time window shows the time it has left on the server clock', async () => {
+      const added = await admin(base, 'POST', '/scenarios', {
+        client_id: 'window-check',
+        after_secs: 60,
+        for_secs: 600,
+        fault: { kind: 'status', status: 503 },
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      const id = added.body.ids[0];
+      const row = `#faults-table tr[data-scenario="${id}"]`;
+      await goTo(page, 'faults');
+      await page.waitForFunction((selector) => /starts in 1 min/.test(document.querySelector(selector)?.textContent ?? ''), row);
+      assert.equal((await admin(base, 'POST', '/clock', { advance_secs: 120 })).status, 200);
+      await page.waitForFunction((selector) => /[89] min( \d+ s)? left/.test(document.querySelector(selector)?.textContent ?? ''), row);
+      assert.equal((await admin(base, 'POST', '/clock', { advance_secs: 600 })).status, 200);
+      await page.waitForFunction((selector) => /window closed/.test(document.querySelector(selector)?.textContent ?? ''), row);
+      assert.equal((await admin(base, 'DELETE', `/scenarios/${id}`)).status, 204);
+    });
+
     await step('advancing the clock on the Faults and time page expires the token', async () => {
       await goTo(page, 'faults');
       await page.fill('#clock-advance', '7200');

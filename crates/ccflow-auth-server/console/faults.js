@@ -43,8 +43,16 @@ export function faultsPage(context) {
     return JSON.stringify(when);
   }
 
-  /** What is left: requests for `first`/`nth`, otherwise unbounded (or the window's end). */
-  function remaining(item) {
+  /** What is left: requests for `first`/`nth`, the time to a window's start or end on the
+   *  server clock (`now`), otherwise unbounded. */
+  function remaining(item, now) {
+    if (typeof now === 'number' && typeof item.starts_at === 'number' && now < item.starts_at) {
+      return `starts in ${formatDuration(item.starts_at - now)}`;
+    }
+    if (typeof now === 'number' && typeof item.ends_at === 'number') {
+      if (now >= item.ends_at) return 'window closed';
+      return `${formatDuration(item.ends_at - now)} left`;
+    }
     const when = item.scenario.when;
     if (when && typeof when === 'object' && 'first' in when) {
       const left = Math.max(0, when.first - item.hits);
@@ -63,11 +71,14 @@ export function faultsPage(context) {
 
   async function refresh() {
     const [{ scenarios }, clock] = await Promise.all([api('GET', '/scenarios'), api('GET', '/clock').catch((error) => ({ error }))]);
-    gate(scenarios, () => render(scenarios));
+    const now = clock && !clock.error ? Math.floor(clock.now) : undefined;
+    // The clock only matters to a table with windows: without one, a ticking clock redraws nothing.
+    const windowed = scenarios.some((item) => 'starts_at' in item || 'ends_at' in item);
+    gate({ scenarios, now: windowed ? now : null }, () => render(scenarios, now));
     renderClock(clock);
   }
 
-  function render(scenarios) {
+  function render(scenarios, now) {
     const rows = scenarios.map((item) => h('tr', { 'data-scenario': item.id },
       h('td', { class: 'num' }, String(item.id)),
       h('td', {}, item.scenario.endpoint),
@@ -76,7 +87,7 @@ export function faultsPage(context) {
       h('td', {}, describeWhen(item.scenario.when)),
       h('td', {}, describeWindow(item.scenario)),
       h('td', { class: 'num' }, `${item.hits} / ${item.seen}`),
-      h('td', {}, remaining(item)),
+      h('td', {}, remaining(item, now)),
       h('td', {}, h('button', {
         type: 'button',
         class: 'secondary',

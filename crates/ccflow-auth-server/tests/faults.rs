@@ -462,3 +462,37 @@ async fn a_scenario_with_a_time_window_follows_the_server_clock() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_windowed_scenario_reports_when_its_window_opens_and_closes() {
+    let clock = common::clock();
+    let server = common::builder(&clock).start().await.unwrap();
+    let url = format!("{}/_ccflow/scenarios", server.uri());
+    let created = http()
+        .post(&url)
+        .json(&json!([
+            {"after_secs": 60, "for_secs": 600, "fault": {"kind": "status", "status": 503}},
+            {"for_secs": 30, "fault": {"kind": "status", "status": 429}},
+            {"fault": {"kind": "status", "status": 500}}
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let listed = get_json(&url).await;
+    let windows: Vec<(Value, Value)> = listed["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (item["starts_at"].clone(), item["ends_at"].clone()))
+        .collect();
+    let t0 = common::T0;
+    assert_eq!(
+        windows,
+        [
+            (json!(t0 + 60), json!(t0 + 660)),
+            (json!(t0), json!(t0 + 30)),
+            (Value::Null, Value::Null),
+        ]
+    );
+}

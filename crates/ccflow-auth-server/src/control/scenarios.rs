@@ -55,6 +55,10 @@ pub struct ScenarioStatus {
     pub seen: u64,
     /// How many got its fault.
     pub hits: u64,
+    /// With `after_secs`/`for_secs`: when it starts matching, on the server clock.
+    pub starts_at: Option<SystemTime>,
+    /// With `for_secs`: when it stops matching, on the server clock.
+    pub ends_at: Option<SystemTime>,
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +128,8 @@ impl Scenarios {
                 spec: s.spec.clone(),
                 seen: s.seen,
                 hits: s.hits,
+                starts_at: s.window.map(|(start, _)| start),
+                ends_at: s.window.and_then(|(_, end)| end),
             })
             .collect()
     }
