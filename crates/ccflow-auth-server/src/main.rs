@@ -95,6 +95,11 @@ struct Cli {
     /// temporary directory].
     #[arg(long, env = "CCFLOW_TLS_CA_FILE")]
     tls_ca_file: Option<std::path::PathBuf>,
+    /// Also serve HTTPS on this address (HTTP stays on --bind, where the healthcheck probes),
+    /// with --tls-cert/--tls-key or else a throw-away CA; its line `listening on https://ADDR`
+    /// follows the first.
+    #[arg(long, env = "CCFLOW_HTTPS_BIND")]
+    https_bind: Option<SocketAddr>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key.
     #[arg(long, env = "CCFLOW_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<std::path::PathBuf>,
@@ -197,6 +202,9 @@ async fn run(cli: Cli) -> ExitCode {
     if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
         builder = builder.tls_files(cert, key);
     }
+    if let Some(address) = cli.https_bind {
+        builder = builder.https_bind(address);
+    }
     let workers = cli
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -296,6 +304,9 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
 fn announce(server: &MockAuthServer, ca_file: Option<&std::path::Path>) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "ccflow-auth-server listening on {}", server.uri())?;
+    if let Some(https) = server.https_uri().filter(|https| *https != server.uri()) {
+        writeln!(stdout, "ccflow-auth-server listening on {https}")?;
+    }
     if let Some(path) = ca_file {
         // The second contract line with --tls: the CA certificate clients must trust.
         writeln!(stdout, "tls ca: {}", path.display())?;

@@ -68,6 +68,8 @@ pub(crate) struct Settings {
     pub(crate) idle_throttle: Option<AuthThrottle>,
     /// The address to listen on; `None` is [`Settings::DEFAULT_BIND`].
     pub(crate) bind: Option<SocketAddr>,
+    /// Also serve HTTPS on this address (HTTP stays on `bind`).
+    pub(crate) https_bind: Option<SocketAddr>,
     pub(crate) workers: usize,
     /// HTTPS instead of HTTP, and where the certificate comes from.
     pub(crate) tls: Option<TlsSource>,
@@ -98,6 +100,7 @@ impl Default for Settings {
             dpop: DpopSettings::default(),
             idle_throttle: None,
             bind: None,
+            https_bind: None,
             workers: 1,
             tls: None,
             config_file: None,

@@ -34,6 +34,7 @@ fn command(args: &[&str]) -> Command {
         .env_remove("CCFLOW_TLS_CA_FILE")
         .env_remove("CCFLOW_TLS_CERT")
         .env_remove("CCFLOW_TLS_KEY")
+        .env_remove("CCFLOW_HTTPS_BIND")
         .env_remove("CCFLOW_PROFILE")
         .env_remove("CCFLOW_THROTTLE")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -200,6 +201,55 @@ fn tls_prints_its_ca_and_curl_trusts_it() {
     let rest = rest_of_output(&mut running);
     assert!(rest.contains("token endpoint: https://"), "{rest}");
     std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[test]
+fn https_bind_adds_an_https_port_and_the_healthcheck_keeps_plain_http() {
+    let (mut running, first) = spawn(&["--bind", "127.0.0.1:0", "--https-bind", "127.0.0.1:0"]);
+    let http = address_of(&first);
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        running
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_line(&mut line)
+            .unwrap();
+        lines.push(line.trim_end().to_owned());
+    }
+    let https = lines[0]
+        .strip_prefix("ccflow-auth-server listening on https://")
+        .unwrap_or_else(|| panic!("second line: {:?}", lines[0]))
+        .to_owned();
+    let ca_file = lines[1]
+        .strip_prefix("tls ca: ")
+        .unwrap_or_else(|| panic!("third line: {:?}", lines[1]))
+        .to_owned();
+    let status = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            &ca_file,
+        ])
+        .args([
+            "-u",
+            "demo-client:demo-secret",
+            "-d",
+            "grant_type=client_credentials",
+        ])
+        .arg(format!("https://{https}/oauth2/token"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "200");
+    let health = command(&["--bind", &http, "healthcheck"]).output().unwrap();
+    assert!(health.status.success(), "{health:?}");
+    rest_of_output(&mut running);
+    let _ = std::fs::remove_file(&ca_file);
 }
 
 #[tokio::test]

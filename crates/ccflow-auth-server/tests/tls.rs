@@ -140,8 +140,16 @@ async fn certificate_files_are_served_as_given() {
     let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
     let cert = directory.join("cert.pem");
     let key = directory.join("key.pem");
-    std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let cert_pem = pem::encode(&pem::Pem::new("CERTIFICATE", made.cert.der().to_vec()));
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(
+        &key,
+        pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            made.signing_key.serialize_der(),
+        )),
+    )
+    .unwrap();
     let server = MockAuthServer::builder()
         .signing_key(signing_key())
         .client(Client::new("svc", "svc-secret"))
@@ -152,7 +160,7 @@ async fn certificate_files_are_served_as_given() {
     assert!(server.tls_ca_pem().is_none());
     let client = reqwest::Client::builder()
         .no_proxy()
-        .tls_certs_only([reqwest::Certificate::from_pem(made.cert.pem().as_bytes()).unwrap()])
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
         .build()
         .unwrap();
     let response = client
@@ -174,4 +182,48 @@ async fn certificate_files_are_served_as_given() {
         .to_string();
     assert!(error.contains("key.pem"), "{error}");
     std::fs::remove_dir_all(&directory).unwrap();
+}
+
+#[tokio::test]
+async fn http_and_https_are_served_at_once_on_two_ports() {
+    let server = MockAuthServer::builder()
+        .signing_key(signing_key())
+        .client(Client::new("svc", "svc-secret"))
+        .https_bind("127.0.0.1:0".parse().unwrap())
+        .issuer_from_request(true)
+        .start()
+        .await
+        .unwrap();
+    let https = server.https_uri().expect("a second, HTTPS port");
+    assert!(
+        server.uri().starts_with("http://127.0.0.1:"),
+        "{}",
+        server.uri()
+    );
+    assert_ne!(https, server.uri().replace("http://", "https://"));
+    let ca = server
+        .tls_ca_pem()
+        .expect("a throw-away CA for the second port");
+    let trusted = client_trusting(Some(ca), &server, &[]);
+    // Each port answers discovery with its own scheme (issuer_from_request reads the
+    // connection's), and each gets tokens.
+    for (client, base) in [(reqwest::Client::new(), server.uri()), (trusted, https)] {
+        let document: Value = client
+            .get(format!("{base}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(document["issuer"], base.as_str());
+        let token = client
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth("svc", Some("svc-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(token.status(), 200, "{base}");
+    }
 }

@@ -334,6 +334,18 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Serve HTTPS on `address` as well, with HTTP staying on [`bind`](Self::bind): what a
+    /// client moving to HTTPS, or a health probe that speaks plain HTTP, needs. The certificate
+    /// is [`tls`](Self::tls)'s or [`tls_files`](Self::tls_files)' (a throw-away CA when neither
+    /// was set); the issuer stays the HTTP one unless [`issuer`](Self::issuer) or
+    /// [`issuer_from_request`](Self::issuer_from_request) says otherwise (the latter names an
+    /// `https://` issuer on the HTTPS port).
+    #[cfg(feature = "tls")]
+    pub fn https_bind(mut self, address: SocketAddr) -> Self {
+        self.settings.https_bind = Some(address);
+        self
+    }
+
     /// The address [`start`](Self::start) will bind.
     pub fn bind_address(&self) -> SocketAddr {
         self.settings.bind_address()
@@ -358,20 +370,20 @@ impl MockAuthServerBuilder {
     pub async fn start(self) -> Result<MockAuthServer, StartError> {
         let address = self.settings.bind_address();
         let workers = self.settings.workers;
-        #[cfg(feature = "tls")]
-        let tls_source = self.settings.tls.clone();
+        let https_bind = self.settings.https_bind;
+        // A second, HTTPS port without a certificate source gets a throw-away CA.
+        let tls_source = self.settings.tls.clone().or_else(|| {
+            https_bind.map(|_| crate::settings::TlsSource::Generated { names: Vec::new() })
+        });
         #[cfg(not(feature = "tls"))]
-        if self.settings.tls.is_some() {
+        if tls_source.is_some() {
             return Err(StartError::Start(
                 "TLS needs ccflow-auth-server's `tls` feature".to_owned(),
             ));
         }
         let prepared = prepare(self.settings)?;
-        let listener =
-            TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartError::Bind { address, source })?;
+        let (listener, address) = bind_listener(address)?;
+        let https = https_bind.map(bind_listener).transpose()?;
         #[cfg(feature = "tls")]
         let tls = match &tls_source {
             Some(source) => {
@@ -381,9 +393,10 @@ impl MockAuthServerBuilder {
                     .as_deref()
                     .and_then(|issuer| url::Url::parse(issuer).ok())
                     .and_then(|url| url.host_str().map(str::to_owned));
+                let tls_address = https.as_ref().map_or(address, |(_, https)| *https);
                 Some(super::tls::ServerTls::new(
                     source,
-                    address,
+                    tls_address,
                     issuer_host.as_deref(),
                 )?)
             }
@@ -391,10 +404,25 @@ impl MockAuthServerBuilder {
         };
         #[cfg(not(feature = "tls"))]
         let tls: Option<super::running::Tls> = None;
-        let scheme = if tls.is_some() { "https" } else { "http" };
+        // With two ports the routes hang under the HTTP one; with one, under its scheme.
+        let scheme = if tls.is_some() && https.is_none() {
+            "https"
+        } else {
+            "http"
+        };
         let app = build_app(prepared, &default_base_url(scheme, address))?;
-        launch(app, listener, address, workers, tls).await
+        launch(app, (listener, address), https, workers, tls).await
     }
+}
+
+/// Binds `address`; the listener and the address it got (a real port for port 0).
+fn bind_listener(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener =
+        TcpListener::bind(address).map_err(|source| StartError::Bind { address, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { address, source })?;
+    Ok((listener, bound))
 }
 
 /// The server's own root URL when no issuer is configured: `http://<bound address>`, except

@@ -32,16 +32,18 @@ type TlsConfig = std::convert::Infallible;
 
 /// Serves `app` from `listener` (over TLS when `tls` is given) on a thread of its own, and
 /// returns once it accepts connections.
+/// With `https`, the main listener serves plain HTTP and `https` serves TLS.
 pub(super) async fn launch(
     app: AuthServer,
-    listener: TcpListener,
-    address: SocketAddr,
+    (listener, address): (TcpListener, SocketAddr),
+    https_listener: Option<(TcpListener, SocketAddr)>,
     workers: usize,
     tls: Option<Tls>,
 ) -> Result<MockAuthServer, StartError> {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let thread_app = app.clone();
-    let https = tls.is_some();
+    let https = tls.is_some() && https_listener.is_none();
+    let https_address = https_listener.as_ref().map(|(_, address)| *address);
     #[cfg(feature = "tls")]
     let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) = match tls {
         Some(tls) => (Some(tls.config), tls.ca_pem),
@@ -52,7 +54,13 @@ pub(super) async fn launch(
         (None, tls.map(|never| match never {}));
     let thread = std::thread::Builder::new()
         .name(format!("ccflow-auth-server-{}", address.port()))
-        .spawn(move || serve(thread_app, listener, workers, tls_config, ready_tx))
+        .spawn(move || {
+            let bindings = match https_listener {
+                Some((https, _)) => vec![(listener, None), (https, tls_config)],
+                None => vec![(listener, tls_config)],
+            };
+            serve(thread_app, bindings, workers, ready_tx);
+        })
         .map_err(|error| StartError::Start(error.to_string()))?;
     match ready_rx.await {
         Ok(Ok(handle)) => Ok(MockAuthServer {
@@ -60,6 +68,7 @@ pub(super) async fn launch(
             expectations: Expectations::default(),
             address,
             https,
+            https_address,
             tls_ca_pem,
             handle,
             thread: Some(thread),
@@ -74,15 +83,14 @@ pub(super) async fn launch(
 /// Runs the actix system on the current (dedicated) thread until the server stops.
 fn serve(
     app: AuthServer,
-    listener: TcpListener,
+    bindings: Vec<(TcpListener, Option<TlsConfig>)>,
     workers: usize,
-    tls: Option<TlsConfig>,
     ready: tokio::sync::oneshot::Sender<Result<ServerHandle, String>>,
 ) {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
         let factory_app = app.clone();
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             App::new()
                 .configure(crate::http::configure(factory_app.clone()))
                 .default_service(web::to(crate::http::not_found))
@@ -90,22 +98,25 @@ fn serve(
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(5);
-        let server = match tls {
-            #[cfg(feature = "tls")]
-            Some(config) => {
-                server.listen_rustls_0_23(listener, std::sync::Arc::unwrap_or_clone(config))
-            }
-            #[cfg(not(feature = "tls"))]
-            Some(never) => match never {},
-            None => server.listen(listener),
-        };
-        let server = match server {
-            Ok(server) => server.run(),
-            Err(error) => {
-                let _ = ready.send(Err(error.to_string()));
-                return;
-            }
-        };
+        for (listener, tls) in bindings {
+            let bound = match tls {
+                #[cfg(feature = "tls")]
+                Some(config) => {
+                    server.listen_rustls_0_23(listener, std::sync::Arc::unwrap_or_clone(config))
+                }
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match never {},
+                None => server.listen(listener),
+            };
+            server = match bound {
+                Ok(server) => server,
+                Err(error) => {
+                    let _ = ready.send(Err(error.to_string()));
+                    return;
+                }
+            };
+        }
+        let server = server.run();
         let _ = ready.send(Ok(server.handle()));
         if let Err(error) = server.await {
             tracing::error!(%error, "the server stopped with an error");
@@ -131,8 +142,10 @@ pub struct MockAuthServer {
     app: AuthServer,
     expectations: Expectations,
     address: SocketAddr,
-    /// Whether it serves HTTPS.
+    /// Whether its main address serves HTTPS.
     https: bool,
+    /// The second address, serving HTTPS, when HTTP stays on the main one.
+    https_address: Option<SocketAddr>,
     /// The throw-away CA's certificate when it made its own.
     tls_ca_pem: Option<String>,
     handle: ServerHandle,
@@ -166,6 +179,16 @@ impl MockAuthServer {
     /// `None` over plain HTTP or with a certificate from files.
     pub fn tls_ca_pem(&self) -> Option<&str> {
         self.tls_ca_pem.as_deref()
+    }
+
+    /// The HTTPS base URI, `https://127.0.0.1:PORT`: the main one when the server serves HTTPS
+    /// only, the second port's with [`https_bind`](crate::MockAuthServerBuilder::https_bind),
+    /// `None` over plain HTTP only.
+    pub fn https_uri(&self) -> Option<String> {
+        match self.https_address {
+            Some(address) => Some(format!("https://{address}")),
+            None => self.https.then(|| self.uri()),
+        }
     }
 
     /// The issuer identifier.

@@ -134,7 +134,8 @@ fn generate(
     let leaf_key = KeyPair::generate()?;
     let leaf = leaf_params.signed_by(&leaf_key, &ca)?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    Ok((vec![leaf.der().clone(), ca.der().clone()], key, ca.pem()))
+    let ca_pem = pem::encode(&pem::Pem::new("CERTIFICATE", ca.der().to_vec()));
+    Ok((vec![leaf.der().clone(), ca.der().clone()], key, ca_pem))
 }
 
 #[cfg(test)]
