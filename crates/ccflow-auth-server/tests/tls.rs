@@ -7,8 +7,7 @@
 mod common;
 
 use ccflow_auth_server::{Client, MockAuthServer};
-use common::signing_key;
-use serde_json::Value;
+use common::{json_of, signing_key};
 
 /// A client that trusts exactly `root` (no system roots), and reaches `names` at `server`.
 fn client_trusting(root: Option<&str>, server: &MockAuthServer, names: &[&str]) -> reqwest::Client {
@@ -116,14 +115,8 @@ async fn a_generated_ca_is_trusted_for_the_names_the_certificate_carries() {
     }
     // Discovery names https URLs; plain HTTP on the TLS port gets no answer.
     let ca = server.tls_ca_pem().unwrap();
-    let document: Value = client_trusting(Some(ca), &server, &[])
-        .get(server.discovery_url())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document =
+        json_of(client_trusting(Some(ca), &server, &[]).get(server.discovery_url())).await;
     assert_eq!(document["token_endpoint"], server.token_url());
     assert!(server.token_url().starts_with("https://"));
     let plain = reqwest::Client::new()
@@ -208,14 +201,8 @@ async fn http_and_https_are_served_at_once_on_two_ports() {
     // Each port answers discovery with its own scheme (issuer_from_request reads the
     // connection's), and each gets tokens.
     for (client, base) in [(reqwest::Client::new(), server.uri()), (trusted, https)] {
-        let document: Value = client
-            .get(format!("{base}/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let document =
+            json_of(client.get(format!("{base}/.well-known/oauth-authorization-server"))).await;
         assert_eq!(document["issuer"], base.as_str());
         let token = client
             .post(format!("{base}/oauth2/token"))

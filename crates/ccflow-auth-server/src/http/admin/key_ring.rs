@@ -7,7 +7,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 
-use super::keys::keys_body;
+use super::keys::{after_key_generation, keys_body};
 use super::respond::admin_error;
 use crate::domain::auth_server::AuthServer;
 use crate::domain::keys::KeyRingError;
@@ -26,24 +26,7 @@ pub(super) async fn stage_key(server: web::Data<AuthServer>) -> HttpResponse {
             .map(|key| staging.stage_key(key))
     })
     .await;
-    match staged {
-        Ok(Ok(())) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(keys_body(&server, None)),
-        Ok(Err(error)) => {
-            tracing::error!(%error, "key generation failed");
-            admin_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::ServerError,
-                "key generation failed",
-            )
-        }
-        Err(_) => admin_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::ServerError,
-            "key generation was cancelled",
-        ),
-    }
+    after_key_generation(&server, staged, |()| None)
 }
 
 /// `POST /_ccflow/keys/{kid}/activate`: the staged key signs from now on; the previous one

@@ -62,12 +62,24 @@ pub(super) fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody
 pub(super) async fn rotate_keys(server: web::Data<AuthServer>) -> HttpResponse {
     let rotating = server.clone();
     // RSA generation is CPU work: keep it off the I/O threads.
-    match web::block(move || rotating.rotate_keys()).await {
-        Ok(Ok(kid)) => HttpResponse::Ok()
+    let rotated = web::block(move || rotating.rotate_keys()).await;
+    after_key_generation(&server, rotated, Some)
+}
+
+/// The answer to an admin call that generated a key on the blocking pool: the ring (with
+/// `active` of what the call returned, when it names the new signing key), or a 500 that says
+/// only that generation failed (the error goes to the log).
+pub(super) fn after_key_generation<T, E: std::fmt::Display>(
+    server: &AuthServer,
+    outcome: Result<Result<T, E>, actix_web::error::BlockingError>,
+    active: impl FnOnce(T) -> Option<String>,
+) -> HttpResponse {
+    match outcome {
+        Ok(Ok(done)) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .json(keys_body(&server, Some(kid))),
+            .json(keys_body(server, active(done))),
         Ok(Err(error)) => {
-            tracing::error!(%error, "key rotation failed");
+            tracing::error!(%error, "key generation failed");
             admin_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::ServerError,
