@@ -181,6 +181,14 @@ impl MockAuthServer {
         self.tls_ca_pem.as_deref()
     }
 
+    /// [`tls_ca_pem`](Self::tls_ca_pem) as a `reqwest::Certificate`, ready for
+    /// `reqwest::ClientBuilder::add_root_certificate` (feature `reqwest`).
+    #[cfg(feature = "reqwest")]
+    pub fn tls_ca_certificate(&self) -> Option<reqwest::Certificate> {
+        self.tls_ca_pem()
+            .and_then(|pem| reqwest::Certificate::from_pem(pem.as_bytes()).ok())
+    }
+
     /// The HTTPS base URI, `https://127.0.0.1:PORT`: the main one when the server serves HTTPS
     /// only, the second port's with [`https_bind`](crate::MockAuthServerBuilder::https_bind),
     /// `None` over plain HTTP only.
