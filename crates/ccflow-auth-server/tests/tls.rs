@@ -194,7 +194,11 @@ async fn http_and_https_are_served_at_once_on_two_ports() {
         .tls_certs_only([server.tls_ca_certificate().expect("a generated CA")])
         .build()
         .unwrap();
-    let jwks = with_ca.get(format!("{https}/jwks.json")).send().await.unwrap();
+    let jwks = with_ca
+        .get(format!("{https}/jwks.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(jwks.status(), 200);
     assert!(
         server.uri().starts_with("http://127.0.0.1:"),

@@ -539,5 +539,8 @@ fn pkcs8_der(pem: &str) -> Result<Vec<u8>, DpopKeyError> {
     }
 }
 
+mod nonce;
+pub use nonce::NonceKey;
+
 #[cfg(test)]
 mod tests;

@@ -7,10 +7,8 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_protocol::dpop::NonceKey;
 use jsonwebtoken::Algorithm;
 
 use crate::error::{BuildError, DpopRejection};
@@ -155,7 +153,7 @@ pub(crate) struct DpopState {
     pub(crate) algs: String,
     /// Nonces are `{issued_at}.{mac}` (as at the auth server): stateless, checked by MAC and
     /// by age on the validator's clock.
-    nonce_key: hmac::Key,
+    nonce_key: NonceKey,
     seen: Mutex<ReplayCache>,
 }
 
@@ -172,11 +170,9 @@ impl DpopState {
     pub(crate) fn new(settings: DpopSettings) -> Result<Self, BuildError> {
         let algs = ccflow_protocol::dpop::algorithm_names(&settings.algorithms);
         let nonce_key =
-            hmac::Key::generate(hmac::HMAC_SHA256, &SystemRandom::new()).map_err(|_| {
-                BuildError::InvalidSetting {
-                    setting: "dpop",
-                    why: "the random number generator failed",
-                }
+            NonceKey::generate(&SystemRandom::new()).map_err(|_| BuildError::InvalidSetting {
+                setting: "dpop",
+                why: "the random number generator failed",
             })?;
         Ok(Self {
             seen: Mutex::new(ReplayCache::new(settings.replay_capacity)),
@@ -188,9 +184,7 @@ impl DpopState {
 
     /// A fresh nonce (RFC 9449 §9): unpredictable to clients, valid for the nonce lifetime.
     pub(crate) fn fresh_nonce(&self, now: u64) -> String {
-        let issued = now.to_string();
-        let tag = hmac::sign(&self.nonce_key, issued.as_bytes());
-        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+        self.nonce_key.fresh(now)
     }
 
     /// Checks the proof's nonce when this API requires one.
@@ -199,28 +193,14 @@ impl DpopState {
             return Ok(());
         }
         let nonce = nonce.ok_or(DpopRejection::NonceMissing)?;
-        if self.nonce_is_fresh(nonce, now) {
+        if self
+            .nonce_key
+            .is_fresh(nonce, now, self.settings.nonce_lifetime.as_secs())
+        {
             Ok(())
         } else {
             Err(DpopRejection::NonceStale)
         }
-    }
-
-    fn nonce_is_fresh(&self, nonce: &str, now: u64) -> bool {
-        let Some((issued, tag)) = nonce.split_once('.') else {
-            return false;
-        };
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
-        // Constant time: the tag is what makes a nonce this API's.
-        if hmac::verify(&self.nonce_key, issued.as_bytes(), &tag).is_err() {
-            return false;
-        }
-        let lifetime = self.settings.nonce_lifetime.as_secs();
-        issued
-            .parse::<u64>()
-            .is_ok_and(|issued| issued <= now && now - issued <= lifetime)
     }
 
     /// Remembers a proof that passed every check until it leaves its `iat` window; refuses it

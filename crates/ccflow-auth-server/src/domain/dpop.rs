@@ -5,11 +5,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ccflow_protocol::dpop::{self, DpopKey, ProofCheck, VerifiedProof};
+use ccflow_protocol::dpop::{self, DpopKey, NonceKey, ProofCheck, VerifiedProof};
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
@@ -137,7 +134,7 @@ pub(crate) struct DpopState {
     policy: RwLock<Arc<Policy>>,
     /// Nonces are `{issued_at}.{mac}`: stateless, checked by MAC and age on the server clock,
     /// so a nonce survives nothing but this process and moving the clock ages it.
-    nonce_key: hmac::Key,
+    nonce_key: NonceKey,
     /// `jkt` + `jti` of proofs that obtained a token → the Unix second they may be forgotten.
     seen: Mutex<HashMap<(String, String), u64>>,
 }
@@ -160,7 +157,7 @@ impl DpopState {
     pub(crate) fn new(settings: DpopSettings, profile_default: bool, rng: &SystemRandom) -> Self {
         Self {
             policy: RwLock::new(Arc::new(Policy::new(settings, profile_default))),
-            nonce_key: hmac::Key::generate(hmac::HMAC_SHA256, rng)
+            nonce_key: NonceKey::generate(rng)
                 .expect("the operating system's random number generator failed"),
             seen: Mutex::default(),
         }
@@ -204,25 +201,11 @@ impl DpopState {
 
     /// A fresh nonce (RFC 9449 §8): unpredictable to clients, valid for the nonce lifetime.
     pub(crate) fn fresh_nonce(&self, now: u64) -> String {
-        let issued = now.to_string();
-        let tag = hmac::sign(&self.nonce_key, issued.as_bytes());
-        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+        self.nonce_key.fresh(now)
     }
 
     fn nonce_is_fresh(&self, nonce: &str, now: u64, lifetime: u64) -> bool {
-        let Some((issued, tag)) = nonce.split_once('.') else {
-            return false;
-        };
-        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
-            return false;
-        };
-        // Constant time: the tag is what makes a nonce the server's.
-        if hmac::verify(&self.nonce_key, issued.as_bytes(), &tag).is_err() {
-            return false;
-        }
-        issued
-            .parse::<u64>()
-            .is_ok_and(|issued| issued <= now && now - issued <= lifetime)
+        self.nonce_key.is_fresh(nonce, now, lifetime)
     }
 
     /// Checks the `DPoP` headers of a token request (RFC 9449 §4.3, §8, §11.1). `Ok(None)`: no
