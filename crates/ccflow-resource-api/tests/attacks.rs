@@ -559,43 +559,14 @@ mod actix_adapter {
     }
 }
 
-/// The sample API's guarded routes on axum: `/v1/items` behind `ValidatorLayer` and a
-/// `RequireScope` layer per method, `/v1/whoami` guarded by the `Authenticated` extractor
-/// alone (the validator as an `Extension`), as the sample API guards them on actix.
+/// The same routes on axum (`common::axum_app`).
 #[cfg(feature = "axum")]
 mod axum_adapter {
     use axum::body::Body;
-    use axum::routing::get;
-    use axum::{Extension, Json, Router, handler::Handler as _};
-    use ccflow_resource_api::{Authenticated, RequireScope, Validator, ValidatorLayer};
-    use serde_json::{Value, json};
-    use tower::ServiceExt as _;
+    use ccflow_resource_api::Validator;
 
     use super::{REFUSAL_HEADERS, Reply, Sent};
-
-    async fn list_items() -> Json<Value> {
-        Json(json!({ "items": [] }))
-    }
-
-    async fn create_item() -> (http::StatusCode, Json<Value>) {
-        (http::StatusCode::CREATED, Json(json!({ "id": 1 })))
-    }
-
-    async fn whoami(auth: Authenticated) -> Json<Value> {
-        Json(json!({ "client_id": auth.client_id() }))
-    }
-
-    fn app(validator: &Validator) -> Router {
-        Router::new()
-            .route(
-                "/v1/items",
-                get(list_items.layer(RequireScope::all(["items:read"])))
-                    .post(create_item.layer(RequireScope::all(["items:write"]))),
-            )
-            .route_layer(ValidatorLayer::new(validator.clone()))
-            .route("/v1/whoami", get(whoami))
-            .layer(Extension(validator.clone()))
-    }
+    use crate::common::axum_app;
 
     pub(super) async fn send(validator: &Validator, request: &Sent) -> Reply {
         let mut built = http::Request::builder()
@@ -605,18 +576,13 @@ mod axum_adapter {
             built = built.header(*name, value);
         }
         let built = built.body(Body::from(request.body.clone())).unwrap();
-        let response = app(validator).oneshot(built).await.unwrap();
-        let status = response.status().as_u16();
+        let (status, response_headers, body) = axum_app::send(validator, built).await;
         let mut headers = Vec::new();
         for name in REFUSAL_HEADERS {
-            for value in response.headers().get_all(name) {
+            for value in response_headers.get_all(name) {
                 headers.push((name.to_owned(), value.to_str().unwrap().to_owned()));
             }
         }
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap()
-            .to_vec();
         Reply {
             status,
             headers,

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+pub mod axum_app;
+
 use std::time::{Duration, UNIX_EPOCH};
 
 #[cfg(feature = "actix")]
