@@ -16,7 +16,7 @@ use crate::policy::{Policy, owned};
 /// `access_token` in the query); behind one of the middlewares or layers it reuses their
 /// result, so a token is validated once per request. With actix the
 /// [`Validator`](crate::Validator) must be registered with `App::app_data` (directly or as
-/// `web::Data<Validator>`); with axum, a [`ValidatorLayer`](crate::ValidatorLayer) (or an
+/// `web::Data<Validator>`); with axum, a `ValidatorLayer` (or an
 /// `Extension(validator)`) must be around the route.
 #[cfg_attr(
     feature = "actix",

@@ -369,3 +369,63 @@ impl IntoResponse for Refusal {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_keeps_every_header_in_order_and_answers_json() {
+        let refusal = Refusal {
+            status: 401,
+            headers: vec![
+                ("www-authenticate", r#"Bearer realm="api""#.to_owned()),
+                (
+                    "www-authenticate",
+                    r#"DPoP realm="api", algs="ES256""#.to_owned(),
+                ),
+                ("cache-control", "no-store".to_owned()),
+            ],
+            body: serde_json::json!({"error_description": "no token"}),
+        };
+        let response = refusal.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let challenges: Vec<&str> = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            challenges,
+            [r#"Bearer realm="api""#, r#"DPoP realm="api", algs="ES256""#]
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["content-type"], "application/json");
+    }
+
+    #[tokio::test]
+    async fn without_a_validator_the_extractor_and_the_policies_answer_500() {
+        let (mut parts, ()) = Request::get("/x")
+            .header(AUTHORIZATION, "Bearer a.b.c")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let rejection = Authenticated::from_request_parts(&mut parts, &())
+            .await
+            .unwrap_err();
+        assert_eq!(rejection.status(), StatusCode::INTERNAL_SERVER_ERROR);
+
+        let inner = tower::service_fn(|_request: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(Response::new(Body::empty()))
+        });
+        let mut service = RequireToken.layer(inner);
+        let request = Request::get("/x")
+            .header(AUTHORIZATION, "Bearer a.b.c")
+            .body(Body::empty())
+            .unwrap();
+        let response = service.call(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!response.headers().contains_key("www-authenticate"));
+    }
+}

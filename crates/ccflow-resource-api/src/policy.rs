@@ -75,7 +75,7 @@ impl Policy {
 /// Middleware (actix) or layer (axum): the route needs a valid token with scopes (403
 /// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp`.
 ///
-/// As an actix middleware (`.wrap`); as an axum layer, see [`ValidatorLayer`](crate::ValidatorLayer).
+/// As an actix middleware (`.wrap`); as an axum layer (`route_layer`), see `ValidatorLayer`.
 #[cfg_attr(
     feature = "actix",
     doc = r#"

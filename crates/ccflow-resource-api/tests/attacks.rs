@@ -279,6 +279,17 @@ fn form_with_token(with_header: bool) -> Sent {
     }
 }
 
+/// A valid token with a form body one byte over the 64 KiB the policies read.
+fn huge_form() -> Sent {
+    post("/v1/items")
+        .insert_header(bearer(&token(&key_1())))
+        .insert_header((
+            "content-type",
+            "application/x-www-form-urlencoded".to_owned(),
+        ))
+        .set_payload(format!("name={}", "x".repeat(64 * 1024 - 4)))
+}
+
 /// A reader's token creating an item.
 fn post_item_with_read_scope() -> Sent {
     post("/v1/items")
@@ -357,6 +368,7 @@ fn catalogue() -> Vec<(Case, Expected)> {
         (case("a token in the query string and the header", 0, Both(token_in_query_and_header)), invalid_request(TWO_PLACES)),
         (case("a token in a form body and the header", 0, One(|| form_with_token(true))), invalid_request(TWO_PLACES)),
         (case("a token in a form body", 0, One(|| form_with_token(false))), invalid_request(IN_FORM)),
+        (case("a form body too large to check, refused before any token", 0, One(huge_form)), refused(413, "invalid_request", r#"Bearer realm="ccflow", error="invalid_request", error_description="the form body is larger than 65536 bytes""#)),
         (case("the scheme in lower case", 1, Both(|uri| with_scheme(uri, "bearer"))), accepted()),
         (case("the scheme in upper case", 1, Both(|uri| with_scheme(uri, "BEARER"))), accepted()),
         (case("the scheme in mixed case", 1, Both(|uri| with_scheme(uri, "BeArEr"))), accepted()),
