@@ -22,25 +22,6 @@ use crate::form::{self, MAX_FORM_BODY_BYTES};
 use crate::policy::{Policy, RequireAudience, RequireScope, RequireToken};
 use crate::validator::Validator;
 
-/// As a middleware, a route's own binding: `.wrap(TokenBinding::Dpop)` makes the route accept
-/// only DPoP-bound tokens with their proof, whatever the validator's
-/// [`token_binding`](crate::ValidatorBuilder::token_binding). Wrap it outermost (the last
-/// `.wrap`), so it authenticates before the other policies, which then reuse its result.
-///
-/// ```
-/// use actix_web::{App, HttpResponse, web};
-/// use ccflow_resource_api::{RequireScope, TokenBinding};
-///
-/// let app = App::new().route(
-///     "/v1/payments",
-///     web::post()
-///         .to(HttpResponse::Created)
-///         .wrap(RequireScope::all(["payments:write"]))
-///         .wrap(TokenBinding::Dpop),
-/// );
-/// ```
-impl TokenBinding {}
-
 /// The middlewares differ only in their policy; one `Transform` each,
 /// all building the same service.
 macro_rules! policy_transform {
