@@ -1,30 +1,37 @@
 //! The result of authenticating a request: the validated token's claims and how the token was
-//! presented (Bearer, or DPoP with the proven key). Framework-free; the actix extractor of the
-//! same name is `actix::extractor`'s `FromRequest` impl.
+//! presented (Bearer, or DPoP with the proven key). Framework-free; the extractors of the same
+//! name are `actix::extractor`'s `FromRequest` and `axum`'s `FromRequestParts` impls.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::dpop::TokenBinding;
+use crate::error::{AuthError, TokenRejection};
 use crate::policy::{Policy, owned};
 
 /// A request whose bearer token was validated; its claims are one `Deref` away.
 ///
-/// As an extractor it validates the `Authorization` header (and refuses an
-/// `access_token` in the query); behind one of the middlewares it reuses their
-/// result, so a token is validated once per request. The [`Validator`](crate::Validator) must be
-/// registered with `App::app_data` (directly or as `web::Data<Validator>`).
-///
-/// ```
-/// use actix_web::{HttpResponse, get};
-/// use ccflow_resource_api::Authenticated;
-///
-/// #[get("/v1/whoami")]
-/// async fn whoami(auth: Authenticated) -> HttpResponse {
-///     HttpResponse::Ok().body(auth.client_id().unwrap_or("unknown").to_owned())
-/// }
-/// ```
+/// As an extractor (actix-web or axum) it validates the `Authorization` header (and refuses an
+/// `access_token` in the query); behind one of the middlewares or layers it reuses their
+/// result, so a token is validated once per request. With actix the
+/// [`Validator`](crate::Validator) must be registered with `App::app_data` (directly or as
+/// `web::Data<Validator>`); with axum, a `ValidatorLayer` (or an
+/// `Extension(validator)`) must be around the route.
+#[cfg_attr(
+    feature = "actix",
+    doc = r#"
+```
+use actix_web::{HttpResponse, get};
+use ccflow_resource_api::Authenticated;
+
+#[get("/v1/whoami")]
+async fn whoami(auth: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().body(auth.client_id().unwrap_or("unknown").to_owned())
+}
+```
+"#
+)]
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     claims: Arc<Claims>,
@@ -54,6 +61,19 @@ impl Authenticated {
     /// The verified claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
+    }
+
+    /// For a route with its own `binding`, a request an outer policy already authenticated:
+    /// how the token came must be one the binding accepts.
+    pub(crate) fn check_binding(&self, binding: TokenBinding) -> Result<(), AuthError> {
+        if self.is_dpop() && !binding.accepts_dpop() {
+            // For this binding `Authorization: DPoP` is not a scheme it knows.
+            return Err(AuthError::MissingToken);
+        }
+        if !self.is_dpop() && !binding.accepts_bearer() {
+            return Err(TokenRejection::DpopRequired.into());
+        }
+        Ok(())
     }
 
     /// Fails with 403 `insufficient_scope` unless the token has every scope.

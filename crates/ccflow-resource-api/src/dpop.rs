@@ -25,6 +25,29 @@ pub const DEFAULT_DPOP_NONCE_LIFETIME: Duration = Duration::from_secs(300);
 ///
 /// Whatever the binding, a DPoP-bound token (one with `cnf.jkt`) is never accepted as a Bearer
 /// token (RFC 9449 §7.2).
+///
+/// As an actix middleware (`.wrap(TokenBinding::Dpop)`) or an axum layer, a route's own
+/// binding: the route accepts only DPoP-bound tokens with their proof, whatever the validator's
+/// [`token_binding`](crate::ValidatorBuilder::token_binding). Wrap it outermost (the last
+/// `.wrap`), so it authenticates before the other policies, which then reuse its result; with
+/// axum, `ValidatorLayer::token_binding` does the same for the routes a layer wraps.
+#[cfg_attr(
+    feature = "actix",
+    doc = r#"
+```
+use actix_web::{App, HttpResponse, web};
+use ccflow_resource_api::{RequireScope, TokenBinding};
+
+let app = App::new().route(
+    "/v1/payments",
+    web::post()
+        .to(HttpResponse::Created)
+        .wrap(RequireScope::all(["payments:write"]))
+        .wrap(TokenBinding::Dpop),
+);
+```
+"#
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenBinding {
     /// `Authorization: Bearer` only (RFC 6750): the validator's default, so APIs built before

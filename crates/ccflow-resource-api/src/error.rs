@@ -260,7 +260,8 @@ impl std::fmt::Display for BoundedList<'_> {
 }
 
 /// Why a request was not let through. Each variant maps to one status and
-/// RFC 6750 challenge; see [`Validator::error_response`](crate::Validator::error_response).
+/// RFC 6750 challenge; see [`Validator::refusal`](crate::Validator::refusal) (the answer as
+/// data, which the actix and axum adapters both write out).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {

@@ -1,8 +1,12 @@
 //! What a route demands of a valid token (any token, all or any of some scopes, one of some
-//! audiences, a token binding), checked against its claims; the middlewares and
-//! `require_scopes` share it.
+//! audiences, a token binding), checked against its claims; the public policy types
+//! (`RequireScope`, `RequireAudience`, `RequireToken`) that the actix middlewares and the axum
+//! layers both are, and `require_scopes` share it.
+
+use std::sync::Arc;
 
 use crate::claims::Claims;
+use crate::dpop::TokenBinding;
 use crate::error::AuthError;
 
 /// What a route demands of a valid token.
@@ -65,6 +69,103 @@ impl Policy {
                 })
             }
         }
+    }
+}
+
+/// Middleware (actix) or layer (axum): the route needs a valid token with scopes (403
+/// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp`.
+///
+/// As an actix middleware (`.wrap`); as an axum layer (`route_layer`), see `ValidatorLayer`.
+#[cfg_attr(
+    feature = "actix",
+    doc = r#"
+```
+use actix_web::{App, HttpResponse, web};
+use ccflow_resource_api::RequireScope;
+
+let app = App::new().service(
+    web::resource("/v1/items")
+        .route(web::get().to(HttpResponse::Ok).wrap(RequireScope::all(["items:read"])))
+        .route(web::post().to(HttpResponse::Created).wrap(RequireScope::all(["items:write"]))),
+);
+```
+"#
+)]
+#[derive(Debug, Clone)]
+pub struct RequireScope {
+    policy: Arc<Policy>,
+}
+
+impl RequireScope {
+    /// Every scope listed is required (an empty list requires none).
+    pub fn all<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AllScopes(owned(scopes))),
+        }
+    }
+
+    /// Any one of the scopes listed is enough (an empty list requires none).
+    pub fn any<I, S>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AnyScope(owned(scopes))),
+        }
+    }
+}
+
+/// Middleware (actix) or layer (axum): the token's `aud` must include one of these audiences, beyond
+/// the validator's own audience check. For issuers that authorise by
+/// audience rather than scope, as SLB does (see VENDORS.md).
+#[derive(Debug, Clone)]
+pub struct RequireAudience {
+    policy: Arc<Policy>,
+}
+
+impl RequireAudience {
+    /// Any one of the audiences listed is enough (an empty list requires none).
+    pub fn any<I, S>(audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            policy: Arc::new(Policy::AnyAudience(owned(audiences))),
+        }
+    }
+}
+
+/// Middleware (actix) or layer (axum): any valid token, for a whole scope of routes.
+#[derive(Debug, Clone, Default)]
+pub struct RequireToken;
+
+impl RequireScope {
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+}
+
+impl RequireAudience {
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.policy)
+    }
+}
+
+impl RequireToken {
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::new(Policy::Token)
+    }
+}
+
+impl TokenBinding {
+    pub(crate) fn policy(&self) -> Arc<Policy> {
+        Arc::new(Policy::Binding(*self))
     }
 }
 

@@ -70,6 +70,34 @@ impl Validator {
     }
 }
 
+/// What every adapter answers a refusal with: the validator's answer for a route that accepts
+/// tokens as `binding` says (the validator's own binding when `None`) and a request presented
+/// with `scheme`, or the default realm's Bearer answer when the route has no validator to ask.
+pub(crate) fn refusal_for(
+    validator: Option<&Validator>,
+    error: &AuthError,
+    binding: Option<TokenBinding>,
+    scheme: Option<TokenScheme>,
+) -> Refusal {
+    match validator {
+        Some(validator) => validator.refusal(
+            error,
+            binding.unwrap_or_else(|| validator.token_binding()),
+            scheme,
+        ),
+        None => render(
+            &ChallengeContext {
+                realm: crate::validator::DEFAULT_REALM,
+                binding: TokenBinding::Bearer,
+                dpop_request: false,
+                algs: "",
+                nonce: None,
+            },
+            error,
+        ),
+    }
+}
+
 /// The RFC 6750 §3 / RFC 9449 §7.1 answer, `Cache-Control: no-store` on every refusal.
 pub(crate) fn render(context: &ChallengeContext<'_>, error: &AuthError) -> Refusal {
     let description = error.to_string();

@@ -1,5 +1,6 @@
 //! DPoP at the sample API (RFC 9449 §7): every way a DPoP request can be wrong, through the
-//! validator, in one table; and the whole chain over real sockets: the mock auth server binds
+//! validator, in one table run through the actix sample API and the same routes on axum (their
+//! refusals compared whole); and the whole chain over real sockets: the mock auth server binds
 //! the token, the SDK's `AuthorizedClient` (with `.dpop`) sends it with proofs, the API checks
 //! them, nonce challenge included.
 
@@ -480,7 +481,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn api_for(case: &Case) -> (SampleApi, wiremock::MockServer) {
+async fn validator_for_case(case: &Case) -> (Validator, wiremock::MockServer) {
     let jwks = common::mock_server().await;
     Mock::given(method("GET"))
         .and(path(JWKS_PATH))
@@ -497,27 +498,92 @@ async fn api_for(case: &Case) -> (SampleApi, wiremock::MockServer) {
     if let Some(url) = case.public_url {
         builder = builder.public_url(url);
     }
-    (SampleApi::new(builder.build().unwrap()), jwks)
+    (builder.build().unwrap(), jwks)
 }
 
-async fn send(api: &SampleApi, route: &str, headers: &Headers) -> (Answer, String) {
-    let app = test::init_service(App::new().configure(sample_api::configure(api.clone()))).await;
-    let mut request = test::TestRequest::get()
-        .uri(route)
-        .insert_header(("host", HOST));
-    for (name, value) in headers {
-        request = request.append_header((
-            HeaderName::from_static(name),
-            HeaderValue::from_str(value).unwrap(),
-        ));
+/// The adapters the table runs through: the sample API on actix, and the same routes on axum
+/// (`common::axum_app`), each with a validator of its own (a replay cache of its own).
+#[derive(Debug, Clone, Copy)]
+enum Adapter {
+    Actix,
+    #[cfg(feature = "axum")]
+    Axum,
+}
+
+const ADAPTERS: &[Adapter] = &[
+    Adapter::Actix,
+    #[cfg(feature = "axum")]
+    Adapter::Axum,
+];
+
+/// A reply whole: status, every `WWW-Authenticate`, whether a `DPoP-Nonce` came (its value is
+/// each validator's own), the body bytes.
+type Reply = (u16, Vec<String>, bool, Vec<u8>);
+
+/// `GET route` with `Host: api.test` and `headers`, through `adapter`.
+async fn send_through(
+    adapter: Adapter,
+    validator: &Validator,
+    route: &str,
+    headers: &Headers,
+) -> Reply {
+    match adapter {
+        Adapter::Actix => {
+            let api = SampleApi::new(validator.clone());
+            let app = test::init_service(App::new().configure(sample_api::configure(api))).await;
+            let mut request = test::TestRequest::get()
+                .uri(route)
+                .insert_header(("host", HOST));
+            for (name, value) in headers {
+                request = request.append_header((
+                    HeaderName::from_static(name),
+                    HeaderValue::from_str(value).unwrap(),
+                ));
+            }
+            let response = test::call_service(&app, request.to_request()).await;
+            let status = response.status().as_u16();
+            let challenges = response
+                .headers()
+                .get_all("www-authenticate")
+                .map(|value| value.to_str().unwrap().to_owned())
+                .collect();
+            let nonce = response.headers().contains_key("dpop-nonce");
+            let body = test::read_body(response).await.to_vec();
+            (status, challenges, nonce, body)
+        }
+        #[cfg(feature = "axum")]
+        Adapter::Axum => {
+            let mut request = http::Request::get(route).header("host", HOST);
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            let request = request.body(axum::body::Body::empty()).unwrap();
+            let (status, response_headers, body) = common::axum_app::send(validator, request).await;
+            let challenges = response_headers
+                .get_all("www-authenticate")
+                .iter()
+                .map(|value| value.to_str().unwrap().to_owned())
+                .collect();
+            let nonce = response_headers.contains_key("dpop-nonce");
+            (status, challenges, nonce, body)
+        }
     }
-    let response = test::call_service(&app, request.to_request()).await;
-    let status = response.status().as_u16();
-    let challenges = response
-        .headers()
-        .get_all("www-authenticate")
+}
+
+async fn send(
+    adapter: Adapter,
+    validator: &Validator,
+    route: &str,
+    headers: &Headers,
+) -> (Answer, String, Reply) {
+    let reply = send_through(adapter, validator, route, headers).await;
+    let (status, raw_challenges, nonce, bytes) = &reply;
+    let status = *status;
+    let nonce = *nonce;
+    let challenges = raw_challenges
+        .iter()
         .map(|value| {
-            let value = value.to_str().unwrap();
+            let value = value.as_str();
             let scheme = value.split(' ').next().unwrap_or_default();
             let error = ccflow_protocol::BearerChallenge::parse_scheme(value, scheme)
                 .and_then(|challenge| challenge.error)
@@ -531,8 +597,7 @@ async fn send(api: &SampleApi, route: &str, headers: &Headers) -> (Answer, Strin
             format!("{scheme} {error}")
         })
         .collect();
-    let nonce = response.headers().contains_key("dpop-nonce");
-    let body: Value = test::read_body_json(response).await;
+    let body: Value = serde_json::from_slice(bytes).unwrap();
     let error = body["error"].as_str().unwrap_or("-").to_owned();
     let description = body["error_description"]
         .as_str()
@@ -544,11 +609,11 @@ async fn send(api: &SampleApi, route: &str, headers: &Headers) -> (Answer, Strin
         challenges,
         nonce,
     };
-    (answer, description)
+    (answer, description, reply)
 }
 
 #[track_caller]
-fn check(case: &Case, answer: &Answer, description: &str) {
+fn check(case: &Case, adapter: Adapter, answer: &Answer, description: &str) {
     let (status, error, challenges, fragment) = case.expected;
     let expected = Answer {
         status,
@@ -557,10 +622,10 @@ fn check(case: &Case, answer: &Answer, description: &str) {
         // A nonce comes with DPoP challenges exactly when the API requires them.
         nonce: case.require_nonce && challenges.iter().any(|c| c.starts_with("DPoP")),
     };
-    assert_eq!(answer, &expected, "{}", case.name);
+    assert_eq!(answer, &expected, "{}, {adapter:?}", case.name);
     assert!(
         description.contains(fragment),
-        "{}: {description:?} lacks {fragment:?}",
+        "{}, {adapter:?}: {description:?} lacks {fragment:?}",
         case.name
     );
 }
@@ -569,14 +634,35 @@ fn check(case: &Case, answer: &Answer, description: &str) {
 async fn every_dpop_rule_is_enforced_by_the_validator() {
     for case in cases() {
         let fixture = Fixture::new();
-        let (api, _jwks) = api_for(&case).await;
         let headers = (case.headers)(&fixture);
-        for _ in 0..case.sent_before {
-            let (first, _) = send(&api, case.route, &headers).await;
-            assert_eq!(first.status, 200, "{}: the first send", case.name);
+        let mut refusals: Vec<(Adapter, Reply)> = Vec::new();
+        for &adapter in ADAPTERS {
+            let (validator, _jwks) = validator_for_case(&case).await;
+            for _ in 0..case.sent_before {
+                let (first, _, _) = send(adapter, &validator, case.route, &headers).await;
+                assert_eq!(
+                    first.status, 200,
+                    "{}, {adapter:?}: the first send",
+                    case.name
+                );
+            }
+            let (answer, description, reply) =
+                send(adapter, &validator, case.route, &headers).await;
+            check(&case, adapter, &answer, &description);
+            if answer.status != 200 {
+                refusals.push((adapter, reply));
+            }
         }
-        let (answer, description) = send(&api, case.route, &headers).await;
-        check(&case, &answer, &description);
+        // Both adapters translate the same refusal: the same status, challenges and body.
+        if let [(first, expected), rest @ ..] = &refusals[..] {
+            for (adapter, reply) in rest {
+                assert_eq!(
+                    reply, expected,
+                    "{}: {first:?} and {adapter:?} differ",
+                    case.name
+                );
+            }
+        }
     }
 }
 

@@ -215,6 +215,9 @@ fn validation(bench: &mut Bench<'_>) -> Result<Outcome> {
         options.micro(),
     )?;
     say(&validation.summary());
+    let adapters =
+        validator::adapter_overhead(&issuer.server.uri(), &issuer.token, options.micro())?;
+    say(&adapters.summary());
     let api = Server::start_sample_api(
         &release.join("ccflow-resource-api"),
         &issuer.server.uri(),
@@ -238,6 +241,7 @@ fn validation(bench: &mut Bench<'_>) -> Result<Outcome> {
     say(&whoami.row("GET /v1/whoami"));
     drop(api);
     let mut figures = validation.to_json();
+    figures["adapters"] = adapters.to_json();
     figures["whoami"] = whoami.to_json();
     Ok(Outcome {
         key: "validator",

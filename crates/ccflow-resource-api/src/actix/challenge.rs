@@ -8,9 +8,11 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 
 use crate::dpop::TokenBinding;
 use crate::error::AuthError;
-use crate::refusal::{ChallengeContext, Refusal, render};
+#[cfg(test)]
+use crate::refusal::{ChallengeContext, render};
+use crate::refusal::{Refusal, refusal_for};
 use crate::token::TokenScheme;
-use crate::validator::{DEFAULT_REALM, Validator};
+use crate::validator::Validator;
 
 impl Validator {
     /// The RFC 6750 answer to an error, with this validator's realm, for a route with the
@@ -30,17 +32,11 @@ pub(super) fn refusal(
     binding: Option<TokenBinding>,
     scheme: Option<TokenScheme>,
 ) -> HttpResponse {
-    match validator {
-        Some(validator) => to_response(&validator.refusal(
-            error,
-            binding.unwrap_or_else(|| validator.token_binding()),
-            scheme,
-        )),
-        None => error_response(DEFAULT_REALM, error),
-    }
+    to_response(&refusal_for(validator, error, binding, scheme))
 }
 
 /// The Bearer-only answer with `realm`, for a route without a validator.
+#[cfg(test)]
 fn error_response(realm: &str, error: &AuthError) -> HttpResponse {
     to_response(&render(
         &ChallengeContext {

@@ -11,7 +11,7 @@ use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 
 use crate::actix::challenge::refusal;
-pub use crate::authenticated::Authenticated;
+use crate::authenticated::Authenticated;
 use crate::dpop::TokenBinding;
 use crate::error::AuthError;
 use crate::request::RequestCredentials;

@@ -14,124 +14,13 @@ use actix_web::web::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
 use crate::actix::challenge::refusal;
-use crate::actix::extractor::{Authenticated, log_rejection, scheme_of, validator_of};
+use crate::actix::extractor::{log_rejection, scheme_of, validator_of};
+use crate::authenticated::Authenticated;
 use crate::dpop::TokenBinding;
 use crate::error::{AuthError, RequestRejection};
-use crate::policy::{Policy, owned};
-use crate::token;
+use crate::form::{self, MAX_FORM_BODY_BYTES};
+use crate::policy::{Policy, RequireAudience, RequireScope, RequireToken};
 use crate::validator::Validator;
-
-/// The largest form body the middlewares read to look for an `access_token`
-/// parameter; bigger form bodies on protected routes are refused with 413.
-pub const MAX_FORM_BODY_BYTES: usize = 64 * 1024;
-
-/// Middleware: the route needs a valid token with scopes (403
-/// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp`.
-///
-/// ```
-/// use actix_web::{App, HttpResponse, web};
-/// use ccflow_resource_api::RequireScope;
-///
-/// let app = App::new().service(
-///     web::resource("/v1/items")
-///         .route(web::get().to(HttpResponse::Ok).wrap(RequireScope::all(["items:read"])))
-///         .route(web::post().to(HttpResponse::Created).wrap(RequireScope::all(["items:write"]))),
-/// );
-/// ```
-#[derive(Debug, Clone)]
-pub struct RequireScope {
-    policy: Arc<Policy>,
-}
-
-impl RequireScope {
-    /// Every scope listed is required (an empty list requires none).
-    pub fn all<I, S>(scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            policy: Arc::new(Policy::AllScopes(owned(scopes))),
-        }
-    }
-
-    /// Any one of the scopes listed is enough (an empty list requires none).
-    pub fn any<I, S>(scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            policy: Arc::new(Policy::AnyScope(owned(scopes))),
-        }
-    }
-}
-
-/// Middleware: the token's `aud` must include one of these audiences, beyond
-/// the validator's own audience check. For issuers that authorise by
-/// audience rather than scope, as SLB does (see VENDORS.md).
-#[derive(Debug, Clone)]
-pub struct RequireAudience {
-    policy: Arc<Policy>,
-}
-
-impl RequireAudience {
-    /// Any one of the audiences listed is enough (an empty list requires none).
-    pub fn any<I, S>(audiences: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self {
-            policy: Arc::new(Policy::AnyAudience(owned(audiences))),
-        }
-    }
-}
-
-/// Middleware: any valid token, for a whole scope of routes.
-#[derive(Debug, Clone, Default)]
-pub struct RequireToken;
-
-impl RequireScope {
-    fn policy(&self) -> Arc<Policy> {
-        Arc::clone(&self.policy)
-    }
-}
-
-impl RequireAudience {
-    fn policy(&self) -> Arc<Policy> {
-        Arc::clone(&self.policy)
-    }
-}
-
-impl RequireToken {
-    fn policy(&self) -> Arc<Policy> {
-        Arc::new(Policy::Token)
-    }
-}
-
-/// As a middleware, a route's own binding: `.wrap(TokenBinding::Dpop)` makes the route accept
-/// only DPoP-bound tokens with their proof, whatever the validator's
-/// [`token_binding`](crate::ValidatorBuilder::token_binding). Wrap it outermost (the last
-/// `.wrap`), so it authenticates before the other policies, which then reuse its result.
-///
-/// ```
-/// use actix_web::{App, HttpResponse, web};
-/// use ccflow_resource_api::{RequireScope, TokenBinding};
-///
-/// let app = App::new().route(
-///     "/v1/payments",
-///     web::post()
-///         .to(HttpResponse::Created)
-///         .wrap(RequireScope::all(["payments:write"]))
-///         .wrap(TokenBinding::Dpop),
-/// );
-/// ```
-impl TokenBinding {
-    fn policy(&self) -> Arc<Policy> {
-        Arc::new(Policy::Binding(*self))
-    }
-}
 
 /// The middlewares differ only in their policy; one `Transform` each,
 /// all building the same service.
@@ -230,13 +119,7 @@ async fn authorize(
         // Authenticated by an outer policy: a route binding checks how the token came.
         Some(authenticated) => {
             if let Some(binding) = route_binding {
-                if authenticated.is_dpop() && !binding.accepts_dpop() {
-                    // For this binding `Authorization: DPoP` is not a scheme it knows.
-                    return Err(AuthError::MissingToken);
-                }
-                if !authenticated.is_dpop() && !binding.accepts_bearer() {
-                    return Err(crate::error::TokenRejection::DpopRequired.into());
-                }
+                authenticated.check_binding(binding)?;
             }
             authenticated
         }
@@ -252,14 +135,13 @@ async fn authorize(
     Ok(authenticated)
 }
 
-/// Whether the body is a form (`application/x-www-form-urlencoded`), judged by the media type
-/// alone, parameters ignored: the reading actix's own `web::Form` extractor starts with. A
-/// whole-value `mime` parse would be stricter, and a malformed parameter (`; charset`, a space
-/// before `;`) would then hide a form body from the token check.
 fn is_form(request: &ServiceRequest) -> bool {
-    request
-        .content_type()
-        .eq_ignore_ascii_case(mime::APPLICATION_WWW_FORM_URLENCODED.essence_str())
+    form::is_form(
+        request
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .map(|value| value.as_bytes()),
+    )
 }
 
 /// RFC 6750 §2.2's form-body transport is not supported, and a token there
@@ -269,34 +151,25 @@ async fn check_form_body(request: &mut ServiceRequest) -> Result<(), AuthError> 
     if !is_form(request) {
         return Ok(());
     }
-    let too_large = RequestRejection::FormBodyTooLarge {
-        limit: MAX_FORM_BODY_BYTES,
-    };
     let mut payload = request.take_payload();
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         // Never hand the handler a silently truncated body.
         let chunk = chunk.map_err(|_| RequestRejection::UnreadableBody)?;
         if body.len() + chunk.len() > MAX_FORM_BODY_BYTES {
-            return Err(too_large.into());
+            return Err(form::too_large().into());
         }
         body.extend_from_slice(&chunk);
     }
     let body: Bytes = body.freeze();
-    let has_token = token::form_has_access_token(&body);
-    request.set_payload(Payload::from(body));
-    if has_token {
-        let in_header = request
+    let verdict = form::check_body(
+        &body,
+        request
             .headers()
-            .contains_key(actix_web::http::header::AUTHORIZATION);
-        return Err(if in_header {
-            RequestRejection::MultipleTransports
-        } else {
-            RequestRejection::TokenInBody
-        }
-        .into());
-    }
-    Ok(())
+            .contains_key(actix_web::http::header::AUTHORIZATION),
+    );
+    request.set_payload(Payload::from(body));
+    Ok(verdict?)
 }
 
 #[cfg(test)]

@@ -6,7 +6,4 @@ mod challenge;
 mod extractor;
 mod middleware;
 
-pub use extractor::Authenticated;
-pub use middleware::{
-    MAX_FORM_BODY_BYTES, PolicyMiddleware, RequireAudience, RequireScope, RequireToken,
-};
+pub use middleware::PolicyMiddleware;

@@ -3,14 +3,20 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "axum")]
+pub mod axum_app;
+
 use std::time::{Duration, UNIX_EPOCH};
 
+#[cfg(feature = "actix")]
 use actix_web::http::header::{HeaderName, HeaderValue};
+#[cfg(feature = "actix")]
 use actix_web::{App, test};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_auth_server::SigningKey;
 use ccflow_protocol::Jwk;
+#[cfg(feature = "actix")]
 use ccflow_resource_api::sample_api::{self, SampleApi};
 use ccflow_resource_api::{Algorithm, ManualClock, Validator, ValidatorBuilder};
 use jsonwebtoken::{EncodingKey, Header};
@@ -229,6 +235,7 @@ impl Answer {
     }
 }
 
+#[cfg(feature = "actix")]
 /// Sends one request to the sample API (a fresh service; the validator's
 /// cache is shared through its clones).
 pub async fn send(api: &SampleApi, request: test::TestRequest) -> Answer {
@@ -258,6 +265,7 @@ pub async fn send(api: &SampleApi, request: test::TestRequest) -> Answer {
     }
 }
 
+#[cfg(feature = "actix")]
 pub fn get(uri: &str) -> test::TestRequest {
     test::TestRequest::get().uri(uri)
 }
