@@ -185,28 +185,15 @@ async fn authorize(
     policy: &Policy,
 ) -> Result<Authenticated, AuthError> {
     let known = request.extensions().get::<Authenticated>().cloned();
-    let route_binding = match policy {
-        Policy::Binding(binding) => Some(*binding),
-        _ => None,
-    };
-    let authenticated = match known {
-        Some(authenticated) => {
-            if let Some(binding) = route_binding {
-                authenticated.check_binding(binding)?;
-            }
-            authenticated
-        }
-        None => {
+    policy
+        .authorize(known, validator.token_binding(), async |binding| {
             check_form_body(request).await?;
-            let binding = route_binding.unwrap_or_else(|| validator.token_binding());
             let (parts, body) = std::mem::take(request).into_parts();
             let outcome = authenticate_parts(validator, &parts, binding).await;
             *request = Request::from_parts(parts, body);
-            outcome?
-        }
-    };
-    policy.check(authenticated.claims())?;
-    Ok(authenticated)
+            outcome
+        })
+        .await
 }
 
 /// A form body is read (up to [`MAX_FORM_BODY_BYTES`]) and put back for the handler; a token

@@ -111,28 +111,14 @@ async fn authorize(
     policy: &Policy,
 ) -> Result<Authenticated, AuthError> {
     let known = request.extensions().get::<Authenticated>().cloned();
-    let route_binding = match policy {
-        Policy::Binding(binding) => Some(*binding),
-        _ => None,
-    };
-    let authenticated = match known {
-        // Authenticated by an outer policy: a route binding checks how the token came.
-        Some(authenticated) => {
-            if let Some(binding) = route_binding {
-                authenticated.check_binding(binding)?;
-            }
-            authenticated
-        }
-        None => {
+    policy
+        .authorize(known, validator.token_binding(), async |binding| {
             check_form_body(request).await?;
-            let binding = route_binding.unwrap_or_else(|| validator.token_binding());
             validator
                 .authenticate_with(request.request(), binding)
-                .await?
-        }
-    };
-    policy.check(authenticated.claims())?;
-    Ok(authenticated)
+                .await
+        })
+        .await
 }
 
 fn is_form(request: &ServiceRequest) -> bool {
