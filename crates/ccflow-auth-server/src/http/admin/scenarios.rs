@@ -22,7 +22,7 @@ struct ScenariosBody {
 struct ScenarioBody {
     /// When a `for_secs` window closes (Unix seconds on the server clock).
     #[serde(skip_serializing_if = "Option::is_none")]
-    ends_at: Option<u64>,
+    ends_at: Option<i64>,
     hits: u64,
     id: u64,
     /// As a JSON value, so its members keep the order they had.
@@ -30,7 +30,7 @@ struct ScenarioBody {
     seen: u64,
     /// When an `after_secs`/`for_secs` window opens (Unix seconds on the server clock).
     #[serde(skip_serializing_if = "Option::is_none")]
-    starts_at: Option<u64>,
+    starts_at: Option<i64>,
 }
 
 /// `POST /_ccflow/scenarios`' answer: the new scenarios' ids.
@@ -50,21 +50,15 @@ fn scenarios_body(server: &AuthServer) -> ScenariosBody {
         .scenarios()
         .into_iter()
         .map(|status| ScenarioBody {
-            ends_at: status.ends_at.map(unix_seconds),
+            ends_at: status.ends_at.map(ccflow_protocol::unix_seconds),
             hits: status.hits,
             id: status.id,
             scenario: serde_json::to_value(&status.spec).unwrap_or_default(),
             seen: status.seen,
-            starts_at: status.starts_at.map(unix_seconds),
+            starts_at: status.starts_at.map(ccflow_protocol::unix_seconds),
         })
         .collect();
     ScenariosBody { scenarios }
-}
-
-/// Whole seconds since 1970 (0 before).
-fn unix_seconds(time: std::time::SystemTime) -> u64 {
-    time.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 /// `GET /_ccflow/scenarios`: every scenario with its hit counts.
