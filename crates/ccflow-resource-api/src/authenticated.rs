@@ -93,3 +93,29 @@ impl Deref for Authenticated {
         &self.claims
     }
 }
+
+/// The order both adapters follow: a request an outer layer authenticated keeps that
+/// result (a route binding then checks how its token came); otherwise `authenticate` runs
+/// with the route's binding, else `default_binding`; then the policy's own check.
+pub(crate) async fn authorize(
+    policy: &Policy,
+    known: Option<Authenticated>,
+    default_binding: TokenBinding,
+    authenticate: impl AsyncFnOnce(TokenBinding) -> Result<Authenticated, AuthError>,
+) -> Result<Authenticated, AuthError> {
+    let route_binding = match policy {
+        Policy::Binding(binding) => Some(*binding),
+        _ => None,
+    };
+    let authenticated = match known {
+        Some(authenticated) => {
+            if let Some(binding) = route_binding {
+                authenticated.check_binding(binding)?;
+            }
+            authenticated
+        }
+        None => authenticate(route_binding.unwrap_or(default_binding)).await?,
+    };
+    policy.check(authenticated.claims())?;
+    Ok(authenticated)
+}

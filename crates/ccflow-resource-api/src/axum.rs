@@ -185,15 +185,14 @@ async fn authorize(
     policy: &Policy,
 ) -> Result<Authenticated, AuthError> {
     let known = request.extensions().get::<Authenticated>().cloned();
-    policy
-        .authorize(known, validator.token_binding(), async |binding| {
-            check_form_body(request).await?;
-            let (parts, body) = std::mem::take(request).into_parts();
-            let outcome = authenticate_parts(validator, &parts, binding).await;
-            *request = Request::from_parts(parts, body);
-            outcome
-        })
-        .await
+    crate::authenticated::authorize(policy, known, validator.token_binding(), async |binding| {
+        check_form_body(request).await?;
+        let (parts, body) = std::mem::take(request).into_parts();
+        let outcome = authenticate_parts(validator, &parts, binding).await;
+        *request = Request::from_parts(parts, body);
+        outcome
+    })
+    .await
 }
 
 /// A form body is read (up to [`MAX_FORM_BODY_BYTES`]) and put back for the handler; a token

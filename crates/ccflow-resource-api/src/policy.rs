@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use crate::authenticated::Authenticated;
 use crate::claims::Claims;
 use crate::dpop::TokenBinding;
 use crate::error::AuthError;
@@ -22,32 +21,6 @@ pub(crate) enum Policy {
 }
 
 impl Policy {
-    /// The order both adapters follow: a request an outer layer authenticated keeps that
-    /// result (a route binding then checks how its token came); otherwise `authenticate` runs
-    /// with the route's binding, else `default_binding`; then this policy's own check.
-    pub(crate) async fn authorize(
-        &self,
-        known: Option<Authenticated>,
-        default_binding: TokenBinding,
-        authenticate: impl AsyncFnOnce(TokenBinding) -> Result<Authenticated, AuthError>,
-    ) -> Result<Authenticated, AuthError> {
-        let route_binding = match self {
-            Policy::Binding(binding) => Some(*binding),
-            _ => None,
-        };
-        let authenticated = match known {
-            Some(authenticated) => {
-                if let Some(binding) = route_binding {
-                    authenticated.check_binding(binding)?;
-                }
-                authenticated
-            }
-            None => authenticate(route_binding.unwrap_or(default_binding)).await?,
-        };
-        self.check(authenticated.claims())?;
-        Ok(authenticated)
-    }
-
     pub(crate) fn check(&self, claims: &Claims) -> Result<(), AuthError> {
         match self {
             Policy::Token | Policy::Binding(_) => Ok(()),

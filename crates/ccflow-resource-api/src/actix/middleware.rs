@@ -111,14 +111,13 @@ async fn authorize(
     policy: &Policy,
 ) -> Result<Authenticated, AuthError> {
     let known = request.extensions().get::<Authenticated>().cloned();
-    policy
-        .authorize(known, validator.token_binding(), async |binding| {
-            check_form_body(request).await?;
-            validator
-                .authenticate_with(request.request(), binding)
-                .await
-        })
-        .await
+    crate::authenticated::authorize(policy, known, validator.token_binding(), async |binding| {
+        check_form_body(request).await?;
+        validator
+            .authenticate_with(request.request(), binding)
+            .await
+    })
+    .await
 }
 
 fn is_form(request: &ServiceRequest) -> bool {
