@@ -761,3 +761,39 @@ async fn keys_are_staged_activated_and_retired_one_step_at_a_time() {
         );
     }
 }
+
+/// The console is profile-independent (it calls only the admin API), and so is what it shows:
+/// in every profile its page is served and a token minted there inspects as verified and active.
+#[tokio::test]
+async fn the_console_serves_every_profile() {
+    for profile in ccflow_auth_server::protocol::Profile::ALL {
+        let server = MockAuthServer::builder()
+            .profile(*profile)
+            .client(Client::new("svc", "svc-secret"))
+            .start()
+            .await
+            .unwrap();
+        let page = http()
+            .get(format!("{}/_ccflow/console", server.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "{profile}");
+        let minted: Value = http()
+            .post(format!("{}/_ccflow/mint", server.uri()))
+            .json(&json!({ "client_id": "svc" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (status, inspected) = inspect(&server, minted["token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{profile}: {inspected}");
+        assert_eq!(
+            inspected["signature"]["verified"], true,
+            "{profile}: {inspected}"
+        );
+        assert_eq!(inspected["active"], true, "{profile}: {inspected}");
+    }
+}
