@@ -32,6 +32,8 @@ mod jwk;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod media;
+#[cfg(feature = "jwt")]
+pub mod mtls;
 mod profile;
 #[cfg(feature = "jwt")]
 pub mod public_key;
