@@ -221,12 +221,10 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let ca_file = match server.tls_ca_pem() {
         Some(pem) => {
-            let path = cli.tls_ca_file.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!(
-                    "ccflow-auth-server-{}-ca.pem",
-                    server.address().port()
-                ))
-            });
+            let path = cli
+                .tls_ca_file
+                .clone()
+                .unwrap_or_else(|| default_ca_file(server.address().port()));
             if let Err(error) = std::fs::write(&path, pem) {
                 fatal(&format_args!(
                     "cannot write the TLS CA certificate to {}: {error}",
@@ -287,13 +285,54 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match args.run(bind, "/_ccflow/health/live", "/_ccflow/health/ready") {
+    let transport = match probe_transport(cli, bind.port()) {
+        Ok(transport) => transport,
+        Err(error) => {
+            fatal(&format_args!("unhealthy: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.run_over(
+        bind,
+        "/_ccflow/health/live",
+        "/_ccflow/health/ready",
+        &transport,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&format_args!("unhealthy: {error}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// How the healthcheck reaches `--bind`: HTTPS when the server serves it there (`--tls` or
+/// `--tls-cert` without `--https-bind`, which moves HTTPS to a second port), trusting the CA
+/// file `--tls` writes or pinning `--tls-cert`'s leaf; plain HTTP otherwise.
+fn probe_transport(
+    cli: &Cli,
+    port: u16,
+) -> Result<ccflow_process::Transport, ccflow_process::HealthError> {
+    use ccflow_process::{Transport, Trust};
+    if cli.https_bind.is_some() {
+        return Ok(Transport::Http);
+    }
+    if cli.tls {
+        let ca_file = cli
+            .tls_ca_file
+            .clone()
+            .unwrap_or_else(|| default_ca_file(port));
+        return Ok(Transport::Https(Trust::roots_from_pem_file(&ca_file)?));
+    }
+    match &cli.tls_cert {
+        Some(cert) => Ok(Transport::Https(Trust::leaf_from_pem_file(cert)?)),
+        None => Ok(Transport::Http),
+    }
+}
+
+/// Where `--tls` writes its CA certificate when `--tls-ca-file` does not say.
+fn default_ca_file(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ccflow-auth-server-{port}-ca.pem"))
 }
 
 /// Prints the contract line scripts read (`listening on http://ADDR`), then the summary.

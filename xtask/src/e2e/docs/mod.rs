@@ -51,7 +51,11 @@ enum Role {
 
 fn role(command: &str) -> Role {
     let program = command.trim_start();
-    if program.starts_with("cargo run -p ccflow-auth-server")
+    // `… healthcheck` probes a running server and exits: a command, not a server start.
+    let probes = program.split_whitespace().any(|word| word == "healthcheck");
+    if probes {
+        Role::Command
+    } else if program.starts_with("cargo run -p ccflow-auth-server")
         || program.starts_with("ccflow-auth-server")
     {
         Role::AuthServer
@@ -541,6 +545,28 @@ fn first_line(error: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_start_in_the_background_and_everything_else_runs_in_turn() {
+        let cases = [
+            ("cargo run -p ccflow-auth-server -- --tls", Role::AuthServer),
+            ("ccflow-auth-server --profile slb", Role::AuthServer),
+            (
+                "cargo run -p ccflow-resource-api -- --issuer x",
+                Role::ResourceApi,
+            ),
+            (
+                "cargo run -p ccflow-auth-server -- --tls healthcheck && echo ok",
+                Role::Command,
+            ),
+            ("cargo xtask e2e", Role::Ci),
+            ("cargo test --workspace", Role::Ci),
+            ("curl -s http://127.0.0.1:8080/", Role::Command),
+        ];
+        for (command, expected) in cases {
+            assert_eq!(role(command), expected, "{command}");
+        }
+    }
 
     #[test]
     fn commands_join_continuations_and_skip_comments() {
