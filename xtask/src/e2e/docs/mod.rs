@@ -24,7 +24,7 @@ mod answer;
 use answer::{Json, compare, shown_json};
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 8] = [
+pub(crate) const DOCUMENTS: [&str; 9] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
@@ -33,6 +33,7 @@ pub(crate) const DOCUMENTS: [&str; 8] = [
     "docs/resource-api.md",
     "docs/dpop.md",
     "docs/tls.md",
+    "docs/probe.md",
 ];
 
 /// How long one document's whole session may take (it may have to build a binary).
@@ -51,7 +52,12 @@ enum Role {
 
 fn role(command: &str) -> Role {
     let program = command.trim_start();
-    if program.starts_with("cargo run -p ccflow-auth-server")
+    // `ccflow-auth-server probe …` (docs/probe.md) is a command run to its end, not a server.
+    let probe = program.starts_with("cargo run -p ccflow-auth-server -- probe ")
+        || program.starts_with("ccflow-auth-server probe ");
+    if probe {
+        Role::Command
+    } else if program.starts_with("cargo run -p ccflow-auth-server")
         || program.starts_with("ccflow-auth-server")
     {
         Role::AuthServer
@@ -562,6 +568,28 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_probe_is_a_command_and_the_servers_are_servers() {
+        for (command, expected) in [
+            ("cargo run -p ccflow-auth-server", Role::AuthServer),
+            (
+                "cargo run -p ccflow-auth-server -- --profile slb",
+                Role::AuthServer,
+            ),
+            (
+                "cargo run -p ccflow-auth-server -- probe api --issuer x",
+                Role::Command,
+            ),
+            ("ccflow-auth-server probe api --issuer x", Role::Command),
+            (
+                "cargo run -p ccflow-resource-api -- --issuer x",
+                Role::ResourceApi,
+            ),
+        ] {
+            assert_eq!(role(command), expected, "{command}");
+        }
     }
 
     #[test]
