@@ -114,6 +114,10 @@ enum Command {
     /// address, a wildcard one on loopback): exit 0 when ready, 1 otherwise. For a container's
     /// HEALTHCHECK, which has no shell or curl.
     Healthcheck(ccflow_process::HealthcheckArgs),
+    /// Probe your own service against this auth server: `probe api --issuer URL --url URL
+    /// --audience AUD` runs the resource-server catalogue (docs/probe.md).
+    #[command(subcommand)]
+    Probe(Box<ccflow_auth_server::probe::ProbeCommand>),
 }
 
 /// The profile names, listed in `--help` and in the error for an unknown one.
@@ -141,9 +145,11 @@ fn main() -> ExitCode {
     std::thread::spawn(|| {
         let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
     });
-    let cli = Cli::parse();
-    if let Some(Command::Healthcheck(args)) = cli.command {
-        return healthcheck(&cli, args);
+    let mut cli = Cli::parse();
+    match cli.command.take() {
+        Some(Command::Healthcheck(args)) => return healthcheck(&cli, args),
+        Some(Command::Probe(probe)) => return run_probe(*probe),
+        None => {}
     }
     // actix-server's start-up lines (workers, runtime) would come before the `listening on`
     // line on a terminal and say nothing the summary does not: warnings only, by default.
@@ -159,6 +165,21 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cli))
+}
+
+/// `probe …`: its own runtime, no server started.
+fn run_probe(probe: ccflow_auth_server::probe::ProbeCommand) -> ExitCode {
+    ccflow_process::init_logging(LogFormat::Text, "warn");
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(probe.run()),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(cli: Cli) -> ExitCode {
