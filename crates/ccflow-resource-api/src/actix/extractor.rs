@@ -9,6 +9,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use ccflow_protocol::mtls::ClientCertificate;
 
 use crate::actix::challenge::refusal;
 use crate::authenticated::Authenticated;
@@ -114,6 +115,12 @@ impl Validator {
         } else {
             request_url(request)
         };
+        // The TLS connection's certificate, which the server's `on_connect` stored; else one an
+        // app's own middleware put in the request's extensions.
+        let from_extensions = request.extensions().get::<ClientCertificate>().cloned();
+        let client_certificate = request
+            .conn_data::<ClientCertificate>()
+            .or(from_extensions.as_ref());
         let credentials = RequestCredentials {
             method: request.method().as_str(),
             url: if url.is_empty() {
@@ -126,6 +133,7 @@ impl Validator {
             },
             authorization: &authorization,
             dpop: &dpop,
+            client_certificate,
         };
         self.authenticate_credentials(&credentials, binding).await
     }
