@@ -285,6 +285,12 @@ async fn authenticate_parts(
         // What the app's TLS acceptor put in the request's extensions (axum has no TLS of its
         // own; docs/resource-api.md "Mutual TLS").
         client_certificate: parts.extensions.get::<ClientCertificate>(),
+        // The peer's address lives in axum's `ConnectInfo`, which axum-core (all this adapter
+        // depends on) cannot name: no peer is ever a trusted proxy here, so a forwarded
+        // certificate header is never read on axum (docs/resource-api.md "Behind a
+        // TLS-terminating proxy"). A certificate in the extensions still counts.
+        peer: None,
+        forwarded_client_certificate: &[],
     };
     validator
         .authenticate_credentials(&credentials, binding)

@@ -180,6 +180,13 @@ pub enum TokenRejection {
         "the client certificate presented does not match the certificate the token is bound to (cnf x5t#S256; RFC 8705 section 3)"
     )]
     CertificateMismatch,
+    /// A certificate-bound token on a request from a trusted proxy whose forwarded-certificate
+    /// header cannot be read: nothing confirms the binding (RFC 8705 §3). The reason is logged,
+    /// never sent (it is about the proxy's configuration, not the client's request).
+    #[error(
+        "the token is certificate-bound (cnf x5t#S256) and the client certificate forwarded by the TLS-terminating proxy cannot be read (RFC 8705 section 3)"
+    )]
+    ForwardedCertificateUnreadable,
 }
 
 /// Why a DPoP proof was refused at this API (RFC 9449 §7.1): `invalid_dpop_proof`, or
@@ -520,6 +527,7 @@ mod tests {
             AuthError::from(TokenRejection::DpopRequired),
             AuthError::from(TokenRejection::CertificateMissing),
             AuthError::from(TokenRejection::CertificateMismatch),
+            AuthError::from(TokenRejection::ForwardedCertificateUnreadable),
             AuthError::from(RequestRejection::MalformedDpopAuthorization),
             AuthError::from(DpopRejection::MissingProof),
             AuthError::from(DpopRejection::MultipleProofs),

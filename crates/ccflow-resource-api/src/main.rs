@@ -74,6 +74,26 @@ struct Cli {
     /// Require a DPoP nonce issued by this API in every proof (RFC 9449 section 9).
     #[arg(long, env = "CCFLOW_RESOURCE_DPOP_REQUIRE_NONCE")]
     dpop_require_nonce: Option<bool>,
+    /// Behind a TLS-terminating proxy: the header it forwards the client's certificate in (e.g.
+    /// X-Forwarded-Client-Cert for Envoy, X-SSL-Client-Cert for nginx's
+    /// $ssl_client_escaped_cert). Read only from --trusted-proxy addresses, for certificate-bound
+    /// tokens (RFC 8705 section 3).
+    #[arg(long, env = "CCFLOW_RESOURCE_CLIENT_CERT_HEADER")]
+    client_cert_header: Option<String>,
+    /// How the header holds the certificate: xfcc (Envoy's X-Forwarded-Client-Cert, its last
+    /// element's Cert) or pem (URL-encoded PEM) [default: xfcc for X-Forwarded-Client-Cert,
+    /// else pem].
+    #[arg(long, env = "CCFLOW_RESOURCE_CLIENT_CERT_HEADER_FORMAT")]
+    client_cert_header_format: Option<ccflow_resource_api::ForwardedCertificateFormat>,
+    /// A proxy address or CIDR block (127.0.0.1, 10.0.0.0/8) trusted to send
+    /// --client-cert-header; repeat for several (comma-separated in the environment). From any
+    /// other address the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CCFLOW_RESOURCE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<ccflow_resource_api::IpNetwork>,
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_RESOURCE_WORKERS")]
     workers: Option<usize>,
@@ -160,6 +180,15 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
     }
     if let Some(url) = &cli.public_url {
         settings.public_url = Some(url.clone());
+    }
+    if let Some(header) = &cli.client_cert_header {
+        settings.client_cert_header = Some(header.clone());
+    }
+    if let Some(format) = cli.client_cert_header_format {
+        settings.client_cert_header_format = Some(format);
+    }
+    if !cli.trusted_proxies.is_empty() {
+        settings.trusted_proxies.clone_from(&cli.trusted_proxies);
     }
     if let Some(require) = cli.dpop_require_nonce {
         settings.dpop.require_nonce = Some(require);
@@ -370,6 +399,22 @@ fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io
                     .map(|url| format!(", public URL {url}"))
                     .unwrap_or_default()
             )
+        })
+        .and_then(|()| match validator.forwarded_certificate_header() {
+            Some(header) => writeln!(
+                stdout,
+                "  client certificates: from the `{header}` header ({}) of {}, else the TLS connection",
+                validator
+                    .forwarded_certificate_format()
+                    .map_or("", |format| format.as_str()),
+                validator
+                    .trusted_proxies()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => Ok(()),
         })
         .and_then(|()| {
             if appkey {

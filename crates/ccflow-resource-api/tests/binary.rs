@@ -273,6 +273,74 @@ fn refuses_to_start_without_issuer_or_audience() {
         &["--config", "/nonexistent/resource.toml"],
         "/nonexistent/resource.toml: cannot read the file",
     );
+    // A forwarded-certificate header needs the proxies trusted to send it, and the other way
+    // round (RFC 8705 §3 behind a proxy).
+    let api = ["--issuer", "http://127.0.0.1:1", "--audience", "a"];
+    check(
+        &[&api[..], &["--client-cert-header", "X-SSL-Client-Cert"]].concat(),
+        "read only from trusted proxies",
+    );
+    check(
+        &[&api[..], &["--trusted-proxy", "10.0.0.1"]].concat(),
+        "trusted proxies without a forwarded client certificate header",
+    );
+    check(
+        &[
+            &api[..],
+            &[
+                "--client-cert-header",
+                "x",
+                "--trusted-proxy",
+                "10.0.0.0/33",
+            ],
+        ]
+        .concat(),
+        "is not an IP address or CIDR block",
+    );
+    check(
+        &[&api[..], &["--client-cert-header-format", "der"]].concat(),
+        "is not a client certificate header format",
+    );
+}
+
+/// `--client-cert-header`, `--client-cert-header-format` and `CCFLOW_RESOURCE_TRUSTED_PROXIES`
+/// reach the validator: the start-up summary names them.
+#[test]
+fn reads_the_forwarded_certificate_settings() {
+    let mut child = command(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        "http://127.0.0.1:1",
+        "--audience",
+        "a",
+        "--client-cert-header",
+        "X-Forwarded-Client-Cert",
+    ])
+    .env("CCFLOW_RESOURCE_TRUSTED_PROXIES", "127.0.0.3,10.0.0.0/8")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..6 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let running = Running {
+        child,
+        stdout,
+        address: String::new(),
+    };
+    assert!(
+        lines.iter().any(|line| line.trim()
+            == "client certificates: from the `x-forwarded-client-cert` header (xfcc) of 127.0.0.3/32, 10.0.0.0/8, else the TLS connection"),
+        "{lines:?}"
+    );
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
 }
 
 #[test]

@@ -3,10 +3,12 @@
 //! Tokens are signed with the fixture key and carry `cnf["x5t#S256"]`; the client certificates
 //! are made here with rcgen. A case's certificate reaches the validator as the server would
 //! hand it over: actix from the connection (or, in process, the request's extensions), axum
-//! from the request's extensions.
+//! from the request's extensions; behind a proxy, in a header from a peer address the
+//! validator trusts (or not). tests/nginx.rs runs the proxy mode behind a real nginx.
 
 mod common;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::LazyLock;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -14,7 +16,7 @@ use actix_web::{App, HttpMessage as _, test};
 use ccflow_protocol::dpop::{DpopKey, access_token_hash};
 use ccflow_protocol::mtls::{CNF_X5T_S256, ClientCertificate};
 use ccflow_resource_api::sample_api::{self, SampleApi};
-use ccflow_resource_api::{TokenBinding, Validator};
+use ccflow_resource_api::{ForwardedCertificateFormat, IpNetwork, TokenBinding, Validator};
 use common::{AUDIENCE, ISSUER, JWKS_PATH, T0, claims_with, clock, key_1, token_with_claims};
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
@@ -28,6 +30,7 @@ const DPOP_WHOAMI: &str = "/v1/dpop/whoami";
 /// A client certificate made for this run: its DER (as `ClientCertificate`) and its PEM.
 struct Certificate {
     certificate: ClientCertificate,
+    pem: String,
 }
 
 impl Certificate {
@@ -40,7 +43,32 @@ impl Certificate {
         let signed = params.self_signed(&key).unwrap();
         Self {
             certificate: ClientCertificate::from_der(signed.der().to_vec()),
+            pem: pem::encode(&pem::Pem::new("CERTIFICATE", signed.der().to_vec())),
         }
+    }
+
+    /// The PEM URL-encoded as nginx's `$ssl_client_escaped_cert` (every byte but the unreserved
+    /// ones as `%XX`).
+    fn escaped(&self) -> String {
+        self.pem
+            .bytes()
+            .map(|byte| {
+                if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                    char::from(byte).to_string()
+                } else {
+                    format!("%{byte:02X}")
+                }
+            })
+            .collect()
+    }
+
+    /// The hex SHA-256 of the DER, as an XFCC element's `Hash`.
+    fn hash(&self) -> String {
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.certificate.der())
+            .as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     fn thumbprint(&self) -> &str {
@@ -113,6 +141,16 @@ fn bearer(token: &str) -> Headers {
     vec![("authorization", format!("Bearer {token}"))]
 }
 
+/// A Bearer token and the proxy's certificate header.
+fn bearer_with(token: &str, header: &'static str, value: String) -> Headers {
+    let mut headers = bearer(token);
+    headers.push((header, value));
+    headers
+}
+
+const PEM_HEADER: &str = "x-ssl-client-cert";
+const XFCC_HEADER: &str = "x-forwarded-client-cert";
+
 fn dpop(route: &str, token: &str) -> Headers {
     vec![
         ("authorization", format!("DPoP {token}")),
@@ -138,14 +176,34 @@ impl Presented {
     }
 }
 
+/// Which header the validator reads from its trusted proxies (10.0.0.0/8).
+#[derive(Debug, Clone, Copy)]
+enum Proxy {
+    /// `X-SSL-Client-Cert`, a URL-encoded PEM (nginx).
+    Pem,
+    /// `X-Forwarded-Client-Cert` (Envoy).
+    Xfcc,
+}
+
 struct Case {
     /// The rule, naming its section.
     name: &'static str,
     route: &'static str,
     headers: fn(&'static str) -> Headers,
     presented: Presented,
+    /// The TCP peer's address (actix sees it; axum cannot, see `axum`).
+    peer: &'static str,
+    proxy: Proxy,
     expected: Expected,
+    /// What axum answers when it differs: its adapter never knows the peer, so it never trusts
+    /// a forwarded header.
+    axum: Option<Expected>,
 }
+
+/// A peer no validator here trusts.
+const CLIENT: &str = "192.0.2.10";
+/// A peer in the trusted 10.0.0.0/8.
+const PROXY: &str = "10.0.0.5";
 
 /// Status, the body's `error` (`-` for none), every `WWW-Authenticate` exactly, and for a 200
 /// the `/v1/whoami` client.
@@ -158,6 +216,7 @@ struct Expected {
 
 const ALGS: &str = r#"algs="ES256 RS256 PS256 EdDSA""#;
 const MISSING: &str = "the token is certificate-bound (cnf x5t#S256) and the request presented no client certificate: send it over mutual TLS with the certificate it is bound to (RFC 8705 section 3)";
+const UNREADABLE: &str = "the token is certificate-bound (cnf x5t#S256) and the client certificate forwarded by the TLS-terminating proxy cannot be read (RFC 8705 section 3)";
 const MISMATCH: &str = "the client certificate presented does not match the certificate the token is bound to (cnf x5t#S256; RFC 8705 section 3)";
 const DPOP_AS_BEARER: &str = "the token is DPoP-bound (cnf.jkt): send it as `Authorization: DPoP` with a DPoP proof (RFC 9449 section 7.2)";
 const NOT_DPOP_BOUND: &str = "the token is not DPoP-bound (no cnf.jkt claim) and cannot be sent with the DPoP scheme (RFC 9449 section 7.1)";
@@ -190,11 +249,20 @@ const CASE: Case = Case {
     route: WHOAMI,
     headers: |_| bearer(&bound_to(&A)),
     presented: Presented::A,
+    peer: CLIENT,
+    proxy: Proxy::Pem,
     expected: Expected {
         status: 200,
         error: "-",
         challenges: Vec::new(),
     },
+    axum: None,
+};
+
+const OK: Expected = Expected {
+    status: 200,
+    error: "-",
+    challenges: Vec::new(),
 };
 
 /// Each RFC 8705 §3 rule (and how it meets RFC 9449's) as a row.
@@ -343,10 +411,175 @@ fn cases() -> Vec<Case> {
             expected: dpop_invalid(DPOP_REQUIRED),
             ..CASE
         },
+        // Behind a TLS-terminating proxy (RFC 8705 §3 with the certificate in a header).
+        Case {
+            name: "§3 behind a proxy: a trusted proxy's header with the bound certificate passes",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
+            presented: Presented::None,
+            peer: PROXY,
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "§3 behind a proxy: ... through the scope middleware too",
+            route: ITEMS,
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
+            presented: Presented::None,
+            peer: PROXY,
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "§3 behind a proxy: a trusted proxy's header with another certificate is refused",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, B.escaped()),
+            presented: Presented::None,
+            peer: PROXY,
+            expected: bearer_invalid(MISMATCH),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "§3 behind a proxy: a trusted proxy without the header forwards no certificate",
+            headers: |_| bearer(&bound_to(&A)),
+            presented: Presented::None,
+            peer: PROXY,
+            expected: bearer_invalid(MISSING),
+            ..CASE
+        },
+        Case {
+            name: "the header from an untrusted peer is ignored: no certificate",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
+            presented: Presented::None,
+            expected: bearer_invalid(MISSING),
+            ..CASE
+        },
+        Case {
+            name: "the header from an untrusted peer is ignored: its connection's certificate counts",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, B.escaped()),
+            ..CASE
+        },
+        Case {
+            name: "from a trusted proxy the header counts, not the proxy's own connection certificate",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
+            presented: Presented::B,
+            peer: PROXY,
+            axum: Some(bearer_invalid(MISMATCH)),
+            ..CASE
+        },
+        Case {
+            name: "from a trusted proxy without the header, its connection certificate is not the client's",
+            presented: Presented::A,
+            peer: PROXY,
+            expected: bearer_invalid(MISSING),
+            axum: Some(OK),
+            ..CASE
+        },
+        Case {
+            name: "an IPv4-mapped IPv6 peer is its IPv4 address: trusted",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
+            presented: Presented::None,
+            peer: "::ffff:10.0.0.5",
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "§3: a trusted proxy's header that is not a PEM certificate confirms nothing: 401",
+            headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, "not-a-certificate".to_owned()),
+            presented: Presented::None,
+            peer: PROXY,
+            expected: bearer_invalid(UNREADABLE),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "§3: a trusted proxy's header sent twice is unreadable",
+            headers: |_| {
+                let mut headers = bearer_with(&bound_to(&A), PEM_HEADER, A.escaped());
+                headers.push((PEM_HEADER, A.escaped()));
+                headers
+            },
+            presented: Presented::None,
+            peer: PROXY,
+            expected: bearer_invalid(UNREADABLE),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "an unreadable header does not matter to an unbound token (it is not read)",
+            headers: |_| bearer_with(&unbound(), PEM_HEADER, "%%%".to_owned()),
+            presented: Presented::None,
+            peer: PROXY,
+            ..CASE
+        },
+        Case {
+            name: "XFCC: the last element's Cert, checked against its Hash, passes",
+            headers: |_| {
+                bearer_with(
+                    &bound_to(&A),
+                    XFCC_HEADER,
+                    format!(
+                        "By=spiffe://api.test;Hash={};Cert=\"{}\";Subject=\"CN=client-a,O=Test;x\";URI=spiffe://client-a",
+                        A.hash(),
+                        A.escaped()
+                    ),
+                )
+            },
+            presented: Presented::None,
+            peer: PROXY,
+            proxy: Proxy::Xfcc,
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "XFCC: an element the client wrote before the proxy's own is never read",
+            headers: |_| {
+                bearer_with(
+                    &bound_to(&A),
+                    XFCC_HEADER,
+                    format!("Cert=\"{}\",Cert=\"{}\"", A.escaped(), B.escaped()),
+                )
+            },
+            presented: Presented::None,
+            peer: PROXY,
+            proxy: Proxy::Xfcc,
+            expected: bearer_invalid(MISMATCH),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "XFCC: an element without Cert is unreadable (the proxy must forward it)",
+            headers: |_| bearer_with(&bound_to(&A), XFCC_HEADER, format!("Hash={}", A.hash())),
+            presented: Presented::None,
+            peer: PROXY,
+            proxy: Proxy::Xfcc,
+            expected: bearer_invalid(UNREADABLE),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
+        Case {
+            name: "XFCC: a Hash that is not its Cert's is unreadable",
+            headers: |_| {
+                bearer_with(
+                    &bound_to(&A),
+                    XFCC_HEADER,
+                    format!("Hash={};Cert=\"{}\"", B.hash(), A.escaped()),
+                )
+            },
+            presented: Presented::None,
+            peer: PROXY,
+            proxy: Proxy::Xfcc,
+            expected: bearer_invalid(UNREADABLE),
+            axum: Some(bearer_invalid(MISSING)),
+            ..CASE
+        },
     ]
 }
 
 async fn validator() -> (Validator, wiremock::MockServer) {
+    validator_behind(Proxy::Pem).await
+}
+
+async fn validator_behind(proxy: Proxy) -> (Validator, wiremock::MockServer) {
     let jwks = common::mock_server().await;
     Mock::given(method("GET"))
         .and(path(JWKS_PATH))
@@ -359,6 +592,17 @@ async fn validator() -> (Validator, wiremock::MockServer) {
         .audience(AUDIENCE)
         .clock(clock())
         .token_binding(TokenBinding::Either)
+        .forwarded_client_certificate(
+            match proxy {
+                Proxy::Pem => PEM_HEADER,
+                Proxy::Xfcc => XFCC_HEADER,
+            },
+            match proxy {
+                Proxy::Pem => ForwardedCertificateFormat::EscapedPem,
+                Proxy::Xfcc => ForwardedCertificateFormat::Xfcc,
+            },
+        )
+        .trusted_proxies(["10.0.0.0/8".parse::<IpNetwork>().unwrap()])
         .build()
         .unwrap();
     (validator, jwks)
@@ -388,6 +632,7 @@ async fn send(
     route: &str,
     headers: &Headers,
     certificate: Option<ClientCertificate>,
+    peer: IpAddr,
 ) -> Reply {
     let (status, challenges, body) = match adapter {
         Adapter::Actix => {
@@ -395,6 +640,7 @@ async fn send(
             let app = test::init_service(App::new().configure(sample_api::configure(api))).await;
             let mut request = test::TestRequest::get()
                 .uri(route)
+                .peer_addr(SocketAddr::new(peer, 40_000))
                 .insert_header(("host", HOST));
             for (name, value) in headers {
                 request = request.append_header((
@@ -440,7 +686,11 @@ async fn send(
 #[track_caller]
 fn check(case: &Case, adapter: Adapter, reply: &Reply) {
     let (status, challenges, body) = reply;
-    let expected = &case.expected;
+    let expected = match adapter {
+        #[cfg(feature = "axum")]
+        Adapter::Axum => case.axum.as_ref().unwrap_or(&case.expected),
+        Adapter::Actix => &case.expected,
+    };
     let name = case.name;
     assert_eq!(*status, expected.status, "{name}, {adapter:?}: {body}");
     assert_eq!(
@@ -465,13 +715,14 @@ async fn every_certificate_binding_rule_is_enforced() {
         let headers = (case.headers)(case.route);
         let mut refusals: Vec<(Adapter, Reply)> = Vec::new();
         for &adapter in ADAPTERS {
-            let (validator, _jwks) = validator().await;
+            let (validator, _jwks) = validator_behind(case.proxy).await;
             let reply = send(
                 adapter,
                 &validator,
                 case.route,
                 &headers,
                 case.presented.certificate(),
+                case.peer.parse().unwrap(),
             )
             .await;
             check(&case, adapter, &reply);
@@ -483,7 +734,9 @@ async fn every_certificate_binding_rule_is_enforced() {
             }
         }
         // Both adapters translate the same refusal: the same status, challenges and body.
-        if let [(first, expected), rest @ ..] = &refusals[..] {
+        if case.axum.is_none()
+            && let [(first, expected), rest @ ..] = &refusals[..]
+        {
             for (adapter, reply) in rest {
                 assert_eq!(
                     reply, expected,

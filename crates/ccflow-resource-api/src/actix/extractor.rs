@@ -121,6 +121,13 @@ impl Validator {
         let client_certificate = request
             .conn_data::<ClientCertificate>()
             .or(from_extensions.as_ref());
+        let forwarded: Vec<&[u8]> = match self.forwarded_certificate_header() {
+            Some(name) => headers
+                .get_all(name)
+                .map(|value| value.as_bytes())
+                .collect(),
+            None => Vec::new(),
+        };
         let credentials = RequestCredentials {
             method: request.method().as_str(),
             url: if url.is_empty() {
@@ -134,6 +141,9 @@ impl Validator {
             authorization: &authorization,
             dpop: &dpop,
             client_certificate,
+            // The TCP peer, never `Forwarded`/`X-Forwarded-For` (a client can write those).
+            peer: request.peer_addr().map(|peer| peer.ip()),
+            forwarded_client_certificate: &forwarded,
         };
         self.authenticate_credentials(&credentials, binding).await
     }
