@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -50,10 +50,11 @@ impl<'a> ClientBody<'a> {
 /// `GET /_ccflow/clients`: every registered client's id and public metadata, in registration
 /// order.
 #[utoipa::path(
+    get,
+    path = "/clients",
     summary = "Every registered client's public metadata",
     responses((status = OK, description = "the clients", body = ClientsBody<'_>))
 )]
-#[get("/clients")]
 pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
     let registry = server.registry();
     let clients = registry.iter().map(ClientBody::new).collect();
@@ -66,6 +67,8 @@ pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
 /// or a profile rule it breaks is 400, an id already registered 409, and neither changes
 /// anything.
 #[utoipa::path(
+    post,
+    path = "/clients",
     summary = "Register a client",
     request_body = ccflow_protocol::ClientRegistration,
     responses(
@@ -74,7 +77,6 @@ pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
         (status = CONFLICT, description = "the id is already registered", body = ErrorBody),
     )
 )]
-#[post("/clients")]
 pub(super) async fn post_clients(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let bad = |description: String| {
         admin_error(
@@ -137,6 +139,8 @@ fn json_error(error: &serde_json::Error) -> String {
 
 /// `DELETE /_ccflow/clients/{id}`: unregisters a client (see `AuthServer::remove_client`).
 #[utoipa::path(
+    delete,
+    path = "/clients/{id}",
     summary = "Unregister a client",
     params(("id" = String, Path, description = "the client id")),
     responses(
@@ -144,7 +148,6 @@ fn json_error(error: &serde_json::Error) -> String {
         (status = NOT_FOUND, description = "no such client", body = ErrorBody),
     )
 )]
-#[delete("/clients/{id}")]
 pub(super) async fn delete_client(
     server: web::Data<AuthServer>,
     id: web::Path<String>,

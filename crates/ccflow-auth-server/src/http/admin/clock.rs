@@ -1,7 +1,7 @@
 //! `/_ccflow/clock`: read and move the server's virtual clock.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use ccflow_protocol::{ErrorCode, VirtualClock};
 use serde_json::Value;
 
@@ -24,13 +24,14 @@ fn controllable(server: &AuthServer) -> Result<&VirtualClock, HttpResponse> {
 
 /// `GET /_ccflow/clock`.
 #[utoipa::path(
+    get,
+    path = "/clock",
     summary = "The virtual clock's state",
     responses(
         (status = OK, description = "`now` (Unix seconds), `frozen`, `offset_secs`", body = Object),
         (status = CONFLICT, description = "the embedding test injected its own clock", body = ErrorBody),
     )
 )]
-#[get("/clock")]
 pub(super) async fn get_clock(server: web::Data<AuthServer>) -> HttpResponse {
     match controllable(&server) {
         Ok(clock) => HttpResponse::Ok().json(clock.state()),
@@ -41,6 +42,8 @@ pub(super) async fn get_clock(server: web::Data<AuthServer>) -> HttpResponse {
 /// `POST /_ccflow/clock` with one of `{"advance_secs": n}`, `{"rewind_secs": n}`,
 /// `{"set": unix_seconds}`, `{"freeze": true}`, `{"resume": true}`, `{"reset": true}`.
 #[utoipa::path(
+    post,
+    path = "/clock",
     summary = "Advance, rewind, set, freeze, resume or reset the clock",
     request_body(
         content = Object,
@@ -52,7 +55,6 @@ pub(super) async fn get_clock(server: web::Data<AuthServer>) -> HttpResponse {
         (status = CONFLICT, description = "the embedding test injected its own clock", body = ErrorBody),
     )
 )]
-#[post("/clock")]
 pub(super) async fn post_clock(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let clock = match controllable(&server) {
         Ok(clock) => clock,

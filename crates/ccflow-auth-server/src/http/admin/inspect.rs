@@ -9,7 +9,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, post, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use ccflow_protocol::ErrorCode;
 use jsonwebtoken::Validation;
@@ -62,6 +62,8 @@ struct SignatureBody {
 
 /// `POST /_ccflow/tokens/inspect` with `{"token": "<jwt>"}`.
 #[utoipa::path(
+    post,
+    path = "/tokens/inspect",
     summary = "Decode a token and say what this server makes of it",
     request_body = InspectRequest,
     responses(
@@ -69,7 +71,6 @@ struct SignatureBody {
         (status = BAD_REQUEST, description = "not {\"token\": \"<jwt>\"} or not a JWS", body = ErrorBody),
     )
 )]
-#[post("/tokens/inspect")]
 pub(super) async fn post_inspect(
     server: web::Data<AuthServer>,
     request: HttpRequest,

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -13,10 +13,11 @@ use utoipa::ToSchema;
 
 /// `GET /_ccflow/keys`: every key's public part and state (retired keys included).
 #[utoipa::path(
+    get,
+    path = "/keys",
     summary = "Every key's public part and state",
     responses((status = OK, description = "the ring", body = KeysBody))
 )]
-#[get("/keys")]
 pub(super) async fn get_keys(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -67,13 +68,14 @@ pub(super) fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody
 /// `POST /_ccflow/keys/rotate`: a new key signs from now on; the previous one stays published
 /// until the longest token it signed has expired. Answers the new ring.
 #[utoipa::path(
+    post,
+    path = "/keys/rotate",
     summary = "Rotate the signing key",
     responses(
         (status = OK, description = "the new ring; `active` names the new key", body = KeysBody),
         (status = INTERNAL_SERVER_ERROR, description = "key generation failed", body = ErrorBody),
     )
 )]
-#[post("/keys/rotate")]
 pub(super) async fn rotate_keys(server: web::Data<AuthServer>) -> HttpResponse {
     let rotating = server.clone();
     // RSA generation is CPU work: keep it off the I/O threads.

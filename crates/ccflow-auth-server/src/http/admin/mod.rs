@@ -13,6 +13,7 @@ mod key_ring;
 mod keys;
 mod requests;
 mod respond;
+mod route;
 mod scenarios;
 mod throttle;
 
@@ -28,6 +29,7 @@ use utoipa_actix_web::scope::Scope;
 
 pub(crate) use guard::{CONSOLE_PATH, guard};
 use respond::admin_error;
+use route::route;
 
 /// The admin API's path prefix.
 pub const ADMIN_PREFIX: &str = "/_ccflow";
@@ -36,40 +38,57 @@ pub const ADMIN_PREFIX: &str = "/_ccflow";
 /// generated from the registered handlers (`document`).
 pub static ADMIN_OPENAPI: LazyLock<String> = LazyLock::new(|| document::DOCUMENT.json.clone());
 
-/// Registers every admin route on `scope`, once. Each handler carries its method and path
-/// (actix-web's `#[get("…")]`) and its operation with typed request and response bodies
-/// (`#[utoipa::path]`, `ToSchema`); utoipa-actix-web's `service` both mounts it and adds it to
-/// the OpenAPI document. The same call feeds the server and the document, so a route cannot be
-/// served undocumented or documented unserved. A new admin route is one annotated handler and
-/// one line here.
+/// Registers every admin route on `scope`, once. Each handler carries its operation — method,
+/// path, typed request and response bodies (`#[utoipa::path]`, `ToSchema`) — and `route` serves
+/// it there; utoipa-actix-web's `service` both mounts it and adds it to the OpenAPI document.
+/// The same call feeds the server and the document, so a route cannot be served undocumented
+/// or documented unserved. A new admin route is one annotated handler and one line here.
 fn routes<T>(scope: Scope<T>) -> Scope<T>
 where
     T: ServiceFactory<ServiceRequest, Config = (), Error = actix_web::Error, InitError = ()>,
 {
     scope
-        .service(clock::get_clock)
-        .service(clock::post_clock)
-        .service(requests::get_requests)
-        .service(requests::delete_requests)
-        .service(keys::get_keys)
-        .service(keys::rotate_keys)
-        .service(key_ring::stage_key)
-        .service(key_ring::activate_key)
-        .service(key_ring::retire_key)
-        .service(scenarios::get_scenarios)
-        .service(scenarios::post_scenarios)
-        .service(scenarios::delete_scenarios)
-        .service(scenarios::delete_scenario)
-        .service(scenarios::post_mint)
-        .service(clients::get_clients)
-        .service(clients::post_clients)
-        .service(clients::delete_client)
-        .service(throttle::get_throttle)
-        .service(throttle::delete_throttle)
-        .service(dpop::get_dpop)
-        .service(dpop::put_dpop)
-        .service(dpop::post_proof)
-        .service(inspect::post_inspect)
+        .service(route(clock::__path_get_clock, clock::get_clock))
+        .service(route(clock::__path_post_clock, clock::post_clock))
+        .service(route(requests::__path_get_requests, requests::get_requests))
+        .service(route(
+            requests::__path_delete_requests,
+            requests::delete_requests,
+        ))
+        .service(route(keys::__path_get_keys, keys::get_keys))
+        .service(route(keys::__path_rotate_keys, keys::rotate_keys))
+        .service(route(key_ring::__path_stage_key, key_ring::stage_key))
+        .service(route(key_ring::__path_activate_key, key_ring::activate_key))
+        .service(route(key_ring::__path_retire_key, key_ring::retire_key))
+        .service(route(
+            scenarios::__path_get_scenarios,
+            scenarios::get_scenarios,
+        ))
+        .service(route(
+            scenarios::__path_post_scenarios,
+            scenarios::post_scenarios,
+        ))
+        .service(route(
+            scenarios::__path_delete_scenarios,
+            scenarios::delete_scenarios,
+        ))
+        .service(route(
+            scenarios::__path_delete_scenario,
+            scenarios::delete_scenario,
+        ))
+        .service(route(scenarios::__path_post_mint, scenarios::post_mint))
+        .service(route(clients::__path_get_clients, clients::get_clients))
+        .service(route(clients::__path_post_clients, clients::post_clients))
+        .service(route(clients::__path_delete_client, clients::delete_client))
+        .service(route(throttle::__path_get_throttle, throttle::get_throttle))
+        .service(route(
+            throttle::__path_delete_throttle,
+            throttle::delete_throttle,
+        ))
+        .service(route(dpop::__path_get_dpop, dpop::get_dpop))
+        .service(route(dpop::__path_put_dpop, dpop::put_dpop))
+        .service(route(dpop::__path_post_proof, dpop::post_proof))
+        .service(route(inspect::__path_post_inspect, inspect::post_inspect))
 }
 
 /// Mounts the admin API: every route behind the one access guard (a call that gets past it is

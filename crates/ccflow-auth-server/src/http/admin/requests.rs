@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 
@@ -59,6 +59,8 @@ impl<'a> EntryBody<'a> {
 
 /// `GET /_ccflow/requests[?endpoint=token][&client_id=…]`: the journal, oldest first.
 #[utoipa::path(
+    get,
+    path = "/requests",
     summary = "The request journal, oldest first",
     params(
         ("endpoint" = Option<String>, Query, description = "only this endpoint's requests: token, introspection, revocation, discovery, jwks or unknown"),
@@ -69,7 +71,6 @@ impl<'a> EntryBody<'a> {
         (status = BAD_REQUEST, description = "malformed query or unknown endpoint", body = ErrorBody),
     )
 )]
-#[get("/requests")]
 pub(super) async fn get_requests(
     server: web::Data<AuthServer>,
     request: HttpRequest,
@@ -119,10 +120,11 @@ pub(super) async fn get_requests(
 
 /// `DELETE /_ccflow/requests`: empties the journal.
 #[utoipa::path(
+    delete,
+    path = "/requests",
     summary = "Empty the journal",
     responses((status = NO_CONTENT, description = "emptied"))
 )]
-#[delete("/requests")]
 pub(super) async fn delete_requests(server: web::Data<AuthServer>) -> HttpResponse {
     server.journal().clear();
     HttpResponse::NoContent().finish()

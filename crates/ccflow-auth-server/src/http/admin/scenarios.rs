@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -66,10 +66,11 @@ fn scenarios_body(server: &AuthServer) -> ScenariosBody {
 
 /// `GET /_ccflow/scenarios`: every scenario with its hit counts.
 #[utoipa::path(
+    get,
+    path = "/scenarios",
     summary = "Every fault scenario with its hit counts",
     responses((status = OK, description = "the scenarios", body = ScenariosBody))
 )]
-#[get("/scenarios")]
 pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -78,6 +79,8 @@ pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse
 
 /// `POST /_ccflow/scenarios`: one scenario object or an array of them; all or nothing.
 #[utoipa::path(
+    post,
+    path = "/scenarios",
     summary = "Install one scenario or an array of them, all or nothing",
     request_body(
         content = Vec<ccflow_protocol::ScenarioSpec>,
@@ -88,7 +91,6 @@ pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse
         (status = BAD_REQUEST, description = "a bad scenario", body = ErrorBody),
     )
 )]
-#[post("/scenarios")]
 pub(super) async fn post_scenarios(
     server: web::Data<AuthServer>,
     body: web::Bytes,
@@ -130,10 +132,11 @@ pub(super) async fn post_scenarios(
 
 /// `DELETE /_ccflow/scenarios`: removes them all.
 #[utoipa::path(
+    delete,
+    path = "/scenarios",
     summary = "Remove every scenario",
     responses((status = NO_CONTENT, description = "removed"))
 )]
-#[delete("/scenarios")]
 pub(super) async fn delete_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
     server.clear_scenarios();
     HttpResponse::NoContent().finish()
@@ -141,6 +144,8 @@ pub(super) async fn delete_scenarios(server: web::Data<AuthServer>) -> HttpRespo
 
 /// `DELETE /_ccflow/scenarios/{id}`.
 #[utoipa::path(
+    delete,
+    path = "/scenarios/{id}",
     summary = "Remove one scenario",
     params(("id" = u64, Path, description = "the scenario's id")),
     responses(
@@ -148,7 +153,6 @@ pub(super) async fn delete_scenarios(server: web::Data<AuthServer>) -> HttpRespo
         (status = NOT_FOUND, description = "no such scenario", body = ErrorBody),
     )
 )]
-#[delete("/scenarios/{id}")]
 pub(super) async fn delete_scenario(
     server: web::Data<AuthServer>,
     id: web::Path<String>,
@@ -165,6 +169,8 @@ pub(super) async fn delete_scenario(
 
 /// `POST /_ccflow/mint`: a token from the bad-token factory (`MintSpec` as JSON).
 #[utoipa::path(
+    post,
+    path = "/mint",
     summary = "A token from the bad-token factory",
     request_body(content = ccflow_protocol::MintSpec, description = "may be empty: the defaults"),
     responses(
@@ -172,7 +178,6 @@ pub(super) async fn delete_scenario(
         (status = BAD_REQUEST, description = "a bad spec", body = ErrorBody),
     )
 )]
-#[post("/mint")]
 pub(super) async fn post_mint(
     server: web::Data<AuthServer>,
     request: HttpRequest,

@@ -1,7 +1,7 @@
 //! `/_ccflow/throttle`: failed-authentication throttling's state, and lifting every block.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, delete, get, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::domain::auth_server::AuthServer;
@@ -33,10 +33,11 @@ struct ThrottleSettingsBody {
 /// `GET /_ccflow/throttle`: whether failed-authentication throttling is on, its settings, and
 /// how many client ids and addresses it is counting.
 #[utoipa::path(
+    get,
+    path = "/throttle",
     summary = "Failed-authentication throttling: settings and what it counts",
     responses((status = OK, description = "the throttle", body = ThrottleBody))
 )]
-#[get("/throttle")]
 pub(super) async fn get_throttle(server: web::Data<AuthServer>) -> HttpResponse {
     let body = match &server.inner.throttle {
         None => ThrottleBody {
@@ -69,10 +70,11 @@ pub(super) async fn get_throttle(server: web::Data<AuthServer>) -> HttpResponse 
 /// `DELETE /_ccflow/throttle`: forgets every counted failure and lifts every block, so a test
 /// that provoked throttling leaves none behind for the next.
 #[utoipa::path(
+    delete,
+    path = "/throttle",
     summary = "Forget every counted failure and lift every block",
     responses((status = NO_CONTENT, description = "cleared"))
 )]
-#[delete("/throttle")]
 pub(super) async fn delete_throttle(server: web::Data<AuthServer>) -> HttpResponse {
     server.clear_auth_failures();
     HttpResponse::NoContent().finish()
