@@ -300,7 +300,7 @@ async fn every_route_in_the_openapi_document_is_served() {
     let document: Value = get_json(format!("{}/_ccflow/openapi.json", server.uri())).await;
     assert_eq!(
         document,
-        serde_json::from_str::<Value>(ccflow_auth_server::ADMIN_OPENAPI).unwrap()
+        serde_json::from_str::<Value>(&ccflow_auth_server::ADMIN_OPENAPI).unwrap()
     );
     let paths = document["paths"].as_object().unwrap();
     assert!(paths.len() >= 8);

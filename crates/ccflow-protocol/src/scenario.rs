@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// A request matches when the endpoint, client id and grant type fit and, if the scenario has
 /// a time window (`after_secs`, `for_secs`), the server's clock is inside it; `when` then
 /// counts only matching requests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -47,6 +48,7 @@ fn default_endpoint() -> String {
 }
 
 /// Which of the requests a scenario's matcher selects get the fault, counted per scenario.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -70,6 +72,7 @@ pub enum When {
 }
 
 /// What a scenario does to a selected request.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -333,6 +336,7 @@ mod tests {
 
 /// What to mint with the mock's bad-token factory (`MockAuthServer::mint`, `POST /_ccflow/mint`):
 /// a token like the server issues, then changed as asked. For resource-server tests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintSpec {
@@ -358,6 +362,7 @@ pub struct MintSpec {
 }
 
 /// The classic broken tokens a resource server must refuse.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -396,6 +401,7 @@ pub enum Defect {
 /// {"client_id": "svc-b", "client_secret": "b-secret", "scopes": ["items:read"],
 ///  "audiences": ["items-api"], "auth_methods": ["client_secret_basic"]}
 /// ```
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRegistration {
@@ -403,10 +409,12 @@ pub struct ClientRegistration {
     pub client_id: String,
     /// The shared secret for `client_secret_basic`/`client_secret_post` (redacted in `Debug`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub client_secret: Option<crate::ClientSecret>,
     /// The methods it may authenticate with (default: the profile's secret methods, or
     /// `private_key_jwt` when only keys are given).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>))]
     pub auth_methods: Option<Vec<crate::AuthMethod>>,
     /// The scopes it may request.
     #[serde(default)]
@@ -422,6 +430,7 @@ pub struct ClientRegistration {
     pub subject: Option<String>,
     /// Public keys for `private_key_jwt` (RFC 7517 JWK Set).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub jwks: Option<crate::Jwks>,
     /// Token requests must carry a DPoP proof (RFC 9449 §5.2).
     #[serde(default)]

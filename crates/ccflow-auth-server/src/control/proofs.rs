@@ -13,7 +13,7 @@ use crate::domain::dpop::FactoryKeys;
 const REPLAYED_JTI: &str = "ccflow-replayed-jti";
 
 /// How a factory proof is wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofDefect {
     /// `htm` is another method.
@@ -37,7 +37,7 @@ pub enum ProofDefect {
 }
 
 /// What the factory makes: `POST /_ccflow/dpop/proof`'s body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofSpec {
     /// The request's method (`htm`), default `GET`.
@@ -60,7 +60,7 @@ pub struct ProofSpec {
 }
 
 /// The factory's answer: the proof and the thumbprint a token bound to the factory key has.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FactoryProof {
     /// The `DPoP` header value.
     pub proof: String,

@@ -18,7 +18,7 @@ const MAX_SEEN_PROOFS: usize = 100_000;
 /// The server's DPoP policy (RFC 9449): in TOML as `[dpop]`, on the builder as
 /// [`MockAuthServerBuilder::dpop`](crate::MockAuthServerBuilder::dpop), and at
 /// `GET/PUT /_ccflow/dpop`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DpopSettings {
     /// Whether the token endpoint looks at `DPoP` headers. `None`: the profile's default (on

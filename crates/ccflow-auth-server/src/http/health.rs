@@ -20,7 +20,21 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
         .service(web::resource(READY).route(web::get().to(ready)));
 }
 
+/// The two routes' OpenAPI operations, for the admin API's document (`http::admin`).
+pub(crate) fn documented() -> utoipa::openapi::path::Paths {
+    let mut paths = utoipa_actix_web::OpenApiFactory::paths(&__path_live);
+    paths.merge(utoipa_actix_web::OpenApiFactory::paths(&__path_ready));
+    paths
+}
+
 /// The process answers HTTP.
+#[utoipa::path(
+    get,
+    path = LIVE,
+    summary = "Liveness: the process answers HTTP (no guard, served even with --no-admin)",
+    security(()),
+    responses((status = OK, description = "{\"status\": \"ok\"}", body = Object))
+)]
 async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
@@ -28,6 +42,16 @@ async fn live() -> HttpResponse {
 /// The server can issue tokens: its key ring has an active key that its JWKS publishes. Keys
 /// are loaded before the port is bound, so today this holds from the first request on; a
 /// ring that publishes no key (which rotation never leaves) would answer 503.
+#[utoipa::path(
+    get,
+    path = READY,
+    summary = "Readiness: the key ring publishes an active key (no guard, served even with --no-admin)",
+    security(()),
+    responses(
+        (status = OK, description = "{\"status\": \"ready\"}", body = Object),
+        (status = SERVICE_UNAVAILABLE, description = "no signing key published", body = Object),
+    )
+)]
 async fn ready(server: web::Data<AuthServer>) -> HttpResponse {
     let keys = server.keys();
     if keys.jwks().keys.is_empty() {

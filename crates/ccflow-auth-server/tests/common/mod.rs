@@ -270,3 +270,43 @@ pub async fn introspect(server: &MockAuthServer, id: &str, secret: &str, token: 
 pub fn claims_of(token: &str) -> Value {
     jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).expect("a JWT")
 }
+
+/// The snapshots' redactions, defined once for every suite that snapshots answers (insta's
+/// `redactions` and `filters`): what changes from run to run is replaced, after its shape is
+/// checked. `hosts` maps this run's base URI and address to stable names (in that order).
+/// Members are named by path, so a value elsewhere that happens to share a name stays visible.
+pub fn snapshot_settings(hosts: &[(&str, &str)]) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    // `jti`s and refresh tokens: random ids.
+    for selector in ["[].token_claims.jti", "[].body.refresh_token"] {
+        settings.add_dynamic_redaction(selector, |value, path| {
+            let text = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{path} is a string"));
+            assert!(text.len() >= 16, "{path} looks random: {text}");
+            "[random id]"
+        });
+    }
+    // Trace and request ids: 16 random bytes in hex.
+    for selector in ["[].headers[\"x-trace-id\"]", "[].headers[\"x-request-id\"]"] {
+        settings.add_dynamic_redaction(selector, |value, path| {
+            let text = value
+                .as_str()
+                .unwrap_or_else(|| panic!("{path} is a string"));
+            assert_eq!(text.len(), 32, "{path} is 16 random bytes in hex: {text}");
+            "[random hex]"
+        });
+    }
+    // An issued token: shown decoded beside the answer (`token_header`, `token_claims`).
+    settings.add_dynamic_redaction("[].body.access_token", |value, path| match value.as_str() {
+        Some(token) => {
+            assert_eq!(token.split('.').count(), 3, "{path} is a JWS compact token");
+            insta::internals::Content::from("[token]")
+        }
+        None => value,
+    });
+    for (from, to) in hosts {
+        settings.add_filter(&regex::escape(from), *to);
+    }
+    settings
+}

@@ -7,19 +7,20 @@ use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::respond::admin_error;
+use super::respond::{ErrorBody, admin_error};
 use crate::domain::auth_server::AuthServer;
 use crate::domain::clients::RegisteredClient;
+use utoipa::ToSchema;
 
-/// `GET /_ccflow/clients`' answer. Members are in alphabetical order, as the untyped JSON
-/// objects this replaced wrote them.
-#[derive(Serialize)]
+// Members in alphabetical order, as the untyped JSON objects this replaced wrote them.
+/// Every registered client, in registration order.
+#[derive(Serialize, ToSchema)]
 struct ClientsBody<'a> {
     clients: Vec<ClientBody<'a>>,
 }
 
 /// A registered client's public metadata: never its secret, nor its keys beyond their count.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ClientBody<'a> {
     audiences: &'a [String],
     auth_methods: Vec<&'static str>,
@@ -48,6 +49,12 @@ impl<'a> ClientBody<'a> {
 
 /// `GET /_ccflow/clients`: every registered client's id and public metadata, in registration
 /// order.
+#[utoipa::path(
+    get,
+    path = "/clients",
+    summary = "Every registered client's public metadata",
+    responses((status = OK, description = "the clients", body = ClientsBody<'_>))
+)]
 pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
     let registry = server.registry();
     let clients = registry.iter().map(ClientBody::new).collect();
@@ -59,6 +66,17 @@ pub(super) async fn get_clients(server: web::Data<AuthServer>) -> HttpResponse {
 /// `POST /_ccflow/clients`: registers one client (`ClientRegistration` as JSON); a bad body
 /// or a profile rule it breaks is 400, an id already registered 409, and neither changes
 /// anything.
+#[utoipa::path(
+    post,
+    path = "/clients",
+    summary = "Register a client",
+    request_body = ccflow_protocol::ClientRegistration,
+    responses(
+        (status = CREATED, description = "registered", body = ClientBody<'_>),
+        (status = BAD_REQUEST, description = "a bad registration", body = ErrorBody),
+        (status = CONFLICT, description = "the id is already registered", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_clients(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let bad = |description: String| {
         admin_error(
@@ -120,6 +138,16 @@ fn json_error(error: &serde_json::Error) -> String {
 }
 
 /// `DELETE /_ccflow/clients/{id}`: unregisters a client (see `AuthServer::remove_client`).
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    summary = "Unregister a client",
+    params(("id" = String, Path, description = "the client id")),
+    responses(
+        (status = NO_CONTENT, description = "unregistered"),
+        (status = NOT_FOUND, description = "no such client", body = ErrorBody),
+    )
+)]
 pub(super) async fn delete_client(
     server: web::Data<AuthServer>,
     id: web::Path<String>,

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use ccflow_protocol::{ErrorCode, VirtualClock};
 use serde_json::Value;
 
-use super::respond::admin_error;
+use super::respond::{ErrorBody, admin_error};
 use crate::domain::auth_server::AuthServer;
 
 #[allow(
@@ -22,6 +22,16 @@ fn controllable(server: &AuthServer) -> Result<&VirtualClock, HttpResponse> {
     })
 }
 
+/// `GET /_ccflow/clock`.
+#[utoipa::path(
+    get,
+    path = "/clock",
+    summary = "The virtual clock's state",
+    responses(
+        (status = OK, description = "`now` (Unix seconds), `frozen`, `offset_secs`", body = Object),
+        (status = CONFLICT, description = "the embedding test injected its own clock", body = ErrorBody),
+    )
+)]
 pub(super) async fn get_clock(server: web::Data<AuthServer>) -> HttpResponse {
     match controllable(&server) {
         Ok(clock) => HttpResponse::Ok().json(clock.state()),
@@ -31,6 +41,20 @@ pub(super) async fn get_clock(server: web::Data<AuthServer>) -> HttpResponse {
 
 /// `POST /_ccflow/clock` with one of `{"advance_secs": n}`, `{"rewind_secs": n}`,
 /// `{"set": unix_seconds}`, `{"freeze": true}`, `{"resume": true}`, `{"reset": true}`.
+#[utoipa::path(
+    post,
+    path = "/clock",
+    summary = "Advance, rewind, set, freeze, resume or reset the clock",
+    request_body(
+        content = Object,
+        description = "exactly one of {\"advance_secs\": n}, {\"rewind_secs\": n}, {\"set\": unix_seconds}, {\"freeze\": true}, {\"resume\": true}, {\"reset\": true}"
+    ),
+    responses(
+        (status = OK, description = "the new state", body = Object),
+        (status = BAD_REQUEST, description = "bad command", body = ErrorBody),
+        (status = CONFLICT, description = "the embedding test injected its own clock", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_clock(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let clock = match controllable(&server) {
         Ok(clock) => clock,

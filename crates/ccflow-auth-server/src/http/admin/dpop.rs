@@ -5,12 +5,19 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 
-use super::respond::admin_error;
+use super::respond::{ErrorBody, admin_error};
 use crate::DpopSettings;
+use crate::control::proofs::FactoryProof;
 use crate::control::proofs::ProofSpec;
 use crate::domain::auth_server::AuthServer;
 
 /// `GET /_ccflow/dpop`: the DPoP settings in force (`enabled` resolved).
+#[utoipa::path(
+    get,
+    path = "/dpop",
+    summary = "The DPoP settings in force",
+    responses((status = OK, description = "the settings", body = DpopSettings))
+)]
 pub(super) async fn get_dpop(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -19,6 +26,16 @@ pub(super) async fn get_dpop(server: web::Data<AuthServer>) -> HttpResponse {
 
 /// `PUT /_ccflow/dpop`: replaces the settings (omitted keys take their defaults, an omitted
 /// `enabled` keeps the current state); answers the settings now in force.
+#[utoipa::path(
+    put,
+    path = "/dpop",
+    summary = "Replace the DPoP settings",
+    request_body = DpopSettings,
+    responses(
+        (status = OK, description = "the settings now in force", body = DpopSettings),
+        (status = BAD_REQUEST, description = "not DPoP settings", body = ErrorBody),
+    )
+)]
 pub(super) async fn put_dpop(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let settings: DpopSettings =
         match serde_json::from_slice(if body.is_empty() { b"{}" } else { &body }) {
@@ -40,6 +57,16 @@ pub(super) async fn put_dpop(server: web::Data<AuthServer>, body: web::Bytes) ->
 }
 
 /// `POST /_ccflow/dpop/proof`: a proof from the bad-proof factory.
+#[utoipa::path(
+    post,
+    path = "/dpop/proof",
+    summary = "A DPoP proof from the bad-proof factory",
+    request_body = ProofSpec,
+    responses(
+        (status = OK, description = "the proof", body = FactoryProof),
+        (status = BAD_REQUEST, description = "not a proof spec", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_proof(server: web::Data<AuthServer>, body: web::Bytes) -> HttpResponse {
     let spec: ProofSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,

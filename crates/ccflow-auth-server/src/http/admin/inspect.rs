@@ -16,20 +16,22 @@ use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::respond::admin_error;
+use super::respond::{ErrorBody, admin_error};
 use crate::domain::auth_server::AuthServer;
 use crate::domain::keys::KeyState;
 use crate::http::site::site_of;
+use utoipa::ToSchema;
 
 /// The request body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InspectRequest {
     token: String,
 }
 
-/// The answer. Members are in alphabetical order, as the admin API's other answers.
-#[derive(Serialize)]
+// Members in alphabetical order, as the admin API's other answers.
+/// What the server makes of a token.
+#[derive(Serialize, ToSchema)]
 struct InspectBody {
     /// What introspection would say of it now (RFC 7662 `active`): verified, our issuer, not
     /// expired, not yet valid or revoked.
@@ -46,7 +48,7 @@ struct InspectBody {
 }
 
 /// Whether the signature verifies against the key ring.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SignatureBody {
     /// Why, in a sentence.
     detail: String,
@@ -59,6 +61,16 @@ struct SignatureBody {
 }
 
 /// `POST /_ccflow/tokens/inspect` with `{"token": "<jwt>"}`.
+#[utoipa::path(
+    post,
+    path = "/tokens/inspect",
+    summary = "Decode a token and say what this server makes of it",
+    request_body = InspectRequest,
+    responses(
+        (status = OK, description = "the inspection", body = InspectBody),
+        (status = BAD_REQUEST, description = "not {\"token\": \"<jwt>\"} or not a JWS", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_inspect(
     server: web::Data<AuthServer>,
     request: HttpRequest,

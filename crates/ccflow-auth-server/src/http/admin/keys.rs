@@ -7,19 +7,26 @@ use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::respond::{admin_error, unix_seconds_f64};
+use super::respond::{ErrorBody, admin_error, unix_seconds_f64};
 use crate::domain::auth_server::AuthServer;
+use utoipa::ToSchema;
 
 /// `GET /_ccflow/keys`: every key's public part and state (retired keys included).
+#[utoipa::path(
+    get,
+    path = "/keys",
+    summary = "Every key's public part and state",
+    responses((status = OK, description = "the ring", body = KeysBody))
+)]
 pub(super) async fn get_keys(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(keys_body(&server, None))
 }
 
-/// The key ring as the admin API shows it. Members are in alphabetical order, as the untyped
-/// JSON objects this replaced wrote them.
-#[derive(Serialize)]
+// Members in alphabetical order, as the untyped JSON objects this replaced wrote them.
+/// The key ring: every key, retired ones included.
+#[derive(Serialize, ToSchema)]
 pub(super) struct KeysBody {
     /// The new signing key's `kid`, in the answer to a rotation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -28,10 +35,11 @@ pub(super) struct KeysBody {
 }
 
 /// One key: its public part and where it is in its life.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct KeyBody {
     alg: String,
-    /// As a JSON value, so its members keep the order they had.
+    // As a JSON value, so its members keep the order they had.
+    /// The public key (RFC 7517 JWK).
     jwk: Value,
     kid: String,
     /// Unix seconds.
@@ -59,6 +67,15 @@ pub(super) fn keys_body(server: &AuthServer, active: Option<String>) -> KeysBody
 
 /// `POST /_ccflow/keys/rotate`: a new key signs from now on; the previous one stays published
 /// until the longest token it signed has expired. Answers the new ring.
+#[utoipa::path(
+    post,
+    path = "/keys/rotate",
+    summary = "Rotate the signing key",
+    responses(
+        (status = OK, description = "the new ring; `active` names the new key", body = KeysBody),
+        (status = INTERNAL_SERVER_ERROR, description = "key generation failed", body = ErrorBody),
+    )
+)]
 pub(super) async fn rotate_keys(server: web::Data<AuthServer>) -> HttpResponse {
     let rotating = server.clone();
     // RSA generation is CPU work: keep it off the I/O threads.

@@ -6,19 +6,20 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 
-use super::respond::{admin_error, unix_seconds_f64};
+use super::respond::{ErrorBody, admin_error, unix_seconds_f64};
 use crate::control::journal::{Endpoint, JournalEntry};
 use crate::domain::auth_server::AuthServer;
+use utoipa::ToSchema;
 
-/// `GET /_ccflow/requests`' answer. Members are in alphabetical order, as the untyped JSON
-/// objects this replaced wrote them.
-#[derive(Serialize)]
+// Members in alphabetical order, as the untyped JSON objects this replaced wrote them.
+/// The request journal, oldest first.
+#[derive(Serialize, ToSchema)]
 struct RequestsBody<'a> {
     requests: Vec<EntryBody<'a>>,
 }
 
 /// One journal entry as the admin API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EntryBody<'a> {
     auth_method: Option<&'a str>,
     client_id: Option<&'a str>,
@@ -26,7 +27,8 @@ struct EntryBody<'a> {
     error: Option<&'a str>,
     latency_us: u64,
     method: &'a str,
-    /// `[name, value]` pairs, secrets redacted.
+    /// `[name, value]` pairs; secrets, assertions and tokens are `[redacted]`.
+    #[schema(value_type = Vec<Vec<String>>)]
     params: Vec<(&'a str, &'a str)>,
     path: &'a str,
     /// Unix seconds, with a fraction.
@@ -56,6 +58,19 @@ impl<'a> EntryBody<'a> {
 }
 
 /// `GET /_ccflow/requests[?endpoint=token][&client_id=…]`: the journal, oldest first.
+#[utoipa::path(
+    get,
+    path = "/requests",
+    summary = "The request journal, oldest first",
+    params(
+        ("endpoint" = Option<String>, Query, description = "only this endpoint's requests: token, introspection, revocation, discovery, jwks or unknown"),
+        ("client_id" = Option<String>, Query, description = "only this client's requests"),
+    ),
+    responses(
+        (status = OK, description = "the journal", body = RequestsBody<'_>),
+        (status = BAD_REQUEST, description = "malformed query or unknown endpoint", body = ErrorBody),
+    )
+)]
 pub(super) async fn get_requests(
     server: web::Data<AuthServer>,
     request: HttpRequest,
@@ -104,6 +119,12 @@ pub(super) async fn get_requests(
 }
 
 /// `DELETE /_ccflow/requests`: empties the journal.
+#[utoipa::path(
+    delete,
+    path = "/requests",
+    summary = "Empty the journal",
+    responses((status = NO_CONTENT, description = "emptied"))
+)]
 pub(super) async fn delete_requests(server: web::Data<AuthServer>) -> HttpResponse {
     server.journal().clear();
     HttpResponse::NoContent().finish()

@@ -8,6 +8,18 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 
+/// What [`admin_error`] writes, as the OpenAPI document shows it: an RFC 6749 §5.2 error body.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Error)]
+#[allow(
+    dead_code,
+    reason = "read by the OpenAPI derive only; the body is written by `ErrorResponse`"
+)]
+pub(super) struct ErrorBody {
+    error: String,
+    error_description: Option<String>,
+}
+
 pub(super) fn admin_error(status: StatusCode, code: ErrorCode, description: &str) -> HttpResponse {
     let body = ErrorResponse::new(code, description).with_status(status.as_u16());
     HttpResponse::build(status)

@@ -7,25 +7,28 @@ use ccflow_protocol::ErrorCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::respond::admin_error;
+use super::respond::{ErrorBody, admin_error};
 use crate::domain::auth_server::AuthServer;
+use utoipa::ToSchema;
 
-/// `GET /_ccflow/scenarios`' answer. Members are in alphabetical order, as the untyped JSON
-/// objects this replaced wrote them.
-#[derive(Serialize)]
+// Members in alphabetical order, as the untyped JSON objects this replaced wrote them.
+/// Every installed scenario.
+#[derive(Serialize, ToSchema)]
 struct ScenariosBody {
     scenarios: Vec<ScenarioBody>,
 }
 
 /// One installed scenario and its counts.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ScenarioBody {
     /// When a `for_secs` window closes (Unix seconds on the server clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     ends_at: Option<i64>,
     hits: u64,
     id: u64,
-    /// As a JSON value, so its members keep the order they had.
+    // As a JSON value, so its members keep the order they had.
+    /// The scenario as installed.
+    #[schema(value_type = ccflow_protocol::ScenarioSpec)]
     scenario: Value,
     seen: u64,
     /// When an `after_secs`/`for_secs` window opens (Unix seconds on the server clock).
@@ -34,13 +37,13 @@ struct ScenarioBody {
 }
 
 /// `POST /_ccflow/scenarios`' answer: the new scenarios' ids.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IdsBody {
     ids: Vec<u64>,
 }
 
 /// `POST /_ccflow/mint`'s answer.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenBody {
     token: String,
 }
@@ -62,6 +65,12 @@ fn scenarios_body(server: &AuthServer) -> ScenariosBody {
 }
 
 /// `GET /_ccflow/scenarios`: every scenario with its hit counts.
+#[utoipa::path(
+    get,
+    path = "/scenarios",
+    summary = "Every fault scenario with its hit counts",
+    responses((status = OK, description = "the scenarios", body = ScenariosBody))
+)]
 pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -69,6 +78,19 @@ pub(super) async fn get_scenarios(server: web::Data<AuthServer>) -> HttpResponse
 }
 
 /// `POST /_ccflow/scenarios`: one scenario object or an array of them; all or nothing.
+#[utoipa::path(
+    post,
+    path = "/scenarios",
+    summary = "Install one scenario or an array of them, all or nothing",
+    request_body(
+        content = Vec<ccflow_protocol::ScenarioSpec>,
+        description = "one scenario, or an array of them"
+    ),
+    responses(
+        (status = CREATED, description = "the new scenarios' ids", body = IdsBody),
+        (status = BAD_REQUEST, description = "a bad scenario", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_scenarios(
     server: web::Data<AuthServer>,
     body: web::Bytes,
@@ -109,12 +131,28 @@ pub(super) async fn post_scenarios(
 }
 
 /// `DELETE /_ccflow/scenarios`: removes them all.
+#[utoipa::path(
+    delete,
+    path = "/scenarios",
+    summary = "Remove every scenario",
+    responses((status = NO_CONTENT, description = "removed"))
+)]
 pub(super) async fn delete_scenarios(server: web::Data<AuthServer>) -> HttpResponse {
     server.clear_scenarios();
     HttpResponse::NoContent().finish()
 }
 
 /// `DELETE /_ccflow/scenarios/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/scenarios/{id}",
+    summary = "Remove one scenario",
+    params(("id" = u64, Path, description = "the scenario's id")),
+    responses(
+        (status = NO_CONTENT, description = "removed"),
+        (status = NOT_FOUND, description = "no such scenario", body = ErrorBody),
+    )
+)]
 pub(super) async fn delete_scenario(
     server: web::Data<AuthServer>,
     id: web::Path<String>,
@@ -130,6 +168,16 @@ pub(super) async fn delete_scenario(
 }
 
 /// `POST /_ccflow/mint`: a token from the bad-token factory (`MintSpec` as JSON).
+#[utoipa::path(
+    post,
+    path = "/mint",
+    summary = "A token from the bad-token factory",
+    request_body(content = ccflow_protocol::MintSpec, description = "may be empty: the defaults"),
+    responses(
+        (status = OK, description = "the token", body = TokenBody),
+        (status = BAD_REQUEST, description = "a bad spec", body = ErrorBody),
+    )
+)]
 pub(super) async fn post_mint(
     server: web::Data<AuthServer>,
     request: HttpRequest,

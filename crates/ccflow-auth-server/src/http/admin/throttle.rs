@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use crate::domain::auth_server::AuthServer;
+use utoipa::ToSchema;
 
-/// `GET /_ccflow/throttle`'s answer. Members are in alphabetical order, as the untyped JSON
-/// objects this replaced wrote them.
-#[derive(Serialize)]
+// Members in alphabetical order, as the untyped JSON objects this replaced wrote them.
+/// Whether failed-authentication throttling is on, its settings, and what it counts.
+#[derive(Serialize, ToSchema)]
 struct ThrottleBody {
     enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,7 +22,7 @@ struct ThrottleBody {
 }
 
 /// The throttle's settings, with the config file's key names.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ThrottleSettingsBody {
     max_failures_per_client: u32,
     max_failures_per_ip: u32,
@@ -31,6 +32,12 @@ struct ThrottleSettingsBody {
 
 /// `GET /_ccflow/throttle`: whether failed-authentication throttling is on, its settings, and
 /// how many client ids and addresses it is counting.
+#[utoipa::path(
+    get,
+    path = "/throttle",
+    summary = "Failed-authentication throttling: settings and what it counts",
+    responses((status = OK, description = "the throttle", body = ThrottleBody))
+)]
 pub(super) async fn get_throttle(server: web::Data<AuthServer>) -> HttpResponse {
     let body = match &server.inner.throttle {
         None => ThrottleBody {
@@ -62,6 +69,12 @@ pub(super) async fn get_throttle(server: web::Data<AuthServer>) -> HttpResponse 
 
 /// `DELETE /_ccflow/throttle`: forgets every counted failure and lifts every block, so a test
 /// that provoked throttling leaves none behind for the next.
+#[utoipa::path(
+    delete,
+    path = "/throttle",
+    summary = "Forget every counted failure and lift every block",
+    responses((status = NO_CONTENT, description = "cleared"))
+)]
 pub(super) async fn delete_throttle(server: web::Data<AuthServer>) -> HttpResponse {
     server.clear_auth_failures();
     HttpResponse::NoContent().finish()
