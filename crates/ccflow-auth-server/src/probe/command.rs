@@ -73,6 +73,10 @@ pub struct ApiArgs {
     /// Your API is an RFC 9068 validator: a token not typed at+jwt must be refused.
     #[arg(long)]
     typ_rfc9068: bool,
+    /// Your API takes DPoP-bound tokens (RFC 9449): a bound token sent as Bearer must be
+    /// refused.
+    #[arg(long)]
+    dpop: bool,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -103,6 +107,7 @@ impl ProbeCommand {
         probe.admin_token = args.admin_token;
         probe.skip = args.skip;
         probe.rfc9068 = args.typ_rfc9068;
+        probe.dpop = args.dpop;
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
         probe.wait = if args.wait == "server-clock" {
