@@ -162,3 +162,56 @@ async fn probe_api_reports_and_exits_as_ci_needs() {
     }
     handle.stop(false).await;
 }
+
+/// Gets a token the way RFC 6749 §2.3.1 says: id and secret form-urlencoded (jq's `@uri`)
+/// before Basic; curl's `--retry` waits as `Retry-After` says and never retries a 401.
+const GOOD_CLIENT: &str = r#"ID=$(printf %s "$CCFLOW_CLIENT_ID" | jq -sRr @uri); SECRET=$(printf %s "$CCFLOW_CLIENT_SECRET" | jq -sRr @uri); curl -s -o /dev/null --retry 2 -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL""#;
+/// As the good client, but the raw secret in Basic (what curl -u does with it as given).
+const RAW_BASIC_CLIENT: &str = r#"curl -s -o /dev/null --retry 2 -u "$CCFLOW_CLIENT_ID:$CCFLOW_CLIENT_SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL""#;
+/// Encodes correctly, then asks again at once after any error: retries `invalid_client` and
+/// ignores `Retry-After`.
+const IMPATIENT_CLIENT: &str = r#"ID=$(printf %s "$CCFLOW_CLIENT_ID" | jq -sRr @uri); SECRET=$(printf %s "$CCFLOW_CLIENT_SECRET" | jq -sRr @uri); for i in 1 2 3; do curl -sf -o /dev/null -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL" && break; done"#;
+
+#[tokio::test]
+async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
+    #[rustfmt::skip]
+    let cases: [(&str, &str, &[&str]); 3] = [
+        ("a client that encodes and waits", GOOD_CLIENT, &[]),
+        ("a client sending the raw secret in Basic", RAW_BASIC_CLIENT, &["basic-encoding"]),
+        ("a client that retries at once", IMPATIENT_CLIENT, &["invalid-client-no-retry", "retry-after-503", "retry-after-429"]),
+    ];
+    for (name, run, failed) in cases {
+        let dir = std::env::temp_dir().join(format!("ccflow-probe-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json_path = dir.join("client.json");
+        let _ = std::fs::remove_file(&json_path);
+        let output = std::process::Command::new(BINARY)
+            .args(["probe", "client", "--run", run, "--json"])
+            .arg(&json_path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let json: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+        let verdict_of = |verdict: &str| -> Vec<String> {
+            json["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|case| case["verdict"] == verdict)
+                .map(|case| case["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(verdict_of("fail"), failed, "{name}\n{stdout}");
+        assert_eq!(
+            verdict_of("pass").len() + failed.len(),
+            4,
+            "{name}\n{stdout}"
+        );
+        let expected_status = if failed.is_empty() { 0 } else { 1 };
+        assert_eq!(
+            output.status.code(),
+            Some(expected_status),
+            "{name}\n{stdout}"
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! `probe client`: the user's client command run against an embedded auth server with fault
+//! scenarios, judged from the server's journal (on the server's clock): RFC 6749 §2.3.1 Basic
+//! encoding, no retry after `invalid_client`, `Retry-After` honoured on 503 and 429.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ccflow_protocol::{ErrorCode, Fault, ScenarioSpec, When};
+
+use super::ProbeError;
+use super::report::{CaseResult, Report, Verdict};
+use crate::{Client, Endpoint, JournalEntry, MockAuthServer};
+
+/// The client the command authenticates as.
+pub const PROBE_CLIENT_ID: &str = "ccflow-probe-client";
+/// Its secret: `:`, `+`, `%`, a space and non-ASCII, where a raw `Basic` header and RFC 6749
+/// §2.3.1's form-urlencoded one differ. A test secret the probe made up, so the report may name
+/// what it holds.
+const PROBE_CLIENT_SECRET: &str = "p:r+o%be s€cret";
+/// The `Retry-After` the retry cases send, in seconds.
+const RETRY_AFTER_SECS: u64 = 2;
+/// How much earlier than `Retry-After` a retry may arrive and still count as honouring it: the
+/// journal stamps requests on receipt, the client waits from its reading of the answer.
+const RETRY_TOLERANCE: Duration = Duration::from_millis(100);
+
+/// What `probe client` is told.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientProbe {
+    /// The command, run with `sh -c`, once per case.
+    pub run: String,
+    /// How long one run may take before it is stopped (and the case judged on what it sent).
+    pub timeout: Duration,
+    /// Case ids marked not applicable.
+    pub skip: Vec<String>,
+}
+
+/// Every client case id, in the order run.
+pub const CLIENT_CASE_IDS: &[&str] = &[
+    "basic-encoding",
+    "invalid-client-no-retry",
+    "retry-after-503",
+    "retry-after-429",
+];
+
+impl ClientProbe {
+    /// A probe of `run`, 60 s per run.
+    pub fn new(run: impl Into<String>) -> Self {
+        Self {
+            run: run.into(),
+            timeout: Duration::from_secs(60),
+            skip: Vec::new(),
+        }
+    }
+
+    /// Runs every case; the report.
+    pub async fn run(&self) -> Result<Report, ProbeError> {
+        for id in &self.skip {
+            if !CLIENT_CASE_IDS.contains(&id.as_str()) {
+                return Err(ProbeError::Usage(format!(
+                    "--skip {id}: no such case (cases: {})",
+                    CLIENT_CASE_IDS.join(", ")
+                )));
+            }
+        }
+        let server = MockAuthServer::builder()
+            .client(Client::new(PROBE_CLIENT_ID, PROBE_CLIENT_SECRET))
+            .start()
+            .await
+            .map_err(|error| ProbeError::Usage(format!("cannot start the auth server: {error}")))?;
+        let mut cases = Vec::new();
+        for id in CLIENT_CASE_IDS {
+            cases.push(self.case(&server, id).await?);
+        }
+        Ok(Report {
+            probe: "client",
+            target: self.run.clone(),
+            cases,
+        })
+    }
+
+    async fn case(
+        &self,
+        server: &MockAuthServer,
+        id: &'static str,
+    ) -> Result<CaseResult, ProbeError> {
+        let (title, rfc, fault, expected) = match id {
+            "basic-encoding" => (
+                "a secret with `:`, `+`, `%`, a space and non-ASCII authenticates",
+                "RFC 6749 §2.3.1",
+                None,
+                "a token request answered 200",
+            ),
+            "invalid-client-no-retry" => (
+                "after invalid_client the client stops: one token request",
+                "RFC 6749 §5.2",
+                Some(Fault::oauth_error(ErrorCode::InvalidClient)),
+                "exactly 1 token request",
+            ),
+            "retry-after-503" => (
+                "after 503 with Retry-After the client waits that long before it retries",
+                "RFC 9110 §10.2.3, §15.6.4",
+                Some(Fault::status(503).retry_after(RETRY_AFTER_SECS)),
+                "a 2nd token request at least 2 s after the 1st",
+            ),
+            _ => (
+                "after 429 with Retry-After the client waits that long before it retries",
+                "RFC 6585 §4, RFC 9110 §10.2.3",
+                Some(Fault::status(429).retry_after(RETRY_AFTER_SECS)),
+                "a 2nd token request at least 2 s after the 1st",
+            ),
+        };
+        let mut result = CaseResult {
+            id,
+            title,
+            rfc,
+            sent: String::new(),
+            expected: expected.to_owned(),
+            got: String::new(),
+            verdict: Verdict::Skipped,
+            note: String::new(),
+        };
+        if self.skip.iter().any(|skip| skip == id) {
+            result.note = "marked not applicable (--skip)".to_owned();
+            return Ok(result);
+        }
+        server.clear_scenarios();
+        server.app().journal().clear();
+        if let Some(fault) = &fault {
+            let mut spec = ScenarioSpec::new("token", fault.clone());
+            if id.starts_with("retry-after") {
+                spec.when = When::First(1);
+            }
+            server.app().add_scenario(spec).map_err(ProbeError::Usage)?;
+        }
+        result.sent = format!(
+            "sh -c {:?} with CCFLOW_TOKEN_URL={}, CCFLOW_CLIENT_ID={PROBE_CLIENT_ID}, CCFLOW_CLIENT_SECRET={PROBE_CLIENT_SECRET:?}{}",
+            self.run,
+            server.token_url(),
+            match &fault {
+                None => String::new(),
+                Some(_) if id.starts_with("retry-after") => format!(
+                    "; the 1st token request answered {} with Retry-After: {RETRY_AFTER_SECS}",
+                    if id.ends_with("503") { 503 } else { 429 }
+                ),
+                Some(_) => "; every token request answered 401 invalid_client".to_owned(),
+            }
+        );
+        let exit = run_command(&self.run, server.token_url(), self.timeout).await?;
+        let requests: Vec<JournalEntry> = server
+            .app()
+            .journal()
+            .entries()
+            .into_iter()
+            .filter(|entry| entry.endpoint == Endpoint::Token)
+            .collect();
+        result.got = describe(&requests, &exit);
+        let (verdict, note) = judge(id, &requests);
+        result.verdict = verdict;
+        result.note = note;
+        server.clear_scenarios();
+        Ok(result)
+    }
+}
+
+/// How the command ended.
+enum Exit {
+    Status(Option<i32>),
+    TimedOut,
+}
+
+async fn run_command(run: &str, token_url: String, timeout: Duration) -> Result<Exit, ProbeError> {
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(run)
+        .env("CCFLOW_TOKEN_URL", token_url)
+        .env("CCFLOW_CLIENT_ID", PROBE_CLIENT_ID)
+        .env("CCFLOW_CLIENT_SECRET", PROBE_CLIENT_SECRET)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // The command talks to the server on this runtime: wait for it on a blocking thread.
+    tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .spawn()
+            .map_err(|error| ProbeError::Target(format!("cannot run sh -c: {error}")))?;
+        let started = std::time::Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(status)) => return Ok(Exit::Status(status.code())),
+                Ok(None) if started.elapsed() >= timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Ok(Exit::TimedOut);
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(error) => return Err(ProbeError::Target(error.to_string())),
+            }
+        }
+    })
+    .await
+    .map_err(|error| ProbeError::Target(error.to_string()))?
+}
+
+fn describe(requests: &[JournalEntry], exit: &Exit) -> String {
+    let first = requests.first();
+    let statuses: Vec<String> = requests
+        .iter()
+        .map(|entry| entry.status.to_string())
+        .collect();
+    let gap = gap_between_first_two(requests)
+        .map(|gap| format!(", 2nd {:.2} s after the 1st", gap.as_secs_f64()))
+        .unwrap_or_default();
+    let exit = match exit {
+        Exit::Status(Some(code)) => format!("exit {code}"),
+        Exit::Status(None) => "killed by a signal".to_owned(),
+        Exit::TimedOut => "stopped at the timeout".to_owned(),
+    };
+    format!(
+        "{} token request(s) [{}]{gap}{}; {exit}",
+        requests.len(),
+        statuses.join(", "),
+        first
+            .and_then(|entry| entry.auth_method.as_deref())
+            .map(|method| format!(", {method}"))
+            .unwrap_or_default()
+    )
+}
+
+fn gap_between_first_two(requests: &[JournalEntry]) -> Option<Duration> {
+    let [first, second, ..] = requests else {
+        return None;
+    };
+    second.received_at.duration_since(first.received_at).ok()
+}
+
+fn judge(id: &str, requests: &[JournalEntry]) -> (Verdict, String) {
+    if requests.is_empty() {
+        return (
+            Verdict::Fail,
+            "the command made no token request".to_owned(),
+        );
+    }
+    match id {
+        "basic-encoding" => {
+            if requests[0].status == 200 {
+                (Verdict::Pass, String::new())
+            } else {
+                (
+                    Verdict::Fail,
+                    "the secret was refused: RFC 6749 §2.3.1 form-urlencodes id and secret before Basic (`+` as %2B, `%` as %25, a space as +)".to_owned(),
+                )
+            }
+        }
+        "invalid-client-no-retry" => match requests.len() {
+            1 => (Verdict::Pass, String::new()),
+            n => (
+                Verdict::Fail,
+                format!("{n} token requests: invalid_client will not change by asking again"),
+            ),
+        },
+        _ => match gap_between_first_two(requests) {
+            None => (
+                Verdict::Lenient,
+                "no retry: the client gave up (safe, but Retry-After invited one)".to_owned(),
+            ),
+            Some(gap) if gap + RETRY_TOLERANCE >= Duration::from_secs(RETRY_AFTER_SECS) => {
+                (Verdict::Pass, String::new())
+            }
+            Some(gap) => (
+                Verdict::Fail,
+                format!(
+                    "retried {:.2} s after the 1st request: Retry-After asked for {RETRY_AFTER_SECS} s",
+                    gap.as_secs_f64()
+                ),
+            ),
+        },
+    }
+}
