@@ -1,8 +1,12 @@
 //! `probe client`: the user's client command run against an embedded auth server with fault
-//! scenarios, judged from the server's journal (on the server's clock): RFC 6749 §2.3.1 Basic
-//! encoding, no retry after `invalid_client`, `Retry-After` honoured on 503 and 429.
+//! scenarios and a stand-in API that counts uses, judged from the server's journal (on the
+//! server's clock): one token for N uses, RFC 6749 §2.3.1 Basic encoding, no retry after
+//! `invalid_client`, `Retry-After` honoured on 503 and 429.
 
+use std::net::TcpListener;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ccflow_protocol::{ErrorCode, Fault, ScenarioSpec, When};
@@ -19,6 +23,8 @@ pub const PROBE_CLIENT_ID: &str = "ccflow-probe-client";
 const PROBE_CLIENT_SECRET: &str = "p:r+o%be s€cret";
 /// The `Retry-After` the retry cases send, in seconds.
 const RETRY_AFTER_SECS: u64 = 2;
+/// How many times the command is asked to use its token (`CCFLOW_USES`).
+pub const USES: u64 = 5;
 /// How much earlier than `Retry-After` a retry may arrive and still count as honouring it: the
 /// journal stamps requests on receipt, the client waits from its reading of the answer.
 const RETRY_TOLERANCE: Duration = Duration::from_millis(100);
@@ -37,6 +43,7 @@ pub struct ClientProbe {
 
 /// Every client case id, in the order run.
 pub const CLIENT_CASE_IDS: &[&str] = &[
+    "token-reuse",
     "basic-encoding",
     "invalid-client-no-retry",
     "retry-after-503",
@@ -68,10 +75,12 @@ impl ClientProbe {
             .start()
             .await
             .map_err(|error| ProbeError::Usage(format!("cannot start the auth server: {error}")))?;
+        let api = StandInApi::start()?;
         let mut cases = Vec::new();
         for id in CLIENT_CASE_IDS {
-            cases.push(self.case(&server, id).await?);
+            cases.push(self.case(&server, &api, id).await?);
         }
+        api.handle.stop(false).await;
         Ok(Report {
             probe: "client",
             target: self.run.clone(),
@@ -82,9 +91,16 @@ impl ClientProbe {
     async fn case(
         &self,
         server: &MockAuthServer,
+        api: &StandInApi,
         id: &'static str,
     ) -> Result<CaseResult, ProbeError> {
         let (title, rfc, fault, expected) = match id {
+            "token-reuse" => (
+                "a token is reused while it is valid: one token request for all uses",
+                "RFC 6749 §5.1 (expires_in), RFC 6750 §2.1",
+                None,
+                "1 token request, at least 5 uses of the token",
+            ),
             "basic-encoding" => (
                 "a secret with `:`, `+`, `%`, a space and non-ASCII authenticates",
                 "RFC 6749 §2.3.1",
@@ -126,6 +142,7 @@ impl ClientProbe {
         }
         server.clear_scenarios();
         server.app().journal().clear();
+        api.uses.store(0, Ordering::SeqCst);
         if let Some(fault) = &fault {
             let mut spec = ScenarioSpec::new("token", fault.clone());
             if id.starts_with("retry-after") {
@@ -146,7 +163,9 @@ impl ClientProbe {
                 Some(_) => "; every token request answered 401 invalid_client".to_owned(),
             }
         );
-        let exit = run_command(&self.run, server.token_url(), self.timeout).await?;
+        let exit =
+            run_command(&self.run, server.token_url(), api.url.clone(), self.timeout).await?;
+        let uses = api.uses.load(Ordering::SeqCst);
         let requests: Vec<JournalEntry> = server
             .app()
             .journal()
@@ -154,8 +173,12 @@ impl ClientProbe {
             .into_iter()
             .filter(|entry| entry.endpoint == Endpoint::Token)
             .collect();
-        result.got = describe(&requests, &exit);
-        let (verdict, note) = judge(id, &requests);
+        result.got = format!("{}; {uses} use(s) of a token", describe(&requests, &exit));
+        let (verdict, note) = if id == "token-reuse" {
+            judge_reuse(&requests, uses)
+        } else {
+            judge(id, &requests)
+        };
         result.verdict = verdict;
         result.note = note;
         server.clear_scenarios();
@@ -169,7 +192,12 @@ enum Exit {
     TimedOut,
 }
 
-async fn run_command(run: &str, token_url: String, timeout: Duration) -> Result<Exit, ProbeError> {
+async fn run_command(
+    run: &str,
+    token_url: String,
+    api_url: String,
+    timeout: Duration,
+) -> Result<Exit, ProbeError> {
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -177,6 +205,8 @@ async fn run_command(run: &str, token_url: String, timeout: Duration) -> Result<
         .env("CCFLOW_TOKEN_URL", token_url)
         .env("CCFLOW_CLIENT_ID", PROBE_CLIENT_ID)
         .env("CCFLOW_CLIENT_SECRET", PROBE_CLIENT_SECRET)
+        .env("CCFLOW_API_URL", api_url)
+        .env("CCFLOW_USES", USES.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -226,6 +256,95 @@ fn describe(requests: &[JournalEntry], exit: &Exit) -> String {
             .map(|method| format!(", {method}"))
             .unwrap_or_default()
     )
+}
+
+/// One token request (answered 200) for at least [`USES`] uses on the stand-in API.
+fn judge_reuse(requests: &[JournalEntry], uses: u64) -> (Verdict, String) {
+    let tokens = requests.iter().filter(|entry| entry.status == 200).count();
+    if tokens == 0 && !requests.is_empty() {
+        // Not judgeable, and not a second failure for what basic-encoding reports.
+        return (
+            Verdict::Skipped,
+            "no token was issued to reuse: every token request was refused (see basic-encoding)"
+                .to_owned(),
+        );
+    }
+    if uses < USES {
+        return (
+            Verdict::Fail,
+            format!(
+                "{uses} use(s) of an issued token: the command must call CCFLOW_API_URL CCFLOW_USES ({USES}) times"
+            ),
+        );
+    }
+    match (requests.len(), tokens) {
+        (1, 1) => (Verdict::Pass, String::new()),
+        (n, _) => (
+            Verdict::Fail,
+            format!(
+                "{n} token requests for {uses} uses: a token is valid until it expires, reuse it (cache it)"
+            ),
+        ),
+    }
+}
+
+/// The API the command uses its token on: counts requests with a Bearer value shaped as a JWS
+/// (three dot-separated parts); which token it is, the journal's token count tells.
+struct StandInApi {
+    url: String,
+    uses: Arc<AtomicU64>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl StandInApi {
+    fn start() -> Result<Self, ProbeError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .map_err(|error| ProbeError::Usage(format!("cannot bind the stand-in API: {error}")))?;
+        let url = format!(
+            "http://{}/use",
+            listener
+                .local_addr()
+                .map_err(|error| ProbeError::Usage(error.to_string()))?
+        );
+        let uses = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&uses);
+        let server = actix_web::HttpServer::new(move || {
+            let counter = Arc::clone(&counter);
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |request: actix_web::HttpRequest| {
+                    let counter = Arc::clone(&counter);
+                    async move {
+                        let bearer = request
+                            .headers()
+                            .get("authorization")
+                            .and_then(|value| value.to_str().ok())
+                            .and_then(|value| value.split_once(' '))
+                            .filter(|(scheme, token)| {
+                                scheme.eq_ignore_ascii_case("bearer")
+                                    && token.split('.').count() == 3
+                            })
+                            .is_some();
+                        if bearer {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            actix_web::HttpResponse::Ok().finish()
+                        } else {
+                            actix_web::HttpResponse::Unauthorized()
+                                .insert_header(("WWW-Authenticate", "Bearer"))
+                                .finish()
+                        }
+                    }
+                },
+            ))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .map_err(|error| ProbeError::Usage(format!("cannot start the stand-in API: {error}")))?
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self { url, uses, handle })
+    }
 }
 
 fn gap_between_first_two(requests: &[JournalEntry]) -> Option<Duration> {

@@ -11,7 +11,7 @@ mod command;
 mod report;
 
 pub use api::{ApiProbe, CASE_IDS, Wait};
-pub use client::{CLIENT_CASE_IDS, ClientProbe, PROBE_CLIENT_ID};
+pub use client::{CLIENT_CASE_IDS, ClientProbe, PROBE_CLIENT_ID, USES};
 #[cfg(feature = "cli")]
 pub use command::ProbeCommand;
 pub use report::{CaseResult, Report, Verdict};
