@@ -197,6 +197,13 @@ fn impatient_client() -> String {
     )
 }
 
+/// As the good client, but it gives up on a token response without `expires_in`.
+fn strict_lifetime_client() -> String {
+    format!(
+        r#"{ENCODE}; RESPONSE=$(curl -s --retry 2 -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL"); printf %s "$RESPONSE" | jq -e .expires_in >/dev/null || exit 1; TOKEN=$(printf %s "$RESPONSE" | jq -r '.access_token // empty'); {USE_IT}"#
+    )
+}
+
 /// Encodes, waits, stops when refused, but fetches a new token for every use.
 fn forgetful_client() -> String {
     format!(
@@ -207,15 +214,17 @@ fn forgetful_client() -> String {
 
 #[tokio::test]
 async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
+    // (name, command, the cases that fail, the cases that are lenient)
     #[rustfmt::skip]
-    let cases: [(&str, String, &[&str]); 4] = [
-        ("a client that encodes, waits and reuses its token", good_client(), &[]),
-        // It never gets a token, so token-reuse is skipped, not failed twice.
-        ("a client sending the raw secret in Basic", raw_basic_client(), &["basic-encoding"]),
-        ("a client that retries at once", impatient_client(), &["invalid-client-no-retry", "retry-after-503", "retry-after-429"]),
-        ("a client that fetches a token per use", forgetful_client(), &["token-reuse"]),
+    let cases: [(&str, String, &[&str], &[&str]); 5] = [
+        ("a client that encodes, waits and reuses its token", good_client(), &[], &[]),
+        // It never gets a token, so token-reuse and no-expires-in are skipped, not failed again.
+        ("a client sending the raw secret in Basic", raw_basic_client(), &["basic-encoding"], &[]),
+        ("a client that retries at once", impatient_client(), &["invalid-client-no-retry", "retry-after-503", "retry-after-429"], &[]),
+        ("a client that fetches a token per use", forgetful_client(), &["token-reuse"], &["no-expires-in"]),
+        ("a client that needs expires_in", strict_lifetime_client(), &["no-expires-in"], &[]),
     ];
-    for (name, run, failed) in cases {
+    for (name, run, failed, lenient) in cases {
         let dir = std::env::temp_dir().join(format!("ccflow-probe-client-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let json_path = dir.join("client.json");
@@ -237,8 +246,9 @@ async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
                 .collect()
         };
         assert_eq!(verdict_of("fail"), failed, "{name}\n{stdout}");
+        assert_eq!(verdict_of("lenient"), lenient, "{name}\n{stdout}");
         assert_eq!(
-            verdict_of("pass").len() + verdict_of("skipped").len() + failed.len(),
+            verdict_of("pass").len() + verdict_of("skipped").len() + failed.len() + lenient.len(),
             ccflow_auth_server::probe::CLIENT_CASE_IDS.len(),
             "{name}\n{stdout}"
         );

@@ -48,6 +48,7 @@ pub const CLIENT_CASE_IDS: &[&str] = &[
     "invalid-client-no-retry",
     "retry-after-503",
     "retry-after-429",
+    "no-expires-in",
 ];
 
 impl ClientProbe {
@@ -119,6 +120,12 @@ impl ClientProbe {
                 Some(Fault::status(503).retry_after(RETRY_AFTER_SECS)),
                 "a 2nd token request at least 2 s after the 1st",
             ),
+            "no-expires-in" => (
+                "a token response without expires_in still gives a usable token",
+                "RFC 6749 §5.1",
+                Some(Fault::MissingExpiresIn),
+                "at least 5 uses of the token; one token request",
+            ),
             _ => (
                 "after 429 with Retry-After the client waits that long before it retries",
                 "RFC 6585 §4, RFC 9110 §10.2.3",
@@ -160,6 +167,7 @@ impl ClientProbe {
                     "; the 1st token request answered {} with Retry-After: {RETRY_AFTER_SECS}",
                     if id.ends_with("503") { 503 } else { 429 }
                 ),
+                Some(Fault::MissingExpiresIn) => "; token responses without expires_in".to_owned(),
                 Some(_) => "; every token request answered 401 invalid_client".to_owned(),
             }
         );
@@ -176,6 +184,8 @@ impl ClientProbe {
         result.got = format!("{}; {uses} use(s) of a token", describe(&requests, &exit));
         let (verdict, note) = if id == "token-reuse" {
             judge_reuse(&requests, uses)
+        } else if id == "no-expires-in" {
+            judge_no_expires_in(&requests, uses)
         } else {
             judge(id, &requests)
         };
@@ -286,6 +296,33 @@ fn judge_reuse(requests: &[JournalEntry], uses: u64) -> (Verdict, String) {
             ),
         ),
     }
+}
+
+/// Without `expires_in` the lifetime is unknown (RFC 6749 §5.1 leaves it to the server's
+/// documentation): the token must still be used; fetching one per use is safe but lenient.
+fn judge_no_expires_in(requests: &[JournalEntry], uses: u64) -> (Verdict, String) {
+    if requests.iter().all(|entry| entry.status != 200) {
+        return (
+            Verdict::Skipped,
+            "no token was issued (see basic-encoding)".to_owned(),
+        );
+    }
+    if uses < USES {
+        return (
+            Verdict::Fail,
+            format!("{uses} use(s): the client could not use a token answered without expires_in"),
+        );
+    }
+    if requests.len() > 1 {
+        return (
+            Verdict::Lenient,
+            format!(
+                "{} token requests for {uses} uses: without expires_in the client took the lifetime as zero",
+                requests.len()
+            ),
+        );
+    }
+    (Verdict::Pass, String::new())
 }
 
 /// The API the command uses its token on: counts requests with a Bearer value shaped as a JWS
