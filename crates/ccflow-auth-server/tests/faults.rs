@@ -180,6 +180,11 @@ async fn reshaping_faults_change_an_otherwise_normal_token_response() {
             strings: &["access_token"],
             ..normal("no token_type", Some(Fault::MissingTokenType))
         },
+        Step {
+            absent: &["expires_in"],
+            strings: &["access_token", "token_type"],
+            ..normal("no expires_in", Some(Fault::MissingExpiresIn))
+        },
     ])
     .await;
 }

@@ -125,6 +125,8 @@ pub enum Fault {
     },
     /// A normal token response without `token_type`.
     MissingTokenType,
+    /// A normal token response without `expires_in` (RECOMMENDED only, RFC 6749 §5.1).
+    MissingExpiresIn,
     /// A token signed by a key that is not in the JWKS.
     UnknownKey,
 }
@@ -150,6 +152,7 @@ impl Fault {
                 | Fault::WrongContentType
                 | Fault::ExpiresIn { .. }
                 | Fault::MissingTokenType
+                | Fault::MissingExpiresIn
                 | Fault::UnknownKey
         )
     }

@@ -226,13 +226,16 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
 enum Target {
     SampleApi,
     HandWritten(Hole),
+    /// The hand-written API (which never looks at `cnf`) claimed to take DPoP (`--dpop`).
+    HandWrittenClaimingDpop,
 }
 
-/// What the report must say: exactly these cases fail, exactly these are lenient, every
-/// other case passes (none is skipped: the probe is told the scope and RFC 9068).
+/// What the report must say: exactly these cases fail, are lenient, are skipped; every other
+/// case passes (the probe is told the scope and RFC 9068; DPoP where the API takes it).
 struct Expected {
     fail: &'static [&'static str],
     lenient: &'static [&'static str],
+    skipped: &'static [&'static str],
 }
 
 async fn probe(target: Target) -> Report {
@@ -244,11 +247,13 @@ async fn probe(target: Target) -> Report {
     let api = match target {
         Target::SampleApi => sample_api(&server, &clock),
         Target::HandWritten(hole) => hand_written(&server, &clock, hole),
+        Target::HandWrittenClaimingDpop => hand_written(&server, &clock, Hole::None),
     };
     let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
     probe.scope = Some(SCOPE.to_owned());
     probe.rfc9068 = true;
     probe.wait = Wait::ServerClock;
+    probe.dpop = matches!(target, Target::SampleApi | Target::HandWrittenClaimingDpop);
     probe.run().await.expect("the probe runs")
 }
 
@@ -267,7 +272,7 @@ fn check(target: Target, report: &Report, expected: &Expected) {
     );
     assert_eq!(
         report.with_verdict(Verdict::Skipped),
-        Vec::<&str>::new(),
+        expected.skipped,
         "{target:?}\n{table}"
     );
     assert_eq!(report.passed(), expected.fail.is_empty(), "{target:?}");
@@ -277,14 +282,18 @@ fn check(target: Target, report: &Report, expected: &Expected) {
     );
 }
 
+/// The hand-written API takes no DPoP, so the probe is not told `--dpop`.
+const NO_DPOP: &[&str] = &["dpop-bound-as-bearer"];
+
 #[tokio::test]
 async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
     #[rustfmt::skip]
     let cases = [
-        (Target::SampleApi, Expected { fail: &[], lenient: &[] }),
-        (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[] }),
-        (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[] }),
-        (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[] }),
+        (Target::SampleApi, Expected { fail: &[], lenient: &[], skipped: &[] }),
+        (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_DPOP }),
+        (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_DPOP }),
+        (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_DPOP }),
+        (Target::HandWrittenClaimingDpop, Expected { fail: &["dpop-bound-as-bearer"], lenient: &[], skipped: &[] }),
     ];
     for (target, expected) in cases {
         let report = probe(target).await;

@@ -72,6 +72,11 @@ pub(super) fn reshape_token(
                 object.remove("token_type");
             }
         }
+        Fault::MissingExpiresIn => {
+            if let Some(object) = body.as_object_mut() {
+                object.remove("expires_in");
+            }
+        }
         Fault::UnknownKey => {
             if let Some(token) = body["access_token"]
                 .as_str()

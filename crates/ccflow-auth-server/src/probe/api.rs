@@ -45,6 +45,8 @@ pub struct ApiProbe {
     pub skip: Vec<String>,
     /// The API claims RFC 9068 (enables the `wrong-typ` case).
     pub rfc9068: bool,
+    /// The API accepts DPoP-bound tokens (enables the `dpop-bound-as-bearer` case).
+    pub dpop: bool,
     /// How long the API may cache the JWKS (default: the issuer's JWKS `max-age`).
     pub jwks_cache: Option<Duration>,
     /// How long the API may take to refetch the JWKS for a new key (its cooldown).
@@ -67,6 +69,7 @@ impl std::fmt::Debug for ApiProbe {
             )
             .field("skip", &self.skip)
             .field("rfc9068", &self.rfc9068)
+            .field("dpop", &self.dpop)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
@@ -89,6 +92,7 @@ impl ApiProbe {
             admin_token: None,
             skip: Vec::new(),
             rfc9068: false,
+            dpop: false,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
             wait: Wait::Real,
@@ -182,6 +186,8 @@ enum Mint {
     Crit,
     ForeignWithHeader(&'static str, &'static str),
     OtherScope,
+    /// Bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), to be sent as `Bearer`.
+    DpopBound,
 }
 
 /// One case of the static catalogue.
@@ -216,6 +222,9 @@ const WRONG_AUDIENCE: &str = "ccflow-probe-another-api";
 const OTHER_SCOPE: &str = "ccflow-probe:unrelated";
 /// The extension the `crit` case marks critical: nobody understands it.
 const CRIT_EXTENSION: &str = "urn:ccflow:probe:critical";
+/// The `cnf.jkt` of the DPoP-bound token: a JWK SHA-256 thumbprint's shape (RFC 7638), of no
+/// key the probe holds; the API must refuse the token as `Bearer` whatever the key.
+const BOUND_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
 
 #[rustfmt::skip]
 const STATIC_CASES: &[Case] = &[
@@ -238,6 +247,7 @@ const STATIC_CASES: &[Case] = &[
     case("embedded-jwk", "a foreign key embedded as jwk is not trusted", "RFC 7515 §4.1.3, RFC 8725 §3.10", Send::Token(Mint::Defect(Defect::EmbeddedJwk)), Expect::InvalidToken),
     case("wrong-typ", "a JWT that is not typed at+jwt is refused", "RFC 9068 §4", Send::Token(Mint::Defect(Defect::WrongTyp)), Expect::InvalidToken),
     case("missing-scope", "a valid token without the route's scope is forbidden", "RFC 6750 §3.1", Send::Token(Mint::OtherScope), Expect::InsufficientScope),
+    case("dpop-bound-as-bearer", "a DPoP-bound token sent as Bearer is refused", "RFC 9449 §7.2", Send::Token(Mint::DpopBound), Expect::InvalidToken),
 ];
 
 /// The cases that need keys changed or time to pass, run after the static ones.
@@ -299,6 +309,7 @@ pub const CASE_IDS: &[&str] = &[
     "embedded-jwk",
     "wrong-typ",
     "missing-scope",
+    "dpop-bound-as-bearer",
     "key-rotation",
     "issuer-down",
     "key-removed",
@@ -368,6 +379,10 @@ impl Run<'_> {
             Mint::OtherScope => {
                 spec.claims.insert("scope".to_owned(), json!(OTHER_SCOPE));
             }
+            Mint::DpopBound => {
+                spec.claims
+                    .insert("cnf".to_owned(), json!({"jkt": BOUND_JKT}));
+            }
         }
         spec
     }
@@ -403,6 +418,9 @@ impl Run<'_> {
                 "only for an API that says it is RFC 9068 (--typ-rfc9068): a plain JWT validator may accept any typ"
                     .to_owned(),
             ),
+            "dpop-bound-as-bearer" if !self.probe.dpop => {
+                Some("no --dpop given: the API does not take DPoP-bound tokens".to_owned())
+            }
             "missing-scope" if self.probe.scope.is_none() => {
                 Some("no --scope given: the route requires none".to_owned())
             }
@@ -648,7 +666,16 @@ fn is_success(status: u16) -> bool {
 /// The verdict of an answer: the RFC's answer passes; a refusal in other words is lenient; an
 /// acceptance of what must be refused, a refusal of what must pass, or a 5xx fails.
 fn judge(expect: Expect, answer: &Answer) -> (Verdict, String) {
-    let challenge = answer.challenge.as_deref().and_then(BearerChallenge::parse);
+    // An API that takes DPoP may answer in a `DPoP` challenge (RFC 9449 §7.1) instead.
+    let challenge = answer.challenge.as_deref().and_then(|value| {
+        let bearer = BearerChallenge::parse(value);
+        let dpop = BearerChallenge::parse_scheme(value, "DPoP");
+        match (bearer, dpop) {
+            (Some(bearer), _) if bearer.error.is_some() => Some(bearer),
+            (_, Some(dpop)) if dpop.error.is_some() => Some(dpop),
+            (bearer, dpop) => bearer.or(dpop),
+        }
+    });
     let error = challenge
         .as_ref()
         .and_then(|challenge| challenge.error.clone());
@@ -830,6 +857,18 @@ mod tests {
             Lenient,
         );
         check(InsufficientScope, 204, None, Fail);
+        check(
+            InvalidToken,
+            401,
+            Some(r#"DPoP algs="ES256", error="invalid_token""#),
+            Pass,
+        );
+        check(
+            InvalidToken,
+            401,
+            Some(r#"Bearer realm="x", DPoP error="invalid_token""#),
+            Pass,
+        );
     }
 
     #[test]

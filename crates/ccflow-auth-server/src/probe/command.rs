@@ -14,6 +14,30 @@ pub enum ProbeCommand {
     /// Run the resource-server catalogue against a route of your API, which trusts a running
     /// ccflow auth server as its issuer: exit 0 only when no case fails.
     Api(ApiArgs),
+    /// Run your client command against an embedded auth server with fault scenarios (token URL,
+    /// client id and secret in CCFLOW_TOKEN_URL, CCFLOW_CLIENT_ID, CCFLOW_CLIENT_SECRET), judged
+    /// from the server's journal: exit 0 only when no case fails.
+    Client(ClientArgs),
+}
+
+/// `probe client`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct ClientArgs {
+    /// The command that gets a token and uses it, run with `sh -c` once per case.
+    #[arg(long)]
+    run: String,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Mark a case not applicable (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// Stop one run of the command after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout_secs: u64,
 }
 
 // By hand: the arguments may hold the admin token.
@@ -21,6 +45,7 @@ impl std::fmt::Debug for ProbeCommand {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ProbeCommand::Api(args) => f.debug_tuple("Api").field(args).finish(),
+            ProbeCommand::Client(args) => f.debug_tuple("Client").field(args).finish(),
         }
     }
 }
@@ -73,6 +98,10 @@ pub struct ApiArgs {
     /// Your API is an RFC 9068 validator: a token not typed at+jwt must be refused.
     #[arg(long)]
     typ_rfc9068: bool,
+    /// Your API takes DPoP-bound tokens (RFC 9449): a bound token sent as Bearer must be
+    /// refused.
+    #[arg(long)]
+    dpop: bool,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -96,13 +125,17 @@ impl ProbeCommand {
         reason = "the command's own output"
     )]
     pub async fn run(self) -> ExitCode {
-        let ProbeCommand::Api(args) = self;
+        let args = match self {
+            ProbeCommand::Api(args) => args,
+            ProbeCommand::Client(args) => return run_client(args).await,
+        };
         let mut probe = ApiProbe::new(args.issuer, args.url, args.audience);
         probe.scope = args.scope;
         probe.client_id = args.client_id;
         probe.admin_token = args.admin_token;
         probe.skip = args.skip;
         probe.rfc9068 = args.typ_rfc9068;
+        probe.dpop = args.dpop;
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
         probe.wait = if args.wait == "server-clock" {
@@ -110,34 +143,65 @@ impl ProbeCommand {
         } else {
             Wait::Real
         };
-        let report = match probe.run().await {
-            Ok(report) => report,
-            Err(error) => {
-                eprintln!("ccflow-auth-server probe api: {error}");
-                return ExitCode::from(2);
-            }
-        };
-        let mut written = Ok(());
-        if let Some(path) = &args.junit {
-            written =
-                written.and(std::fs::write(path, report.junit()).map_err(|e| (path.clone(), e)));
-        }
-        if let Some(path) = &args.json {
-            let text = serde_json::to_string_pretty(&report.json()).unwrap_or_default();
-            written = written.and(std::fs::write(path, text + "\n").map_err(|e| (path.clone(), e)));
-        }
-        print!("{}", report.table());
-        if let Err((path, error)) = written {
-            eprintln!(
-                "ccflow-auth-server probe api: cannot write {}: {error}",
-                path.display()
-            );
+        finish(
+            "api",
+            probe.run().await,
+            args.junit.as_deref(),
+            args.json.as_deref(),
+        )
+    }
+}
+
+async fn run_client(args: ClientArgs) -> ExitCode {
+    let mut probe = super::ClientProbe::new(args.run);
+    probe.skip = args.skip;
+    probe.timeout = Duration::from_secs(args.timeout_secs);
+    finish(
+        "client",
+        probe.run().await,
+        args.junit.as_deref(),
+        args.json.as_deref(),
+    )
+}
+
+/// Prints the table, writes the files asked for; the exit status.
+#[allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the command's own output"
+)]
+fn finish(
+    probe: &str,
+    report: Result<super::Report, super::ProbeError>,
+    junit: Option<&std::path::Path>,
+    json: Option<&std::path::Path>,
+) -> ExitCode {
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("ccflow-auth-server probe {probe}: {error}");
             return ExitCode::from(2);
         }
-        if report.passed() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+    };
+    let mut written = Ok(());
+    if let Some(path) = junit {
+        written = written.and(std::fs::write(path, report.junit()).map_err(|e| (path, e)));
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report.json()).unwrap_or_default();
+        written = written.and(std::fs::write(path, text + "\n").map_err(|e| (path, e)));
+    }
+    print!("{}", report.table());
+    if let Err((path, error)) = written {
+        eprintln!(
+            "ccflow-auth-server probe {probe}: cannot write {}: {error}",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -1,14 +1,17 @@
 //! Conformance probes (issue 23, docs/probe.md): the running auth server turned outward, its
 //! bad-token factory, keys, clock and faults driven through the admin API against a resource
-//! server the user wrote; `ccflow-auth-server probe api`.
+//! server the user wrote (`ccflow-auth-server probe api`), and an embedded one with fault
+//! scenarios against the user's client command (`probe client`).
 
 mod admin;
 mod api;
+mod client;
 #[cfg(feature = "cli")]
 mod command;
 mod report;
 
 pub use api::{ApiProbe, CASE_IDS, Wait};
+pub use client::{CLIENT_CASE_IDS, ClientProbe, PROBE_CLIENT_ID, USES};
 #[cfg(feature = "cli")]
 pub use command::ProbeCommand;
 pub use report::{CaseResult, Report, Verdict};
