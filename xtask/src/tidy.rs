@@ -153,6 +153,45 @@ fn every_source_file_says_what_it_is_for() {
     );
 }
 
+/// Issue 15's yardstick: no source file holds more than about 600 lines of code before its unit
+/// tests (`#[cfg(test)]` at the top level). Test suites (`tests/` folders, `tests.rs` files) are
+/// not counted. A file past it holds more than one idea: split it into a folder.
+const MOST_LINES_OUTSIDE_TESTS: usize = 620;
+
+fn lines_outside_tests(text: &str) -> usize {
+    text.lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+#[test]
+fn the_line_counter_stops_at_the_unit_tests() {
+    assert_eq!(lines_outside_tests("a\nb\n#[cfg(test)]\nmod tests {}\n"), 2);
+    assert_eq!(lines_outside_tests("a\n    #[cfg(test)]\nb\n"), 3);
+}
+
+#[test]
+fn no_source_file_is_over_about_600_lines_outside_its_tests() {
+    let long: Vec<String> = sources()
+        .into_iter()
+        .filter(|path| {
+            let in_tests = path.components().any(|part| part.as_os_str() == "tests")
+                || path.file_name().is_some_and(|name| name == "tests.rs");
+            !in_tests
+        })
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines = lines_outside_tests(&text);
+            (lines > MOST_LINES_OUTSIDE_TESTS).then(|| format!("{} ({lines})", path.display()))
+        })
+        .collect();
+    assert!(
+        long.is_empty(),
+        "over {MOST_LINES_OUTSIDE_TESTS} lines outside their tests:\n{}",
+        long.join("\n")
+    );
+}
+
 #[test]
 fn the_protocol_crate_knows_no_framework_and_does_no_io() {
     let manifest = std::fs::read_to_string(root().join("crates/ccflow-protocol/Cargo.toml"))
