@@ -106,6 +106,10 @@ struct Cli {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, env = "CCFLOW_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Also trust these CAs (PEM) for `tls_client_auth` client certificates (RFC 8705 §2.1),
+    /// beside the CA --tls generates.
+    #[arg(long, env = "CCFLOW_TLS_CLIENT_CA_FILE")]
+    tls_client_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +202,9 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if cli.tls {
         builder = builder.tls(cli.tls_names.iter().cloned());
+    }
+    if let Some(path) = &cli.tls_client_ca_file {
+        builder = builder.tls_client_ca_file(path);
     }
     if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
         builder = builder.tls_files(cert, key);

@@ -2,11 +2,12 @@
 //! against the registry (worded by the profile), the length limit on a Basic `client_id`, and
 //! the record of a used `private_key_jwt` assertion.
 
+use ccflow_protocol::mtls::ClientCertificate;
 use ccflow_protocol::{ClientAuthentication, ErrorResponse};
 
 use crate::domain::assertion::AssertionContext;
 use crate::domain::auth_server::AuthServer;
-use crate::domain::authentication::{Authenticated, authenticate};
+use crate::domain::authentication::{Authenticated, Connection, authenticate};
 use crate::domain::clients::Registry;
 use crate::domain::endpoint::EndpointError;
 use crate::domain::site::Site;
@@ -18,6 +19,7 @@ impl AuthServer {
         site: &Site,
         registry: &'a Registry,
         auth: &ClientAuthentication,
+        certificate: Option<&ClientCertificate>,
         now: i64,
     ) -> Result<Authenticated<'a>, EndpointError> {
         let inner = &*self.inner;
@@ -27,7 +29,12 @@ impl AuthServer {
             max_lifetime: inner.client_assertion_max_lifetime,
             replay_cache: &inner.replay_cache,
         };
-        authenticate(registry, auth, &context).map_err(|failure| EndpointError {
+        let connection = Connection {
+            certificate,
+            trust: inner.mtls.as_ref(),
+            now,
+        };
+        authenticate(registry, auth, &context, connection).map_err(|failure| EndpointError {
             response: inner.dialect.word_auth_failure(failure),
             basic_attempted: auth.used_basic(),
         })

@@ -30,6 +30,12 @@ type TlsConfig = std::sync::Arc<rustls::ServerConfig>;
 #[cfg(not(feature = "tls"))]
 type TlsConfig = std::convert::Infallible;
 
+/// The generated CA, which issues client certificates for mutual TLS.
+#[cfg(feature = "tls")]
+type TlsCa = std::sync::Arc<ccflow_tls::CertificateAuthority>;
+#[cfg(not(feature = "tls"))]
+type TlsCa = std::convert::Infallible;
+
 /// Serves `app` from `listener` (over TLS when `tls` is given) on a thread of its own, and
 /// returns once it accepts connections.
 /// With `https`, the main listener serves plain HTTP and `https` serves TLS.
@@ -45,13 +51,14 @@ pub(super) async fn launch(
     let https = tls.is_some() && https_listener.is_none();
     let https_address = https_listener.as_ref().map(|(_, address)| *address);
     #[cfg(feature = "tls")]
-    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) = match tls {
-        Some(tls) => (Some(tls.config), tls.ca_pem),
-        None => (None, None),
-    };
+    let (tls_config, tls_ca_pem, tls_ca): (Option<TlsConfig>, Option<String>, Option<TlsCa>) =
+        match tls {
+            Some(tls) => (Some(tls.config), tls.ca_pem, tls.ca),
+            None => (None, None, None),
+        };
     #[cfg(not(feature = "tls"))]
-    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) =
-        (None, tls.map(|never| match never {}));
+    let (tls_config, tls_ca_pem, tls_ca): (Option<TlsConfig>, Option<String>, Option<TlsCa>) =
+        (None, tls.map(|never| match never {}), None);
     let thread = std::thread::Builder::new()
         .name(format!("ccflow-auth-server-{}", address.port()))
         .spawn(move || {
@@ -70,6 +77,7 @@ pub(super) async fn launch(
             https,
             https_address,
             tls_ca_pem,
+            tls_ca,
             handle,
             thread: Some(thread),
         }),
@@ -98,6 +106,11 @@ fn serve(
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(5);
+        // Mutual TLS (RFC 8705): handlers read the client's certificate from the connection.
+        #[cfg(feature = "tls")]
+        {
+            server = server.on_connect(ccflow_tls::on_connect);
+        }
         for (listener, tls) in bindings {
             let bound = match tls {
                 #[cfg(feature = "tls")]
@@ -148,6 +161,12 @@ pub struct MockAuthServer {
     https_address: Option<SocketAddr>,
     /// The throw-away CA's certificate when it made its own.
     tls_ca_pem: Option<String>,
+    /// The throw-away CA, which issues client certificates.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "always None without TLS")
+    )]
+    tls_ca: Option<TlsCa>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -197,6 +216,28 @@ impl MockAuthServer {
             Some(address) => Some(format!("https://{address}")),
             None => self.https.then(|| self.uri()),
         }
+    }
+
+    /// A client certificate and key (PEM) for `client_id`, issued by this server's throw-away
+    /// CA (subject `CN=<client_id>`, plus `dns_name` as a DNS subject alternative name if
+    /// given): what a `tls_client_auth` client registered with
+    /// `tls_client_auth_subject_dn("CN=<client_id>")` (or that DNS name) presents (RFC 8705
+    /// §2.1), e.g. `reqwest::Identity::from_pem(issued.identity_pem().as_bytes())`. `None`
+    /// unless the server was started with [`tls`](crate::MockAuthServerBuilder::tls) (or
+    /// [`https_bind`](crate::MockAuthServerBuilder::https_bind) alone); the error is rcgen's.
+    #[cfg(feature = "tls")]
+    pub fn issue_client_certificate(
+        &self,
+        client_id: &str,
+        dns_name: Option<&str>,
+    ) -> Option<Result<ccflow_tls::IssuedCertificate, ccflow_tls::TlsError>> {
+        let mut subject = ccflow_tls::ClientSubject::new(client_id);
+        if let Some(dns_name) = dns_name {
+            subject = subject.dns_name(dns_name);
+        }
+        self.tls_ca
+            .as_ref()
+            .map(|ca| ca.issue_client_certificate(&subject))
     }
 
     /// The issuer identifier.
