@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cert;
+
 use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder, Profile};
 use ccflow_process::{LogFormat, ShutdownSignals};
 use clap::{Parser, Subcommand};
@@ -118,6 +120,10 @@ enum Command {
     /// address, a wildcard one on loopback): exit 0 when ready, 1 otherwise. For a container's
     /// HEALTHCHECK, which has no shell or curl.
     Healthcheck(ccflow_process::HealthcheckArgs),
+    /// Get a client certificate and key for mutual TLS (RFC 8705) from a running server's
+    /// generated CA (POST /_ccflow/clients/{id}/certificate) and write them to PEM files:
+    /// subject CN=CLIENT_ID, for a client registered with tls_client_auth_subject_dn.
+    Cert(cert::CertArgs),
 }
 
 /// The profile names, listed in `--help` and in the error for an unknown one.
@@ -146,8 +152,10 @@ fn main() -> ExitCode {
         let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
     });
     let cli = Cli::parse();
-    if let Some(Command::Healthcheck(args)) = cli.command {
-        return healthcheck(&cli, args);
+    match &cli.command {
+        Some(Command::Healthcheck(args)) => return healthcheck(&cli, *args),
+        Some(Command::Cert(args)) => return certificate(args, cli.admin_token.as_deref()),
+        None => {}
     }
     // actix-server's start-up lines (workers, runtime) would come before the `listening on`
     // line on a terminal and say nothing the summary does not: warnings only, by default.
@@ -298,6 +306,24 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&format_args!("unhealthy: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ccflow-auth-server cert`: prints what it wrote, or the error, and exits 0 or 1.
+#[allow(
+    clippy::print_stdout,
+    reason = "the subcommand's output is for the person or script that ran it"
+)]
+fn certificate(args: &cert::CertArgs, admin_token: Option<&str>) -> ExitCode {
+    match cert::run(args, admin_token) {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            fatal(&format_args!("{error:#}"));
             ExitCode::FAILURE
         }
     }

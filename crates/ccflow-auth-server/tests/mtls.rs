@@ -561,3 +561,66 @@ async fn the_toml_and_admin_api_registrations_use_rfc_8705_s_metadata_names() {
         assert_eq!(claims["cnf"]["x5t#S256"], expected, "{client_id}");
     }
 }
+
+#[tokio::test]
+async fn the_admin_api_issues_client_certificates_from_the_run_s_ca() {
+    let fixture = fixture(false).await;
+    let admin = fixture.client(None);
+    let url = |id: &str| format!("{}/_ccflow/clients/{id}/certificate", fixture.server.uri());
+    // (client id, body, expected status)
+    let cases: [(&str, Option<Value>, u16); 3] = [
+        ("ca-svc", None, 201),
+        (
+            "san-svc",
+            Some(serde_json::json!({"dns_name": "san-svc.example"})),
+            201,
+        ),
+        ("ca-svc", Some(serde_json::json!({"dns_nme": "x"})), 400),
+    ];
+    for (client_id, body, expected) in cases {
+        let mut request = admin.post(url(client_id));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{client_id} {body:?}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let answer: Value = response.json().await.unwrap();
+        if expected != 201 {
+            assert_eq!(answer["error"], "invalid_request", "{answer}");
+            continue;
+        }
+        assert_eq!(answer["subject_dn"], format!("CN={client_id}"));
+        let pem = format!(
+            "{}{}",
+            answer["certificate_pem"].as_str().unwrap(),
+            answer["private_key_pem"].as_str().unwrap()
+        );
+        // The issued certificate authenticates the client registered with that subject or name.
+        let client = reqwest::Client::builder()
+            .tls_certs_only([fixture.server.tls_ca_certificate().unwrap()])
+            .identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let (status, token) = fixture
+            .post(
+                &client,
+                "/oauth2/token",
+                Credentials::ClientIdOnly(client_id),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(status, 200, "{client_id}: {token}");
+        let der = pem::parse(answer["certificate_pem"].as_str().unwrap()).unwrap();
+        assert_eq!(answer["x5t#S256"], x5t_s256(der.contents()));
+    }
+    // A server without a CA of its own cannot issue.
+    let plain = MockAuthServer::builder().start().await.unwrap();
+    let refused = reqwest::Client::new()
+        .post(format!("{}/_ccflow/clients/svc/certificate", plain.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(plain.issue_client_certificate("svc", None).is_none());
+}

@@ -40,6 +40,17 @@ impl AuthServer {
         })
     }
 
+    /// A client certificate (and its key) for `client_id` from the run's generated CA (RFC 8705
+    /// §2.1 tests): subject `CN=<client_id>`, plus a DNS subject alternative name if given.
+    #[cfg(feature = "tls")]
+    pub(crate) fn issue_client_certificate(
+        &self,
+        client_id: &str,
+        dns_name: Option<&str>,
+    ) -> Result<ccflow_tls::IssuedCertificate, crate::domain::mtls::IssueError> {
+        crate::domain::mtls::issue_client_certificate(self.inner.mtls.as_ref(), client_id, dns_name)
+    }
+
     /// Records a `private_key_jwt` assertion as used, once the request has succeeded.
     pub(super) fn consume_assertion(
         &self,

@@ -145,6 +145,43 @@ fn checked(_: MtlsFields) -> Result<MtlsRegistration, (&'static str, String)> {
 pub(crate) struct MtlsTrust {
     #[cfg(feature = "tls")]
     pub(crate) roots: Option<ccflow_tls::ClientCertificateRoots>,
+    /// The run's generated CA, which also issues client certificates for tests
+    /// (`POST /_ccflow/clients/{id}/certificate`); `None` with certificate files.
+    #[cfg(feature = "tls")]
+    pub(crate) ca: Option<std::sync::Arc<ccflow_tls::CertificateAuthority>>,
+}
+
+/// Why no client certificate could be issued.
+#[cfg(feature = "tls")]
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IssueError {
+    /// The server made no CA of its own (plain HTTP, or certificate files).
+    #[error(
+        "this server has no CA of its own to issue from: start it with --tls (or --https-bind without --tls-cert)"
+    )]
+    NoCa,
+    /// The names given cannot go in a certificate.
+    #[error("cannot issue the certificate: {0}")]
+    Issue(String),
+}
+
+/// A client certificate (and its key) for `client_id` from the run's generated CA in `trust`:
+/// subject `CN=<client_id>`, plus a DNS subject alternative name if given (RFC 8705 §2.1.2).
+#[cfg(feature = "tls")]
+pub(crate) fn issue_client_certificate(
+    trust: Option<&MtlsTrust>,
+    client_id: &str,
+    dns_name: Option<&str>,
+) -> Result<ccflow_tls::IssuedCertificate, IssueError> {
+    let ca = trust
+        .and_then(|trust| trust.ca.as_ref())
+        .ok_or(IssueError::NoCa)?;
+    let mut subject = ccflow_tls::ClientSubject::new(client_id);
+    if let Some(dns_name) = dns_name {
+        subject = subject.dns_name(dns_name);
+    }
+    ca.issue_client_certificate(&subject)
+        .map_err(|error| IssueError::Issue(error.to_string()))
 }
 
 /// Authenticates client `client_id`, registered with `methods` and `registration`, by the

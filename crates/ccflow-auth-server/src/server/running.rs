@@ -30,12 +30,6 @@ type TlsConfig = std::sync::Arc<rustls::ServerConfig>;
 #[cfg(not(feature = "tls"))]
 type TlsConfig = std::convert::Infallible;
 
-/// The generated CA, which issues client certificates for mutual TLS.
-#[cfg(feature = "tls")]
-type TlsCa = std::sync::Arc<ccflow_tls::CertificateAuthority>;
-#[cfg(not(feature = "tls"))]
-type TlsCa = std::convert::Infallible;
-
 /// Serves `app` from `listener` (over TLS when `tls` is given) on a thread of its own, and
 /// returns once it accepts connections.
 /// With `https`, the main listener serves plain HTTP and `https` serves TLS.
@@ -51,14 +45,13 @@ pub(super) async fn launch(
     let https = tls.is_some() && https_listener.is_none();
     let https_address = https_listener.as_ref().map(|(_, address)| *address);
     #[cfg(feature = "tls")]
-    let (tls_config, tls_ca_pem, tls_ca): (Option<TlsConfig>, Option<String>, Option<TlsCa>) =
-        match tls {
-            Some(tls) => (Some(tls.config), tls.ca_pem, tls.ca),
-            None => (None, None, None),
-        };
+    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) = match tls {
+        Some(tls) => (Some(tls.config), tls.ca_pem),
+        None => (None, None),
+    };
     #[cfg(not(feature = "tls"))]
-    let (tls_config, tls_ca_pem, tls_ca): (Option<TlsConfig>, Option<String>, Option<TlsCa>) =
-        (None, tls.map(|never| match never {}), None);
+    let (tls_config, tls_ca_pem): (Option<TlsConfig>, Option<String>) =
+        (None, tls.map(|never| match never {}));
     let thread = std::thread::Builder::new()
         .name(format!("ccflow-auth-server-{}", address.port()))
         .spawn(move || {
@@ -77,7 +70,6 @@ pub(super) async fn launch(
             https,
             https_address,
             tls_ca_pem,
-            tls_ca,
             handle,
             thread: Some(thread),
         }),
@@ -161,12 +153,6 @@ pub struct MockAuthServer {
     https_address: Option<SocketAddr>,
     /// The throw-away CA's certificate when it made its own.
     tls_ca_pem: Option<String>,
-    /// The throw-away CA, which issues client certificates.
-    #[cfg_attr(
-        not(feature = "tls"),
-        allow(dead_code, reason = "always None without TLS")
-    )]
-    tls_ca: Option<TlsCa>,
     handle: ServerHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -231,13 +217,13 @@ impl MockAuthServer {
         client_id: &str,
         dns_name: Option<&str>,
     ) -> Option<Result<ccflow_tls::IssuedCertificate, ccflow_tls::TlsError>> {
-        let mut subject = ccflow_tls::ClientSubject::new(client_id);
-        if let Some(dns_name) = dns_name {
-            subject = subject.dns_name(dns_name);
+        use crate::domain::mtls::IssueError;
+
+        match self.app.issue_client_certificate(client_id, dns_name) {
+            Ok(issued) => Some(Ok(issued)),
+            Err(IssueError::NoCa) => None,
+            Err(IssueError::Issue(why)) => Some(Err(ccflow_tls::TlsError::Generate(why))),
         }
-        self.tls_ca
-            .as_ref()
-            .map(|ca| ca.issue_client_certificate(&subject))
     }
 
     /// The issuer identifier.

@@ -83,6 +83,7 @@ impl ServerTls {
     pub(crate) fn mtls_trust(&self) -> crate::domain::mtls::MtlsTrust {
         crate::domain::mtls::MtlsTrust {
             roots: self.client_roots.clone(),
+            ca: self.ca.clone(),
         }
     }
 }

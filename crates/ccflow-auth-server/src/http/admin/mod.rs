@@ -3,6 +3,7 @@
 //! which case every call needs `Authorization: Bearer <token>`; `--no-admin` turns it off. Every
 //! admin call is logged. This is a test tool, not a production authorization server.
 
+mod certificates;
 mod clients;
 mod clock;
 mod dpop;
@@ -32,7 +33,7 @@ pub const ADMIN_OPENAPI: &str = include_str!("../../admin_openapi.json");
 
 /// Every admin route as (method, path), in registration order; the OpenAPI document must list
 /// exactly these (a test checks it).
-pub(crate) const ROUTES: [(&str, &str); 23] = [
+pub(crate) const ROUTES: [(&str, &str); 24] = [
     ("GET", "/clock"),
     ("POST", "/clock"),
     ("GET", "/requests"),
@@ -50,6 +51,7 @@ pub(crate) const ROUTES: [(&str, &str); 23] = [
     ("GET", "/clients"),
     ("POST", "/clients"),
     ("DELETE", "/clients/{id}"),
+    ("POST", "/clients/{id}/certificate"),
     ("GET", "/throttle"),
     ("DELETE", "/throttle"),
     ("GET", "/dpop"),
@@ -100,6 +102,10 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
                     .route(web::post().to(clients::post_clients)),
             )
             .service(web::resource("/clients/{id}").route(web::delete().to(clients::delete_client)))
+            .service(
+                web::resource("/clients/{id}/certificate")
+                    .route(web::post().to(certificates::post_certificate)),
+            )
             .service(
                 web::resource("/throttle")
                     .route(web::get().to(throttle::get_throttle))
