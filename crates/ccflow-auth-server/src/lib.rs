@@ -9,6 +9,8 @@ mod config;
 mod control;
 mod domain;
 mod http;
+#[cfg(feature = "probe")]
+pub mod probe;
 mod profiles;
 mod server;
 mod settings;

@@ -124,6 +124,10 @@ enum Command {
     /// generated CA (POST /_ccflow/clients/{id}/certificate) and write them to PEM files:
     /// subject CN=CLIENT_ID, for a client registered with tls_client_auth_subject_dn.
     Cert(cert::CertArgs),
+    /// Probe your own service against this auth server: `probe api --issuer URL --url URL
+    /// --audience AUD` runs the resource-server catalogue (docs/probe.md).
+    #[command(subcommand)]
+    Probe(Box<ccflow_auth_server::probe::ProbeCommand>),
 }
 
 /// The profile names, listed in `--help` and in the error for an unknown one.
@@ -151,10 +155,11 @@ fn main() -> ExitCode {
     std::thread::spawn(|| {
         let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
     });
-    let cli = Cli::parse();
-    match &cli.command {
-        Some(Command::Healthcheck(args)) => return healthcheck(&cli, *args),
-        Some(Command::Cert(args)) => return certificate(args, cli.admin_token.as_deref()),
+    let mut cli = Cli::parse();
+    match cli.command.take() {
+        Some(Command::Healthcheck(args)) => return healthcheck(&cli, args),
+        Some(Command::Cert(args)) => return certificate(&args, cli.admin_token.as_deref()),
+        Some(Command::Probe(probe)) => return run_probe(*probe),
         None => {}
     }
     // actix-server's start-up lines (workers, runtime) would come before the `listening on`
@@ -171,6 +176,21 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(cli))
+}
+
+/// `probe …`: its own runtime, no server started.
+fn run_probe(probe: ccflow_auth_server::probe::ProbeCommand) -> ExitCode {
+    ccflow_process::init_logging(LogFormat::Text, "warn");
+    match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(probe.run()),
+        Err(error) => {
+            tracing::error!(%error, "cannot start the async runtime");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn run(cli: Cli) -> ExitCode {
@@ -236,12 +256,10 @@ async fn run(cli: Cli) -> ExitCode {
     };
     let ca_file = match server.tls_ca_pem() {
         Some(pem) => {
-            let path = cli.tls_ca_file.clone().unwrap_or_else(|| {
-                std::env::temp_dir().join(format!(
-                    "ccflow-auth-server-{}-ca.pem",
-                    server.address().port()
-                ))
-            });
+            let path = cli
+                .tls_ca_file
+                .clone()
+                .unwrap_or_else(|| default_ca_file(server.address().port()));
             if let Err(error) = std::fs::write(&path, pem) {
                 fatal(&format_args!(
                     "cannot write the TLS CA certificate to {}: {error}",
@@ -302,7 +320,19 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match args.run(bind, "/_ccflow/health/live", "/_ccflow/health/ready") {
+    let transport = match probe_transport(cli, bind.port()) {
+        Ok(transport) => transport,
+        Err(error) => {
+            fatal(&format_args!("unhealthy: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.run_over(
+        bind,
+        "/_ccflow/health/live",
+        "/_ccflow/health/ready",
+        &transport,
+    ) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&format_args!("unhealthy: {error}"));
@@ -327,6 +357,35 @@ fn certificate(args: &cert::CertArgs, admin_token: Option<&str>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How the healthcheck reaches `--bind`: HTTPS when the server serves it there (`--tls` or
+/// `--tls-cert` without `--https-bind`, which moves HTTPS to a second port), trusting the CA
+/// file `--tls` writes or pinning `--tls-cert`'s leaf; plain HTTP otherwise.
+fn probe_transport(
+    cli: &Cli,
+    port: u16,
+) -> Result<ccflow_process::Transport, ccflow_process::HealthError> {
+    use ccflow_process::{Transport, Trust};
+    if cli.https_bind.is_some() {
+        return Ok(Transport::Http);
+    }
+    if cli.tls {
+        let ca_file = cli
+            .tls_ca_file
+            .clone()
+            .unwrap_or_else(|| default_ca_file(port));
+        return Ok(Transport::Https(Trust::roots_from_pem_file(&ca_file)?));
+    }
+    match &cli.tls_cert {
+        Some(cert) => Ok(Transport::Https(Trust::leaf_from_pem_file(cert)?)),
+        None => Ok(Transport::Http),
+    }
+}
+
+/// Where `--tls` writes its CA certificate when `--tls-ca-file` does not say.
+fn default_ca_file(port: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("ccflow-auth-server-{port}-ca.pem"))
 }
 
 /// Prints the contract line scripts read (`listening on http://ADDR`), then the summary.

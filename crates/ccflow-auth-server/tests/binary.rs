@@ -255,6 +255,106 @@ fn https_bind_adds_an_https_port_and_the_healthcheck_keeps_plain_http() {
     let _ = std::fs::remove_file(&ca_file);
 }
 
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files in `directory`.
+fn certificate_files(directory: &std::path::Path, name: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_path, key_path) = (
+        directory.join(format!("{name}.pem")),
+        directory.join(format!("{name}-key.pem")),
+    );
+    let pem = |label: &str, der: Vec<u8>| pem::encode(&pem::Pem::new(label, der));
+    std::fs::write(&cert_path, pem("CERTIFICATE", certificate.der().to_vec())).unwrap();
+    std::fs::write(&key_path, pem("PRIVATE KEY", key.serialize_der())).unwrap();
+    (
+        cert_path.display().to_string(),
+        key_path.display().to_string(),
+    )
+}
+
+/// The healthcheck speaks HTTPS when `--bind` does, and verifies the server it reaches: the
+/// CA file `--tls` wrote, or `--tls-cert`'s leaf pinned. A server that is not the trusted one,
+/// or HTTP against an HTTPS port, is unhealthy (exit 1).
+#[test]
+fn the_healthcheck_speaks_https_when_the_port_does_and_verifies_it() {
+    let directory =
+        std::env::temp_dir().join(format!("ccflow-binary-health-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let ca_file = directory.join("ca.pem").display().to_string();
+    let (served_cert, served_key) = certificate_files(&directory, "served");
+    let (other_cert, other_key) = certificate_files(&directory, "other");
+    let (generated, first) = spawn(&["--bind", "127.0.0.1:0", "--tls", "--tls-ca-file", &ca_file]);
+    let generated_address = first
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    let (files, first) = spawn(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &served_cert,
+        "--tls-key",
+        &served_key,
+    ]);
+    let files_address = first
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    // (case, server address, flags before `healthcheck`, exit code)
+    let cases: [(&str, &str, Vec<&str>, i32); 6] = [
+        (
+            "--tls: its CA file",
+            &generated_address,
+            vec!["--tls", "--tls-ca-file", &ca_file],
+            0,
+        ),
+        (
+            "plain HTTP to the --tls port",
+            &generated_address,
+            vec![],
+            1,
+        ),
+        (
+            "--tls with a CA file that is not the server's",
+            &generated_address,
+            vec!["--tls", "--tls-ca-file", &other_cert],
+            1,
+        ),
+        (
+            "--tls-cert: its leaf pinned",
+            &files_address,
+            vec!["--tls-cert", &served_cert, "--tls-key", &served_key],
+            0,
+        ),
+        (
+            "--tls-cert of another server",
+            &files_address,
+            vec!["--tls-cert", &other_cert, "--tls-key", &other_key],
+            1,
+        ),
+        (
+            "--tls with an unreadable CA file",
+            &generated_address,
+            vec!["--tls", "--tls-ca-file", "/nonexistent/ca.pem"],
+            1,
+        ),
+    ];
+    for (case, address, flags, expected) in cases {
+        let mut args = vec!["--bind", address];
+        args.extend(flags);
+        args.push("healthcheck");
+        let output = command(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(expected), "{case}: {output:?}");
+    }
+    drop((generated, files));
+    std::fs::remove_dir_all(&directory).unwrap();
+}
+
 #[tokio::test]
 async fn runs_a_config_file_and_never_prints_its_secrets() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/ccflow.toml");

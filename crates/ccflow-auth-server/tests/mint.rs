@@ -64,6 +64,8 @@ async fn every_defect_makes_the_token_unacceptable() {
         Defect::UnknownKid,
         Defect::WrongTyp,
         Defect::StrippedSignature,
+        Defect::TamperedPayload,
+        Defect::EmbeddedJwk,
     ] {
         let token = server.mint().client("svc").defect(defect).sign().unwrap();
         assert!(!active(&server, &token).await, "{defect:?} must not verify");
@@ -78,6 +80,24 @@ async fn every_defect_makes_the_token_unacceptable() {
             Defect::UnknownKid => assert_eq!(header["kid"], "ccflow-unknown-kid"),
             Defect::WrongTyp => assert_eq!(header["typ"], "JWT"),
             Defect::StrippedSignature => assert!(signature.is_empty()),
+            Defect::TamperedPayload => assert_eq!(
+                (claims["sub"].as_str(), claims["scope"].as_str()),
+                (Some("ccflow-tampered-subject"), Some("admin"))
+            ),
+            Defect::EmbeddedJwk => {
+                // The attack only works if the embedded key really verifies the token (what a
+                // verifier trusting `jwk` checks) while the server's JWKS has no such key.
+                let jwk: jsonwebtoken::jwk::Jwk =
+                    serde_json::from_value(header["jwk"].clone()).unwrap();
+                let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+                let algorithm: jsonwebtoken::Algorithm =
+                    serde_json::from_value(header["alg"].clone()).unwrap();
+                let mut validation = jsonwebtoken::Validation::new(algorithm);
+                validation.validate_aud = false;
+                jsonwebtoken::decode::<Value>(&token, &key, &validation)
+                    .expect("the embedded key verifies the token");
+                assert_ne!(header["kid"], server.app().keys().active().kid());
+            }
             _ => {}
         }
     }

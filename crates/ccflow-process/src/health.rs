@@ -1,6 +1,11 @@
-//! The `healthcheck` subcommand's probe: one plain HTTP/1.1 `GET` to the server's own port over
-//! a TCP socket, healthy on a `200`. No HTTP client library, no TLS, no shell: it runs inside an
-//! image that holds nothing but the binary (Docker's `HEALTHCHECK CMD ["…", "healthcheck"]`).
+//! The `healthcheck` subcommand's probe: one HTTP/1.1 `GET` to the server's own port over a TCP
+//! socket (over TLS when the port speaks HTTPS: `tls`), healthy on a `200`. No HTTP client
+//! library, no shell: it runs inside an image that holds nothing but the binary (Docker's
+//! `HEALTHCHECK CMD ["…", "healthcheck"]`).
+
+mod tls;
+
+pub use tls::Trust;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
@@ -27,6 +32,22 @@ pub enum HealthError {
     /// An HTTP answer other than 200.
     #[error("answered {0}")]
     Status(u16),
+    /// What the HTTPS probe should trust cannot be read.
+    #[error("cannot read the certificate to trust: {0}")]
+    Trust(String),
+    /// The TLS handshake failed (e.g. the server's certificate is not the trusted one).
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// How the probe reaches the port: what the server serves there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain HTTP.
+    #[default]
+    Http,
+    /// HTTPS, trusting what [`Trust`] says.
+    Https(Trust),
 }
 
 /// Where to probe a server bound to `bind`: a wildcard address (`0.0.0.0`, `::`, what a
@@ -40,8 +61,17 @@ pub fn probe_address(bind: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, bind.port())
 }
 
-/// `GET path` on `address`; `Ok` on a `200` status.
+/// `GET path` on `address` over plain HTTP; `Ok` on a `200` status.
 pub fn probe(address: SocketAddr, path: &str) -> Result<(), HealthError> {
+    probe_over(address, path, &Transport::Http)
+}
+
+/// `GET path` on `address` over `transport`; `Ok` on a `200` status.
+pub fn probe_over(
+    address: SocketAddr,
+    path: &str,
+    transport: &Transport,
+) -> Result<(), HealthError> {
     let mut stream = TcpStream::connect_timeout(&address, TIMEOUT)
         .map_err(|error| HealthError::Connect(address, error))?;
     stream.set_read_timeout(Some(TIMEOUT))?;
@@ -50,10 +80,16 @@ pub fn probe(address: SocketAddr, path: &str) -> Result<(), HealthError> {
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nUser-Agent: ccflow-healthcheck\r\n\r\n"
     );
-    stream.write_all(request.as_bytes())?;
-    stream.flush()?;
-    let mut answer = Vec::new();
-    stream.take(MAX_ANSWER).read_to_end(&mut answer)?;
+    let answer = match transport {
+        Transport::Http => {
+            stream.write_all(request.as_bytes())?;
+            stream.flush()?;
+            let mut answer = Vec::new();
+            stream.take(MAX_ANSWER).read_to_end(&mut answer)?;
+            answer
+        }
+        Transport::Https(trust) => tls::exchange(stream, address, trust, request.as_bytes())?,
+    };
     match status(&answer) {
         Some(200) => Ok(()),
         Some(code) => Err(HealthError::Status(code)),
@@ -64,9 +100,19 @@ pub fn probe(address: SocketAddr, path: &str) -> Result<(), HealthError> {
 /// [`probe`] until it succeeds or `wait` has passed (then the last failure), trying every
 /// 100 ms: for scripts that start a server and must wait for it (`healthcheck --wait 30`).
 pub fn probe_within(address: SocketAddr, path: &str, wait: Duration) -> Result<(), HealthError> {
+    probe_within_over(address, path, wait, &Transport::Http)
+}
+
+/// [`probe_within`] over `transport`.
+pub fn probe_within_over(
+    address: SocketAddr,
+    path: &str,
+    wait: Duration,
+    transport: &Transport,
+) -> Result<(), HealthError> {
     let deadline = std::time::Instant::now() + wait;
     loop {
-        match probe(address, path) {
+        match probe_over(address, path, transport) {
             Ok(()) => return Ok(()),
             Err(error) if std::time::Instant::now() >= deadline => return Err(error),
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
@@ -93,9 +139,25 @@ impl HealthcheckArgs {
         live_path: &str,
         ready_path: &str,
     ) -> Result<(), HealthError> {
+        self.run_over(bind, live_path, ready_path, &Transport::Http)
+    }
+
+    /// [`run`](Self::run) over `transport` (HTTPS for a server whose port speaks TLS).
+    pub fn run_over(
+        &self,
+        bind: SocketAddr,
+        live_path: &str,
+        ready_path: &str,
+        transport: &Transport,
+    ) -> Result<(), HealthError> {
         let address = probe_address(bind);
         let path = if self.live { live_path } else { ready_path };
-        probe_within(address, path, Duration::from_secs(self.wait.unwrap_or(0)))
+        probe_within_over(
+            address,
+            path,
+            Duration::from_secs(self.wait.unwrap_or(0)),
+            transport,
+        )
     }
 }
 

@@ -6,6 +6,9 @@ mod health;
 mod logging;
 mod signals;
 
-pub use health::{HealthError, HealthcheckArgs, probe, probe_address, probe_within};
+pub use health::{
+    HealthError, HealthcheckArgs, Transport, Trust, probe, probe_address, probe_over, probe_within,
+    probe_within_over,
+};
 pub use logging::{LogFormat, init_logging};
 pub use signals::ShutdownSignals;

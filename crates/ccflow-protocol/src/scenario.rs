@@ -380,6 +380,12 @@ pub enum Defect {
     StrippedSignature,
     /// Padded to more than 100 KiB.
     Oversized,
+    /// Signed, then its payload changed (`sub` and `scope` rewritten) and the original signature
+    /// kept: the signature no longer covers the claims (RFC 7515 §5.2).
+    TamperedPayload,
+    /// Signed by a key in no JWKS whose public JWK rides in the header's `jwk` member: a
+    /// verifier that trusts an embedded key accepts anything (RFC 7515 §4.1.3, RFC 8725 §3.10).
+    EmbeddedJwk,
 }
 
 /// A client to register at run time (`POST /_ccflow/clients`): the same fields as a

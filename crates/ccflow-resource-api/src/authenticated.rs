@@ -36,14 +36,27 @@ async fn whoami(auth: Authenticated) -> HttpResponse {
 pub struct Authenticated {
     claims: Arc<Claims>,
     dpop_jkt: Option<Arc<str>>,
+    certificate_thumbprint: Option<Arc<str>>,
 }
 
 impl Authenticated {
-    pub(crate) fn new(claims: Claims, dpop_jkt: Option<String>) -> Self {
+    pub(crate) fn new(
+        claims: Claims,
+        dpop_jkt: Option<String>,
+        certificate_thumbprint: Option<String>,
+    ) -> Self {
         Self {
             claims: Arc::new(claims),
             dpop_jkt: dpop_jkt.map(Arc::from),
+            certificate_thumbprint: certificate_thumbprint.map(Arc::from),
         }
+    }
+
+    /// For a certificate-bound token (RFC 8705 §3), the `x5t#S256` thumbprint of the client
+    /// certificate the request presented, which matched the token's `cnf`; `None` for a token
+    /// that is not certificate-bound.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.certificate_thumbprint.as_deref()
     }
 
     /// Whether the token came as `Authorization: DPoP` with a valid proof of its key

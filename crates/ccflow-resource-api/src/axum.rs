@@ -13,6 +13,7 @@ use std::task::{Context, Poll};
 use axum_core::body::Body;
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
+use ccflow_protocol::mtls::ClientCertificate;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, StatusCode};
@@ -281,6 +282,15 @@ async fn authenticate_parts(
         url: url.as_deref().unwrap_or(path),
         authorization: &authorization,
         dpop: &dpop,
+        // What the app's TLS acceptor put in the request's extensions (axum has no TLS of its
+        // own; docs/resource-api.md "Mutual TLS").
+        client_certificate: parts.extensions.get::<ClientCertificate>(),
+        // The peer's address lives in axum's `ConnectInfo`, which axum-core (all this adapter
+        // depends on) cannot name: no peer is ever a trusted proxy here, so a forwarded
+        // certificate header is never read on axum (docs/resource-api.md "Behind a
+        // TLS-terminating proxy"). A certificate in the extensions still counts.
+        peer: None,
+        forwarded_client_certificate: &[],
     };
     validator
         .authenticate_credentials(&credentials, binding)

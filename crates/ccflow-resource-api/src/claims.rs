@@ -120,6 +120,23 @@ impl Claims {
             .is_some_and(|cnf| cnf.get("jkt").is_some())
     }
 
+    /// The certificate thumbprint the token is bound to (`cnf["x5t#S256"]`, RFC 8705 §3.1),
+    /// when it is a string.
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        self.all
+            .get("cnf")?
+            .get(ccflow_protocol::mtls::CNF_X5T_S256)?
+            .as_str()
+    }
+
+    /// Whether the token is certificate-bound: it has a `cnf["x5t#S256"]`, of whatever type (a
+    /// malformed binding must not make the token a plain bearer token, RFC 8705 §3).
+    pub fn is_certificate_bound(&self) -> bool {
+        self.all
+            .get("cnf")
+            .is_some_and(|cnf| cnf.get(ccflow_protocol::mtls::CNF_X5T_S256).is_some())
+    }
+
     /// Any claim, as sent.
     pub fn get(&self, claim: &str) -> Option<&Value> {
         self.all.get(claim)

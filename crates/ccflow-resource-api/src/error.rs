@@ -167,6 +167,26 @@ pub enum TokenRejection {
         "this resource accepts only DPoP-bound tokens, sent as `Authorization: DPoP` with a DPoP proof (RFC 9449 section 7.1)"
     )]
     DpopRequired,
+    /// A certificate-bound token (it has `cnf["x5t#S256"]`) on a request that presented no
+    /// client certificate: neither on its TLS connection nor, from a trusted proxy, in the
+    /// configured header (RFC 8705 §3).
+    #[error(
+        "the token is certificate-bound (cnf x5t#S256) and the request presented no client certificate: send it over mutual TLS with the certificate it is bound to (RFC 8705 section 3)"
+    )]
+    CertificateMissing,
+    /// A certificate-bound token on a request whose client certificate is another one
+    /// (RFC 8705 §3: the thumbprints must match).
+    #[error(
+        "the client certificate presented does not match the certificate the token is bound to (cnf x5t#S256; RFC 8705 section 3)"
+    )]
+    CertificateMismatch,
+    /// A certificate-bound token on a request from a trusted proxy whose forwarded-certificate
+    /// header cannot be read: nothing confirms the binding (RFC 8705 §3). The reason is logged,
+    /// never sent (it is about the proxy's configuration, not the client's request).
+    #[error(
+        "the token is certificate-bound (cnf x5t#S256) and the client certificate forwarded by the TLS-terminating proxy cannot be read (RFC 8705 section 3)"
+    )]
+    ForwardedCertificateUnreadable,
 }
 
 /// Why a DPoP proof was refused at this API (RFC 9449 §7.1): `invalid_dpop_proof`, or
@@ -505,6 +525,9 @@ mod tests {
             AuthError::from(TokenRejection::NotDpopBound),
             AuthError::from(TokenRejection::DpopKeyMismatch),
             AuthError::from(TokenRejection::DpopRequired),
+            AuthError::from(TokenRejection::CertificateMissing),
+            AuthError::from(TokenRejection::CertificateMismatch),
+            AuthError::from(TokenRejection::ForwardedCertificateUnreadable),
             AuthError::from(RequestRejection::MalformedDpopAuthorization),
             AuthError::from(DpopRejection::MissingProof),
             AuthError::from(DpopRejection::MultipleProofs),

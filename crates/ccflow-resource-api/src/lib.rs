@@ -19,6 +19,7 @@ mod claims;
 mod dpop;
 mod error;
 mod form;
+mod forwarded;
 mod jwks;
 mod policy;
 mod refusal;
@@ -39,6 +40,7 @@ pub use error::{
     AuthError, BuildError, DpopRejection, JwksError, RequestRejection, TokenRejection,
 };
 pub use form::MAX_FORM_BODY_BYTES;
+pub use forwarded::{ForwardedCertificateFormat, IpNetwork};
 pub use jwks::{JwksStatus, MAX_JWKS_BYTES, MAX_KEYS, MAX_KIDLESS_CANDIDATES};
 pub use policy::{RequireAudience, RequireScope, RequireToken};
 pub use refusal::Refusal;

@@ -17,7 +17,8 @@ use clap::{Parser, Subcommand};
 /// Sample API protected by ccflow's bearer-token validator.
 ///
 /// Start-up never contacts the issuer: keys are fetched in the background and on first use.
-/// The first stdout line is `ccflow-resource-api listening on http://ADDR`.
+/// The first stdout line is `ccflow-resource-api listening on http://ADDR` (`https://` with
+/// --tls or --tls-cert, then `tls ca: PATH` with --tls).
 /// Settings come from the TOML file, then the environment, then flags.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -74,6 +75,56 @@ struct Cli {
     /// Require a DPoP nonce issued by this API in every proof (RFC 9449 section 9).
     #[arg(long, env = "CCFLOW_RESOURCE_DPOP_REQUIRE_NONCE")]
     dpop_require_nonce: Option<bool>,
+    /// Behind a TLS-terminating proxy: the header it forwards the client's certificate in (e.g.
+    /// X-Forwarded-Client-Cert for Envoy, X-SSL-Client-Cert for nginx's
+    /// $ssl_client_escaped_cert). Read only from --trusted-proxy addresses, for certificate-bound
+    /// tokens (RFC 8705 section 3).
+    #[arg(long, env = "CCFLOW_RESOURCE_CLIENT_CERT_HEADER")]
+    client_cert_header: Option<String>,
+    /// How the header holds the certificate: xfcc (Envoy's X-Forwarded-Client-Cert, its last
+    /// element's Cert) or pem (URL-encoded PEM) [default: xfcc for X-Forwarded-Client-Cert,
+    /// else pem].
+    #[arg(long, env = "CCFLOW_RESOURCE_CLIENT_CERT_HEADER_FORMAT")]
+    client_cert_header_format: Option<ccflow_resource_api::ForwardedCertificateFormat>,
+    /// A proxy address or CIDR block (127.0.0.1, 10.0.0.0/8) trusted to send
+    /// --client-cert-header; repeat for several (comma-separated in the environment). From any
+    /// other address the header is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CCFLOW_RESOURCE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<ccflow_resource_api::IpNetwork>,
+    /// Serve HTTPS with a throw-away CA made at start-up (its certificate is written to
+    /// --tls-ca-file, printed as `tls ca: PATH`); the certificate names localhost, 127.0.0.1,
+    /// ::1, the bound address and every --tls-name. Clients are asked for a certificate (not
+    /// required), which certificate-bound tokens must match (RFC 8705 section 3).
+    #[arg(
+        long,
+        env = "CCFLOW_RESOURCE_TLS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        conflicts_with = "tls_cert"
+    )]
+    tls: bool,
+    /// Another DNS name or IP address for the generated certificate (repeatable;
+    /// comma-separated in the env).
+    #[arg(
+        long = "tls-name",
+        env = "CCFLOW_RESOURCE_TLS_NAMES",
+        value_delimiter = ','
+    )]
+    tls_names: Vec<String>,
+    /// Where --tls writes the CA certificate [default: ccflow-resource-api-PORT-ca.pem in the
+    /// temporary directory].
+    #[arg(long, env = "CCFLOW_RESOURCE_TLS_CA_FILE")]
+    tls_ca_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Clients are
+    /// asked for a certificate, as with --tls.
+    #[arg(long, env = "CCFLOW_RESOURCE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CCFLOW_RESOURCE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Worker threads [default: the number of CPUs].
     #[arg(long, env = "CCFLOW_RESOURCE_WORKERS")]
     workers: Option<usize>,
@@ -127,7 +178,18 @@ fn main() -> ExitCode {
         .iter()
         .map(|key| key.expose_secret().to_owned())
         .collect();
-    match system.block_on(serve(validator, by_audience, appkeys, clock, bind, workers)) {
+    let tls = if cli.tls {
+        Some(TlsSource::Generated {
+            names: cli.tls_names,
+            ca_file: cli.tls_ca_file,
+        })
+    } else if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
+        Some(TlsSource::Files { cert, key })
+    } else {
+        None
+    };
+    let serving = Serving { bind, workers, tls };
+    match system.block_on(serve(validator, by_audience, appkeys, clock, serving)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&error);
@@ -160,6 +222,15 @@ fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize)> {
     }
     if let Some(url) = &cli.public_url {
         settings.public_url = Some(url.clone());
+    }
+    if let Some(header) = &cli.client_cert_header {
+        settings.client_cert_header = Some(header.clone());
+    }
+    if let Some(format) = cli.client_cert_header_format {
+        settings.client_cert_header_format = Some(format);
+    }
+    if !cli.trusted_proxies.is_empty() {
+        settings.trusted_proxies.clone_from(&cli.trusted_proxies);
     }
     if let Some(require) = cli.dpop_require_nonce {
         settings.dpop.require_nonce = Some(require);
@@ -218,7 +289,14 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    match args.run(bind, "/healthz", "/readyz") {
+    let transport = match probe_transport(cli, bind.port()) {
+        Ok(transport) => transport,
+        Err(error) => {
+            fatal(&anyhow::anyhow!("unhealthy: {error}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match args.run_over(bind, "/healthz", "/readyz", &transport) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&anyhow::anyhow!("unhealthy: {error}"));
@@ -254,18 +332,96 @@ fn pairing(profile: ccflow_protocol::Profile) -> (String, Vec<String>) {
     (issuer, audiences)
 }
 
+/// How the healthcheck reaches `--bind`: over HTTPS when the API serves it (`--tls`, trusting
+/// the CA file it wrote; `--tls-cert`, pinning that leaf), else plain HTTP.
+fn probe_transport(
+    cli: &Cli,
+    port: u16,
+) -> Result<ccflow_process::Transport, ccflow_process::HealthError> {
+    use ccflow_process::{Transport, Trust};
+    if cli.tls {
+        let ca_file = cli
+            .tls_ca_file
+            .clone()
+            .unwrap_or_else(|| default_ca_file(port));
+        return Ok(Transport::Https(Trust::roots_from_pem_file(&ca_file)?));
+    }
+    match &cli.tls_cert {
+        Some(cert) => Ok(Transport::Https(Trust::leaf_from_pem_file(cert)?)),
+        None => Ok(Transport::Http),
+    }
+}
+
+/// Where `--tls` writes its CA certificate when `--tls-ca-file` does not say.
+fn default_ca_file(port: u16) -> PathBuf {
+    std::env::temp_dir().join(format!("ccflow-resource-api-{port}-ca.pem"))
+}
+
+/// Where HTTPS's certificate comes from.
+enum TlsSource {
+    /// A throw-away CA made now signs a certificate for these names (besides the defaults); its
+    /// certificate goes to `ca_file` (default: in the temporary directory).
+    Generated {
+        names: Vec<String>,
+        ca_file: Option<PathBuf>,
+    },
+    /// A chain and key from PEM files.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// How the API is served: address, workers, and HTTPS when asked for.
+struct Serving {
+    bind: SocketAddr,
+    workers: usize,
+    tls: Option<TlsSource>,
+}
+
+/// The server's certificate and key for `source`, and the CA file written when the CA was made
+/// here.
+fn tls_identity(
+    source: &TlsSource,
+    address: SocketAddr,
+) -> anyhow::Result<(ccflow_tls::Identity, Option<PathBuf>)> {
+    let (identity, ca_file) = match source {
+        TlsSource::Generated { names, ca_file } => {
+            let authority = ccflow_tls::CertificateAuthority::generate()
+                .context("cannot make the TLS certificates")?;
+            let identity = authority
+                .server_identity(
+                    "ccflow-resource-api",
+                    ccflow_tls::server_names(address, None, names),
+                )
+                .context("cannot make the TLS certificates")?;
+            let path = ca_file
+                .clone()
+                .unwrap_or_else(|| default_ca_file(address.port()));
+            std::fs::write(&path, authority.certificate_pem()).with_context(|| {
+                format!("cannot write the TLS CA certificate to {}", path.display())
+            })?;
+            (identity, Some(path))
+        }
+        TlsSource::Files { cert, key } => (ccflow_tls::Identity::from_pem_files(cert, key)?, None),
+    };
+    Ok((identity, ca_file))
+}
+
 async fn serve(
     validator: Validator,
     by_audience: bool,
     appkeys: Vec<String>,
     clock: ccflow_protocol::VirtualClock,
-    bind: SocketAddr,
-    workers: usize,
+    serving: Serving,
 ) -> anyhow::Result<()> {
+    let Serving { bind, workers, tls } = serving;
     let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let tls = tls
+        .as_ref()
+        .map(|source| tls_identity(source, address))
+        .transpose()?;
+    let https = tls.is_some();
     let api = SampleApi::new(validator.clone())
         .authorize_by_audience(by_audience)
         .require_appkeys(appkeys)
@@ -290,15 +446,36 @@ async fn serve(
     // Signals are ours (below), so shutdown is the same on SIGINT and SIGTERM.
     .disable_signals()
     .shutdown_timeout(5)
-    .listen(listener)
-    .with_context(|| format!("cannot serve on {address}"))?
-    .run();
+    // A TLS client's certificate, stored for the validator (`conn_data::<ClientCertificate>`).
+    .on_connect(ccflow_tls::on_connect);
+    let (server, ca_file) = match tls {
+        Some((identity, ca_file)) => {
+            // Clients are asked for a certificate, none is required: a direct TLS connection's
+            // certificate is what bound tokens are checked against (RFC 8705 §3), and unbound
+            // tokens need none.
+            let config =
+                ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request)?;
+            (server.listen_rustls_0_23(listener, config), ca_file)
+        }
+        None => (server.listen(listener), None),
+    };
+    let server = server
+        .with_context(|| format!("cannot serve on {address}"))?
+        .run();
     let handle = server.handle();
     let running = actix_web::rt::spawn(server);
     // Handlers go in before the announcement: a script that reads the line and
     // sends SIGTERM at once must get a graceful shutdown, not the default kill.
     let shutdown = ShutdownSignals::register().wait();
-    announce(address, &validator, requires_appkey).context("cannot write to stdout")?;
+    let scheme = if https { "https" } else { "http" };
+    announce(
+        address,
+        scheme,
+        ca_file.as_deref(),
+        &validator,
+        requires_appkey,
+    )
+    .context("cannot write to stdout")?;
 
     // Warm the key cache without making start-up depend on the issuer.
     let warm = validator.clone();
@@ -343,9 +520,23 @@ fn log_request<B>(
 
 /// Prints the contract line scripts read, then a summary.
 #[allow(clippy::print_stdout, reason = "the binary's announcement on stdout")]
-fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io::Result<()> {
+fn announce(
+    address: SocketAddr,
+    scheme: &str,
+    ca_file: Option<&std::path::Path>,
+    validator: &Validator,
+    appkey: bool,
+) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "ccflow-resource-api listening on http://{address}")?;
+    writeln!(
+        stdout,
+        "ccflow-resource-api listening on {scheme}://{address}"
+    )?;
+    if let Some(path) = ca_file {
+        // The second contract line with --tls, as ccflow-auth-server prints it: the CA
+        // certificate clients must trust.
+        writeln!(stdout, "tls ca: {}", path.display())?;
+    }
     stdout.flush()?;
     // Only the first line is essential: a reader that takes it and closes the pipe must
     // not bring the API down, so a failure to print the summary is only logged.
@@ -370,6 +561,22 @@ fn announce(address: SocketAddr, validator: &Validator, appkey: bool) -> std::io
                     .map(|url| format!(", public URL {url}"))
                     .unwrap_or_default()
             )
+        })
+        .and_then(|()| match validator.forwarded_certificate_header() {
+            Some(header) => writeln!(
+                stdout,
+                "  client certificates: from the `{header}` header ({}) of {}, else the TLS connection",
+                validator
+                    .forwarded_certificate_format()
+                    .map_or("", |format| format.as_str()),
+                validator
+                    .trusted_proxies()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => Ok(()),
         })
         .and_then(|()| {
             if appkey {

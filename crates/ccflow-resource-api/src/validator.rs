@@ -46,6 +46,7 @@ struct Inner {
     token_binding: TokenBinding,
     public_url: Option<String>,
     dpop: DpopState,
+    forwarded_certificate: Option<crate::forwarded::ForwardedCertificate>,
 }
 
 impl fmt::Debug for Validator {
@@ -66,6 +67,7 @@ impl fmt::Debug for Validator {
             .field("token_binding", &inner.token_binding)
             .field("public_url", &inner.public_url)
             .field("dpop", &inner.dpop)
+            .field("forwarded_certificate", &inner.forwarded_certificate)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +111,34 @@ impl Validator {
     /// The algorithms accepted for DPoP proofs.
     pub fn dpop_algorithms(&self) -> &[Algorithm] {
         &self.inner.dpop.settings.algorithms
+    }
+
+    /// The header a trusted proxy forwards client certificates in (lower case), if configured.
+    pub fn forwarded_certificate_header(&self) -> Option<&str> {
+        self.inner
+            .forwarded_certificate
+            .as_ref()
+            .map(|forwarded| forwarded.header.as_str())
+    }
+
+    /// The format of the forwarded-certificate header, if one is configured.
+    pub fn forwarded_certificate_format(&self) -> Option<crate::ForwardedCertificateFormat> {
+        self.inner
+            .forwarded_certificate
+            .as_ref()
+            .map(|forwarded| forwarded.format)
+    }
+
+    /// The proxies trusted to forward client certificates (empty unless a header is configured).
+    pub fn trusted_proxies(&self) -> &[crate::IpNetwork] {
+        self.inner
+            .forwarded_certificate
+            .as_ref()
+            .map_or(&[], |forwarded| forwarded.trusted_proxies.as_slice())
+    }
+
+    pub(crate) fn forwarded_certificate(&self) -> Option<&crate::forwarded::ForwardedCertificate> {
+        self.inner.forwarded_certificate.as_ref()
     }
 
     pub(crate) fn dpop_state(&self) -> &DpopState {

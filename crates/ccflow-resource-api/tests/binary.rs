@@ -1,6 +1,7 @@
 //! The `ccflow-resource-api` binary as scripts use it: the `listening on` line, the routes over
 //! a real socket against an embedded auth server, start-up without the issuer, configuration
-//! errors, and graceful shutdown on SIGTERM.
+//! errors, graceful shutdown on SIGTERM, and HTTPS with certificate-bound tokens (curl as the
+//! independent TLS client).
 
 mod common;
 
@@ -58,6 +59,14 @@ fn command(args: &[&str]) -> Command {
         "CCFLOW_RESOURCE_AUDIENCE",
         "CCFLOW_RESOURCE_JWKS_URL",
         "CCFLOW_RESOURCE_WORKERS",
+        "CCFLOW_RESOURCE_TLS",
+        "CCFLOW_RESOURCE_TLS_NAMES",
+        "CCFLOW_RESOURCE_TLS_CA_FILE",
+        "CCFLOW_RESOURCE_TLS_CERT",
+        "CCFLOW_RESOURCE_TLS_KEY",
+        "CCFLOW_RESOURCE_CLIENT_CERT_HEADER",
+        "CCFLOW_RESOURCE_CLIENT_CERT_HEADER_FORMAT",
+        "CCFLOW_RESOURCE_TRUSTED_PROXIES",
     ] {
         command.env_remove(variable);
     }
@@ -273,6 +282,74 @@ fn refuses_to_start_without_issuer_or_audience() {
         &["--config", "/nonexistent/resource.toml"],
         "/nonexistent/resource.toml: cannot read the file",
     );
+    // A forwarded-certificate header needs the proxies trusted to send it, and the other way
+    // round (RFC 8705 §3 behind a proxy).
+    let api = ["--issuer", "http://127.0.0.1:1", "--audience", "a"];
+    check(
+        &[&api[..], &["--client-cert-header", "X-SSL-Client-Cert"]].concat(),
+        "read only from trusted proxies",
+    );
+    check(
+        &[&api[..], &["--trusted-proxy", "10.0.0.1"]].concat(),
+        "trusted proxies without a forwarded client certificate header",
+    );
+    check(
+        &[
+            &api[..],
+            &[
+                "--client-cert-header",
+                "x",
+                "--trusted-proxy",
+                "10.0.0.0/33",
+            ],
+        ]
+        .concat(),
+        "is not an IP address or CIDR block",
+    );
+    check(
+        &[&api[..], &["--client-cert-header-format", "der"]].concat(),
+        "is not a client certificate header format",
+    );
+}
+
+/// `--client-cert-header`, `--client-cert-header-format` and `CCFLOW_RESOURCE_TRUSTED_PROXIES`
+/// reach the validator: the start-up summary names them.
+#[test]
+fn reads_the_forwarded_certificate_settings() {
+    let mut child = command(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        "http://127.0.0.1:1",
+        "--audience",
+        "a",
+        "--client-cert-header",
+        "X-Forwarded-Client-Cert",
+    ])
+    .env("CCFLOW_RESOURCE_TRUSTED_PROXIES", "127.0.0.3,10.0.0.0/8")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    for _ in 0..6 {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        lines.push(line);
+    }
+    let running = Running {
+        child,
+        stdout,
+        address: String::new(),
+    };
+    assert!(
+        lines.iter().any(|line| line.trim()
+            == "client certificates: from the `x-forwarded-client-cert` header (xfcc) of 127.0.0.3/32, 10.0.0.0/8, else the TLS connection"),
+        "{lines:?}"
+    );
+    let (exit, _) = running.terminate();
+    assert!(exit.success());
 }
 
 #[test]
@@ -416,4 +493,281 @@ fn reads_the_whole_config_from_ccflow_resource_config_toml() {
         String::from_utf8_lossy(&broken.stderr).contains("$CCFLOW_RESOURCE_CONFIG_TOML"),
         "{broken:?}"
     );
+}
+
+/// A directory of a test's own, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("ccflow-resource-api-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, content: &str) -> std::path::PathBuf {
+        let file = self.0.join(name);
+        std::fs::write(&file, content).unwrap();
+        file
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn pem(tag: &str, der: &[u8]) -> String {
+    pem::encode(&pem::Pem::new(tag, der.to_vec()))
+}
+
+/// A self-signed certificate for `names` (files `NAME.pem` and `NAME.key`) and its thumbprint.
+fn certificate(dir: &TempDir, file: &str, names: &[&str]) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+    let signed = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    dir.write(&format!("{file}.pem"), &pem("CERTIFICATE", signed.der()));
+    dir.write(
+        &format!("{file}.key"),
+        &pem("PRIVATE KEY", &key.serialize_der()),
+    );
+    let thumbprint = ccflow_protocol::mtls::x5t_s256(signed.der());
+    (file.to_owned(), thumbprint)
+}
+
+/// curl, or why this test cannot run: under CI that is a failure.
+fn curl_binary() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("curl"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        let message = "tests/binary.rs: curl not installed: the HTTPS test with client certificates DID NOT RUN (.ci/run installs curl)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+        #[allow(clippy::print_stderr, reason = "a skipped test says so loudly")]
+        {
+            eprintln!("\n==== SKIPPED: {message} ====\n");
+        }
+    }
+    found
+}
+
+/// `GET url` by curl trusting `ca`, presenting `client` (files in `dir`) if given: the status
+/// and the `WWW-Authenticate` value.
+fn curl(
+    curl: &std::path::Path,
+    dir: &TempDir,
+    url: &str,
+    ca: &std::path::Path,
+    client: Option<&str>,
+    token: &str,
+) -> (u16, String) {
+    let mut command = Command::new(curl);
+    command
+        .args(["-sS", "-i", "--max-time", "20", "--cacert"])
+        .arg(ca);
+    if let Some(client) = client {
+        command
+            .arg("--cert")
+            .arg(dir.0.join(format!("{client}.pem")))
+            .arg("--key")
+            .arg(dir.0.join(format!("{client}.key")));
+    }
+    // The token through a file, not the command line.
+    let header = dir.write("authorization", &format!("Authorization: Bearer {token}"));
+    let output = command
+        .arg("-H")
+        .arg(format!("@{}", header.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text}"));
+    let challenge = text
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
+        .map(|(_, value)| value.trim().to_owned())
+        .unwrap_or_default();
+    (status, challenge)
+}
+
+/// The binary serving HTTPS: the URL from its first line and, with `--tls`, the CA file from
+/// its second (`tls ca: PATH`), else `ca`.
+fn spawn_https(
+    command: &mut Command,
+    ca: Option<std::path::PathBuf>,
+) -> (Running, String, std::path::PathBuf) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let address = first
+        .trim_end()
+        .strip_prefix("ccflow-resource-api listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    let ca = ca.unwrap_or_else(|| {
+        let mut second = String::new();
+        stdout.read_line(&mut second).unwrap();
+        std::path::PathBuf::from(
+            second
+                .trim_end()
+                .strip_prefix("tls ca: ")
+                .unwrap_or_else(|| panic!("unexpected second line: {second:?}")),
+        )
+    });
+    let url = format!("https://{address}/v1/whoami");
+    (
+        Running {
+            child,
+            stdout,
+            address,
+        },
+        url,
+        ca,
+    )
+}
+
+/// HTTPS as the auth server serves it: `--tls` (here through its environment variables) with a
+/// throw-away CA whose file the second line names, or `--tls-cert/--tls-key`; either way clients
+/// are asked for a certificate, not required to send one. curl presenting the certificate a
+/// token is bound to gets 200; without a certificate, or with another, 401 `invalid_token`
+/// (RFC 8705 §3); an unbound token passes without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_https_and_binds_tokens_to_the_connections_certificate() {
+    let Some(curl_path) = curl_binary() else {
+        return;
+    };
+    let dir = TempDir::new("https");
+    let (a, a_thumbprint) = certificate(&dir, "client-a", &["client-a"]);
+    let (b, _) = certificate(&dir, "client-b", &["client-b"]);
+    let (server, _) = certificate(&dir, "server", &["127.0.0.1", "localhost"]);
+
+    // The processes fetch the keys from this test's runtime while curl blocks one worker.
+    let jwks = common::mock_server().await;
+    wiremock::Mock::given(wiremock::matchers::path(common::JWKS_PATH))
+        .respond_with(common::jwks_response(&[&common::key_1()]))
+        .mount(&jwks)
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let times = json!({"iat": now, "nbf": now, "exp": now + 3600});
+    let mut bound = common::claims_with(&times);
+    bound["cnf"] = json!({ "x5t#S256": a_thumbprint });
+    let bound = common::token_with_claims(&common::key_1(), &bound);
+    let unbound = common::token_with_claims(&common::key_1(), &common::claims_with(&times));
+    let api = [
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        common::ISSUER,
+        "--audience",
+        common::AUDIENCE,
+        "--jwks-url",
+        &common::jwks_url(&jwks),
+    ];
+
+    let generated_ca = dir.0.join("generated-ca.pem");
+    let mut generated = command(&api);
+    generated
+        .env("CCFLOW_RESOURCE_TLS", "true")
+        .env("CCFLOW_RESOURCE_TLS_CA_FILE", &generated_ca);
+    let server_pem = dir.0.join(format!("{server}.pem"));
+    let server_key = dir.0.join(format!("{server}.key"));
+    let mut files = command(&api);
+    files
+        .arg("--tls-cert")
+        .arg(&server_pem)
+        .arg("--tls-key")
+        .arg(&server_key);
+    let (generated_ca_flag, server_pem_flag, server_key_flag) = (
+        generated_ca.display().to_string(),
+        server_pem.display().to_string(),
+        server_key.display().to_string(),
+    );
+    for (name, mut server_command, ca, tls_flags) in [
+        (
+            "--tls",
+            generated,
+            None,
+            ["--tls", "--tls-ca-file", &generated_ca_flag, ""],
+        ),
+        (
+            "--tls-cert",
+            files,
+            Some(server_pem),
+            [
+                "--tls-cert",
+                &server_pem_flag,
+                "--tls-key",
+                &server_key_flag,
+            ],
+        ),
+    ] {
+        let (running, url, ca) = spawn_https(&mut server_command, ca);
+        if name == "--tls" {
+            assert_eq!(ca, generated_ca, "the CA file is the one asked for");
+        }
+        let cases: [(&str, Option<&str>, &str, u16, &str); 4] = [
+            ("the bound certificate", Some(&a), &bound, 200, ""),
+            (
+                "another certificate",
+                Some(&b),
+                &bound,
+                401,
+                "does not match the certificate the token is bound to",
+            ),
+            (
+                "no certificate",
+                None,
+                &bound,
+                401,
+                "the request presented no client certificate",
+            ),
+            ("an unbound token, no certificate", None, &unbound, 200, ""),
+        ];
+        for (case, client, token, status, fragment) in cases {
+            let (got, challenge) = curl(&curl_path, &dir, &url, &ca, client, token);
+            assert_eq!(got, status, "{name}, {case}: {challenge}");
+            assert!(
+                challenge.contains(fragment)
+                    && (status == 200 || challenge.contains(r#"error="invalid_token""#)),
+                "{name}, {case}: {challenge}"
+            );
+        }
+        // The healthcheck, given the same TLS flags, probes over HTTPS and verifies the server;
+        // plain HTTP against the HTTPS port is unhealthy.
+        let probe = |flags: &[&str]| {
+            let mut all = vec!["--bind", running.address.as_str()];
+            all.extend(flags.iter().filter(|flag| !flag.is_empty()));
+            all.extend(["healthcheck", "--live"]);
+            command(&all).output().unwrap().status.code()
+        };
+        assert_eq!(probe(&tls_flags), Some(0), "{name}: healthcheck over HTTPS");
+        assert_eq!(probe(&[]), Some(1), "{name}: plain HTTP healthcheck");
+        let (exit, _) = running.terminate();
+        assert!(exit.success(), "{name}: graceful shutdown");
+    }
 }

@@ -221,6 +221,7 @@ fn validator_rounds(
                         url: API_URL,
                         authorization: &authorization,
                         dpop: &dpop,
+                        ..RequestCredentials::default()
                     },
                     TokenBinding::Dpop,
                 )

@@ -4,9 +4,9 @@
 //! every figure to `target/ccflow-bench.json`. docs/performance.md explains each figure.
 //!
 //! `options` reads the command line; `sections` runs the report as a table of sections, each
-//! measured by its own module (`endpoint`, `validator`, `sdk`, `startup`) over `crypto` (the
-//! raw baselines), `load` (the generator) and `figures` (server readings around a run);
-//! `targets` holds the limits of docs/performance.md, once.
+//! measured by its own module (`endpoint`, `validator`, `dpop`, `tls`, `sdk`, `startup`) over
+//! `crypto` (the raw baselines), `load` (the generator) and `figures` (server readings around a
+//! run); `targets` holds the limits of docs/performance.md, once.
 
 mod crypto;
 mod dpop;
@@ -19,6 +19,7 @@ mod sdk;
 mod sections;
 mod startup;
 mod targets;
+mod tls;
 mod validator;
 
 use std::ffi::OsString;

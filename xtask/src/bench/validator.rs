@@ -183,6 +183,7 @@ pub(super) fn adapter_overhead(
             url: "/v1/whoami",
             authorization: &authorization,
             dpop: &[],
+            ..RequestCredentials::default()
         };
         // The first call loads the JWKS (discovery then keys): not part of the rates.
         validator

@@ -36,7 +36,13 @@ pub(crate) struct Server {
     readers: Vec<std::thread::JoinHandle<()>>,
     pub(crate) address: String,
     pub(crate) log: PathBuf,
+    /// The stdout lines after the listening line, up to [`EARLY_LINES`] (a second listening
+    /// line, `tls ca: PATH`), for [`Server::next_line`].
+    early_lines: Option<mpsc::Receiver<String>>,
 }
+
+/// How many of a child's first stdout lines [`Server::next_line`] can read.
+const EARLY_LINES: usize = 16;
 
 impl Server {
     /// Starts `binary` with `args`, waits up to `deadline` for its first stdout line
@@ -103,18 +109,26 @@ impl Server {
             readers: Vec::new(),
             address: String::new(),
             log,
+            early_lines: None,
         };
         let stdout = server.child.stdout.take().context("no stdout")?;
         let stderr = server.child.stderr.take().context("no stderr")?;
         let file = File::create(&server.log)
             .with_context(|| format!("cannot write {}", server.log.display()))?;
-        let (first_line, first_line_rx) = mpsc::channel();
+        let (early_line, early_lines) = mpsc::channel();
         let stdout_file = file.try_clone()?;
         let stdout_reader = std::thread::spawn(move || {
             let mut file = stdout_file;
-            let mut first = Some(first_line);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(sender) = first.take() {
+            let mut early = Some(early_line);
+            for (index, line) in BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .enumerate()
+            {
+                if index == EARLY_LINES {
+                    early = None;
+                }
+                if let Some(sender) = &early {
                     let _ = sender.send(line.clone());
                 }
                 let _ = writeln!(file, "{line}");
@@ -127,7 +141,7 @@ impl Server {
             }
         });
         server.readers = vec![stdout_reader, stderr_reader];
-        let line = match first_line_rx.recv_timeout(deadline) {
+        let line = match early_lines.recv_timeout(deadline) {
             Ok(line) => line,
             Err(_) => bail!(
                 "{} did not announce itself within {deadline:?}; see {}",
@@ -142,7 +156,18 @@ impl Server {
                 format!("unexpected first line from {}: {line:?}", binary.display())
             })?;
         server.address = address;
+        server.early_lines = Some(early_lines);
         Ok(server)
+    }
+
+    /// The next of the child's first stdout lines after the listening line (`--https-bind`'s
+    /// second listening line, `tls ca: PATH`), waiting up to `deadline` for it.
+    pub(crate) fn next_line(&self, deadline: Duration) -> Result<String> {
+        self.early_lines
+            .as_ref()
+            .context("no early lines to read")?
+            .recv_timeout(deadline)
+            .with_context(|| format!("no further start-up line within {deadline:?}"))
     }
 
     /// The child's process id (for `/proc` readings).

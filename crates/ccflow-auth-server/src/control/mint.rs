@@ -132,6 +132,10 @@ fn foreign_key() -> Option<&'static SigningKey> {
 fn mint(server: &AuthServer, site: &Site, spec: &MintSpec) -> Result<String, MintError> {
     let keys = server.keys();
     let key = match spec.key.as_deref() {
+        // The embedded key is a foreign one: the attack needs a key the JWKS does not vouch for.
+        _ if spec.defect == Some(Defect::EmbeddedJwk) => foreign_key()
+            .cloned()
+            .ok_or_else(|| MintError::Signing("no foreign key".to_owned()))?,
         None | Some("active") => keys.active().clone(),
         Some("foreign") => foreign_key()
             .cloned()
@@ -195,6 +199,11 @@ fn mint(server: &AuthServer, site: &Site, spec: &MintSpec) -> Result<String, Min
             Some(Defect::Hs256WithPublicKey) => {
                 header_map.insert("alg".to_owned(), json!("HS256"));
             }
+            Some(Defect::EmbeddedJwk) => {
+                let jwk = serde_json::to_value(key.public_jwk())
+                    .map_err(|e| MintError::Signing(e.to_string()))?;
+                header_map.insert("jwk".to_owned(), jwk);
+            }
             _ => {}
         }
         // Explicit header members win over the defect's.
@@ -218,10 +227,28 @@ fn mint(server: &AuthServer, site: &Site, spec: &MintSpec) -> Result<String, Min
             )?;
             Ok(format!("{signing_input}.{signature}"))
         }
+        Some(Defect::TamperedPayload) => {
+            let signature = sign(key.encoding_key(), key.algorithm())?;
+            claims["sub"] = json!("ccflow-tampered-subject");
+            claims["scope"] = json!(tampered_scope(claims.get("scope")));
+            Ok(format!(
+                "{}.{}.{signature}",
+                encode_segment(&header),
+                encode_segment(&claims)
+            ))
+        }
         _ => {
             let signature = sign(key.encoding_key(), key.algorithm())?;
             Ok(format!("{signing_input}.{signature}"))
         }
+    }
+}
+
+/// The scope a tampered token claims: the signed one plus `admin`, as an attacker would widen it.
+fn tampered_scope(signed: Option<&Value>) -> String {
+    match signed.and_then(Value::as_str) {
+        Some(scope) if !scope.is_empty() => format!("{scope} admin"),
+        _ => "admin".to_owned(),
     }
 }
 

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
+use ccflow_protocol::mtls::ClientCertificate;
 
 use crate::actix::challenge::refusal;
 use crate::authenticated::Authenticated;
@@ -114,6 +115,19 @@ impl Validator {
         } else {
             request_url(request)
         };
+        // The TLS connection's certificate, which the server's `on_connect` stored; else one an
+        // app's own middleware put in the request's extensions.
+        let from_extensions = request.extensions().get::<ClientCertificate>().cloned();
+        let client_certificate = request
+            .conn_data::<ClientCertificate>()
+            .or(from_extensions.as_ref());
+        let forwarded: Vec<&[u8]> = match self.forwarded_certificate_header() {
+            Some(name) => headers
+                .get_all(name)
+                .map(|value| value.as_bytes())
+                .collect(),
+            None => Vec::new(),
+        };
         let credentials = RequestCredentials {
             method: request.method().as_str(),
             url: if url.is_empty() {
@@ -126,6 +140,10 @@ impl Validator {
             },
             authorization: &authorization,
             dpop: &dpop,
+            client_certificate,
+            // The TCP peer, never `Forwarded`/`X-Forwarded-For` (a client can write those).
+            peer: request.peer_addr().map(|peer| peer.ip()),
+            forwarded_client_certificate: &forwarded,
         };
         self.authenticate_credentials(&credentials, binding).await
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Algorithm, TokenBinding, ValidatorBuilder};
+use crate::{Algorithm, ForwardedCertificateFormat, IpNetwork, TokenBinding, ValidatorBuilder};
 
 /// Why a configuration file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +91,14 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The `[dpop]` table.
     pub dpop: DpopFileSettings,
+    /// `client_cert_header`: behind a TLS-terminating proxy, the header it forwards the client
+    /// certificate in (RFC 8705 §3 checks then use it on requests from `trusted_proxies`).
+    pub client_cert_header: Option<String>,
+    /// `client_cert_header_format`: `xfcc` or `pem`; default `xfcc` for
+    /// `X-Forwarded-Client-Cert`, else `pem`.
+    pub client_cert_header_format: Option<ForwardedCertificateFormat>,
+    /// `trusted_proxies`: the addresses or CIDR blocks whose requests may carry the header.
+    pub trusted_proxies: Vec<IpNetwork>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +123,10 @@ struct RawFile {
     public_url: Option<String>,
     #[serde(default)]
     dpop: RawDpop,
+    client_cert_header: Option<String>,
+    client_cert_header_format: Option<String>,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -188,6 +200,22 @@ impl Settings {
                     .map_err(|why| error(format!("token_binding: {why}")))
             })
             .transpose()?;
+        let client_cert_header_format = raw
+            .client_cert_header_format
+            .map(|name| {
+                name.parse::<ForwardedCertificateFormat>()
+                    .map_err(|why| error(format!("client_cert_header_format: {why}")))
+            })
+            .transpose()?;
+        let trusted_proxies = raw
+            .trusted_proxies
+            .iter()
+            .map(|proxy| {
+                proxy
+                    .parse::<IpNetwork>()
+                    .map_err(|why| error(format!("trusted_proxies: {why}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if raw.appkeys.iter().any(String::is_empty) {
             return Err(error("appkeys: a key must not be empty".to_owned()));
         }
@@ -225,6 +253,9 @@ impl Settings {
                 iat_window: seconds(raw.dpop.iat_window_secs),
                 algorithms: parse_algorithms("dpop.algorithms", raw.dpop.algorithms)?,
             },
+            client_cert_header: raw.client_cert_header,
+            client_cert_header_format,
+            trusted_proxies,
         })
     }
 
@@ -250,6 +281,13 @@ impl Settings {
         if let Some(algorithms) = &dpop.algorithms {
             builder = builder.dpop_algorithms(algorithms.iter().copied());
         }
+        if let Some(header) = &self.client_cert_header {
+            let format = self
+                .client_cert_header_format
+                .unwrap_or_else(|| ForwardedCertificateFormat::default_for(header));
+            builder = builder.forwarded_client_certificate(header.clone(), format);
+        }
+        builder = builder.trusted_proxies(self.trusted_proxies.iter().copied());
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer.clone());
         }
@@ -374,6 +412,80 @@ mod tests {
         assert_eq!(only_ed25519.dpop_algorithms(), [Algorithm::EdDSA]);
     }
 
+    /// `client_cert_header`, its format and `trusted_proxies` reach the validator; each needs
+    /// the other.
+    #[test]
+    fn forwarded_certificate_settings_reach_the_validator() {
+        let base = "issuer = \"https://issuer.test\"\naudiences = [\"api\"]\n";
+        #[track_caller]
+        fn check(
+            toml: &str,
+            header: Option<&str>,
+            format: Option<ForwardedCertificateFormat>,
+            proxies: &[&str],
+        ) {
+            let validator = Settings::from_toml(toml)
+                .unwrap()
+                .validator_builder()
+                .build()
+                .unwrap();
+            assert_eq!(validator.forwarded_certificate_header(), header, "{toml}");
+            assert_eq!(validator.forwarded_certificate_format(), format, "{toml}");
+            let trusted: Vec<String> = validator
+                .trusted_proxies()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(trusted, proxies, "{toml}");
+        }
+        check(base, None, None, &[]);
+        check(
+            &format!(
+                "{base}client_cert_header = \"X-SSL-Client-Cert\"\ntrusted_proxies = [\"127.0.0.3\", \"10.0.0.0/8\"]"
+            ),
+            Some("x-ssl-client-cert"),
+            Some(ForwardedCertificateFormat::EscapedPem),
+            &["127.0.0.3/32", "10.0.0.0/8"],
+        );
+        check(
+            &format!(
+                "{base}client_cert_header = \"X-Forwarded-Client-Cert\"\ntrusted_proxies = [\"::1\"]"
+            ),
+            Some("x-forwarded-client-cert"),
+            Some(ForwardedCertificateFormat::Xfcc),
+            &["::1/128"],
+        );
+        check(
+            &format!(
+                "{base}client_cert_header = \"X-Client-Cert\"\nclient_cert_header_format = \"xfcc\"\ntrusted_proxies = [\"10.0.0.1\"]"
+            ),
+            Some("x-client-cert"),
+            Some(ForwardedCertificateFormat::Xfcc),
+            &["10.0.0.1/32"],
+        );
+        #[track_caller]
+        fn refused(toml: &str, expected: &str) {
+            let error = Settings::from_toml(toml)
+                .unwrap()
+                .validator_builder()
+                .build()
+                .unwrap_err();
+            assert!(error.to_string().contains(expected), "{toml}: {error}");
+        }
+        refused(
+            &format!("{base}client_cert_header = \"X-SSL-Client-Cert\""),
+            "read only from trusted proxies",
+        );
+        refused(
+            &format!("{base}trusted_proxies = [\"10.0.0.1\"]"),
+            "trusted proxies without a forwarded client certificate header",
+        );
+        refused(
+            &format!("{base}client_cert_header = \"X SSL\"\ntrusted_proxies = [\"10.0.0.1\"]"),
+            "not an HTTP field name",
+        );
+    }
+
     #[test]
     fn reads_an_empty_file_as_defaults() {
         assert_eq!(Settings::from_toml("").unwrap(), Settings::default());
@@ -409,6 +521,14 @@ mod tests {
             "dpop.algorithms: `ES999` is not a JWS algorithm",
         );
         check("[dpop]\nnonce = true", "unknown field `nonce`");
+        check(
+            "trusted_proxies = [\"10.0.0.0/33\"]",
+            "trusted_proxies: `10.0.0.0/33` is not an IP address or CIDR block",
+        );
+        check(
+            "client_cert_header_format = \"der\"",
+            "client_cert_header_format: `der` is not a client certificate header format",
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use super::{DEFAULT_LEEWAY, DEFAULT_REALM, Inner, Validator};
 use crate::dpop::{DpopSettings, DpopState, TokenBinding};
 use crate::error::BuildError;
+use crate::forwarded::{self, ForwardedCertificate, ForwardedCertificateFormat, IpNetwork};
 use crate::jwks::{JwksCache, JwksSettings, JwksSource};
 use crate::token;
 
@@ -51,6 +52,8 @@ pub struct ValidatorBuilder {
     token_binding: TokenBinding,
     public_url: Option<String>,
     dpop: DpopSettings,
+    forwarded_certificate: Option<(String, ForwardedCertificateFormat)>,
+    trusted_proxies: Vec<IpNetwork>,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -72,6 +75,8 @@ impl fmt::Debug for ValidatorBuilder {
             .field("token_binding", &self.token_binding)
             .field("public_url", &self.public_url)
             .field("dpop", &self.dpop)
+            .field("forwarded_certificate", &self.forwarded_certificate)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -93,6 +98,8 @@ impl Default for ValidatorBuilder {
             token_binding: TokenBinding::default(),
             public_url: None,
             dpop: DpopSettings::default(),
+            forwarded_certificate: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -304,6 +311,28 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Behind a TLS-terminating proxy: read the client certificate (RFC 8705 §3) from the
+    /// `header` the proxy sets, written in `format`, on requests whose peer address is one of
+    /// the [`trusted_proxies`](Self::trusted_proxies) (both are required). From a trusted proxy
+    /// the header alone counts, since its connection's own certificate, if any, is the proxy's;
+    /// from any other peer the header is ignored and only the connection's certificate counts.
+    /// The header is read only for certificate-bound tokens.
+    pub fn forwarded_client_certificate(
+        mut self,
+        header: impl Into<String>,
+        format: ForwardedCertificateFormat,
+    ) -> Self {
+        self.forwarded_certificate = Some((header.into(), format));
+        self
+    }
+
+    /// The proxies (addresses or CIDR blocks) trusted to forward client certificates in the
+    /// [`forwarded_client_certificate`](Self::forwarded_client_certificate) header.
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNetwork>) -> Self {
+        self.trusted_proxies.extend(proxies);
+        self
+    }
+
     /// Checks the configuration and builds the validator. Nothing is fetched:
     /// the issuer need not be up (keys load on first use, or on
     /// [`Validator::refresh_keys`]).
@@ -383,6 +412,34 @@ impl ValidatorBuilder {
                 Some(url.trim_end_matches('/').to_owned())
             }
         };
+        let forwarded_certificate = match (self.forwarded_certificate, self.trusted_proxies) {
+            (None, proxies) if proxies.is_empty() => None,
+            (None, _) => {
+                return Err(BuildError::InvalidSetting {
+                    setting: "trusted_proxies",
+                    why: "trusted proxies without a forwarded client certificate header: set forwarded_client_certificate",
+                });
+            }
+            (Some(_), proxies) if proxies.is_empty() => {
+                return Err(BuildError::InvalidSetting {
+                    setting: "trusted_proxies",
+                    why: "a forwarded client certificate header is read only from trusted proxies: name at least one",
+                });
+            }
+            (Some((header, format)), trusted_proxies) => {
+                if !forwarded::is_header_name(&header) {
+                    return Err(BuildError::InvalidSetting {
+                        setting: "forwarded_client_certificate",
+                        why: "the header name is not an HTTP field name (RFC 9110 section 5.1)",
+                    });
+                }
+                Some(ForwardedCertificate {
+                    header: header.to_ascii_lowercase(),
+                    format,
+                    trusted_proxies,
+                })
+            }
+        };
         let dpop = DpopState::new(self.dpop.validated()?)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let jwks = if algorithms.iter().any(|algorithm| !is_hmac(*algorithm)) {
@@ -439,6 +496,7 @@ impl ValidatorBuilder {
                 token_binding: self.token_binding,
                 public_url,
                 dpop,
+                forwarded_certificate,
             }),
         })
     }

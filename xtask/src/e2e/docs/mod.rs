@@ -24,7 +24,7 @@ mod answer;
 use answer::{Json, compare, shown_json};
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 8] = [
+pub(crate) const DOCUMENTS: [&str; 9] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
@@ -33,6 +33,7 @@ pub(crate) const DOCUMENTS: [&str; 8] = [
     "docs/resource-api.md",
     "docs/dpop.md",
     "docs/tls.md",
+    "docs/probe.md",
 ];
 
 /// How long one document's whole session may take (it may have to build a binary).
@@ -49,9 +50,19 @@ enum Role {
     Command,
 }
 
+/// Subcommands of the server binaries that do not serve.
+const ONE_SHOT_SUBCOMMANDS: [&str; 3] = ["healthcheck", "probe", "cert"];
+
 fn role(command: &str) -> Role {
     let program = command.trim_start();
-    if program.starts_with("cargo run -p ccflow-auth-server")
+    // The binaries' subcommands that run to their end (`healthcheck`, `probe` of
+    // docs/probe.md, `cert`) are commands, not servers to wait for.
+    let one_shot = program
+        .split_whitespace()
+        .any(|word| ONE_SHOT_SUBCOMMANDS.contains(&word));
+    if one_shot {
+        Role::Command
+    } else if program.starts_with("cargo run -p ccflow-auth-server")
         || program.starts_with("ccflow-auth-server")
     {
         Role::AuthServer
@@ -541,6 +552,37 @@ fn first_line(error: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_start_in_the_background_and_everything_else_runs_in_turn() {
+        let cases = [
+            ("cargo run -p ccflow-auth-server -- --tls", Role::AuthServer),
+            ("ccflow-auth-server --profile slb", Role::AuthServer),
+            (
+                "cargo run -p ccflow-resource-api -- --issuer x",
+                Role::ResourceApi,
+            ),
+            (
+                "cargo run -p ccflow-auth-server -- --tls healthcheck && echo ok",
+                Role::Command,
+            ),
+            (
+                "cargo run -p ccflow-auth-server -- probe api --issuer x",
+                Role::Command,
+            ),
+            ("ccflow-auth-server probe api --issuer x", Role::Command),
+            (
+                "cargo run -p ccflow-auth-server -- cert --client-id a",
+                Role::Command,
+            ),
+            ("cargo xtask e2e", Role::Ci),
+            ("cargo test --workspace", Role::Ci),
+            ("curl -s http://127.0.0.1:8080/", Role::Command),
+        ];
+        for (command, expected) in cases {
+            assert_eq!(role(command), expected, "{command}");
+        }
+    }
 
     #[test]
     fn commands_join_continuations_and_skip_comments() {

@@ -3,12 +3,14 @@
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
 //! issued), `dpop` (sender-constrained tokens, RFC 9449, at the token endpoint and the API), `resilience` (faults, key rotation,
 //! an outage), `extensions` (vendor flows beyond client credentials: token exchange, CyberArk's
-//! platform token, SLB's `appkey`); `support` holds the HTTP and SDK helpers they share.
+//! platform token, SLB's `appkey`), `probe` (`ccflow-auth-server probe api` against an API over
+//! PyJWT); `support` holds the HTTP and SDK helpers they share.
 
 mod api;
 mod dpop;
 mod extensions;
 mod issuer;
+mod probe;
 mod resilience;
 mod support;
 
@@ -20,7 +22,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 15] = [
+pub(crate) const NAMES: [&str; 16] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -33,6 +35,7 @@ pub(crate) const NAMES: [&str; 15] = [
     "appkey",
     "dpop",
     "dpop-api",
+    "probe-pyjwt",
     "retries",
     "rotation",
     "auth-server-down",
@@ -51,6 +54,8 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
         }
         // DPoP is on by default for the RFC profile only (the vendors document none).
         "dpop" | "dpop-api" => profile == Profile::Rfc,
+        // The probe runs its own auth server; one profile shows what it says of PyJWT.
+        "probe-pyjwt" => profile == Profile::Rfc,
         _ => true,
     }
 }
@@ -69,6 +74,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "appkey" => extensions::appkey(chain).await,
         "dpop" => dpop::dpop(chain).await,
         "dpop-api" => dpop::dpop_api(chain).await,
+        "probe-pyjwt" => probe::probe_pyjwt(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,

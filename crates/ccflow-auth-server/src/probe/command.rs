@@ -1,0 +1,143 @@
+//! The `probe` subcommand of the binary: its flags (a contract, issue 23) and the reports it
+//! writes (terminal table, `--junit`, `--json`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::{ApiProbe, Wait};
+
+/// Probe your own service against this auth server (docs/probe.md).
+#[derive(clap::Subcommand)]
+#[non_exhaustive]
+pub enum ProbeCommand {
+    /// Run the resource-server catalogue against a route of your API, which trusts a running
+    /// ccflow auth server as its issuer: exit 0 only when no case fails.
+    Api(ApiArgs),
+}
+
+// By hand: the arguments may hold the admin token.
+impl std::fmt::Debug for ProbeCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeCommand::Api(args) => f.debug_tuple("Api").field(args).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiArgs")
+            .field("issuer", &self.issuer)
+            .field("url", &self.url)
+            .field("audience", &self.audience)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// `probe api`'s flags (`Debug` redacts the admin token).
+#[derive(clap::Args)]
+pub struct ApiArgs {
+    /// The running auth server's issuer URL, which your API trusts (its admin API is
+    /// /_ccflow at the same origin).
+    #[arg(long)]
+    issuer: String,
+    /// The protected route of your API, probed with GET.
+    #[arg(long)]
+    url: String,
+    /// The audience your API accepts.
+    #[arg(long)]
+    audience: String,
+    /// A scope the route requires (enables the missing-scope case).
+    #[arg(long)]
+    scope: Option<String>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The auth server's admin token, if it was started with one.
+    #[arg(long, env = "CCFLOW_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// The client id the tokens name (sub, client_id).
+    #[arg(long, default_value = "ccflow-probe")]
+    client_id: String,
+    /// Mark a case not applicable (repeatable, or comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// Your API is an RFC 9068 validator: a token not typed at+jwt must be refused.
+    #[arg(long)]
+    typ_rfc9068: bool,
+    /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
+    #[arg(long)]
+    jwks_cache_secs: Option<u64>,
+    /// How long your API may take to fetch the JWKS again for a new or withdrawn key (its
+    /// refetch cooldown).
+    #[arg(long, default_value_t = 60)]
+    refetch_wait_secs: u64,
+    /// How time passes for your API in the key cases: `real` (the probe sleeps) or
+    /// `server-clock` (the probe advances the auth server's virtual clock; only for an API
+    /// reading that clock).
+    #[arg(long, value_parser = ["real", "server-clock"], default_value = "real")]
+    wait: String,
+}
+
+impl ProbeCommand {
+    /// Runs the probe: the table on stdout, the files asked for; 0 when no case failed, 1 when
+    /// one did, 2 when the probe could not run.
+    #[allow(
+        clippy::print_stdout,
+        clippy::print_stderr,
+        reason = "the command's own output"
+    )]
+    pub async fn run(self) -> ExitCode {
+        let ProbeCommand::Api(args) = self;
+        let mut probe = ApiProbe::new(args.issuer, args.url, args.audience);
+        probe.scope = args.scope;
+        probe.client_id = args.client_id;
+        probe.admin_token = args.admin_token;
+        probe.skip = args.skip;
+        probe.rfc9068 = args.typ_rfc9068;
+        probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
+        probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
+        probe.wait = if args.wait == "server-clock" {
+            Wait::ServerClock
+        } else {
+            Wait::Real
+        };
+        let report = match probe.run().await {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("ccflow-auth-server probe api: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut written = Ok(());
+        if let Some(path) = &args.junit {
+            written =
+                written.and(std::fs::write(path, report.junit()).map_err(|e| (path.clone(), e)));
+        }
+        if let Some(path) = &args.json {
+            let text = serde_json::to_string_pretty(&report.json()).unwrap_or_default();
+            written = written.and(std::fs::write(path, text + "\n").map_err(|e| (path.clone(), e)));
+        }
+        print!("{}", report.table());
+        if let Err((path, error)) = written {
+            eprintln!(
+                "ccflow-auth-server probe api: cannot write {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(2);
+        }
+        if report.passed() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}

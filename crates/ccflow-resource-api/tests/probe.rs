@@ -1,0 +1,293 @@
+//! `ccflow-auth-server probe api` (issue 23) against APIs whose answers we know: ccflow's own
+//! sample API (every case passes), an API written here with jsonwebtoken that does every check
+//! (nothing flagged), and the same API with one hole each — no `aud` check, `alg: none`
+//! accepted — where the probe must flag exactly that case and nothing else. Each API reads the
+//! auth server's virtual clock, so the probe lets time pass by advancing it (`Wait::ServerClock`).
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_auth_server::probe::{ApiProbe, Report, Verdict, Wait};
+use ccflow_auth_server::{Clock as _, MockAuthServer, VirtualClock};
+use ccflow_resource_api::Validator;
+use ccflow_resource_api::sample_api::{SampleApi, configure};
+use serde_json::Value;
+
+const AUDIENCE: &str = "items-api";
+const SCOPE: &str = "items:read";
+
+/// An API on a real port, stopped when dropped.
+struct Api {
+    url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Serves `app`; the API's URL is `route` on it.
+fn serve<F>(app: F, route: &str) -> Api
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}{route}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || App::new().configure(app.clone()))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Api { url, handle }
+}
+
+/// ccflow's sample API, its validator on the auth server's clock (default JWKS settings).
+fn sample_api(server: &MockAuthServer, clock: &VirtualClock) -> Api {
+    let validator = Validator::builder()
+        .issuer(server.issuer())
+        .audience(AUDIENCE)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    serve(configure(SampleApi::new(validator)), "/v1/items")
+}
+
+/// The holes a hand-written API may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hole {
+    None,
+    /// Never compares `aud` with its own name.
+    SkipsAudience,
+    /// Takes an unsigned token's claims as they are.
+    AcceptsAlgNone,
+}
+
+/// A resource server as someone might write it over jsonwebtoken: the JWKS fetched on every
+/// request (the last good one kept when the issuer is down), then the RFC 9068 checks — unless
+/// `hole` says otherwise.
+#[derive(Clone)]
+struct HandWritten {
+    hole: Hole,
+    issuer: String,
+    jwks_url: String,
+    clock: VirtualClock,
+    http: reqwest::Client,
+    last_good: Arc<Mutex<Option<jsonwebtoken::jwk::JwkSet>>>,
+}
+
+fn challenge(status: u16, params: &str) -> HttpResponse {
+    let value = if params.is_empty() {
+        r#"Bearer realm="hand""#.to_owned()
+    } else {
+        format!(r#"Bearer realm="hand", {params}"#)
+    };
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .insert_header(("WWW-Authenticate", value))
+        .finish()
+}
+
+fn invalid_token() -> HttpResponse {
+    challenge(401, r#"error="invalid_token""#)
+}
+
+fn segment(token: &str, index: usize) -> Option<Value> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.split('.').nth(index)?).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+impl HandWritten {
+    async fn keys(&self) -> Option<jsonwebtoken::jwk::JwkSet> {
+        let fetched = async {
+            let response = self.http.get(&self.jwks_url).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            response.json::<jsonwebtoken::jwk::JwkSet>().await.ok()
+        }
+        .await;
+        let mut last_good = self.last_good.lock().unwrap();
+        if let Some(keys) = fetched {
+            *last_good = Some(keys);
+        }
+        last_good.clone()
+    }
+
+    async fn handle(&self, request: HttpRequest) -> HttpResponse {
+        let Some(authorization) = request.headers().get("authorization") else {
+            return challenge(401, "");
+        };
+        let authorization = authorization.to_str().unwrap_or_default();
+        let Some((scheme, rest)) = authorization.split_once(' ').or(Some((authorization, "")))
+        else {
+            return challenge(401, "");
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return challenge(401, "");
+        }
+        let token = rest.trim();
+        if token.is_empty() || token.contains(' ') {
+            return challenge(400, r#"error="invalid_request""#);
+        }
+        let (Some(header), Some(claims)) = (segment(token, 0), segment(token, 1)) else {
+            return invalid_token();
+        };
+        if header["alg"] == "none" && self.hole == Hole::AcceptsAlgNone {
+            return self.authorize(&claims);
+        }
+        if header.get("crit").is_some() {
+            return invalid_token();
+        }
+        if !header["typ"]
+            .as_str()
+            .is_some_and(|typ| typ.eq_ignore_ascii_case("at+jwt"))
+        {
+            return invalid_token();
+        }
+        let Some(keys) = self.keys().await else {
+            return invalid_token();
+        };
+        let Some(kid) = header["kid"].as_str() else {
+            return invalid_token();
+        };
+        let Some(jwk) = keys.find(kid) else {
+            return invalid_token();
+        };
+        let Ok(key) = jsonwebtoken::DecodingKey::from_jwk(jwk) else {
+            return invalid_token();
+        };
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        // Time is checked below, on the auth server's clock the test shares.
+        validation.validate_exp = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[&self.issuer]);
+        if self.hole == Hole::SkipsAudience {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&[AUDIENCE]);
+        }
+        let Ok(verified) = jsonwebtoken::decode::<Value>(token, &key, &validation) else {
+            return invalid_token();
+        };
+        self.authorize(&verified.claims)
+    }
+
+    fn authorize(&self, claims: &Value) -> HttpResponse {
+        let now = ccflow_auth_server::unix_seconds(self.clock.now());
+        let Some(exp) = claims["exp"].as_i64() else {
+            return invalid_token();
+        };
+        if exp <= now || claims["nbf"].as_i64().is_some_and(|nbf| nbf > now) {
+            return invalid_token();
+        }
+        let scopes = claims["scope"].as_str().unwrap_or_default();
+        if !scopes.split(' ').any(|scope| scope == SCOPE) {
+            return challenge(
+                403,
+                &format!(r#"error="insufficient_scope", scope="{SCOPE}""#),
+            );
+        }
+        HttpResponse::Ok().json(serde_json::json!({"items": []}))
+    }
+}
+
+fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Api {
+    let api = HandWritten {
+        hole,
+        issuer: server.issuer().to_owned(),
+        jwks_url: server.jwks_url(),
+        clock: clock.clone(),
+        http: reqwest::Client::new(),
+        last_good: Arc::new(Mutex::new(None)),
+    };
+    serve(
+        move |config: &mut web::ServiceConfig| {
+            let api = api.clone();
+            config.route(
+                "/items",
+                web::get().to(move |request: HttpRequest| {
+                    let api = api.clone();
+                    async move { api.handle(request).await }
+                }),
+            );
+        },
+        "/items",
+    )
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    SampleApi,
+    HandWritten(Hole),
+}
+
+/// What the report must say: exactly these cases fail, exactly these are lenient, every
+/// other case passes (none is skipped: the probe is told the scope and RFC 9068).
+struct Expected {
+    fail: &'static [&'static str],
+    lenient: &'static [&'static str],
+}
+
+async fn probe(target: Target) -> Report {
+    let server = MockAuthServer::builder().start().await.unwrap();
+    let clock = server
+        .clock()
+        .expect("the default clock is virtual")
+        .clone();
+    let api = match target {
+        Target::SampleApi => sample_api(&server, &clock),
+        Target::HandWritten(hole) => hand_written(&server, &clock, hole),
+    };
+    let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
+    probe.scope = Some(SCOPE.to_owned());
+    probe.rfc9068 = true;
+    probe.wait = Wait::ServerClock;
+    probe.run().await.expect("the probe runs")
+}
+
+#[track_caller]
+fn check(target: Target, report: &Report, expected: &Expected) {
+    let table = report.table();
+    assert_eq!(
+        report.with_verdict(Verdict::Fail),
+        expected.fail,
+        "{target:?}\n{table}"
+    );
+    assert_eq!(
+        report.with_verdict(Verdict::Lenient),
+        expected.lenient,
+        "{target:?}\n{table}"
+    );
+    assert_eq!(
+        report.with_verdict(Verdict::Skipped),
+        Vec::<&str>::new(),
+        "{target:?}\n{table}"
+    );
+    assert_eq!(report.passed(), expected.fail.is_empty(), "{target:?}");
+    assert_eq!(
+        report.cases.len(),
+        ccflow_auth_server::probe::CASE_IDS.len()
+    );
+}
+
+#[tokio::test]
+async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
+    #[rustfmt::skip]
+    let cases = [
+        (Target::SampleApi, Expected { fail: &[], lenient: &[] }),
+        (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[] }),
+        (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[] }),
+        (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[] }),
+    ];
+    for (target, expected) in cases {
+        let report = probe(target).await;
+        check(target, &report, &expected);
+    }
+}
