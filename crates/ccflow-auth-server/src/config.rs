@@ -211,6 +211,15 @@ struct FileClient {
     /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
     #[serde(default)]
     dpop_bound_access_tokens: bool,
+    /// RFC 8705 §2.1.2: `tls_client_auth`'s expected subject DN (RFC 4514).
+    tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2: `tls_client_auth`'s expected DNS subject alternative name.
+    tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.2: a PEM file with `self_signed_tls_client_auth`'s certificate.
+    tls_client_certificate_pem: Option<PathBuf>,
+    /// RFC 8705 §3: every token is bound to the client's certificate.
+    #[serde(default)]
+    tls_client_certificate_bound_access_tokens: bool,
 }
 
 /// Reads and validates a configuration file.
@@ -372,14 +381,37 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
             &pem,
             &field("public_key_pem"),
         )?),
-        (None, None) if entry.jwks.is_some() => Client::private_key_jwt(entry.client_id),
+        (None, None)
+            if entry.jwks.is_some()
+                || entry.tls_client_auth_subject_dn.is_some()
+                || entry.tls_client_auth_san_dns.is_some()
+                || entry.tls_client_certificate_pem.is_some() =>
+        {
+            Client::private_key_jwt(entry.client_id)
+        }
         (None, None) => {
             return Err(ConfigError::field(
                 field("client_secret"),
-                "give client_secret, or public_key_pem / jwks for private_key_jwt",
+                "give client_secret, public_key_pem / jwks for private_key_jwt, or tls_client_auth_subject_dn / tls_client_auth_san_dns / tls_client_certificate_pem for mutual TLS",
             ));
         }
     };
+    if let Some(dn) = entry.tls_client_auth_subject_dn {
+        client = client.tls_client_auth_subject_dn(dn);
+    }
+    if let Some(dns) = entry.tls_client_auth_san_dns {
+        client = client.tls_client_auth_san_dns(dns);
+    }
+    if let Some(pem) = &entry.tls_client_certificate_pem {
+        client = client.tls_client_certificate_pem(read_pem(
+            base,
+            pem,
+            &field("tls_client_certificate_pem"),
+        )?);
+    }
+    client = client.tls_client_certificate_bound_access_tokens(
+        entry.tls_client_certificate_bound_access_tokens,
+    );
     for jwk in entry.jwks.into_iter().flat_map(|jwks| jwks.keys) {
         client = client.public_jwk(jwk);
     }

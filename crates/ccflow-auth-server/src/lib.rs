@@ -39,6 +39,9 @@ pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;
 pub use ccflow_protocol::{BasicCredentials, Profile, ProfileOptions};
+/// The certificate types of [`MockAuthServer::issue_client_certificate`] (feature `tls`).
+#[cfg(feature = "tls")]
+pub use ccflow_tls::{IssuedCertificate, TlsError};
 
 /// Internals exposed for the crate's benchmarks only; not a stable API.
 #[doc(hidden)]

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cert;
+
 use ccflow_auth_server::{MockAuthServer, MockAuthServerBuilder, Profile};
 use ccflow_process::{LogFormat, ShutdownSignals};
 use clap::{Parser, Subcommand};
@@ -106,6 +108,10 @@ struct Cli {
     /// The private key (PEM) of --tls-cert.
     #[arg(long, env = "CCFLOW_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// Also trust these CAs (PEM) for `tls_client_auth` client certificates (RFC 8705 §2.1),
+    /// beside the CA --tls generates.
+    #[arg(long, env = "CCFLOW_TLS_CLIENT_CA_FILE")]
+    tls_client_ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -114,6 +120,10 @@ enum Command {
     /// address, a wildcard one on loopback): exit 0 when ready, 1 otherwise. For a container's
     /// HEALTHCHECK, which has no shell or curl.
     Healthcheck(ccflow_process::HealthcheckArgs),
+    /// Get a client certificate and key for mutual TLS (RFC 8705) from a running server's
+    /// generated CA (POST /_ccflow/clients/{id}/certificate) and write them to PEM files:
+    /// subject CN=CLIENT_ID, for a client registered with tls_client_auth_subject_dn.
+    Cert(cert::CertArgs),
     /// Probe your own service against this auth server: `probe api --issuer URL --url URL
     /// --audience AUD` runs the resource-server catalogue (docs/probe.md).
     #[command(subcommand)]
@@ -148,6 +158,7 @@ fn main() -> ExitCode {
     let mut cli = Cli::parse();
     match cli.command.take() {
         Some(Command::Healthcheck(args)) => return healthcheck(&cli, args),
+        Some(Command::Cert(args)) => return certificate(&args, cli.admin_token.as_deref()),
         Some(Command::Probe(probe)) => return run_probe(*probe),
         None => {}
     }
@@ -219,6 +230,9 @@ async fn run(cli: Cli) -> ExitCode {
     }
     if cli.tls {
         builder = builder.tls(cli.tls_names.iter().cloned());
+    }
+    if let Some(path) = &cli.tls_client_ca_file {
+        builder = builder.tls_client_ca_file(path);
     }
     if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
         builder = builder.tls_files(cert, key);
@@ -322,6 +336,24 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             fatal(&format_args!("unhealthy: {error}"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ccflow-auth-server cert`: prints what it wrote, or the error, and exits 0 or 1.
+#[allow(
+    clippy::print_stdout,
+    reason = "the subcommand's output is for the person or script that ran it"
+)]
+fn certificate(args: &cert::CertArgs, admin_token: Option<&str>) -> ExitCode {
+    match cert::run(args, admin_token) {
+        Ok(summary) => {
+            print!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            fatal(&format_args!("{error:#}"));
             ExitCode::FAILURE
         }
     }

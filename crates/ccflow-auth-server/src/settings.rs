@@ -73,6 +73,13 @@ pub(crate) struct Settings {
     pub(crate) workers: usize,
     /// HTTPS instead of HTTP, and where the certificate comes from.
     pub(crate) tls: Option<TlsSource>,
+    /// More CAs (PEM) trusted for `tls_client_auth` client certificates (RFC 8705 §2.1),
+    /// beside the generated CA.
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "read only with the `tls` feature")
+    )]
+    pub(crate) tls_client_ca_file: Option<PathBuf>,
     /// The file the settings came from, named in configuration errors.
     pub(crate) config_file: Option<PathBuf>,
 }
@@ -103,6 +110,7 @@ impl Default for Settings {
             https_bind: None,
             workers: 1,
             tls: None,
+            tls_client_ca_file: None,
             config_file: None,
         }
     }
@@ -143,6 +151,10 @@ pub(crate) struct Prepared {
     pub(crate) keys: KeyRing,
     pub(crate) key_policy: KeyPolicy,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Mutual TLS trust, set once the server's TLS is made (`None` over plain HTTP).
+    pub(crate) mtls: Option<crate::domain::mtls::MtlsTrust>,
+    /// The HTTPS base URL when HTTP and HTTPS are served side by side (RFC 8705 §5 aliases).
+    pub(crate) mtls_base_url: Option<String>,
 }
 
 /// Where the server's certificate comes from.

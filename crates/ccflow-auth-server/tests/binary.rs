@@ -37,6 +37,9 @@ fn command(args: &[&str]) -> Command {
         .env_remove("CCFLOW_HTTPS_BIND")
         .env_remove("CCFLOW_PROFILE")
         .env_remove("CCFLOW_THROTTLE")
+        .env_remove("CCFLOW_URL")
+        .env_remove("CCFLOW_CACERT")
+        .env_remove("CCFLOW_TLS_CLIENT_CA_FILE")
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     command
 }
@@ -702,4 +705,118 @@ async fn the_whole_config_comes_from_ccflow_config_toml() {
         Some(2),
         "a file and a text conflict: {both:?}"
     );
+}
+
+/// The `cert` subcommand against a running `--tls` server, then curl as an independent mutual
+/// TLS client (RFC 8705): its bound token's `cnf["x5t#S256"]` is openssl's SHA-256 fingerprint
+/// of the certificate, base64url-encoded (§3.1).
+#[test]
+fn the_cert_subcommand_makes_a_certificate_curl_gets_a_bound_token_with() {
+    use base64::Engine as _;
+
+    let directory = std::env::temp_dir().join(format!("ccflow-binary-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let file = |name: &str| directory.join(name).to_str().unwrap().to_owned();
+    let mut server = command(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--tls",
+        "--tls-ca-file",
+        &file("ca.pem"),
+    ]);
+    server.env(
+        "CCFLOW_CONFIG_TOML",
+        r#"
+        [[clients]]
+        client_id = "svc"
+        auth_method = "tls_client_auth"
+        tls_client_auth_subject_dn = "CN=svc"
+        tls_client_certificate_bound_access_tokens = true
+        "#,
+    );
+    let (_running, first) = spawn_command(server);
+    let address = first
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on https://")
+        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
+        .to_owned();
+    let url = format!("https://{address}");
+    let cert = command(&[
+        "cert",
+        "svc",
+        "--url",
+        &url,
+        "--cacert",
+        &file("ca.pem"),
+        "--cert-out",
+        &file("svc.pem"),
+        "--key-out",
+        &file("svc-key.pem"),
+    ])
+    .output()
+    .unwrap();
+    let printed = String::from_utf8_lossy(&cert.stdout);
+    assert!(
+        cert.status.success(),
+        "{printed} {}",
+        String::from_utf8_lossy(&cert.stderr)
+    );
+    assert!(printed.contains("subject: CN=svc"), "{printed}");
+    assert!(!printed.contains("PRIVATE"), "{printed}");
+    // Without --cacert an https URL is refused before anything is sent.
+    let refused = command(&["cert", "svc", "--url", &url]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let curl = |extra: &[&str]| {
+        let output = Command::new("curl")
+            .args(["-s", "--cacert", &file("ca.pem")])
+            .args(extra)
+            .args(["-d", "grant_type=client_credentials", "-d", "client_id=svc"])
+            .arg(format!("{url}/oauth2/token"))
+            .output()
+            .expect("curl runs");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let token = curl(&["--cert", &file("svc.pem"), "--key", &file("svc-key.pem")]);
+    let access_token = token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{token}"));
+    let payload = access_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let fingerprint = Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+            "-in",
+            &file("svc.pem"),
+        ])
+        .output()
+        .expect("openssl runs");
+    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout);
+    let hex = fingerprint
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .replace(':', "");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(&hex[index..index + 2], 16).unwrap())
+        .collect();
+    assert_eq!(bytes.len(), 32, "{fingerprint}");
+    assert_eq!(
+        claims["cnf"]["x5t#S256"],
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+        "{claims}"
+    );
+    // The same request without the certificate: 401 invalid_client (RFC 8705 §2).
+    let without = curl(&[]);
+    assert_eq!(without["error"], "invalid_client", "{without}");
+    std::fs::remove_dir_all(&directory).unwrap();
 }

@@ -30,6 +30,13 @@ pub enum AuthMethod {
         /// The `kid` header, if the server selects keys by id.
         kid: Option<String>,
     },
+    /// `tls_client_auth` (RFC 8705 §2.1): the client certificate of
+    /// [`client_identity_pem`](crate::TokenClientBuilder::client_identity_pem), from a CA the
+    /// server trusts; the body carries `client_id` and no secret (§2).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): a self-signed client certificate the
+    /// server has registered; `client_id` in the body, no secret.
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -47,6 +54,8 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt { .. } => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 }

@@ -29,12 +29,13 @@ pub struct AuthorizedClient {
 }
 
 impl AuthorizedClient {
-    /// Uses `tokens` for tokens and a default `reqwest::Client` for the API.
+    /// Uses `tokens` for tokens and a default `reqwest::Client` for the API — one with the
+    /// token client's TLS identity and roots when it has them
+    /// ([`client_identity_pem`](crate::TokenClientBuilder::client_identity_pem)), so the API
+    /// sees the certificate a bound token names (RFC 8705 §3).
     pub fn new(tokens: TokenClient) -> Self {
-        Self {
-            tokens,
-            http: reqwest::Client::new(),
-        }
+        let http = tokens.api_http().unwrap_or_default();
+        Self { tokens, http }
     }
 
     /// Uses `http` for API requests.

@@ -259,10 +259,14 @@ pub struct ProfileSpec {
 
 const SECRET_METHODS: &[AuthMethod] =
     &[AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost];
-const ALL_METHODS: &[AuthMethod] = &[
+/// The strict profile's methods: RFC 6749's and RFC 7523's, and RFC 8705's mutual TLS (only
+/// advertised, and only usable, when the server serves HTTPS).
+const RFC_METHODS: &[AuthMethod] = &[
     AuthMethod::ClientSecretBasic,
     AuthMethod::ClientSecretPost,
     AuthMethod::PrivateKeyJwt,
+    AuthMethod::TlsClientAuth,
+    AuthMethod::SelfSignedTlsClientAuth,
 ];
 const AT_JWT: &[&str] = &["at+jwt", "application/at+jwt"];
 /// What a validator configured "like the vendor" accepts: the vendor's documented or inferred
@@ -285,7 +289,7 @@ const RFC: ProfileSpec = ProfileSpec {
     },
     case_insensitive_paths: false,
     accepts_json_body: false,
-    auth_methods: ALL_METHODS,
+    auth_methods: RFC_METHODS,
     one_auth_method_per_client: false,
     sdk_auth_method: AuthMethod::ClientSecretBasic,
     basic_credentials: BasicCredentials::Rfc6749,

@@ -438,4 +438,16 @@ pub struct ClientRegistration {
     /// Token requests must carry a DPoP proof (RFC 9449 §5.2).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// `tls_client_auth`'s expected subject DN, RFC 4514 (RFC 8705 §2.1.2).
+    #[serde(default)]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`'s expected DNS subject alternative name (RFC 8705 §2.1.2).
+    #[serde(default)]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `self_signed_tls_client_auth`'s certificate, PEM text (RFC 8705 §2.2).
+    #[serde(default)]
+    pub tls_client_certificate_pem: Option<String>,
+    /// Every token is bound to the client certificate (RFC 8705 §3).
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }

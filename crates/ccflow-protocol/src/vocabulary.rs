@@ -109,15 +109,22 @@ pub enum AuthMethod {
     PrivateKeyJwt,
     /// A public client that does not authenticate (RFC 7591 §2).
     None,
+    /// Mutual TLS with a certificate from a trusted CA whose subject DN or SAN the client
+    /// registered (RFC 8705 §2.1); the body carries `client_id` and no secret (§2).
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate the client registered (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
     /// Every method, in the order error messages list them.
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 6] = [
         AuthMethod::ClientSecretBasic,
         AuthMethod::ClientSecretPost,
         AuthMethod::PrivateKeyJwt,
         AuthMethod::None,
+        AuthMethod::TlsClientAuth,
+        AuthMethod::SelfSignedTlsClientAuth,
     ];
 
     /// The registered name, e.g. `client_secret_basic`.
@@ -127,7 +134,18 @@ impl AuthMethod {
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
+    }
+
+    /// Whether the method is mutual TLS (RFC 8705 §2): the client proves itself with the
+    /// certificate of its TLS connection.
+    pub fn is_mutual_tls(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
     }
 }
 
@@ -140,7 +158,7 @@ impl fmt::Display for AuthMethod {
 /// A string that names no [`AuthMethod`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown client authentication method `{}`; expected one of client_secret_basic, client_secret_post, private_key_jwt, none",
+    "unknown client authentication method `{}`; expected one of client_secret_basic, client_secret_post, private_key_jwt, none, tls_client_auth, self_signed_tls_client_auth",
     truncate_for_echo(.0)
 )]
 pub struct UnknownAuthMethod(pub String);
@@ -205,6 +223,11 @@ mod tests {
         check("client_secret_post", AuthMethod::ClientSecretPost);
         check("private_key_jwt", AuthMethod::PrivateKeyJwt);
         check("none", AuthMethod::None);
+        check("tls_client_auth", AuthMethod::TlsClientAuth);
+        check(
+            "self_signed_tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth,
+        );
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum TlsError {
         /// The file.
         path: PathBuf,
     },
+    /// A certificate could not be parsed or used (certificates are public; the message says why).
+    #[error("bad certificate: {0}")]
+    BadCertificate(String),
     /// rustls refused the configuration (e.g. a key that does not match the certificate).
     #[error("cannot configure TLS: {0}")]
     Configure(String),

@@ -20,6 +20,7 @@ mod connection;
 mod error;
 mod files;
 mod names;
+mod x509;
 
 pub use authority::{CertificateAuthority, ClientSubject, IssuedCertificate};
 pub use config::{AnyClientCertificate, ClientCertificates, server_config};
@@ -28,3 +29,4 @@ pub use connection::on_connect;
 pub use error::TlsError;
 pub use files::{Identity, load_certificates};
 pub use names::server_names;
+pub use x509::{CertificateNames, ClientCertificateRoots, DistinguishedName};

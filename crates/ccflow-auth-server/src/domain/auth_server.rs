@@ -80,6 +80,12 @@ pub(crate) struct Inner {
     pub(crate) throttle: Option<Throttle>,
     /// DPoP at the token endpoint: policy, nonces, seen proofs.
     pub(crate) dpop: DpopState,
+    /// Mutual TLS (RFC 8705), when the server serves HTTPS: the CAs trusted for
+    /// `tls_client_auth`. `None` over plain HTTP only.
+    pub(crate) mtls: Option<crate::domain::mtls::MtlsTrust>,
+    /// The HTTPS base URL when HTTP and HTTPS are served side by side, for RFC 8705 §5's
+    /// `mtls_endpoint_aliases`.
+    pub(crate) mtls_base_url: Option<String>,
     /// The bad-proof factory's keys, made on first use (`None` if the RNG failed).
     pub(crate) proof_keys: std::sync::OnceLock<Option<crate::domain::dpop::FactoryKeys>>,
 }
@@ -93,6 +99,8 @@ impl AuthServer {
             keys,
             key_policy,
             clock,
+            mtls,
+            mtls_base_url,
         } = prepared;
         let dialect = Dialect::new(settings.profile, settings.profile_settings);
         let rng = SystemRandom::new();
@@ -127,6 +135,8 @@ impl AuthServer {
                 rng,
                 dpop,
                 proof_keys: std::sync::OnceLock::new(),
+                mtls,
+                mtls_base_url,
                 limits: settings.limits,
                 throttle: settings.auth_throttle.map(Throttle::new),
             }),

@@ -1,11 +1,22 @@
 //! Client authentication (RFC 6749 §2.3, RFC 7523 §2.2): which registered client a request
 //! proves to be, or why it proves none.
 
+use ccflow_protocol::mtls::ClientCertificate;
 use ccflow_protocol::{AuthMethod, ClientAuthentication, ClientId, ClientSecret, ErrorResponse};
 
 use crate::domain::assertion::{AssertionContext, VerifiedAssertion, verify as verify_assertion};
 use crate::domain::clients::{RegisteredClient, Registry, method_not_allowed};
 use crate::domain::echo::truncate;
+use crate::domain::mtls::{self, MtlsTrust};
+
+/// The connection's side of client authentication: the certificate it presented (mutual TLS,
+/// RFC 8705), what the server trusts for it, and the time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Connection<'a> {
+    pub(crate) certificate: Option<&'a ClientCertificate>,
+    pub(crate) trust: Option<&'a MtlsTrust>,
+    pub(crate) now: i64,
+}
 
 /// What authentication proved, before any state changes.
 #[derive(Debug)]
@@ -43,11 +54,13 @@ impl From<ErrorResponse> for AuthFailure {
 /// time as a wrong secret.
 const TIMING_DUMMY_SECRET: &str = "ccflow-timing-equaliser-0123456789abcdef0123456789abcdef";
 
-/// Authenticates the caller; `assertion_context` checks `private_key_jwt` assertions.
+/// Authenticates the caller; `assertion_context` checks `private_key_jwt` assertions,
+/// `connection` the certificate of mutual TLS.
 pub(crate) fn authenticate<'a>(
     registry: &'a Registry,
     auth: &ClientAuthentication,
     assertion_context: &AssertionContext<'_>,
+    connection: Connection<'_>,
 ) -> Result<Authenticated<'a>, AuthFailure> {
     match auth {
         ClientAuthentication::Basic {
@@ -79,6 +92,27 @@ pub(crate) fn authenticate<'a>(
             Ok(Authenticated {
                 client,
                 assertion: Some(verified),
+            })
+        }
+        // RFC 8705 §2: a mutual TLS client sends `client_id` and no other credential.
+        ClientAuthentication::None {
+            client_id: Some(client_id),
+        } if registry
+            .get(client_id)
+            .is_some_and(|client| client.auth_methods.iter().any(|m| m.is_mutual_tls())) =>
+        {
+            let client = registry.get(client_id).ok_or_else(|| {
+                AuthFailure::from(ErrorResponse::invalid_client("client is not registered"))
+            })?;
+            mtls::authenticate(
+                (client.id.as_str(), &client.auth_methods, &client.mtls),
+                connection.certificate,
+                connection.trust,
+                connection.now,
+            )?;
+            Ok(Authenticated {
+                client,
+                assertion: None,
             })
         }
         ClientAuthentication::None { client_id: Some(_) } => {

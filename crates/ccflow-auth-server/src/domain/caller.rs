@@ -2,11 +2,12 @@
 //! against the registry (worded by the profile), the length limit on a Basic `client_id`, and
 //! the record of a used `private_key_jwt` assertion.
 
+use ccflow_protocol::mtls::ClientCertificate;
 use ccflow_protocol::{ClientAuthentication, ErrorResponse};
 
 use crate::domain::assertion::AssertionContext;
 use crate::domain::auth_server::AuthServer;
-use crate::domain::authentication::{Authenticated, authenticate};
+use crate::domain::authentication::{Authenticated, Connection, authenticate};
 use crate::domain::clients::Registry;
 use crate::domain::endpoint::EndpointError;
 use crate::domain::site::Site;
@@ -18,6 +19,7 @@ impl AuthServer {
         site: &Site,
         registry: &'a Registry,
         auth: &ClientAuthentication,
+        certificate: Option<&ClientCertificate>,
         now: i64,
     ) -> Result<Authenticated<'a>, EndpointError> {
         let inner = &*self.inner;
@@ -27,10 +29,26 @@ impl AuthServer {
             max_lifetime: inner.client_assertion_max_lifetime,
             replay_cache: &inner.replay_cache,
         };
-        authenticate(registry, auth, &context).map_err(|failure| EndpointError {
+        let connection = Connection {
+            certificate,
+            trust: inner.mtls.as_ref(),
+            now,
+        };
+        authenticate(registry, auth, &context, connection).map_err(|failure| EndpointError {
             response: inner.dialect.word_auth_failure(failure),
             basic_attempted: auth.used_basic(),
         })
+    }
+
+    /// A client certificate (and its key) for `client_id` from the run's generated CA (RFC 8705
+    /// §2.1 tests): subject `CN=<client_id>`, plus a DNS subject alternative name if given.
+    #[cfg(feature = "tls")]
+    pub(crate) fn issue_client_certificate(
+        &self,
+        client_id: &str,
+        dns_name: Option<&str>,
+    ) -> Result<ccflow_tls::IssuedCertificate, crate::domain::mtls::IssueError> {
+        crate::domain::mtls::issue_client_certificate(self.inner.mtls.as_ref(), client_id, dns_name)
     }
 
     /// Records a `private_key_jwt` assertion as used, once the request has succeeded.

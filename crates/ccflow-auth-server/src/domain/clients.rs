@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::domain::echo::truncate;
 use crate::domain::ids::name_uuid;
+use crate::domain::mtls::{MtlsFields, MtlsRegistration};
 
 /// Why a client cannot be registered: which field and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct Client {
     keys: Vec<KeySource>,
     subject: Option<String>,
     dpop_bound: bool,
+    mtls: MtlsFields,
+    certificate_bound: bool,
     is_demo: bool,
 }
 
@@ -72,6 +75,8 @@ impl fmt::Debug for Client {
             .field("audiences", &self.audiences)
             .field("token_ttl", &self.token_ttl)
             .field("n_public_keys", &self.keys.len())
+            .field("mtls", &self.mtls)
+            .field("certificate_bound", &self.certificate_bound)
             .finish()
     }
 }
@@ -90,6 +95,8 @@ impl Client {
             keys: Vec::new(),
             subject: None,
             dpop_bound: false,
+            mtls: MtlsFields::default(),
+            certificate_bound: false,
             is_demo: false,
         }
     }
@@ -107,8 +114,57 @@ impl Client {
             keys: Vec::new(),
             subject: None,
             dpop_bound: false,
+            mtls: MtlsFields::default(),
+            certificate_bound: false,
             is_demo: false,
         }
+    }
+
+    /// A client authenticating with `tls_client_auth` (RFC 8705 §2.1): a certificate from a
+    /// CA the server trusts (its generated CA, or a configured client CA file) whose subject
+    /// or DNS name is registered with [`Client::tls_client_auth_subject_dn`] or
+    /// [`Client::tls_client_auth_san_dns`] (exactly one, §2.1.2).
+    pub fn tls_client_auth(client_id: impl Into<String>) -> Self {
+        Self::private_key_jwt(client_id).auth_methods([AuthMethod::TlsClientAuth])
+    }
+
+    /// A client authenticating with `self_signed_tls_client_auth` (RFC 8705 §2.2): the
+    /// certificate registered with [`Client::tls_client_certificate_pem`].
+    pub fn self_signed_tls_client_auth(client_id: impl Into<String>) -> Self {
+        Self::private_key_jwt(client_id).auth_methods([AuthMethod::SelfSignedTlsClientAuth])
+    }
+
+    /// The subject DN (RFC 4514, e.g. `CN=orders-service`) its `tls_client_auth` certificate
+    /// carries (RFC 8705 §2.1.2 `tls_client_auth_subject_dn`).
+    #[must_use]
+    pub fn tls_client_auth_subject_dn(mut self, subject_dn: impl Into<String>) -> Self {
+        self.mtls.subject_dn = Some(subject_dn.into());
+        self
+    }
+
+    /// A DNS name its `tls_client_auth` certificate carries as a subject alternative name
+    /// (RFC 8705 §2.1.2 `tls_client_auth_san_dns`).
+    #[must_use]
+    pub fn tls_client_auth_san_dns(mut self, dns_name: impl Into<String>) -> Self {
+        self.mtls.san_dns = Some(dns_name.into());
+        self
+    }
+
+    /// Registers its self-signed certificate (PEM) for `self_signed_tls_client_auth`
+    /// (RFC 8705 §2.2); may be called more than once.
+    #[must_use]
+    pub fn tls_client_certificate_pem(mut self, pem: impl Into<String>) -> Self {
+        self.mtls.certificate_pems.push(pem.into());
+        self
+    }
+
+    /// Binds every token of this client to the certificate of the connection it was requested
+    /// over (`cnf["x5t#S256"]`, RFC 8705 §3), whatever its authentication method; a token
+    /// request without a client certificate is then `invalid_client`.
+    #[must_use]
+    pub fn tls_client_certificate_bound_access_tokens(mut self, bound: bool) -> Self {
+        self.certificate_bound = bound;
+        self
     }
 
     /// Adds a public key in JWK form for `private_key_jwt`.
@@ -197,14 +253,29 @@ impl Client {
     ) -> Result<Self, ClientError> {
         let mut client = match registration.client_secret {
             Some(secret) => Self::new(registration.client_id, secret.expose_secret()),
-            None if registration.jwks.is_some() => Self::private_key_jwt(registration.client_id),
+            None if registration.jwks.is_some()
+                || registration.tls_client_auth_subject_dn.is_some()
+                || registration.tls_client_auth_san_dns.is_some()
+                || registration.tls_client_certificate_pem.is_some() =>
+            {
+                Self::private_key_jwt(registration.client_id)
+            }
             None => {
                 return Err(ClientError::field(
                     "client_secret",
-                    "give client_secret, or jwks for private_key_jwt",
+                    "give client_secret, jwks for private_key_jwt, or a tls_client_auth_* / tls_client_certificate_pem for mutual TLS",
                 ));
             }
         };
+        client.mtls = MtlsFields {
+            subject_dn: registration.tls_client_auth_subject_dn,
+            san_dns: registration.tls_client_auth_san_dns,
+            certificate_pems: registration
+                .tls_client_certificate_pem
+                .into_iter()
+                .collect(),
+        };
+        client.certificate_bound = registration.tls_client_certificate_bound_access_tokens;
         for jwk in registration.jwks.into_iter().flat_map(|jwks| jwks.keys) {
             client = client.public_jwk(jwk);
         }
@@ -328,6 +399,14 @@ pub(crate) struct RegisteredClient {
     pub(crate) subject: Option<String>,
     /// Token requests must carry a DPoP proof (RFC 9449 §5.2).
     pub(crate) dpop_bound: bool,
+    /// What it registered for mutual TLS (RFC 8705 §2).
+    #[cfg_attr(
+        not(feature = "tls"),
+        allow(dead_code, reason = "read only with the `tls` feature")
+    )]
+    pub(crate) mtls: MtlsRegistration,
+    /// `tls_client_certificate_bound_access_tokens` (RFC 8705 §3).
+    pub(crate) certificate_bound: bool,
     pub(crate) is_demo: bool,
 }
 
@@ -393,7 +472,12 @@ impl RegisteredClient {
             None if client.secret.is_some() => {
                 vec![AuthMethod::ClientSecretBasic, AuthMethod::ClientSecretPost]
             }
-            None => vec![AuthMethod::PrivateKeyJwt],
+            None => vec![
+                client
+                    .mtls
+                    .implied_method()
+                    .unwrap_or(AuthMethod::PrivateKeyJwt),
+            ],
         };
         if spec.one_auth_method_per_client && auth_methods.len() > 1 {
             return Err(invalid(
@@ -438,6 +522,10 @@ impl RegisteredClient {
         if client.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
             return Err(invalid("token_ttl_secs", "must be at least 1".to_owned()));
         }
+        let mtls = client
+            .mtls
+            .validate(&auth_methods)
+            .map_err(|(name, why)| invalid(name, why))?;
         Ok(Self {
             id: ClientId::new(client.id),
             secret: client.secret,
@@ -448,6 +536,8 @@ impl RegisteredClient {
             keys,
             subject: client.subject,
             dpop_bound: client.dpop_bound,
+            mtls,
+            certificate_bound: client.certificate_bound,
             is_demo: client.is_demo,
         })
     }

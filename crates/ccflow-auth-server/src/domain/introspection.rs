@@ -3,6 +3,7 @@
 
 use std::sync::PoisonError;
 
+use ccflow_protocol::mtls::ClientCertificate;
 use ccflow_protocol::{
     Audience, ClientId, ErrorCode, ErrorResponse, FormParams, IntrospectionResponse, Scope, Scopes,
     TokenOperationRequest,
@@ -22,12 +23,14 @@ impl AuthServer {
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
+        certificate: Option<&ClientCertificate>,
     ) -> Handled<IntrospectionResponse> {
         self.token_operation(
             site,
             content_type,
             authorization,
             body,
+            certificate,
             |server, _caller, token, now| {
                 Ok(match server.verify(site, token, now) {
                     Some(claims) => introspection_response(&claims),
@@ -45,6 +48,7 @@ impl AuthServer {
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
+        certificate: Option<&ClientCertificate>,
     ) -> Handled<()> {
         if self.inner.dialect.answers_every_revocation() {
             return Handled {
@@ -57,6 +61,7 @@ impl AuthServer {
             content_type,
             authorization,
             body,
+            certificate,
             |server, caller, token, now| {
                 let Some(claims) = server.verify(site, token, now) else {
                     return Ok(());
@@ -117,6 +122,7 @@ impl AuthServer {
         content_type: Option<&str>,
         authorization: Option<&str>,
         body: &[u8],
+        certificate: Option<&ClientCertificate>,
         operate: impl FnOnce(&Self, &ClientId, &str, i64) -> Result<T, ErrorResponse>,
     ) -> Handled<T> {
         let request = match self.parse_token_operation(content_type, authorization, body) {
@@ -132,7 +138,7 @@ impl AuthServer {
         let mut client_id = request.client_auth.client_id().cloned();
         let registry = self.registry();
         let result = self
-            .authenticate(site, &registry, &request.client_auth, now)
+            .authenticate(site, &registry, &request.client_auth, certificate, now)
             .and_then(|authenticated| {
                 client_id = Some(authenticated.client.id.clone());
                 let value = operate(self, &authenticated.client.id, &request.token, now)
@@ -215,9 +221,13 @@ fn introspection_response(claims: &Map<String, Value>) -> IntrospectionResponse 
         client_id: text("client_id")
             .or_else(|| text("azp"))
             .or_else(|| text("sub")),
-        // RFC 9449 §6.2: a bound token introspects as DPoP with its confirmation.
+        // RFC 9449 §6.2: a DPoP-bound token introspects as DPoP with its confirmation; a
+        // certificate-bound one stays Bearer (RFC 8705 §3.2 returns its `cnf` only).
         token_type: Some(
-            if claims.contains_key("cnf") {
+            if claims
+                .get("cnf")
+                .is_some_and(|cnf| cnf.get("jkt").is_some())
+            {
                 "DPoP"
             } else {
                 "Bearer"

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use ccflow_protocol::mtls::{CNF_X5T_S256, ClientCertificate};
 use ccflow_protocol::{
     AccessToken, ClientId, ErrorCode, ErrorResponse, FormParams, GrantType, TokenExchangeParams,
     TokenRequest, TokenRequestOptions, TokenResponse,
@@ -78,7 +79,7 @@ impl AuthServer {
     }
 
     /// The token endpoint (RFC 6749 §4.4.2, §5), shaped by the profile; `dpop` is what the
-    /// request carried for RFC 9449.
+    /// request carried for RFC 9449, `certificate` the connection's for RFC 8705.
     pub(crate) fn token(
         &self,
         site: &Site,
@@ -86,6 +87,7 @@ impl AuthServer {
         authorization: Option<&str>,
         body: &[u8],
         dpop: &DpopRequest<'_>,
+        certificate: Option<&ClientCertificate>,
     ) -> Handled<TokenResponse> {
         let (request, exchange) = match self.parse_token_request(content_type, authorization, body)
         {
@@ -98,7 +100,7 @@ impl AuthServer {
             }
         };
         let client_id = request.client_auth.client_id().cloned();
-        let result = self.issue(site, &request, exchange.as_ref(), dpop);
+        let result = self.issue(site, &request, exchange.as_ref(), dpop, certificate);
         let client_id = client_id.or_else(|| result.as_ref().ok().map(|(_, id)| id.clone()));
         Handled {
             result: result.map(|(response, _)| response),
@@ -115,6 +117,7 @@ impl AuthServer {
         request: &TokenRequest,
         exchange: Option<&TokenExchangeParams>,
         dpop: &DpopRequest<'_>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<(TokenResponse, ClientId), EndpointError> {
         let inner = &*self.inner;
         let dialect = &inner.dialect;
@@ -127,8 +130,23 @@ impl AuthServer {
             .check_token_request(&dpop.proofs, &dpop.url, now_secs)
             .map_err(EndpointError::plain)?;
         let registry = self.registry();
-        let authenticated = self.authenticate(site, &registry, &request.client_auth, now)?;
+        let authenticated =
+            self.authenticate(site, &registry, &request.client_auth, certificate, now)?;
         let client = authenticated.client;
+        // RFC 8705 §3: the token of a client registered with
+        // tls_client_certificate_bound_access_tokens is bound to the connection's certificate.
+        // The RFC names no error for a request without one; `invalid_client` (I), as for a
+        // mutual TLS client without its certificate (§2): the client did not present what its
+        // registration requires.
+        let bound_to = match (client.certificate_bound, certificate) {
+            (true, None) => {
+                return Err(EndpointError::plain(ErrorResponse::invalid_client(
+                    "this client's tokens are bound to its certificate (tls_client_certificate_bound_access_tokens, RFC 8705 section 3): the request came without a client certificate",
+                )));
+            }
+            (true, Some(certificate)) => Some(certificate),
+            (false, _) => None,
+        };
         if client.dpop_bound && proof.is_none() {
             // RFC 9449 §5.2 says to reject, not with which code: `invalid_dpop_proof` (I), as
             // Keycloak and node-oidc-provider answer a missing proof.
@@ -176,6 +194,16 @@ impl AuthServer {
         if let Some(proof) = &proof {
             // RFC 9449 §6.1: the token names the proof key by its thumbprint.
             claims.insert("cnf".to_owned(), json!({ "jkt": proof.jkt }));
+        }
+        if let Some(certificate) = bound_to {
+            // RFC 8705 §3.1: the certificate's SHA-256 thumbprint, beside any `jkt`.
+            let cnf = claims.entry("cnf".to_owned()).or_insert_with(|| json!({}));
+            if let Some(cnf) = cnf.as_object_mut() {
+                cnf.insert(
+                    CNF_X5T_S256.to_owned(),
+                    Value::String(certificate.thumbprint().to_owned()),
+                );
+            }
         }
         let token = self.sign(&claims).map_err(EndpointError::plain)?;
         if let Some(proof) = &proof {

@@ -16,5 +16,6 @@ mod introspection;
 pub(crate) mod issuance;
 pub(crate) mod keys;
 mod metadata;
+pub(crate) mod mtls;
 pub(crate) mod site;
 pub(crate) mod urls;

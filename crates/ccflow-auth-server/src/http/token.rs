@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use ccflow_protocol::dpop::DPOP_HEADER;
+use ccflow_protocol::mtls::ClientCertificate;
 
 use super::faults::reshape_token;
 use super::pipeline::post_endpoint;
@@ -35,13 +36,22 @@ pub(super) async fn token(
         site.public_url(request.path())
     };
     let dpop = DpopRequest { proofs, url };
+    // Mutual TLS (RFC 8705): the certificate of the connection, if it presented one.
+    let certificate = request.conn_data::<ClientCertificate>().cloned();
     let mut response = post_endpoint(
         &server,
         &request,
         payload,
         Endpoint::Token,
         |server, content_type, authorization, body| {
-            server.token(&site, content_type, authorization, body, &dpop)
+            server.token(
+                &site,
+                content_type,
+                authorization,
+                body,
+                &dpop,
+                certificate.as_ref(),
+            )
         },
         |response, fault| match fault {
             Some(fault) if fault.reshapes_token() => match serde_json::to_value(&response) {

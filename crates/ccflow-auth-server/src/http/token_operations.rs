@@ -2,6 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use ccflow_protocol::mtls::ClientCertificate;
 
 use super::pipeline::post_endpoint;
 use super::respond::{JSON, builder, json};
@@ -25,6 +26,7 @@ pub(super) async fn introspect(
                 content_type,
                 authorization,
                 body,
+                request.conn_data::<ClientCertificate>(),
             )
         },
         |response, _| json(&server, StatusCode::OK, true, JSON, &response),
@@ -48,6 +50,7 @@ pub(super) async fn revoke(
                 content_type,
                 authorization,
                 body,
+                request.conn_data::<ClientCertificate>(),
             )
         },
         |(), _| {

@@ -346,6 +346,15 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Also trust the CAs in this PEM file for `tls_client_auth` client certificates (RFC 8705
+    /// §2.1), beside the server's generated CA (list intermediate CAs here too: the server
+    /// checks the client's end-entity certificate alone).
+    #[cfg(feature = "tls")]
+    pub fn tls_client_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.settings.tls_client_ca_file = Some(path.into());
+        self
+    }
+
     /// The address [`start`](Self::start) will bind.
     pub fn bind_address(&self) -> SocketAddr {
         self.settings.bind_address()
@@ -381,7 +390,10 @@ impl MockAuthServerBuilder {
                 "TLS needs ccflow-auth-server's `tls` feature".to_owned(),
             ));
         }
-        let prepared = prepare(self.settings)?;
+        #[cfg(feature = "tls")]
+        let tls_client_ca_file = self.settings.tls_client_ca_file.clone();
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let mut prepared = prepare(self.settings)?;
         let (listener, address) = bind_listener(address)?;
         let https = https_bind.map(bind_listener).transpose()?;
         #[cfg(feature = "tls")]
@@ -394,11 +406,17 @@ impl MockAuthServerBuilder {
                     .and_then(|issuer| url::Url::parse(issuer).ok())
                     .and_then(|url| url.host_str().map(str::to_owned));
                 let tls_address = https.as_ref().map_or(address, |(_, https)| *https);
-                Some(super::tls::ServerTls::new(
+                let tls = super::tls::ServerTls::new(
                     source,
                     tls_address,
                     issuer_host.as_deref(),
-                )?)
+                    tls_client_ca_file.as_deref(),
+                )?;
+                prepared.mtls = Some(tls.mtls_trust());
+                prepared.mtls_base_url = https
+                    .as_ref()
+                    .map(|(_, https)| default_base_url("https", *https));
+                Some(tls)
             }
             None => None,
         };

@@ -109,6 +109,8 @@ fn validate(mut settings: Settings) -> Result<Prepared, StartError> {
         keys,
         key_policy,
         clock,
+        mtls: None,
+        mtls_base_url: None,
     })
 }
 

@@ -98,6 +98,11 @@ fn serve(
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(5);
+        // Mutual TLS (RFC 8705): handlers read the client's certificate from the connection.
+        #[cfg(feature = "tls")]
+        {
+            server = server.on_connect(ccflow_tls::on_connect);
+        }
         for (listener, tls) in bindings {
             let bound = match tls {
                 #[cfg(feature = "tls")]
@@ -196,6 +201,28 @@ impl MockAuthServer {
         match self.https_address {
             Some(address) => Some(format!("https://{address}")),
             None => self.https.then(|| self.uri()),
+        }
+    }
+
+    /// A client certificate and key (PEM) for `client_id`, issued by this server's throw-away
+    /// CA (subject `CN=<client_id>`, plus `dns_name` as a DNS subject alternative name if
+    /// given): what a `tls_client_auth` client registered with
+    /// `tls_client_auth_subject_dn("CN=<client_id>")` (or that DNS name) presents (RFC 8705
+    /// §2.1), e.g. `reqwest::Identity::from_pem(issued.identity_pem().as_bytes())`. `None`
+    /// unless the server was started with [`tls`](crate::MockAuthServerBuilder::tls) (or
+    /// [`https_bind`](crate::MockAuthServerBuilder::https_bind) alone); the error is rcgen's.
+    #[cfg(feature = "tls")]
+    pub fn issue_client_certificate(
+        &self,
+        client_id: &str,
+        dns_name: Option<&str>,
+    ) -> Option<Result<ccflow_tls::IssuedCertificate, ccflow_tls::TlsError>> {
+        use crate::domain::mtls::IssueError;
+
+        match self.app.issue_client_certificate(client_id, dns_name) {
+            Ok(issued) => Some(Ok(issued)),
+            Err(IssueError::NoCa) => None,
+            Err(IssueError::Issue(why)) => Some(Err(ccflow_tls::TlsError::Generate(why))),
         }
     }
 

@@ -10,7 +10,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use ccflow_tls::{CertificateAuthority, ClientCertificates, Identity, TlsError};
+use ccflow_tls::{
+    CertificateAuthority, ClientCertificateRoots, ClientCertificates, Identity, TlsError,
+};
 use rustls::ServerConfig;
 
 use super::error::StartError;
@@ -25,36 +27,64 @@ pub(crate) struct ServerTls {
     pub(crate) config: Arc<ServerConfig>,
     /// The throw-away CA's certificate (PEM), for clients to trust; `None` with given files.
     pub(crate) ca_pem: Option<String>,
+    /// The throw-away CA itself, which also issues client certificates; `None` with files.
+    pub(crate) ca: Option<Arc<CertificateAuthority>>,
+    /// The CAs trusted for `tls_client_auth` (RFC 8705 §2.1): the generated one and the
+    /// configured client CA file's; `None` when there are none.
+    pub(crate) client_roots: Option<ClientCertificateRoots>,
 }
 
 impl ServerTls {
-    /// Builds the configuration for a server bound to `address` whose issuer is on `issuer_host`.
+    /// Builds the configuration for a server bound to `address` whose issuer is on
+    /// `issuer_host`; `client_ca_file` adds CAs trusted for client certificates.
     pub(crate) fn new(
         source: &TlsSource,
         address: SocketAddr,
         issuer_host: Option<&str>,
+        client_ca_file: Option<&std::path::Path>,
     ) -> Result<Self, StartError> {
         let start_error = |error: TlsError| StartError::Start(error.to_string());
-        let (identity, ca_pem) = match source {
+        let (identity, ca) = match source {
             TlsSource::Generated { names } => {
                 let names = ccflow_tls::server_names(address, issuer_host, names);
                 let ca = CertificateAuthority::generate().map_err(start_error)?;
                 let identity = ca
                     .server_identity(SERVER_COMMON_NAME, names)
                     .map_err(start_error)?;
-                (identity, Some(ca.certificate_pem().to_owned()))
+                (identity, Some(Arc::new(ca)))
             }
             TlsSource::Files { cert, key } => (
                 Identity::from_pem_files(cert, key).map_err(start_error)?,
                 None,
             ),
         };
-        let config =
-            ccflow_tls::server_config(identity, ClientCertificates::Ignore).map_err(start_error)?;
+        let mut roots: Vec<_> = ca.iter().map(|ca| ca.certificate_der().clone()).collect();
+        if let Some(path) = client_ca_file {
+            roots.extend(ccflow_tls::load_certificates(path).map_err(start_error)?);
+        }
+        let client_roots = if roots.is_empty() {
+            None
+        } else {
+            Some(ClientCertificateRoots::new(roots).map_err(start_error)?)
+        };
+        // Every client is asked for a certificate and none is required (RFC 8705 §2): which
+        // certificate authenticates which client is the token endpoint's decision.
+        let config = ccflow_tls::server_config(identity, ClientCertificates::Request)
+            .map_err(start_error)?;
         Ok(Self {
             config: Arc::new(config),
-            ca_pem,
+            ca_pem: ca.as_ref().map(|ca| ca.certificate_pem().to_owned()),
+            ca,
+            client_roots,
         })
+    }
+
+    /// What the token endpoint trusts for `tls_client_auth`.
+    pub(crate) fn mtls_trust(&self) -> crate::domain::mtls::MtlsTrust {
+        crate::domain::mtls::MtlsTrust {
+            roots: self.client_roots.clone(),
+            ca: self.ca.clone(),
+        }
     }
 }
 
@@ -69,6 +99,7 @@ mod tests {
         let tls = ServerTls::new(
             &TlsSource::Generated { names: Vec::new() },
             "127.0.0.1:0".parse().unwrap(),
+            None,
             None,
         )
         .unwrap();
@@ -85,6 +116,7 @@ mod tests {
                 key: PathBuf::from("/nonexistent/key.pem"),
             },
             "127.0.0.1:0".parse().unwrap(),
+            None,
             None,
         )
         .err()

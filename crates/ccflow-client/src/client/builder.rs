@@ -27,12 +27,26 @@ pub struct TokenClientBuilder {
     client_id: Option<String>,
     scopes: Vec<String>,
     http: Option<reqwest::Client>,
+    /// Certificate and key PEM for mutual TLS (a secret: never in `Debug`).
+    identity_pem: Option<Redacted>,
+    /// Extra trusted root certificates, PEM.
+    root_certificate_pems: Vec<String>,
     cache: Option<TokenCache>,
     allow_insecure_http: bool,
     /// A token path that replaces the profile's with `base_url` (CyberArk's platform token).
     token_path: Option<&'static str>,
     /// Everything `build()` passes on unchanged.
     options: Options,
+}
+
+/// A secret PEM text (a client's private key) that `Debug` never shows.
+#[derive(Clone, Default)]
+struct Redacted(String);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl fmt::Debug for TokenClientBuilder {
@@ -182,6 +196,25 @@ impl TokenClientBuilder {
         self
     }
 
+    /// The client's TLS identity for mutual TLS (RFC 8705): its certificate and private key,
+    /// PEM, in one text (certificate first, as `reqwest::Identity::from_pem` reads it; the
+    /// auth server's `IssuedCertificate::identity_pem()`). Presented to the token endpoint and,
+    /// through [`AuthorizedClient::new`](crate::AuthorizedClient::new), to the API, so a
+    /// certificate-bound token (`cnf["x5t#S256"]`) goes with its certificate. Not with
+    /// [`http_client`](Self::http_client): set it on your own client then.
+    pub fn client_identity_pem(mut self, pem: impl Into<String>) -> Self {
+        self.identity_pem = Some(Redacted(pem.into()));
+        self
+    }
+
+    /// Also trust this root certificate (PEM), e.g. a test server's throw-away CA
+    /// (`MockAuthServer::tls_ca_pem()`, the file of `tls ca: PATH`). Not with
+    /// [`http_client`](Self::http_client).
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<String>) -> Self {
+        self.root_certificate_pems.push(pem.into());
+        self
+    }
+
     /// The reqwest client to use. Disable redirects on it: the SDK never follows them (a
     /// redirected token request could leak credentials), and treats a 3xx as an error.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -307,8 +340,18 @@ impl TokenClientBuilder {
                     .to_owned(),
             )),
         };
+        let mutual_tls = matches!(
+            options.auth_method,
+            Some(AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth)
+        );
+        if mutual_tls && self.identity_pem.is_none() && self.http.is_none() {
+            return Err(config(format!(
+                "client `{client_id}` authenticates with mutual TLS: set client_identity_pem(..) (or CCFLOW_CLIENT_CERT and CCFLOW_CLIENT_KEY)"
+            )));
+        }
         match &options.auth_method {
             Some(AuthMethod::PrivateKeyJwt { key, alg, .. }) => key.check_algorithm(*alg)?,
+            _ if mutual_tls => {}
             _ if options.secret.is_none() => {
                 return Err(config(format!(
                     "client `{client_id}` has no secret: set credentials(..) or auth_method(AuthMethod::PrivateKeyJwt {{ .. }})"
@@ -337,15 +380,51 @@ impl TokenClientBuilder {
         if options.default_lifetime.is_zero() {
             return Err(config("default_lifetime must be more than zero".to_owned()));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
+        let tls_configured = self.identity_pem.is_some() || !self.root_certificate_pems.is_empty();
+        if tls_configured && self.http.is_some() {
+            return Err(config(
+                "client_identity_pem / add_root_certificate_pem configure the SDK's own HTTP client: with http_client(..), set them on yours".to_owned(),
+            ));
+        }
+        // The same TLS settings for the token endpoint (no redirects) and the API.
+        let tls = |builder: reqwest::ClientBuilder| -> Result<reqwest::ClientBuilder, TokenError> {
+            let mut builder = builder;
+            if let Some(pem) = &self.identity_pem {
+                // The error never quotes the PEM (a private key).
+                let identity = reqwest::Identity::from_pem(pem.0.as_bytes()).map_err(|_| {
+                    config(
+                        "client_identity_pem is not a PEM certificate followed by its private key"
+                            .to_owned(),
+                    )
+                })?;
+                builder = builder.identity(identity);
+            }
+            for pem in &self.root_certificate_pems {
+                let root = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|_| {
+                    config("add_root_certificate_pem: not a PEM certificate".to_owned())
+                })?;
+                builder = builder.add_root_certificate(root);
+            }
+            Ok(builder)
+        };
+        let http = match &self.http {
+            Some(http) => http.clone(),
+            None => tls(reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()))?
                 .build()
                 .map_err(|error| config(format!("cannot build the HTTP client: {error}")))?,
         };
+        let api_http = if tls_configured {
+            Some(
+                tls(reqwest::Client::builder())?
+                    .build()
+                    .map_err(|error| config(format!("cannot build the HTTP client: {error}")))?,
+            )
+        } else {
+            None
+        };
         Ok(TokenClient::new(Settings {
             http,
+            api_http,
             endpoint,
             client_id,
             scopes,

@@ -21,7 +21,9 @@ impl TokenClient {
     /// | `CCFLOW_CLIENT_SECRET` or `CCFLOW_CLIENT_SECRET_FILE` | the secret, or a file holding it (one trailing newline is ignored) |
     /// | `CCFLOW_SCOPE` | space-separated scopes (optional) |
     /// | `CCFLOW_RESOURCE`, `CCFLOW_AUDIENCE` | space-separated resource / audience values (optional) |
-    /// | `CCFLOW_AUTH_METHOD` | `client_secret_basic` or `client_secret_post` (optional) |
+    /// | `CCFLOW_AUTH_METHOD` | `client_secret_basic`, `client_secret_post`, `tls_client_auth` or `self_signed_tls_client_auth` (optional; the last two need no secret) |
+    /// | `CCFLOW_CLIENT_CERT`, `CCFLOW_CLIENT_KEY` | PEM files of the client certificate and its private key, for mutual TLS (optional, together) |
+    /// | `CCFLOW_CA_CERT` | a PEM file of root certificates to trust besides the system's, e.g. a test server's `tls ca:` file (optional) |
     pub fn from_env() -> Result<Self, TokenError> {
         Self::builder_from_env()?.build()
     }
@@ -46,6 +48,12 @@ fn builder_from_vars(
     }
     let client_id =
         non_empty("CCFLOW_CLIENT_ID").ok_or_else(|| config("set CCFLOW_CLIENT_ID".to_owned()))?;
+    let mutual_tls = non_empty("CCFLOW_AUTH_METHOD").is_some_and(|method| {
+        matches!(
+            method.trim(),
+            "tls_client_auth" | "self_signed_tls_client_auth"
+        )
+    });
     let secret = match (
         var("CCFLOW_CLIENT_SECRET"),
         non_empty("CCFLOW_CLIENT_SECRET_FILE"),
@@ -65,13 +73,44 @@ fn builder_from_vars(
             let text = text.strip_suffix('\n').unwrap_or(&text);
             text.strip_suffix('\r').unwrap_or(text).to_owned()
         }
+        (None, None) if mutual_tls => String::new(),
         (None, None) => {
             return Err(config(
                 "set CCFLOW_CLIENT_SECRET or CCFLOW_CLIENT_SECRET_FILE".to_owned(),
             ));
         }
     };
-    builder = builder.credentials(client_id, secret);
+    builder = if secret.is_empty() && mutual_tls {
+        builder.client_id(client_id)
+    } else {
+        builder.credentials(client_id, secret)
+    };
+    let read = |name: &str, path: &str| {
+        std::fs::read_to_string(path)
+            .map_err(|error| config(format!("{name} `{path}` cannot be read: {error}")))
+    };
+    match (
+        non_empty("CCFLOW_CLIENT_CERT"),
+        non_empty("CCFLOW_CLIENT_KEY"),
+    ) {
+        (Some(cert), Some(key)) => {
+            let identity = format!(
+                "{}\n{}",
+                read("CCFLOW_CLIENT_CERT", &cert)?,
+                read("CCFLOW_CLIENT_KEY", &key)?
+            );
+            builder = builder.client_identity_pem(identity);
+        }
+        (None, None) => {}
+        _ => {
+            return Err(config(
+                "set CCFLOW_CLIENT_CERT and CCFLOW_CLIENT_KEY together".to_owned(),
+            ));
+        }
+    }
+    if let Some(path) = non_empty("CCFLOW_CA_CERT") {
+        builder = builder.add_root_certificate_pem(read("CCFLOW_CA_CERT", &path)?);
+    }
     if let Some(scope) = non_empty("CCFLOW_SCOPE") {
         builder = builder.scopes(scope.split_whitespace().map(str::to_owned));
     }
@@ -91,9 +130,11 @@ fn builder_from_vars(
         builder = builder.auth_method(match method.trim() {
             "client_secret_basic" => AuthMethod::ClientSecretBasic,
             "client_secret_post" => AuthMethod::ClientSecretPost,
+            "tls_client_auth" => AuthMethod::TlsClientAuth,
+            "self_signed_tls_client_auth" => AuthMethod::SelfSignedTlsClientAuth,
             other => {
                 return Err(config(format!(
-                    "CCFLOW_AUTH_METHOD `{other}`: use client_secret_basic or client_secret_post"
+                    "CCFLOW_AUTH_METHOD `{other}`: use client_secret_basic, client_secret_post, tls_client_auth or self_signed_tls_client_auth"
                 )));
             }
         });
@@ -150,6 +191,68 @@ mod tests {
                 .expose_secret(),
             "file-secret"
         );
+    }
+
+    #[test]
+    fn from_env_reads_a_mutual_tls_identity_and_roots_without_a_secret() {
+        let issued =
+            ccflow_tls::IssuedCertificate::self_signed(&ccflow_tls::ClientSubject::new("svc"))
+                .unwrap();
+        let directory =
+            std::env::temp_dir().join(format!("ccflow-env-mtls-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let cert = directory.join("svc.pem");
+        let key = directory.join("svc-key.pem");
+        std::fs::write(&cert, issued.certificate_pem()).unwrap();
+        std::fs::write(&key, issued.private_key_pem()).unwrap();
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let base = [
+            ("CCFLOW_TOKEN_URL", "https://as.example/token"),
+            ("CCFLOW_CLIENT_ID", "svc"),
+            ("CCFLOW_AUTH_METHOD", "self_signed_tls_client_auth"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut vars: Vec<(&str, &str)> = base.to_vec();
+            vars.extend_from_slice(extra);
+            from_vars(&vars)
+        };
+        /// Extra variables.
+        type Vars<'a> = Vec<(&'a str, &'a str)>;
+        // (extra variables, the error expected, if any)
+        let cases: [(Vars<'_>, Option<&str>); 4] = [
+            (
+                vec![
+                    ("CCFLOW_CLIENT_CERT", cert),
+                    ("CCFLOW_CLIENT_KEY", key),
+                    ("CCFLOW_CA_CERT", cert),
+                ],
+                None,
+            ),
+            (vec![], Some("CCFLOW_CLIENT_CERT and CCFLOW_CLIENT_KEY")),
+            (vec![("CCFLOW_CLIENT_CERT", cert)], Some("together")),
+            (
+                vec![
+                    ("CCFLOW_CLIENT_CERT", cert),
+                    ("CCFLOW_CLIENT_KEY", "/nonexistent/key.pem"),
+                ],
+                Some("CCFLOW_CLIENT_KEY `/nonexistent/key.pem` cannot be read"),
+            ),
+        ];
+        for (extra, expected) in cases {
+            match (with(&extra), expected) {
+                (Ok(client), None) => {
+                    assert!(client.settings().options.secret.is_none());
+                    assert!(client.settings().api_http.is_some());
+                }
+                (Err(error), Some(expected)) => {
+                    let error = error.to_string();
+                    assert!(error.contains(expected), "{error}");
+                    assert!(!error.contains("PRIVATE"), "{error}");
+                }
+                (result, expected) => panic!("{extra:?}: {result:?}, expected {expected:?}"),
+            }
+        }
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]

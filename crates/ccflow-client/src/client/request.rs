@@ -92,6 +92,11 @@ pub(crate) fn token_request(
             form.append_pair("client_id", client_id);
             form.append_pair("client_secret", secret);
         }
+        AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth => {
+            // RFC 8705 §2: the TLS connection's certificate authenticates; the body names the
+            // client.
+            form.append_pair("client_id", client_id);
+        }
         AuthMethod::PrivateKeyJwt { key, alg, kid } => {
             let assertion = client_assertion(key, *alg, kid.as_deref(), client_id, token_url, now)?;
             form.append_pair("client_id", client_id);

@@ -67,6 +67,9 @@ impl Default for Options {
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) http: reqwest::Client,
+    /// The client for API requests when the builder made one with a client identity or extra
+    /// roots (mutual TLS: `AuthorizedClient::new` presents the same certificate).
+    pub(crate) api_http: Option<reqwest::Client>,
     pub(crate) endpoint: Endpoint,
     pub(crate) client_id: ClientId,
     pub(crate) scopes: Scopes,

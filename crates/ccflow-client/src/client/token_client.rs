@@ -74,6 +74,11 @@ impl fmt::Debug for TokenClient {
 
 impl TokenClient {
     /// A client over checked settings; with a token URL its cache entry is bound at once.
+    /// The HTTP client for API requests the builder made with a TLS identity or extra roots.
+    pub(crate) fn api_http(&self) -> Option<reqwest::Client> {
+        self.inner.settings.api_http.clone()
+    }
+
     pub(crate) fn new(settings: Settings) -> Self {
         let inner = ClientInner::new(settings);
         if let Endpoint::TokenUrl(url) = &inner.settings.endpoint {

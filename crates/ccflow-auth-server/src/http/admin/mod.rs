@@ -3,6 +3,7 @@
 //! which case every call needs `Authorization: Bearer <token>`; `--no-admin` turns it off. Every
 //! admin call is logged. This is a test tool, not a production authorization server.
 
+mod certificates;
 mod clients;
 mod clock;
 mod document;
@@ -80,6 +81,10 @@ where
         .service(route(clients::__path_get_clients, clients::get_clients))
         .service(route(clients::__path_post_clients, clients::post_clients))
         .service(route(clients::__path_delete_client, clients::delete_client))
+        .service(route(
+            certificates::__path_post_certificate,
+            certificates::post_certificate,
+        ))
         .service(route(throttle::__path_get_throttle, throttle::get_throttle))
         .service(route(
             throttle::__path_delete_throttle,

@@ -1,0 +1,294 @@
+//! Mutual TLS (RFC 8705): client authentication with the certificate of the TLS connection
+//! (`tls_client_auth`, §2.1; `self_signed_tls_client_auth`, §2.2) and the thumbprint that binds
+//! a token to it (§3). X.509 work is ccflow-tls's, behind the `tls` feature: without it no
+//! connection carries a certificate, and a client cannot register these methods.
+
+use ccflow_protocol::mtls::ClientCertificate;
+use ccflow_protocol::{AuthMethod, ErrorResponse};
+
+use crate::domain::echo::truncate;
+
+/// What a client registered for mutual TLS (RFC 8705 §2.1.2 and §2.2 metadata).
+#[cfg_attr(
+    not(feature = "tls"),
+    allow(dead_code, reason = "read only with the `tls` feature")
+)]
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MtlsRegistration {
+    /// `tls_client_auth_subject_dn` (RFC 4514 string), validated at registration.
+    pub(crate) subject_dn: Option<String>,
+    /// `tls_client_auth_san_dns`.
+    pub(crate) san_dns: Option<String>,
+    /// `self_signed_tls_client_auth`'s registered certificates (DER).
+    pub(crate) certificates: Vec<Vec<u8>>,
+}
+
+/// The registration's mTLS fields as given (builder, TOML, admin API), before validation.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct MtlsFields {
+    pub(crate) subject_dn: Option<String>,
+    pub(crate) san_dns: Option<String>,
+    /// PEM text of registered certificates.
+    pub(crate) certificate_pems: Vec<String>,
+}
+
+impl MtlsFields {
+    /// The method these fields imply when a client gives no secret and no key.
+    pub(crate) fn implied_method(&self) -> Option<AuthMethod> {
+        if self.subject_dn.is_some() || self.san_dns.is_some() {
+            Some(AuthMethod::TlsClientAuth)
+        } else if !self.certificate_pems.is_empty() {
+            Some(AuthMethod::SelfSignedTlsClientAuth)
+        } else {
+            None
+        }
+    }
+
+    /// Validates the fields against the client's methods: `(field, why)` on error.
+    pub(crate) fn validate(
+        self,
+        methods: &[AuthMethod],
+    ) -> Result<MtlsRegistration, (&'static str, String)> {
+        let tls_client_auth = methods.contains(&AuthMethod::TlsClientAuth);
+        let self_signed = methods.contains(&AuthMethod::SelfSignedTlsClientAuth);
+        if tls_client_auth {
+            // RFC 8705 §2.1.2: "A client using the tls_client_auth authentication method MUST
+            // use exactly one of the below metadata parameters".
+            match (&self.subject_dn, &self.san_dns) {
+                (Some(_), Some(_)) => {
+                    return Err((
+                        "tls_client_auth_subject_dn",
+                        "give tls_client_auth_subject_dn or tls_client_auth_san_dns, not both (RFC 8705 section 2.1.2)".to_owned(),
+                    ));
+                }
+                (None, None) => {
+                    return Err((
+                        "tls_client_auth_subject_dn",
+                        "tls_client_auth needs tls_client_auth_subject_dn or tls_client_auth_san_dns (RFC 8705 section 2.1.2)".to_owned(),
+                    ));
+                }
+                _ => {}
+            }
+        } else if self.subject_dn.is_some() || self.san_dns.is_some() {
+            return Err((
+                "tls_client_auth_subject_dn",
+                "only a tls_client_auth client registers a subject DN or DNS name".to_owned(),
+            ));
+        }
+        if self_signed && self.certificate_pems.is_empty() {
+            return Err((
+                "tls_client_certificate_pem",
+                "self_signed_tls_client_auth needs the client's certificate (RFC 8705 section 2.2)"
+                    .to_owned(),
+            ));
+        }
+        if !self_signed && !self.certificate_pems.is_empty() {
+            return Err((
+                "tls_client_certificate_pem",
+                "only a self_signed_tls_client_auth client registers a certificate".to_owned(),
+            ));
+        }
+        if !(tls_client_auth || self_signed) {
+            return Ok(MtlsRegistration::default());
+        }
+        checked(self)
+    }
+}
+
+#[cfg(feature = "tls")]
+fn checked(fields: MtlsFields) -> Result<MtlsRegistration, (&'static str, String)> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    if let Some(dn) = &fields.subject_dn {
+        ccflow_tls::DistinguishedName::parse_rfc4514(dn)
+            .map_err(|why| ("tls_client_auth_subject_dn", why))?;
+    }
+    if fields.san_dns.as_deref().is_some_and(str::is_empty) {
+        return Err(("tls_client_auth_san_dns", "must not be empty".to_owned()));
+    }
+    let mut certificates = Vec::new();
+    for pem in &fields.certificate_pems {
+        let parsed: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|error| ("tls_client_certificate_pem", format!("not PEM: {error}")))?;
+        if parsed.is_empty() {
+            return Err((
+                "tls_client_certificate_pem",
+                "holds no PEM certificate".to_owned(),
+            ));
+        }
+        for der in parsed {
+            ccflow_tls::CertificateNames::from_der(&der)
+                .map_err(|error| ("tls_client_certificate_pem", error.to_string()))?;
+            certificates.push(der.to_vec());
+        }
+    }
+    Ok(MtlsRegistration {
+        subject_dn: fields.subject_dn,
+        san_dns: fields.san_dns,
+        certificates,
+    })
+}
+
+#[cfg(not(feature = "tls"))]
+fn checked(_: MtlsFields) -> Result<MtlsRegistration, (&'static str, String)> {
+    Err((
+        "auth_methods",
+        "mutual TLS needs ccflow-auth-server's `tls` feature".to_owned(),
+    ))
+}
+
+/// What the server trusts for `tls_client_auth` (RFC 8705 §2.1): its own generated CA and
+/// any configured client CA file.
+#[derive(Clone, Debug)]
+pub(crate) struct MtlsTrust {
+    #[cfg(feature = "tls")]
+    pub(crate) roots: Option<ccflow_tls::ClientCertificateRoots>,
+    /// The run's generated CA, which also issues client certificates for tests
+    /// (`POST /_ccflow/clients/{id}/certificate`); `None` with certificate files.
+    #[cfg(feature = "tls")]
+    pub(crate) ca: Option<std::sync::Arc<ccflow_tls::CertificateAuthority>>,
+}
+
+/// Why no client certificate could be issued.
+#[cfg(feature = "tls")]
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum IssueError {
+    /// The server made no CA of its own (plain HTTP, or certificate files).
+    #[error(
+        "this server has no CA of its own to issue from: start it with --tls (or --https-bind without --tls-cert)"
+    )]
+    NoCa,
+    /// The names given cannot go in a certificate.
+    #[error("cannot issue the certificate: {0}")]
+    Issue(String),
+}
+
+/// A client certificate (and its key) for `client_id` from the run's generated CA in `trust`:
+/// subject `CN=<client_id>`, plus a DNS subject alternative name if given (RFC 8705 §2.1.2).
+#[cfg(feature = "tls")]
+pub(crate) fn issue_client_certificate(
+    trust: Option<&MtlsTrust>,
+    client_id: &str,
+    dns_name: Option<&str>,
+) -> Result<ccflow_tls::IssuedCertificate, IssueError> {
+    let ca = trust
+        .and_then(|trust| trust.ca.as_ref())
+        .ok_or(IssueError::NoCa)?;
+    let mut subject = ccflow_tls::ClientSubject::new(client_id);
+    if let Some(dns_name) = dns_name {
+        subject = subject.dns_name(dns_name);
+    }
+    ca.issue_client_certificate(&subject)
+        .map_err(|error| IssueError::Issue(error.to_string()))
+}
+
+/// Authenticates client `client_id`, registered with `methods` and `registration`, by the
+/// connection's `certificate` with the first of its mTLS methods the certificate satisfies;
+/// the error says what is missing or wrong (all `invalid_client`, RFC 8705 §2 and RFC 6749
+/// §5.2).
+pub(crate) fn authenticate(
+    (client_id, methods, registration): (&str, &[AuthMethod], &MtlsRegistration),
+    certificate: Option<&ClientCertificate>,
+    trust: Option<&MtlsTrust>,
+    now: i64,
+) -> Result<(), ErrorResponse> {
+    let methods: Vec<AuthMethod> = methods
+        .iter()
+        .copied()
+        .filter(|method| method.is_mutual_tls())
+        .collect();
+    let id = truncate(client_id);
+    let Some(certificate) = certificate else {
+        let names: Vec<&str> = methods.iter().map(|method| method.as_str()).collect();
+        return Err(ErrorResponse::invalid_client(format!(
+            "client `{id}` authenticates with {} (RFC 8705 section 2): the request came without a client certificate (send it over HTTPS with the client's certificate and key)",
+            names.join(" or ")
+        )));
+    };
+    let mut why = Vec::new();
+    for method in methods {
+        match check(registration, method, certificate, trust, now) {
+            Ok(()) => return Ok(()),
+            Err(reason) => why.push(format!("{method}: {reason}")),
+        }
+    }
+    Err(ErrorResponse::invalid_client(format!(
+        "the client certificate does not authenticate client `{id}`: {}",
+        why.join("; ")
+    )))
+}
+
+#[cfg(feature = "tls")]
+fn check(
+    registration: &MtlsRegistration,
+    method: AuthMethod,
+    certificate: &ClientCertificate,
+    trust: Option<&MtlsTrust>,
+    now: i64,
+) -> Result<(), String> {
+    match method {
+        AuthMethod::SelfSignedTlsClientAuth => {
+            // RFC 8705 §2.2: the certificate must be one the client registered (the TLS layer
+            // already checked that the client holds its key).
+            let registered = registration
+                .certificates
+                .iter()
+                .any(|der| der.as_slice() == certificate.der());
+            if registered {
+                Ok(())
+            } else {
+                Err(format!(
+                    "it is not the registered certificate (x5t#S256 {})",
+                    certificate.thumbprint()
+                ))
+            }
+        }
+        AuthMethod::TlsClientAuth => {
+            // RFC 8705 §2.1: a chain to a trusted CA, then the registered name (§2.1.2).
+            let roots = trust
+                .and_then(|trust| trust.roots.as_ref())
+                .ok_or("this server trusts no CA for client certificates")?;
+            roots
+                .verify(certificate.der(), u64::try_from(now).unwrap_or_default())
+                .map_err(|error| format!("it does not chain to a trusted CA ({error})"))?;
+            let names = ccflow_tls::CertificateNames::from_der(certificate.der())
+                .map_err(|error| error.to_string())?;
+            if let Some(dn) = &registration.subject_dn {
+                let registered = ccflow_tls::DistinguishedName::parse_rfc4514(dn)?;
+                if !registered.matches(&names.subject) {
+                    return Err(format!(
+                        "its subject `{}` is not the registered `{}`",
+                        truncate(&names.subject.to_string()),
+                        truncate(dn)
+                    ));
+                }
+            }
+            if let Some(dns) = &registration.san_dns
+                && !names
+                    .dns_names
+                    .iter()
+                    .any(|name| name.eq_ignore_ascii_case(dns))
+            {
+                return Err(format!(
+                    "it has no DNS subject alternative name `{}`",
+                    truncate(dns)
+                ));
+            }
+            Ok(())
+        }
+        _ => Err("not a mutual TLS method".to_owned()),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn check(
+    _: &MtlsRegistration,
+    _: AuthMethod,
+    _: &ClientCertificate,
+    _: Option<&MtlsTrust>,
+    _: i64,
+) -> Result<(), String> {
+    Err("this server was built without TLS".to_owned())
+}

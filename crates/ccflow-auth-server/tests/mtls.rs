@@ -1,0 +1,626 @@
+//! Mutual TLS (RFC 8705) at the auth server, one row per rule: client authentication with a
+//! CA-issued certificate (`tls_client_auth`, §2.1, names per §2.1.2) or a registered
+//! self-signed one (`self_signed_tls_client_auth`, §2.2), certificate-bound tokens (§3, `cnf`
+//! `x5t#S256` = SHA-256 of the DER, §3.1), introspection (§3.2), metadata (§3.3, §5), all
+//! through real TLS connections (reqwest with a client identity).
+
+#![cfg(feature = "tls")]
+
+mod common;
+
+use ccflow_auth_server::protocol::mtls::x5t_s256;
+use ccflow_auth_server::{Client, IssuedCertificate, MockAuthServer};
+use ccflow_tls::{CertificateAuthority, ClientSubject};
+use common::{claims_of, signing_key};
+use serde_json::Value;
+
+/// What a client presents in the TLS handshake.
+#[derive(Clone, Copy, Debug)]
+enum Presents {
+    Nothing,
+    /// Issued by the server's CA: subject `CN=<name>`, optional DNS SAN.
+    FromServerCa(&'static str, Option<&'static str>),
+    /// Issued by another CA, `CN=<name>`.
+    FromOtherCa(&'static str),
+    /// The self-signed certificate registered for `self-svc`.
+    RegisteredSelfSigned,
+    /// Another self-signed certificate, `CN=self-svc`.
+    OtherSelfSigned,
+}
+
+/// How the client authenticates in the request.
+#[derive(Clone, Copy, Debug)]
+enum Credentials {
+    /// `client_id` in the body, nothing else (RFC 8705 §2).
+    ClientIdOnly(&'static str),
+    /// HTTP Basic with a secret.
+    Basic(&'static str, &'static str),
+}
+
+struct Case {
+    rule: &'static str,
+    presents: Presents,
+    credentials: Credentials,
+    /// 200, or the status and a fragment of `error_description` (`error` is `invalid_client`).
+    expected: Result<Bound, (u16, &'static str)>,
+}
+
+/// Whether a successful token is bound to the presented certificate.
+#[derive(Debug, PartialEq)]
+enum Bound {
+    Yes,
+    No,
+}
+
+struct Fixture {
+    server: MockAuthServer,
+    registered_self_signed: IssuedCertificate,
+    other_ca: CertificateAuthority,
+}
+
+async fn fixture(https_beside_http: bool) -> Fixture {
+    let registered_self_signed =
+        IssuedCertificate::self_signed(&ClientSubject::new("self-svc")).unwrap();
+    let mut builder = MockAuthServer::builder()
+        .signing_key(signing_key())
+        .client(Client::tls_client_auth("ca-svc").tls_client_auth_subject_dn("CN=ca-svc"))
+        .client(Client::tls_client_auth("san-svc").tls_client_auth_san_dns("san-svc.example"))
+        .client(
+            Client::self_signed_tls_client_auth("self-svc")
+                .tls_client_certificate_pem(registered_self_signed.certificate_pem()),
+        )
+        .client(
+            Client::tls_client_auth("bound-ca-svc")
+                .tls_client_auth_subject_dn("CN=bound-ca-svc")
+                .tls_client_certificate_bound_access_tokens(true),
+        )
+        .client(
+            Client::new("bound-secret", "s3cret").tls_client_certificate_bound_access_tokens(true),
+        )
+        .client(Client::new("plain", "s3cret"));
+    builder = if https_beside_http {
+        builder.https_bind("127.0.0.1:0".parse().unwrap())
+    } else {
+        builder.tls(Vec::<String>::new())
+    };
+    Fixture {
+        server: builder.start().await.unwrap(),
+        registered_self_signed,
+        other_ca: CertificateAuthority::generate().unwrap(),
+    }
+}
+
+impl Fixture {
+    fn identity(&self, presents: Presents) -> Option<IssuedCertificate> {
+        match presents {
+            Presents::Nothing => None,
+            Presents::FromServerCa(name, dns) => Some(
+                self.server
+                    .issue_client_certificate(name, dns)
+                    .expect("a generated CA")
+                    .unwrap(),
+            ),
+            Presents::FromOtherCa(name) => Some(
+                self.other_ca
+                    .issue_client_certificate(&ClientSubject::new(name))
+                    .unwrap(),
+            ),
+            Presents::RegisteredSelfSigned => Some(self.registered_self_signed.clone()),
+            Presents::OtherSelfSigned => {
+                Some(IssuedCertificate::self_signed(&ClientSubject::new("self-svc")).unwrap())
+            }
+        }
+    }
+
+    /// A client over HTTPS trusting only the server's CA, presenting `identity`.
+    fn client(&self, identity: Option<&IssuedCertificate>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .tls_certs_only([self.server.tls_ca_certificate().unwrap()]);
+        if let Some(identity) = identity {
+            builder = builder
+                .identity(reqwest::Identity::from_pem(identity.identity_pem().as_bytes()).unwrap());
+        }
+        builder.build().unwrap()
+    }
+
+    fn https(&self, path: &str) -> String {
+        format!("{}{path}", self.server.https_uri().unwrap())
+    }
+
+    async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        credentials: Credentials,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut form: Vec<(&str, &str)> = form.to_vec();
+        let mut request = client.post(self.https(path));
+        match credentials {
+            Credentials::ClientIdOnly(id) => form.push(("client_id", id)),
+            Credentials::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
+        }
+        let response = request.form(&form).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+}
+
+#[track_caller]
+fn check_token(case: &Case, identity: Option<&IssuedCertificate>, status: u16, body: &Value) {
+    let rule = case.rule;
+    match &case.expected {
+        Ok(bound) => {
+            assert_eq!(status, 200, "{rule}: {body}");
+            // RFC 8705 tokens stay Bearer tokens.
+            assert_eq!(body["token_type"], "Bearer", "{rule}");
+            let claims = claims_of(body["access_token"].as_str().unwrap());
+            match bound {
+                Bound::Yes => {
+                    let der = identity.unwrap().certificate_der();
+                    assert_eq!(claims["cnf"]["x5t#S256"], x5t_s256(der), "{rule}: {claims}");
+                }
+                Bound::No => assert!(claims.get("cnf").is_none(), "{rule}: {claims}"),
+            }
+        }
+        Err((expected_status, fragment)) => {
+            assert_eq!(status, *expected_status, "{rule}: {body}");
+            assert_eq!(body["error"], "invalid_client", "{rule}: {body}");
+            let description = body["error_description"].as_str().unwrap_or_default();
+            assert!(description.contains(fragment), "{rule}: {description}");
+            assert!(!description.contains("PRIVATE"), "{rule}: {description}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_rfc_8705_rule_at_the_token_endpoint() {
+    use Credentials::{Basic, ClientIdOnly};
+    use Presents::*;
+    let cases = [
+        Case {
+            rule: "§2.1: a certificate from the trusted CA with the registered subject DN",
+            presents: FromServerCa("ca-svc", None),
+            credentials: ClientIdOnly("ca-svc"),
+            expected: Ok(Bound::No),
+        },
+        Case {
+            rule: "§2.1: no certificate",
+            presents: Nothing,
+            credentials: ClientIdOnly("ca-svc"),
+            expected: Err((401, "without a client certificate")),
+        },
+        Case {
+            rule: "§2.1: a certificate from a CA the server does not trust",
+            presents: FromOtherCa("ca-svc"),
+            credentials: ClientIdOnly("ca-svc"),
+            expected: Err((401, "does not chain to a trusted CA")),
+        },
+        Case {
+            rule: "§2.1: a self-signed certificate is no tls_client_auth",
+            presents: OtherSelfSigned,
+            credentials: ClientIdOnly("ca-svc"),
+            expected: Err((401, "does not chain to a trusted CA")),
+        },
+        Case {
+            rule: "§2.1.2: the trusted CA's certificate for another subject",
+            presents: FromServerCa("someone-else", None),
+            credentials: ClientIdOnly("ca-svc"),
+            expected: Err((401, "is not the registered `CN=ca-svc`")),
+        },
+        Case {
+            rule: "§2.1.2: the registered DNS SAN",
+            presents: FromServerCa("anything", Some("san-svc.example")),
+            credentials: ClientIdOnly("san-svc"),
+            expected: Ok(Bound::No),
+        },
+        Case {
+            rule: "§2.1.2: no registered DNS SAN",
+            presents: FromServerCa("san-svc", Some("other.example")),
+            credentials: ClientIdOnly("san-svc"),
+            expected: Err((401, "no DNS subject alternative name `san-svc.example`")),
+        },
+        Case {
+            rule: "§2.2: the registered self-signed certificate",
+            presents: RegisteredSelfSigned,
+            credentials: ClientIdOnly("self-svc"),
+            expected: Ok(Bound::No),
+        },
+        Case {
+            rule: "§2.2: another self-signed certificate with the same subject",
+            presents: OtherSelfSigned,
+            credentials: ClientIdOnly("self-svc"),
+            expected: Err((401, "not the registered certificate")),
+        },
+        Case {
+            rule: "§2.2: a CA-issued certificate is not the registered one",
+            presents: FromServerCa("self-svc", None),
+            credentials: ClientIdOnly("self-svc"),
+            expected: Err((401, "not the registered certificate")),
+        },
+        Case {
+            rule: "§2.2: no certificate",
+            presents: Nothing,
+            credentials: ClientIdOnly("self-svc"),
+            expected: Err((401, "without a client certificate")),
+        },
+        Case {
+            rule: "§2: a mutual TLS client may not use a secret instead",
+            presents: FromServerCa("ca-svc", None),
+            credentials: Basic("ca-svc", "guess"),
+            expected: Err((401, "may not authenticate with client_secret_basic")),
+        },
+        Case {
+            rule: "§3: a bound tls_client_auth client's token carries the thumbprint",
+            presents: FromServerCa("bound-ca-svc", None),
+            credentials: ClientIdOnly("bound-ca-svc"),
+            expected: Ok(Bound::Yes),
+        },
+        Case {
+            rule: "§3: a bound client authenticating with a secret is bound too",
+            presents: FromOtherCa("whoever"),
+            credentials: Basic("bound-secret", "s3cret"),
+            expected: Ok(Bound::Yes),
+        },
+        Case {
+            rule: "§3: a bound client without a certificate gets no token",
+            presents: Nothing,
+            credentials: Basic("bound-secret", "s3cret"),
+            expected: Err((401, "tls_client_certificate_bound_access_tokens")),
+        },
+        Case {
+            rule: "§3: an unbound client's certificate binds nothing",
+            presents: FromServerCa("plain", None),
+            credentials: Basic("plain", "s3cret"),
+            expected: Ok(Bound::No),
+        },
+    ];
+    let fixture = fixture(false).await;
+    for case in &cases {
+        let identity = fixture.identity(case.presents);
+        let client = fixture.client(identity.as_ref());
+        let (status, body) = fixture
+            .post(
+                &client,
+                "/oauth2/token",
+                case.credentials,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        check_token(case, identity.as_ref(), status, &body);
+    }
+    // A refused request changes nothing: only the successful ones left a token behind.
+    let issued = fixture
+        .server
+        .received_requests()
+        .iter()
+        .filter(|entry| entry.status == 200)
+        .count();
+    assert_eq!(
+        issued,
+        cases.iter().filter(|case| case.expected.is_ok()).count()
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_revocation_take_mutual_tls_and_show_cnf() {
+    let fixture = fixture(false).await;
+    let identity = fixture.identity(Presents::FromServerCa("bound-ca-svc", None));
+    let client = fixture.client(identity.as_ref());
+    let credentials = Credentials::ClientIdOnly("bound-ca-svc");
+    let (_, token) = fixture
+        .post(
+            &client,
+            "/oauth2/token",
+            credentials,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    let token = token["access_token"].as_str().unwrap();
+    // RFC 8705 §3.2: introspection returns the confirmation; the token type stays Bearer.
+    let (status, introspected) = fixture
+        .post(
+            &client,
+            "/oauth2/introspect",
+            credentials,
+            &[("token", token)],
+        )
+        .await;
+    assert_eq!(status, 200, "{introspected}");
+    assert_eq!(introspected["active"], true);
+    assert_eq!(introspected["token_type"], "Bearer");
+    assert_eq!(
+        introspected["cnf"]["x5t#S256"],
+        x5t_s256(identity.as_ref().unwrap().certificate_der())
+    );
+    // Without the certificate the same client cannot introspect.
+    let (status, refused) = fixture
+        .post(
+            &fixture.client(None),
+            "/oauth2/introspect",
+            credentials,
+            &[("token", token)],
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Revocation with mutual TLS authentication, then the token is inactive.
+    let revoked = client
+        .post(fixture.https("/oauth2/revoke"))
+        .form(&[("token", token), ("client_id", "bound-ca-svc")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    let (_, after) = fixture
+        .post(
+            &client,
+            "/oauth2/introspect",
+            credentials,
+            &[("token", token)],
+        )
+        .await;
+    assert_eq!(after["active"], false);
+}
+
+#[tokio::test]
+async fn metadata_advertises_mutual_tls_only_where_it_is_served() {
+    // (HTTPS beside HTTP, TLS at all, expected aliases)
+    for https_beside_http in [false, true] {
+        let fixture = fixture(https_beside_http).await;
+        let metadata: Value = reqwest::Client::builder()
+            .tls_certs_only([fixture.server.tls_ca_certificate().unwrap()])
+            .build()
+            .unwrap()
+            .get(fixture.server.discovery_url())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for list in [
+            "token_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+        ] {
+            let methods = metadata[list].as_array().unwrap();
+            for method in ["tls_client_auth", "self_signed_tls_client_auth"] {
+                assert!(methods.iter().any(|m| m == method), "{list}: {metadata}");
+            }
+        }
+        assert_eq!(metadata["tls_client_certificate_bound_access_tokens"], true);
+        let aliases = &metadata["mtls_endpoint_aliases"];
+        if https_beside_http {
+            let https = fixture.server.https_uri().unwrap();
+            assert_eq!(aliases["token_endpoint"], format!("{https}/oauth2/token"));
+            assert_eq!(
+                aliases["introspection_endpoint"],
+                format!("{https}/oauth2/introspect")
+            );
+            assert!(
+                metadata["token_endpoint"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("http://")
+            );
+        } else {
+            assert!(aliases.is_null(), "{metadata}");
+        }
+    }
+    // Over plain HTTP there is no certificate to present: nothing is advertised.
+    let plain = MockAuthServer::builder().start().await.unwrap();
+    let metadata: Value = reqwest::get(plain.discovery_url())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let methods = metadata["token_endpoint_auth_methods_supported"].to_string();
+    assert!(!methods.contains("tls_client_auth"), "{methods}");
+    assert!(
+        metadata
+            .get("tls_client_certificate_bound_access_tokens")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn registrations_are_checked_as_rfc_8705_section_2_1_2_and_2_2_say() {
+    let cases = [
+        (
+            Client::tls_client_auth("a"),
+            "tls_client_auth needs tls_client_auth_subject_dn or tls_client_auth_san_dns",
+        ),
+        (
+            Client::tls_client_auth("a")
+                .tls_client_auth_subject_dn("CN=a")
+                .tls_client_auth_san_dns("a.example"),
+            "not both",
+        ),
+        (
+            Client::tls_client_auth("a").tls_client_auth_subject_dn("no equals sign"),
+            "is not TYPE=value",
+        ),
+        (
+            Client::self_signed_tls_client_auth("a"),
+            "self_signed_tls_client_auth needs the client's certificate",
+        ),
+        (
+            Client::self_signed_tls_client_auth("a").tls_client_certificate_pem("not pem"),
+            "holds no PEM certificate",
+        ),
+        (
+            Client::new("a", "s").tls_client_auth_subject_dn("CN=a"),
+            "only a tls_client_auth client",
+        ),
+    ];
+    for (client, expected) in cases {
+        let error = MockAuthServer::builder()
+            .client(client)
+            .start()
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+    // Profiles whose vendors document no mutual TLS refuse the methods (VENDORS.md, seeds).
+    let error = MockAuthServer::builder()
+        .profile(ccflow_auth_server::Profile::Slb)
+        .client(Client::tls_client_auth("a").tls_client_auth_subject_dn("CN=a"))
+        .start()
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("does not accept tls_client_auth"), "{error}");
+}
+
+#[tokio::test]
+async fn the_toml_and_admin_api_registrations_use_rfc_8705_s_metadata_names() {
+    let self_signed = IssuedCertificate::self_signed(&ClientSubject::new("toml-self")).unwrap();
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtls-toml");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(directory.join("self.pem"), self_signed.certificate_pem()).unwrap();
+    let toml = r#"
+        [[clients]]
+        client_id = "toml-ca"
+        auth_method = "tls_client_auth"
+        tls_client_auth_subject_dn = "CN=toml-ca"
+        tls_client_certificate_bound_access_tokens = true
+
+        [[clients]]
+        client_id = "toml-self"
+        auth_method = "self_signed_tls_client_auth"
+        tls_client_certificate_pem = "self.pem"
+    "#;
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(toml, &directory)
+        .unwrap()
+        .signing_key(signing_key())
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let fixture = Fixture {
+        server,
+        registered_self_signed: self_signed.clone(),
+        other_ca: CertificateAuthority::generate().unwrap(),
+    };
+    // The admin API registers with the same names (the certificate inline, PEM).
+    let admin_self = IssuedCertificate::self_signed(&ClientSubject::new("admin-self")).unwrap();
+    let registered = reqwest::Client::builder()
+        .tls_certs_only([fixture.server.tls_ca_certificate().unwrap()])
+        .build()
+        .unwrap()
+        .post(format!("{}/_ccflow/clients", fixture.server.uri()))
+        .json(&serde_json::json!({
+            "client_id": "admin-self",
+            "auth_methods": ["self_signed_tls_client_auth"],
+            "tls_client_certificate_pem": admin_self.certificate_pem(),
+            "tls_client_certificate_bound_access_tokens": true,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        registered.status().as_u16(),
+        201,
+        "{:?}",
+        registered.text().await
+    );
+    let ca_issued = fixture
+        .identity(Presents::FromServerCa("toml-ca", None))
+        .unwrap();
+    // (client id, certificate presented, bound)
+    let cases = [
+        ("toml-ca", ca_issued, true),
+        ("toml-self", self_signed, false),
+        ("admin-self", admin_self, true),
+    ];
+    for (client_id, identity, bound) in cases {
+        let client = fixture.client(Some(&identity));
+        let (status, body) = fixture
+            .post(
+                &client,
+                "/oauth2/token",
+                Credentials::ClientIdOnly(client_id),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(status, 200, "{client_id}: {body}");
+        let claims = claims_of(body["access_token"].as_str().unwrap());
+        let expected = if bound {
+            Value::String(identity.thumbprint().to_owned())
+        } else {
+            Value::Null
+        };
+        assert_eq!(claims["cnf"]["x5t#S256"], expected, "{client_id}");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_issues_client_certificates_from_the_run_s_ca() {
+    let fixture = fixture(false).await;
+    let admin = fixture.client(None);
+    let url = |id: &str| format!("{}/_ccflow/clients/{id}/certificate", fixture.server.uri());
+    // (client id, body, expected status)
+    let cases: [(&str, Option<Value>, u16); 3] = [
+        ("ca-svc", None, 201),
+        (
+            "san-svc",
+            Some(serde_json::json!({"dns_name": "san-svc.example"})),
+            201,
+        ),
+        ("ca-svc", Some(serde_json::json!({"dns_nme": "x"})), 400),
+    ];
+    for (client_id, body, expected) in cases {
+        let mut request = admin.post(url(client_id));
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{client_id} {body:?}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let answer: Value = response.json().await.unwrap();
+        if expected != 201 {
+            assert_eq!(answer["error"], "invalid_request", "{answer}");
+            continue;
+        }
+        assert_eq!(answer["subject_dn"], format!("CN={client_id}"));
+        let pem = format!(
+            "{}{}",
+            answer["certificate_pem"].as_str().unwrap(),
+            answer["private_key_pem"].as_str().unwrap()
+        );
+        // The issued certificate authenticates the client registered with that subject or name.
+        let client = reqwest::Client::builder()
+            .tls_certs_only([fixture.server.tls_ca_certificate().unwrap()])
+            .identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        let (status, token) = fixture
+            .post(
+                &client,
+                "/oauth2/token",
+                Credentials::ClientIdOnly(client_id),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(status, 200, "{client_id}: {token}");
+        let der = pem::parse(answer["certificate_pem"].as_str().unwrap()).unwrap();
+        assert_eq!(answer["x5t#S256"], x5t_s256(der.contents()));
+    }
+    // A server without a CA of its own cannot issue.
+    let plain = MockAuthServer::builder().start().await.unwrap();
+    let refused = reqwest::Client::new()
+        .post(format!("{}/_ccflow/clients/svc/certificate", plain.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(plain.issue_client_certificate("svc", None).is_none());
+}
