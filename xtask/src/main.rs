@@ -7,6 +7,7 @@ mod e2e;
 mod embed_build;
 mod fuzz;
 mod image;
+mod python;
 mod soak;
 mod tidy;
 

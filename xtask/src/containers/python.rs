@@ -15,33 +15,7 @@ const COMPOSE_FILE: &str = "examples/compose/docker-compose.yml";
 
 /// Installs the example's requirements and runs it; what it ran.
 pub(crate) fn run(root: &Path) -> Result<String> {
-    let venv = crate::bench::target_dir(root).join("python-testcontainers");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .context("cannot run python3 (it makes the virtual environment)")?;
-        ensure!(status.success(), "python3 -m venv failed");
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(root.join(EXAMPLE).join("requirements.txt"))
-        .stdin(Stdio::null())
-        .status()
-        .context("cannot run pip")?;
-    ensure!(
-        status.success(),
-        "pip install of {EXAMPLE}/requirements.txt failed"
-    );
+    let python = crate::python::venv(root, "python-testcontainers", EXAMPLE)?;
     let output = Command::new(&python)
         .args(["-m", "unittest", "-v", "test_ccflow.py"])
         .current_dir(root.join(EXAMPLE))

@@ -261,8 +261,6 @@ const PYTHON_EXAMPLE: &str = "examples/dpop-python";
 /// leaves a satisfied requirement alone, as for the Testcontainers example).
 async fn jwcrypto(chain: &Chain, api: &str, nonce_api: &str) -> Result<String> {
     let root = crate::root();
-    let venv = crate::bench::target_dir(&root).join("python-dpop");
-    let python = venv.join("bin/python");
     let auth_now = server_now(chain).await?;
     let api_now = api_now(api).await?;
     let token_url = token_url(chain);
@@ -270,31 +268,7 @@ async fn jwcrypto(chain: &Chain, api: &str, nonce_api: &str) -> Result<String> {
     let api = api.to_owned();
     let nonce_api = nonce_api.to_owned();
     tokio::task::spawn_blocking(move || {
-        if !python.exists() {
-            let status = std::process::Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .context("cannot run python3 (it makes the virtual environment)")?;
-            ensure!(status.success(), "python3 -m venv failed");
-        }
-        let status = std::process::Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(root.join(PYTHON_EXAMPLE).join("requirements.txt"))
-            .stdin(std::process::Stdio::null())
-            .status()
-            .context("cannot run pip")?;
-        ensure!(
-            status.success(),
-            "pip install of {PYTHON_EXAMPLE}/requirements.txt failed"
-        );
+        let python = crate::python::venv(&root, "python-dpop", PYTHON_EXAMPLE)?;
         let output = std::process::Command::new(&python)
             .args(["-m", "unittest", "-v", "test_dpop.py"])
             .current_dir(root.join(PYTHON_EXAMPLE))

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use anyhow::{Context as _, Result, ensure};
+use anyhow::{Context as _, Result};
 use serde_json::{Map, Value, json};
 
 use crate::e2e::Chain;
@@ -18,38 +18,9 @@ const EXAMPLE: &str = "examples/probe-python";
 /// wait this long, not PyJWT's default five minutes.
 const JWKS_CACHE_SECS: &str = "5";
 
-/// The virtual environment with the example's pinned requirements (made once, then reused; pip
-/// leaves a satisfied requirement alone): its `python`.
+/// The virtual environment with the example's pinned requirements: its `python`.
 fn python() -> Result<PathBuf> {
-    let root = crate::root();
-    let venv = crate::bench::target_dir(&root).join("python-probe");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .context("cannot run python3 (it makes the virtual environment)")?;
-        ensure!(status.success(), "python3 -m venv failed");
-    }
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(root.join(EXAMPLE).join("requirements.txt"))
-        .stdin(Stdio::null())
-        .status()
-        .context("cannot run pip")?;
-    ensure!(
-        status.success(),
-        "pip install of {EXAMPLE}/requirements.txt failed"
-    );
-    Ok(python)
+    crate::python::venv(&crate::root(), "python-probe", EXAMPLE)
 }
 
 pub(super) async fn probe_pyjwt(chain: &Chain) -> Result<Value> {
