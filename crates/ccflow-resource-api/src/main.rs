@@ -48,6 +48,10 @@ struct Cli {
     /// JWKS URL, to skip discovery.
     #[arg(long, env = "CCFLOW_RESOURCE_JWKS_URL")]
     jwks_url: Option<String>,
+    /// Trust this CA certificate (PEM) for the issuer's discovery and JWKS over HTTPS, besides
+    /// the system's roots: e.g. the file `ccflow-auth-server --tls` prints as `tls ca: PATH`.
+    #[arg(long, env = "CCFLOW_RESOURCE_ISSUER_CA_FILE")]
+    issuer_ca_file: Option<PathBuf>,
     /// Vendor profile whose validation defaults apply (typ; SLB authorises by audience). Without
     /// --issuer and --audience, it also pairs the API with `ccflow-auth-server --profile <same>`
     /// on its embedded defaults (that issuer on 127.0.0.1:8080, its demo tokens' audience).
@@ -162,7 +166,20 @@ fn main() -> ExitCode {
     };
     // A virtual clock the e2e run can move through loopback-only /_ccflow/clock.
     let clock = ccflow_protocol::VirtualClock::new();
-    let validator = match settings.validator_builder().clock(clock.clone()).build() {
+    let mut builder = settings.validator_builder().clock(clock.clone());
+    if let Some(path) = &cli.issuer_ca_file {
+        match std::fs::read(path) {
+            Ok(pem) => builder = builder.add_root_certificate_pem(pem),
+            Err(error) => {
+                fatal(&anyhow::anyhow!(
+                    "--issuer-ca-file: cannot read {}: {error}",
+                    path.display()
+                ));
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
+    }
+    let validator = match builder.build() {
         Ok(validator) => validator,
         Err(error) => {
             fatal(&anyhow::Error::new(error).context("invalid validator settings"));

@@ -58,6 +58,7 @@ fn command(args: &[&str]) -> Command {
         "CCFLOW_RESOURCE_ISSUER",
         "CCFLOW_RESOURCE_AUDIENCE",
         "CCFLOW_RESOURCE_JWKS_URL",
+        "CCFLOW_RESOURCE_ISSUER_CA_FILE",
         "CCFLOW_RESOURCE_WORKERS",
         "CCFLOW_RESOURCE_TLS",
         "CCFLOW_RESOURCE_TLS_NAMES",
@@ -453,6 +454,95 @@ async fn readiness_is_the_issuers_keys_and_the_healthcheck_subcommand_reports_it
     // Nothing listening: unhealthy, also after --wait.
     let nowhere = format!("127.0.0.1:{closed_port}");
     assert_eq!(healthcheck(&nowhere, &["--live", "--wait", "1"]), Some(1));
+}
+
+/// An issuer over HTTPS with a throw-away CA (`ccflow-auth-server --tls`, here embedded): with
+/// `--issuer-ca-file` naming that CA the API fetches the issuer's keys and accepts its token;
+/// without it the API's TLS client refuses the issuer's certificate, so no key is ever trusted;
+/// a file that cannot be read stops the start (exit 2).
+#[tokio::test]
+async fn an_https_issuer_is_trusted_through_issuer_ca_file() {
+    let server = MockAuthServer::builder()
+        .signing_key(SigningKey::from_pem(&fixture("keys/rs256-1.pem")).unwrap())
+        .client(
+            Client::new("writer", "writer-secret")
+                .scopes(["items:read"])
+                .audiences(["items-api"]),
+        )
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let ca_pem = server.tls_ca_pem().unwrap().to_owned();
+    let directory =
+        std::env::temp_dir().join(format!("ccflow-issuer-ca-file-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let ca_file = directory.join("ca.pem");
+    std::fs::write(&ca_file, &ca_pem).unwrap();
+    let ca_file = ca_file.display().to_string();
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response: Value = https
+        .post(server.token_url())
+        .basic_auth("writer", Some("writer-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = response["access_token"].as_str().unwrap().to_owned();
+    assert!(
+        server.issuer().starts_with("https://"),
+        "{}",
+        server.issuer()
+    );
+    let cases: [(&str, &[&str], u16); 2] = [
+        (
+            "--issuer-ca-file names the issuer's CA",
+            &["--issuer-ca-file", &ca_file],
+            200,
+        ),
+        ("no --issuer-ca-file", &[], 503),
+    ];
+    for (case, extra, expected) in cases {
+        let mut args = vec![
+            "--bind",
+            "127.0.0.1:0",
+            "--issuer",
+            server.issuer(),
+            "--audience",
+            "items-api",
+        ];
+        args.extend_from_slice(extra);
+        let running = spawn(&args);
+        let whoami = reqwest::Client::new()
+            .get(running.url("/v1/whoami"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(whoami.status(), expected, "{case}");
+        let (exit, _) = running.terminate();
+        assert!(exit.success(), "{case}");
+    }
+    let unreadable = command(&[
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        server.issuer(),
+        "--audience",
+        "items-api",
+        "--issuer-ca-file",
+        "/nonexistent/ca.pem",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(unreadable.status.code(), Some(2), "{unreadable:?}");
+    std::fs::remove_dir_all(&directory).unwrap();
 }
 
 #[test]

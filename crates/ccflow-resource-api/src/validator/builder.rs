@@ -48,6 +48,8 @@ pub struct ValidatorBuilder {
     realm: String,
     clock: Option<Arc<dyn Clock>>,
     http: Option<reqwest::Client>,
+    /// PEM certificates the default HTTP client trusts besides the system's roots.
+    root_certificates: Vec<Vec<u8>>,
     jwks: JwksSettings,
     token_binding: TokenBinding,
     public_url: Option<String>,
@@ -94,6 +96,7 @@ impl Default for ValidatorBuilder {
             realm: DEFAULT_REALM.to_owned(),
             clock: None,
             http: None,
+            root_certificates: Vec::new(),
             jwks: JwksSettings::default(),
             token_binding: TokenBinding::default(),
             public_url: None,
@@ -211,6 +214,15 @@ impl ValidatorBuilder {
     /// The fetch timeout applies whichever client is used.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// Trusts the CA certificate(s) of this PEM text, besides the system's roots, for discovery
+    /// and JWKS over HTTPS: e.g. the throw-away CA of `ccflow-auth-server --tls`
+    /// (`tls ca: PATH`). Applies to the default HTTP client, not to one given with
+    /// [`http_client`](Self::http_client). Text with no certificate fails [`build`](Self::build).
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -445,15 +457,30 @@ impl ValidatorBuilder {
         let jwks = if algorithms.iter().any(|algorithm| !is_hmac(*algorithm)) {
             let http = match self.http {
                 Some(http) => http,
-                None => reqwest::Client::builder()
-                    .timeout(settings.fetch_timeout)
-                    .connect_timeout(settings.fetch_timeout)
-                    // A pooled connection belongs to the runtime that opened
-                    // it; fetches minutes apart gain nothing from keeping one.
-                    .pool_max_idle_per_host(0)
-                    .user_agent(concat!("ccflow-resource-api/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|error| BuildError::HttpClient(error.without_url().to_string()))?,
+                None => {
+                    let mut client = reqwest::Client::builder()
+                        .timeout(settings.fetch_timeout)
+                        .connect_timeout(settings.fetch_timeout)
+                        // A pooled connection belongs to the runtime that opened
+                        // it; fetches minutes apart gain nothing from keeping one.
+                        .pool_max_idle_per_host(0)
+                        .user_agent(concat!("ccflow-resource-api/", env!("CARGO_PKG_VERSION")));
+                    for pem in &self.root_certificates {
+                        let roots = reqwest::Certificate::from_pem_bundle(pem)
+                            .ok()
+                            .filter(|roots| !roots.is_empty())
+                            .ok_or(BuildError::InvalidSetting {
+                                setting: "root_certificate",
+                                why: "holds no PEM certificate",
+                            })?;
+                        for root in roots {
+                            client = client.add_root_certificate(root);
+                        }
+                    }
+                    client
+                        .build()
+                        .map_err(|error| BuildError::HttpClient(error.without_url().to_string()))?
+                }
             };
             let source = match self.jwks_url {
                 Some(url) => JwksSource::Url(url),
