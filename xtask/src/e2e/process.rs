@@ -35,6 +35,8 @@ pub(crate) struct Server {
     /// complete before anyone reads it (the secret scan does).
     readers: Vec<std::thread::JoinHandle<()>>,
     pub(crate) address: String,
+    /// Whether the listening line said `https://` (`--tls`).
+    https: bool,
     pub(crate) log: PathBuf,
     /// The stdout lines after the listening line, up to [`EARLY_LINES`] (a second listening
     /// line, `tls ca: PATH`), for [`Server::next_line`].
@@ -46,7 +48,8 @@ const EARLY_LINES: usize = 16;
 
 impl Server {
     /// Starts `binary` with `args`, waits up to `deadline` for its first stdout line
-    /// (`<name> listening on http://ADDR`), and keeps reading its output into `log`.
+    /// (`<name> listening on http://ADDR`, or `https://` with `--tls`), and keeps reading its
+    /// output into `log`.
     pub(crate) fn start(
         binary: &Path,
         args: &[String],
@@ -108,6 +111,7 @@ impl Server {
             child,
             readers: Vec::new(),
             address: String::new(),
+            https: false,
             log,
             early_lines: None,
         };
@@ -149,12 +153,15 @@ impl Server {
                 server.log.display()
             ),
         };
-        let address = line
-            .split_once(" listening on http://")
-            .map(|(_, address)| address.trim().to_owned())
+        let (scheme, address) = line
+            .split_once(" listening on ")
+            .and_then(|(_, url)| url.trim().split_once("://"))
+            .filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+            .map(|(scheme, address)| (scheme.to_owned(), address.to_owned()))
             .with_context(|| {
                 format!("unexpected first line from {}: {line:?}", binary.display())
             })?;
+        server.https = scheme == "https";
         server.address = address;
         server.early_lines = Some(early_lines);
         Ok(server)
@@ -180,9 +187,10 @@ impl Server {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` for a server started with `--tls`.
     pub(crate) fn uri(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// Stops it now (SIGTERM, then SIGKILL if it lingers) and waits.

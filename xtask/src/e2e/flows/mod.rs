@@ -1,15 +1,18 @@
 //! The e2e flows: each drives the running chain through the SDK and raw HTTP and returns what
 //! it observed (redacted by `record`), which is then compared with its snapshot. One room per
 //! family: `issuer` (what the auth server answers), `api` (the resource API validating what it
-//! issued), `dpop` (sender-constrained tokens, RFC 9449, at the token endpoint and the API), `resilience` (faults, key rotation,
-//! an outage), `extensions` (vendor flows beyond client credentials: token exchange, CyberArk's
-//! platform token, SLB's `appkey`), `probe` (`ccflow-auth-server probe api` against an API over
-//! PyJWT); `support` holds the HTTP and SDK helpers they share.
+//! issued), `dpop` (sender-constrained tokens, RFC 9449, at the token endpoint and the API),
+//! `mtls` (mutual TLS and certificate-bound tokens, RFC 8705, over HTTPS end to end),
+//! `resilience` (faults, key rotation, an outage), `extensions` (vendor flows beyond client
+//! credentials: token exchange, CyberArk's platform token, SLB's `appkey`), `probe`
+//! (`ccflow-auth-server probe api` against an API over PyJWT); `support` holds the HTTP and SDK
+//! helpers they share.
 
 mod api;
 mod dpop;
 mod extensions;
 mod issuer;
+mod mtls;
 mod probe;
 mod resilience;
 mod support;
@@ -22,7 +25,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 16] = [
+pub(crate) const NAMES: [&str; 17] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -35,6 +38,7 @@ pub(crate) const NAMES: [&str; 16] = [
     "appkey",
     "dpop",
     "dpop-api",
+    "mtls",
     "probe-pyjwt",
     "retries",
     "rotation",
@@ -54,6 +58,9 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
         }
         // DPoP is on by default for the RFC profile only (the vendors document none).
         "dpop" | "dpop-api" => profile == Profile::Rfc,
+        // Mutual TLS is the strict RFC profile's only (no vendor documents it); the flow runs
+        // servers of its own over HTTPS.
+        "mtls" => profile == Profile::Rfc,
         // The probe runs its own auth server; one profile shows what it says of PyJWT.
         "probe-pyjwt" => profile == Profile::Rfc,
         _ => true,
@@ -74,6 +81,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "appkey" => extensions::appkey(chain).await,
         "dpop" => dpop::dpop(chain).await,
         "dpop-api" => dpop::dpop_api(chain).await,
+        "mtls" => mtls::mtls(chain).await,
         "probe-pyjwt" => probe::probe_pyjwt(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
