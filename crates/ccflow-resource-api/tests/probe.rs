@@ -226,8 +226,9 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
 enum Target {
     SampleApi,
     HandWritten(Hole),
-    /// The hand-written API (which never looks at `cnf`) claimed to take DPoP (`--dpop`).
-    HandWrittenClaimingDpop,
+    /// The hand-written API (which never looks at `cnf`) claimed to take DPoP- and
+    /// certificate-bound tokens (`--dpop`, `--mtls`).
+    HandWrittenClaimingBinding,
 }
 
 /// What the report must say: exactly these cases fail, are lenient, are skipped; every other
@@ -247,13 +248,17 @@ async fn probe(target: Target) -> Report {
     let api = match target {
         Target::SampleApi => sample_api(&server, &clock),
         Target::HandWritten(hole) => hand_written(&server, &clock, hole),
-        Target::HandWrittenClaimingDpop => hand_written(&server, &clock, Hole::None),
+        Target::HandWrittenClaimingBinding => hand_written(&server, &clock, Hole::None),
     };
     let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
     probe.scope = Some(SCOPE.to_owned());
     probe.rfc9068 = true;
     probe.wait = Wait::ServerClock;
-    probe.dpop = matches!(target, Target::SampleApi | Target::HandWrittenClaimingDpop);
+    probe.dpop = matches!(
+        target,
+        Target::SampleApi | Target::HandWrittenClaimingBinding
+    );
+    probe.mtls = probe.dpop;
     probe.run().await.expect("the probe runs")
 }
 
@@ -282,8 +287,11 @@ fn check(target: Target, report: &Report, expected: &Expected) {
     );
 }
 
-/// The hand-written API takes no DPoP, so the probe is not told `--dpop`.
-const NO_DPOP: &[&str] = &["dpop-bound-as-bearer"];
+/// The hand-written API binds no token, so the probe is told neither `--dpop` nor `--mtls`.
+const NO_DPOP: &[&str] = &[
+    "dpop-bound-as-bearer",
+    "certificate-bound-without-certificate",
+];
 
 #[tokio::test]
 async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
@@ -293,7 +301,7 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
         (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_DPOP }),
         (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_DPOP }),
         (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_DPOP }),
-        (Target::HandWrittenClaimingDpop, Expected { fail: &["dpop-bound-as-bearer"], lenient: &[], skipped: &[] }),
+        (Target::HandWrittenClaimingBinding, Expected { fail: &["dpop-bound-as-bearer", "certificate-bound-without-certificate"], lenient: &[], skipped: &[] }),
     ];
     for (target, expected) in cases {
         let report = probe(target).await;

@@ -52,6 +52,9 @@ pub struct ApiProbe {
     pub rfc9068: bool,
     /// The API accepts DPoP-bound tokens (enables the `dpop-bound-as-bearer` case).
     pub dpop: bool,
+    /// The API accepts certificate-bound tokens (RFC 8705; enables the
+    /// `certificate-bound-without-certificate` case).
+    pub mtls: bool,
     /// How long the API may cache the JWKS (default: the issuer's JWKS `max-age`).
     pub jwks_cache: Option<Duration>,
     /// How long the API may take to refetch the JWKS for a new key (its cooldown).
@@ -75,6 +78,7 @@ impl std::fmt::Debug for ApiProbe {
             .field("skip", &self.skip)
             .field("rfc9068", &self.rfc9068)
             .field("dpop", &self.dpop)
+            .field("mtls", &self.mtls)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
@@ -98,6 +102,7 @@ impl ApiProbe {
             skip: Vec::new(),
             rfc9068: false,
             dpop: false,
+            mtls: false,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
             wait: Wait::Real,
@@ -190,6 +195,10 @@ impl Run<'_> {
                 spec.claims
                     .insert("cnf".to_owned(), json!({"jkt": BOUND_JKT}));
             }
+            Mint::CertificateBound => {
+                spec.claims
+                    .insert("cnf".to_owned(), json!({ "x5t#S256": BOUND_X5T }));
+            }
         }
         spec
     }
@@ -228,6 +237,9 @@ impl Run<'_> {
             "dpop-bound-as-bearer" if !self.probe.dpop => {
                 Some("no --dpop given: the API does not take DPoP-bound tokens".to_owned())
             }
+            "certificate-bound-without-certificate" if !self.probe.mtls => Some(
+                "no --mtls given: the API does not take certificate-bound tokens".to_owned(),
+            ),
             "missing-scope" if self.probe.scope.is_none() => {
                 Some("no --scope given: the route requires none".to_owned())
             }

@@ -102,6 +102,10 @@ pub struct ApiArgs {
     /// refused.
     #[arg(long)]
     dpop: bool,
+    /// Your API takes certificate-bound tokens (RFC 8705): a bound token presented without its
+    /// client certificate must be refused.
+    #[arg(long)]
+    mtls: bool,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -136,6 +140,7 @@ impl ProbeCommand {
         probe.skip = args.skip;
         probe.rfc9068 = args.typ_rfc9068;
         probe.dpop = args.dpop;
+        probe.mtls = args.mtls;
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
         probe.wait = if args.wait == "server-clock" {

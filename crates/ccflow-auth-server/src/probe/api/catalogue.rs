@@ -55,6 +55,9 @@ pub(super) enum Mint {
     OtherScope,
     /// Bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), to be sent as `Bearer`.
     DpopBound,
+    /// Bound to a client certificate (`cnf["x5t#S256"]`, RFC 8705 §3.1) the probe does not
+    /// present.
+    CertificateBound,
 }
 
 /// One case of the static catalogue.
@@ -92,6 +95,9 @@ pub(super) const CRIT_EXTENSION: &str = "urn:ccflow:probe:critical";
 /// The `cnf.jkt` of the DPoP-bound token: a JWK SHA-256 thumbprint's shape (RFC 7638), of no
 /// key the probe holds; the API must refuse the token as `Bearer` whatever the key.
 pub(super) const BOUND_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+/// The `cnf["x5t#S256"]` of the certificate-bound token: a SHA-256 thumbprint's shape (RFC 8705
+/// §3.1) of no certificate the probe presents (it presents none); the API must refuse it.
+pub(super) const BOUND_X5T: &str = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2";
 
 #[rustfmt::skip]
 pub(super) const STATIC_CASES: &[Case] = &[
@@ -115,6 +121,7 @@ pub(super) const STATIC_CASES: &[Case] = &[
     case("wrong-typ", "a JWT that is not typed at+jwt is refused", "RFC 9068 §4", Send::Token(Mint::Defect(Defect::WrongTyp)), Expect::InvalidToken),
     case("missing-scope", "a valid token without the route's scope is forbidden", "RFC 6750 §3.1", Send::Token(Mint::OtherScope), Expect::InsufficientScope),
     case("dpop-bound-as-bearer", "a DPoP-bound token sent as Bearer is refused", "RFC 9449 §7.2", Send::Token(Mint::DpopBound), Expect::InvalidToken),
+    case("certificate-bound-without-certificate", "a certificate-bound token presented without its certificate is refused", "RFC 8705 §3", Send::Token(Mint::CertificateBound), Expect::InvalidToken),
 ];
 
 /// The cases that need keys changed or time to pass, run after the static ones.
@@ -177,6 +184,7 @@ pub const CASE_IDS: &[&str] = &[
     "wrong-typ",
     "missing-scope",
     "dpop-bound-as-bearer",
+    "certificate-bound-without-certificate",
     "key-rotation",
     "issuer-down",
     "key-removed",

@@ -18,10 +18,13 @@ pub(super) struct Answer {
 impl Answer {
     pub(super) fn describe(&self) -> String {
         match &self.challenge {
+            // Long enough for a whole challenge with a descriptive `error_description` (a cut
+            // one no longer parses, and the table shows its raw text instead of the error code);
+            // still capped, as an API's header is not ours to echo without bound.
             Some(challenge) => format!(
                 "{}, WWW-Authenticate: {}",
                 self.status,
-                shorten(challenge, 200)
+                shorten(challenge, 600)
             ),
             None => format!("{} (no WWW-Authenticate)", self.status),
         }
