@@ -35,31 +35,13 @@ struct Certificate {
 
 impl Certificate {
     fn new(name: &str) -> Self {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let signed = params.self_signed(&key).unwrap();
-        Self {
-            certificate: ClientCertificate::from_der(signed.der().to_vec()),
-            pem: pem::encode(&pem::Pem::new("CERTIFICATE", signed.der().to_vec())),
-        }
+        let (certificate, pem, _) = common::self_signed_certificate(name);
+        Self { certificate, pem }
     }
 
-    /// The PEM URL-encoded as nginx's `$ssl_client_escaped_cert` (every byte but the unreserved
-    /// ones as `%XX`).
+    /// The PEM as nginx's `$ssl_client_escaped_cert` writes it.
     fn escaped(&self) -> String {
-        self.pem
-            .bytes()
-            .map(|byte| {
-                if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-                    char::from(byte).to_string()
-                } else {
-                    format!("%{byte:02X}")
-                }
-            })
-            .collect()
+        common::nginx_escaped(&self.pem)
     }
 
     /// The hex SHA-256 of the DER, as an XFCC element's `Hash`.

@@ -72,36 +72,18 @@ struct ClientIdentity {
 
 impl ClientIdentity {
     fn new(dir: &TempDir, name: &str) -> Self {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let signed = params.self_signed(&key).unwrap();
-        let certificate_pem = pem("CERTIFICATE", signed.der());
+        let (certificate, certificate_pem, key_pem) = common::self_signed_certificate(name);
         Self {
-            certificate: ClientCertificate::from_der(signed.der().to_vec()),
+            certificate,
             cert_file: dir.write(&format!("{name}.pem"), &certificate_pem),
-            key_file: dir.write(
-                &format!("{name}.key"),
-                &pem("PRIVATE KEY", &key.serialize_der()),
-            ),
+            key_file: dir.write(&format!("{name}.key"), &key_pem),
             pem: certificate_pem,
         }
     }
 
     /// The certificate as nginx's `$ssl_client_escaped_cert` writes it.
     fn escaped(&self) -> String {
-        self.pem
-            .bytes()
-            .map(|byte| {
-                if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-                    char::from(byte).to_string()
-                } else {
-                    format!("%{byte:02X}")
-                }
-            })
-            .collect()
+        common::nginx_escaped(&self.pem)
     }
 }
 

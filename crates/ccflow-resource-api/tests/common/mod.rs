@@ -273,3 +273,35 @@ pub fn get(uri: &str) -> test::TestRequest {
 pub fn bearer(token: &str) -> (&'static str, String) {
     ("authorization", format!("Bearer {token}"))
 }
+
+/// A self-signed client certificate for `name` (RFC 8705 §2.2 allows one): the certificate as
+/// the validator sees it, its PEM, and its private key's PEM.
+pub fn self_signed_certificate(
+    name: &str,
+) -> (ccflow_protocol::mtls::ClientCertificate, String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let signed = params.self_signed(&key).unwrap();
+    (
+        ccflow_protocol::mtls::ClientCertificate::from_der(signed.der().to_vec()),
+        pem::encode(&pem::Pem::new("CERTIFICATE", signed.der().to_vec())),
+        pem::encode(&pem::Pem::new("PRIVATE KEY", key.serialize_der())),
+    )
+}
+
+/// `pem` URL-encoded as nginx's `$ssl_client_escaped_cert` writes it: every byte but the
+/// unreserved ones as `%XX`.
+pub fn nginx_escaped(pem: &str) -> String {
+    pem.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
