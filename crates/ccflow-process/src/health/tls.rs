@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
 
@@ -39,15 +38,10 @@ impl Trust {
     }
 }
 
-/// The certificates of a PEM file, at least one.
+/// The certificates of a PEM file, at least one (ccflow-tls's loader, which the servers use).
 fn certificates(path: &Path) -> Result<Vec<Vec<u8>>, HealthError> {
-    let unreadable = |why: String| HealthError::Trust(format!("{}: {why}", path.display()));
-    let chain = CertificateDer::pem_file_iter(path)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(|error| unreadable(error.to_string()))?;
-    if chain.is_empty() {
-        return Err(unreadable("no PEM certificate in it".to_owned()));
-    }
+    let chain = ccflow_tls::load_certificates(path)
+        .map_err(|error| HealthError::Trust(error.to_string()))?;
     Ok(chain.into_iter().map(|der| der.to_vec()).collect())
 }
 
