@@ -50,6 +50,22 @@ pub enum Transport {
     Https(Trust),
 }
 
+impl Transport {
+    /// What a server serves on its bound port, from its TLS settings: with `generated_ca_file`
+    /// (`--tls`: the CA file it wrote) HTTPS trusting that CA; with `tls_cert` (`--tls-cert`)
+    /// HTTPS pinning that chain's leaf; else plain HTTP.
+    pub fn of_bound_port(
+        generated_ca_file: Option<&std::path::Path>,
+        tls_cert: Option<&std::path::Path>,
+    ) -> Result<Self, HealthError> {
+        match (generated_ca_file, tls_cert) {
+            (Some(ca_file), _) => Ok(Self::Https(Trust::roots_from_pem_file(ca_file)?)),
+            (None, Some(cert)) => Ok(Self::Https(Trust::leaf_from_pem_file(cert)?)),
+            (None, None) => Ok(Self::Http),
+        }
+    }
+}
+
 /// Where to probe a server bound to `bind`: a wildcard address (`0.0.0.0`, `::`, what a
 /// container binds) is reached through the loopback address of its family.
 pub fn probe_address(bind: SocketAddr) -> SocketAddr {

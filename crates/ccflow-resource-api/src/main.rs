@@ -355,18 +355,12 @@ fn probe_transport(
     cli: &Cli,
     port: u16,
 ) -> Result<ccflow_process::Transport, ccflow_process::HealthError> {
-    use ccflow_process::{Transport, Trust};
-    if cli.tls {
-        let ca_file = cli
-            .tls_ca_file
+    let generated_ca_file = cli.tls.then(|| {
+        cli.tls_ca_file
             .clone()
-            .unwrap_or_else(|| default_ca_file(port));
-        return Ok(Transport::Https(Trust::roots_from_pem_file(&ca_file)?));
-    }
-    match &cli.tls_cert {
-        Some(cert) => Ok(Transport::Https(Trust::leaf_from_pem_file(cert)?)),
-        None => Ok(Transport::Http),
-    }
+            .unwrap_or_else(|| default_ca_file(port))
+    });
+    ccflow_process::Transport::of_bound_port(generated_ca_file.as_deref(), cli.tls_cert.as_deref())
 }
 
 /// Where `--tls` writes its CA certificate when `--tls-ca-file` does not say.
