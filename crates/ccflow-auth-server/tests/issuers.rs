@@ -485,3 +485,60 @@ async fn bad_builder_forms_name_the_setting() {
         }
     }
 }
+
+/// The binary on `fixtures/issuers.toml`: the `listening on` line first and unchanged, then
+/// every issuer with its endpoints (no console line: the console is served at the root only).
+#[test]
+fn the_binary_lists_every_issuer_after_its_listening_line() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ccflow-auth-server"))
+        .args([
+            "--config",
+            "../../fixtures/issuers.toml",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .env_remove("CCFLOW_CONFIG")
+        .env_remove("CCFLOW_CONFIG_TOML")
+        .env_remove("CCFLOW_BIND")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let base = first
+        .trim_end()
+        .strip_prefix("ccflow-auth-server listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"))
+        .to_owned();
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    let expected = [
+        format!("issuers:        3 (GET {base}/_ccflow/issuers lists them)"),
+        "issuer rfc:".to_owned(),
+        format!("  issuer:         {base}/rfc"),
+        format!("  token endpoint: {base}/rfc/oauth2/token"),
+        "issuer slb:".to_owned(),
+        format!("  jwks:           {base}/slb/v2/certs"),
+        "issuer cyberark:".to_owned(),
+        format!("  token endpoint: {base}/cyberark/oauth2/token/orders"),
+        format!("  admin api:      {base}/cyberark/_ccflow (loopback peers only)"),
+    ];
+    let lines: Vec<&str> = rest.lines().collect();
+    for line in &expected {
+        assert!(lines.contains(&line.as_str()), "{line:?} in\n{rest}");
+    }
+    assert!(lines[0].starts_with("issuers:"), "{rest}");
+    assert!(!rest.contains("admin console"), "{rest}");
+}
