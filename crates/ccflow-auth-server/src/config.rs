@@ -14,7 +14,7 @@ use crate::control::throttle::{AuthThrottle, ThrottleError};
 use crate::domain::clients::{Client, ClientError};
 use crate::domain::keys::{KeyRing, SigningKey};
 use crate::profiles::ResponseStyle;
-use crate::settings::Settings;
+use crate::settings::{NamedIssuer, Settings};
 
 /// A configuration mistake: which file, which field, and why. Never contains a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,7 +119,15 @@ struct FileConfig {
     /// DPoP (RFC 9449) at the token endpoint: `enabled`, `require_nonce`, `nonce_lifetime_secs`,
     /// `algorithms`, `iat_window_secs` (docs/dpop.md).
     dpop: Option<crate::domain::dpop::DpopSettings>,
+    /// Several issuers in one process (docs/multi-issuer.md): each table is `name` plus the
+    /// issuer-level keys of this file, with `[[issuers.clients]]`.
+    #[serde(default)]
+    issuers: Vec<toml::Table>,
 }
+
+/// The top-level keys that stay process-wide beside `[[issuers]]`; any other top-level key is
+/// an issuer setting and must go inside each `[[issuers]]` table.
+const PROCESS_WIDE_KEYS: [&str; 5] = ["bind", "admin", "admin_token", "admin_hosts", "issuers"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,6 +255,54 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         };
         ConfigError::field(field, why)
     })?;
+    if !file.issuers.is_empty() {
+        let table: toml::Table = toml::from_str(text)
+            .map_err(|error| ConfigError::field("(syntax)", error.message().to_owned()))?;
+        if let Some(key) = table
+            .keys()
+            .find(|key| !PROCESS_WIDE_KEYS.contains(&key.as_str()))
+        {
+            return Err(ConfigError::field(
+                key.as_str(),
+                "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind and the admin settings are process-wide)",
+            ));
+        }
+    }
+    settings_of(file, base)
+}
+
+/// One `[[issuers]]` table: its `name`, and its keys read as a file of their own.
+fn named_issuer(
+    index: usize,
+    mut table: toml::Table,
+    base: &Path,
+) -> Result<NamedIssuer, ConfigError> {
+    let at = |field: &str| format!("issuers[{index}].{field}");
+    let name = match table.remove("name") {
+        Some(toml::Value::String(name)) => name,
+        Some(_) => return Err(ConfigError::field(at("name"), "must be a string")),
+        None => {
+            return Err(ConfigError::field(
+                at("name"),
+                "missing: every issuer needs a name, its path prefix `/{name}`",
+            ));
+        }
+    };
+    let file: FileConfig =
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|error: toml::de::Error| {
+                ConfigError::field(format!("issuers[{index}]"), error.message().to_owned())
+            })?;
+    let settings = settings_of(file, base).map_err(|mut error| {
+        error.field = at(&error.field);
+        error
+    })?;
+    Ok(NamedIssuer { name, settings })
+}
+
+/// The settings a parsed file describes.
+fn settings_of(file: FileConfig, base: &Path) -> Result<Settings, ConfigError> {
     let mut settings = Settings::default();
     if let Some(issuer) = file.issuer {
         settings.issuer = Some(issuer);
@@ -357,6 +413,9 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
     }
     for (index, entry) in file.clients.into_iter().enumerate() {
         settings.clients.push(client_from_file(entry, index, base)?);
+    }
+    for (index, table) in file.issuers.into_iter().enumerate() {
+        settings.issuers.push(named_issuer(index, table, base)?);
     }
     if let Some(bind) = file.bind {
         settings.bind = Some(bind.parse().map_err(|_| {

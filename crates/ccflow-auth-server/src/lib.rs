@@ -34,7 +34,7 @@ pub use domain::keys::{
 pub use http::admin::{ADMIN_OPENAPI, ADMIN_PREFIX};
 pub use http::configure;
 pub use profiles::ResponseStyle;
-pub use server::{MockAuthServer, MockAuthServerBuilder, StartError};
+pub use server::{MockAuthServer, MockAuthServerBuilder, MockIssuer, StartError};
 
 /// Re-exported so users need no direct dependency to name profiles and wire types.
 pub use ccflow_protocol as protocol;

@@ -398,7 +398,7 @@ fn announce(server: &MockAuthServer, ca_file: Option<&std::path::Path>) -> std::
         writeln!(stdout, "tls ca: {}", path.display())?;
     }
     stdout.flush()?;
-    if let Err(error) = write!(stdout, "{}", server.app().banner()).and_then(|()| stdout.flush()) {
+    if let Err(error) = write!(stdout, "{}", server.banner()).and_then(|()| stdout.flush()) {
         tracing::warn!(%error, "cannot print the start-up summary; serving anyway");
     }
     Ok(())

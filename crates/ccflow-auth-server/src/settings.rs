@@ -82,6 +82,17 @@ pub(crate) struct Settings {
     pub(crate) tls_client_ca_file: Option<PathBuf>,
     /// The file the settings came from, named in configuration errors.
     pub(crate) config_file: Option<PathBuf>,
+    /// Several issuers in one process (`[[issuers]]`, `issuer_named`): each is served under
+    /// `/{name}` with settings of its own; empty means one issuer at the root (these settings).
+    pub(crate) issuers: Vec<NamedIssuer>,
+}
+
+/// One issuer of a several-issuer server: its name (the path prefix `/{name}`) and its own
+/// settings (the process-wide ones, such as `bind` or the admin token, stay on the outer value).
+#[derive(Debug)]
+pub(crate) struct NamedIssuer {
+    pub(crate) name: String,
+    pub(crate) settings: Settings,
 }
 
 impl Default for Settings {
@@ -112,6 +123,7 @@ impl Default for Settings {
             tls: None,
             tls_client_ca_file: None,
             config_file: None,
+            issuers: Vec::new(),
         }
     }
 }

@@ -174,6 +174,34 @@ impl AuthServer {
         &self.inner.site.token_url
     }
 
+    /// The JWKS URL.
+    pub(crate) fn jwks_url(&self) -> String {
+        self.url(&self.inner.routes.jwks)
+    }
+
+    /// The discovery document URL (the RFC 8414 form where the profile serves it).
+    pub(crate) fn discovery_url(&self) -> String {
+        self.url(
+            self.inner
+                .routes
+                .discovery
+                .last()
+                .map_or("/.well-known/openid-configuration", String::as_str),
+        )
+    }
+
+    /// The introspection endpoint URL, if the profile has one.
+    pub(crate) fn introspection_url(&self) -> Option<String> {
+        let path = self.inner.routes.introspection.as_deref()?;
+        Some(self.url(path))
+    }
+
+    /// The revocation endpoint URL, if the profile has one.
+    pub(crate) fn revocation_url(&self) -> Option<String> {
+        let path = self.inner.routes.revocation.as_deref()?;
+        Some(self.url(path))
+    }
+
     /// The request journal.
     pub fn journal(&self) -> &Journal {
         &self.inner.journal

@@ -45,7 +45,7 @@ pub(super) async fn method_not_allowed(
     request: HttpRequest,
 ) -> HttpResponse {
     let started = Instant::now();
-    let endpoint = endpoint_of(&server, request.path());
+    let endpoint = endpoint_of(&server, super::local_path(&request));
     let allowed: &'static str = match endpoint {
         Endpoint::Discovery | Endpoint::Jwks => "GET",
         _ => "POST",

@@ -35,7 +35,7 @@ pub(crate) fn documented() -> utoipa::openapi::path::Paths {
     security(()),
     responses((status = OK, description = "{\"status\": \"ok\"}", body = Object))
 )]
-async fn live() -> HttpResponse {
+pub(crate) async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 

@@ -7,6 +7,7 @@ mod documents;
 mod fallback;
 mod faults;
 pub(crate) mod health;
+mod issuers;
 mod pipeline;
 mod record;
 mod request;
@@ -20,6 +21,7 @@ use actix_web::web;
 use crate::domain::auth_server::AuthServer;
 
 pub(crate) use fallback::not_found;
+pub(crate) use issuers::{IssuerList, configure_issuers, local_path, root_not_found};
 
 /// Mounts the server's routes (as its profile names them) in an actix-web app or scope.
 ///
@@ -36,6 +38,12 @@ pub(crate) use fallback::not_found;
 /// # Ok(()) }
 /// ```
 pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
+    mount(server, true)
+}
+
+/// Mounts the server's routes; the console only with `console` (its pages name the admin API
+/// by absolute paths, so it is served for an issuer at the root only).
+fn mount(server: AuthServer, console: bool) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         let routes = server.routes().clone();
         let case_insensitive = server.spec().case_insensitive_paths;
@@ -50,8 +58,10 @@ pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
         config.app_data(web::Data::new(server));
         // Before the admin scope, which would otherwise take `/_ccflow/health/…`.
         health::configure(config);
-        if admin {
+        if admin && console {
             console::configure(config);
+        }
+        if admin {
             admin::configure(config);
         }
         for path in &routes.token {

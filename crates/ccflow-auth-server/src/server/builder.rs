@@ -70,6 +70,28 @@ impl MockAuthServerBuilder {
         self
     }
 
+    /// Adds an issuer served under `/{name}`, configured by `issuer` on a fresh builder (its
+    /// profile, clients, keys, token lifetime, limits, scenarios, clock, DPoP…): one process
+    /// then hosts every issuer so added, each its own, as `[[issuers]]` tables do. Its issuer
+    /// is `<base>/{name}` plus its profile's issuer path; [`MockAuthServer::issuer_at`] gives
+    /// its URLs. Process-wide settings (bind, TLS, workers, the admin API) stay on this
+    /// builder; setting them inside, or issuer settings such as clients on this builder too,
+    /// fails at start with a [`ConfigError`] naming the setting. `name` must be one URL path
+    /// segment (letters, digits, `-._~`), unique, and none of `_ccflow`, `.well-known`,
+    /// `healthz`, `readyz`.
+    pub fn issuer_named(
+        mut self,
+        name: impl Into<String>,
+        issuer: impl FnOnce(MockAuthServerBuilder) -> MockAuthServerBuilder,
+    ) -> Self {
+        let settings = issuer(Self::default()).settings;
+        self.settings.issuers.push(crate::settings::NamedIssuer {
+            name: name.into(),
+            settings,
+        });
+        self
+    }
+
     /// The vendor profile to speak (default: the strict `rfc` profile).
     pub fn profile(mut self, profile: Profile) -> Self {
         self.settings.profile = profile;
@@ -371,6 +393,13 @@ impl MockAuthServerBuilder {
     /// `http://localhost:8080`); the issuer is that plus the profile's issuer path, unless
     /// [`issuer`](Self::issuer) was set.
     pub fn into_app(self, base_url: &str) -> Result<AuthServer, StartError> {
+        if !self.settings.issuers.is_empty() {
+            return Err(ConfigError::field(
+                "issuers",
+                "an app has one issuer: start a server to serve several",
+            )
+            .into());
+        }
         build_app(prepare(self.settings)?, base_url)
     }
 
@@ -393,16 +422,16 @@ impl MockAuthServerBuilder {
         #[cfg(feature = "tls")]
         let tls_client_ca_file = self.settings.tls_client_ca_file.clone();
         #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
-        let mut prepared = prepare(self.settings)?;
+        let mut mounts = super::issuers::mounts(self.settings)?;
         let (listener, address) = bind_listener(address)?;
         let https = https_bind.map(bind_listener).transpose()?;
         #[cfg(feature = "tls")]
         let tls = match &tls_source {
             Some(source) => {
-                let issuer_host = prepared
-                    .settings
-                    .issuer
-                    .as_deref()
+                // The certificate names the (first) issuer's host; several issuers share it.
+                let issuer_host = mounts
+                    .first()
+                    .and_then(|mount| mount.prepared.settings.issuer.as_deref())
                     .and_then(|issuer| url::Url::parse(issuer).ok())
                     .and_then(|url| url.host_str().map(str::to_owned));
                 let tls_address = https.as_ref().map_or(address, |(_, https)| *https);
@@ -412,10 +441,12 @@ impl MockAuthServerBuilder {
                     issuer_host.as_deref(),
                     tls_client_ca_file.as_deref(),
                 )?;
-                prepared.mtls = Some(tls.mtls_trust());
-                prepared.mtls_base_url = https
-                    .as_ref()
-                    .map(|(_, https)| default_base_url("https", *https));
+                for mount in &mut mounts {
+                    mount.prepared.mtls = Some(tls.mtls_trust());
+                    mount.prepared.mtls_base_url = https
+                        .as_ref()
+                        .map(|(_, https)| default_base_url("https", *https) + &mount.prefix);
+                }
                 Some(tls)
             }
             None => None,
@@ -428,8 +459,15 @@ impl MockAuthServerBuilder {
         } else {
             "http"
         };
-        let app = build_app(prepared, &default_base_url(scheme, address))?;
-        launch(app, (listener, address), https, workers, tls).await
+        let root = default_base_url(scheme, address);
+        let apps = mounts
+            .into_iter()
+            .map(|mount| {
+                let app = build_app(mount.prepared, &format!("{root}{}", mount.prefix))?;
+                Ok((mount.name, app))
+            })
+            .collect::<Result<Vec<_>, StartError>>()?;
+        launch(apps, (listener, address), https, workers, tls).await
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod builder;
 mod error;
+mod issuer;
+mod issuers;
 mod prepare;
 mod running;
 #[cfg(feature = "tls")]
@@ -10,4 +12,5 @@ mod tls;
 
 pub use builder::MockAuthServerBuilder;
 pub use error::StartError;
+pub use issuer::MockIssuer;
 pub use running::MockAuthServer;

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use ccflow_protocol::VirtualClock;
 
 use super::error::StartError;
+use super::issuer::MockIssuer;
 use crate::control::expect::{Expectations, RequestAssertion, RequestExpectation};
 use crate::control::journal::{Endpoint, JournalEntry};
 use crate::control::scenarios::ScenarioBuilder;
@@ -34,14 +35,21 @@ type TlsConfig = std::convert::Infallible;
 /// returns once it accepts connections.
 /// With `https`, the main listener serves plain HTTP and `https` serves TLS.
 pub(super) async fn launch(
-    app: AuthServer,
+    apps: Vec<(Option<String>, AuthServer)>,
     (listener, address): (TcpListener, SocketAddr),
     https_listener: Option<(TcpListener, SocketAddr)>,
     workers: usize,
     tls: Option<Tls>,
 ) -> Result<MockAuthServer, StartError> {
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let thread_app = app.clone();
+    let Some(app) = apps.first().map(|(_, app)| app.clone()) else {
+        return Err(StartError::Start("no issuer to serve".to_owned()));
+    };
+    let issuers: Vec<MockIssuer> = apps
+        .iter()
+        .filter_map(|(name, app)| Some(MockIssuer::new(name.clone()?, app.clone())))
+        .collect();
+    let thread_apps = apps;
     let https = tls.is_some() && https_listener.is_none();
     let https_address = https_listener.as_ref().map(|(_, address)| *address);
     #[cfg(feature = "tls")]
@@ -59,12 +67,13 @@ pub(super) async fn launch(
                 Some((https, _)) => vec![(listener, None), (https, tls_config)],
                 None => vec![(listener, tls_config)],
             };
-            serve(thread_app, bindings, workers, ready_tx);
+            serve(thread_apps, bindings, workers, ready_tx);
         })
         .map_err(|error| StartError::Start(error.to_string()))?;
     match ready_rx.await {
         Ok(Ok(handle)) => Ok(MockAuthServer {
             app,
+            issuers,
             expectations: Expectations::default(),
             address,
             https,
@@ -82,18 +91,26 @@ pub(super) async fn launch(
 
 /// Runs the actix system on the current (dedicated) thread until the server stops.
 fn serve(
-    app: AuthServer,
+    apps: Vec<(Option<String>, AuthServer)>,
     bindings: Vec<(TcpListener, Option<TlsConfig>)>,
     workers: usize,
     ready: tokio::sync::oneshot::Sender<Result<ServerHandle, String>>,
 ) {
     let system = actix_web::rt::System::new();
     system.block_on(async move {
-        let factory_app = app.clone();
-        let mut server = HttpServer::new(move || {
-            App::new()
-                .configure(crate::http::configure(factory_app.clone()))
-                .default_service(web::to(crate::http::not_found))
+        // One issuer at the root, as always; or several, each under `/{name}`.
+        let named: Vec<(String, AuthServer)> = apps
+            .iter()
+            .filter_map(|(name, app)| Some((name.clone()?, app.clone())))
+            .collect();
+        let root = apps.into_iter().find(|(name, _)| name.is_none());
+        let mut server = HttpServer::new(move || match &root {
+            Some((_, app)) => App::new()
+                .configure(crate::http::configure(app.clone()))
+                .default_service(web::to(crate::http::not_found)),
+            None => App::new()
+                .configure(crate::http::configure_issuers(named.clone()))
+                .default_service(web::to(crate::http::root_not_found)),
         })
         .workers(workers)
         .disable_signals()
@@ -144,7 +161,10 @@ fn serve(
 /// # Ok(()) }
 /// ```
 pub struct MockAuthServer {
+    /// The issuer at the root, or the first named one.
     app: AuthServer,
+    /// The named issuers, in configuration order (empty for one issuer at the root).
+    issuers: Vec<MockIssuer>,
     expectations: Expectations,
     address: SocketAddr,
     /// Whether its main address serves HTTPS.
@@ -238,36 +258,22 @@ impl MockAuthServer {
 
     /// The JWKS URL.
     pub fn jwks_url(&self) -> String {
-        self.app.url(&self.app.routes().jwks)
+        self.app.jwks_url()
     }
 
     /// The discovery document URL (RFC 8414 form where the profile serves it).
     pub fn discovery_url(&self) -> String {
-        let routes = self.app.routes();
-        self.app.url(
-            routes
-                .discovery
-                .last()
-                .map_or("/.well-known/openid-configuration", String::as_str),
-        )
+        self.app.discovery_url()
     }
 
     /// The introspection endpoint URL, if the profile has one.
     pub fn introspection_url(&self) -> Option<String> {
-        self.app
-            .routes()
-            .introspection
-            .as_deref()
-            .map(|path| self.app.url(path))
+        self.app.introspection_url()
     }
 
     /// The revocation endpoint URL, if the profile has one.
     pub fn revocation_url(&self) -> Option<String> {
-        self.app
-            .routes()
-            .revocation
-            .as_deref()
-            .map(|path| self.app.url(path))
+        self.app.revocation_url()
     }
 
     /// The server's virtual clock: `advance`, `set`, `freeze`, `resume`. `None` when the test
@@ -312,6 +318,46 @@ impl MockAuthServer {
     /// `invalid_client` and its tokens introspect inactive (see [`AuthServer::remove_client`]).
     pub fn remove_client(&self, client_id: &str) -> bool {
         self.app.remove_client(client_id)
+    }
+
+    /// The issuer named `name` (see [`issuer_named`](crate::MockAuthServerBuilder::issuer_named)):
+    /// its URLs under `/{name}` and its own test control. `None` for an unknown name, and for
+    /// a server with one issuer at the root.
+    pub fn issuer_at(&self, name: &str) -> Option<&MockIssuer> {
+        self.issuers.iter().find(|issuer| issuer.name() == name)
+    }
+
+    /// The named issuers, in configuration order (empty for one issuer at the root). The
+    /// single-issuer accessors of `MockAuthServer` (`token_url`, `rotate_keys`, …) address the
+    /// first of them.
+    pub fn issuers(&self) -> &[MockIssuer] {
+        &self.issuers
+    }
+
+    /// The start-up summary the binary prints after its `listening on` line: the issuer's
+    /// ([`AuthServer::banner`]), or each named issuer's under an `issuer NAME` heading.
+    pub fn banner(&self) -> String {
+        if self.issuers.is_empty() {
+            return self.app.banner();
+        }
+        let mut text = format!(
+            "issuers:        {} (GET {}/_ccflow/issuers lists them)\n",
+            self.issuers.len(),
+            self.uri()
+        );
+        for issuer in &self.issuers {
+            text.push_str(&format!("\nissuer {}:\n", issuer.name()));
+            // The console names the admin API by absolute paths: it is served for an issuer at
+            // the root only (`http::mount`).
+            let banner = issuer.app().banner();
+            for line in banner
+                .lines()
+                .filter(|line| !line.starts_with("admin console:"))
+            {
+                text.push_str(&format!("  {line}\n"));
+            }
+        }
+        text
     }
 
     /// The server's state (journal, keys).

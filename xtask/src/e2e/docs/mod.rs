@@ -24,7 +24,7 @@ mod answer;
 use answer::{Json, compare, shown_json};
 
 /// The documents whose sessions run.
-pub(crate) const DOCUMENTS: [&str; 9] = [
+pub(crate) const DOCUMENTS: [&str; 10] = [
     "README.md",
     "docs/quickstart.md",
     "docs/profiles.md",
@@ -34,6 +34,7 @@ pub(crate) const DOCUMENTS: [&str; 9] = [
     "docs/dpop.md",
     "docs/tls.md",
     "docs/probe.md",
+    "docs/multi-issuer.md",
 ];
 
 /// How long one document's whole session may take (it may have to build a binary).

@@ -24,9 +24,16 @@ pub(crate) async fn guard<B: MessageBody + 'static>(
     request: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let refusal = request
-        .app_data::<web::Data<AuthServer>>()
-        .and_then(|server| authorize(server, request.request()).err());
+    // Fails closed: a mount that gave the guard no server to read its settings from answers as
+    // if the admin API were off.
+    let refusal = match request.app_data::<web::Data<AuthServer>>() {
+        Some(server) => authorize(server, request.request()).err(),
+        None => Some(admin_error(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Other("not_found".to_owned()),
+            "the admin API is disabled",
+        )),
+    };
     match refusal {
         Some(response) => Ok(request.into_response(response).map_into_right_body()),
         None => next

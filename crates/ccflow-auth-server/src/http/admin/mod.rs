@@ -10,6 +10,7 @@ mod document;
 mod dpop;
 mod guard;
 mod inspect;
+mod issuers;
 mod key_ring;
 mod keys;
 mod requests;
@@ -94,6 +95,7 @@ where
         .service(route(dpop::__path_put_dpop, dpop::put_dpop))
         .service(route(dpop::__path_post_proof, dpop::post_proof))
         .service(route(inspect::__path_post_inspect, inspect::post_inspect))
+        .service(route(issuers::__path_get_issuers, issuers::get_issuers))
 }
 
 /// Mounts the admin API: every route behind the one access guard (a call that gets past it is
@@ -106,6 +108,24 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
             .route(document::PATH, web::get().to(document::openapi))
             .wrap(from_fn(guard::guard))
             .default_service(web::to(admin_not_found)),
+    );
+}
+
+/// The root's admin API in a process with several issuers, inside the `/_ccflow` scope: the
+/// list of issuers alone, behind the same guard (each issuer's own admin API is under its
+/// prefix).
+pub(crate) fn configure_list(config: &mut web::ServiceConfig) {
+    config.service(
+        web::scope("")
+            .wrap(from_fn(guard::guard))
+            .route("/issuers", web::get().to(issuers::get_issuers))
+            .default_service(web::to(|| async {
+                admin_error(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::Other("not_found".to_owned()),
+                    "no such admin endpoint at the root: each issuer's admin API is under /{name}/_ccflow (GET /_ccflow/issuers lists them)",
+                )
+            })),
     );
 }
 
@@ -122,8 +142,7 @@ fn route_matches(pattern: &str, path: &str) -> bool {
 
 /// A known admin path with the wrong method is 405 with `Allow`; anything else is 404.
 async fn admin_not_found(request: HttpRequest) -> HttpResponse {
-    let path = request
-        .path()
+    let path = crate::http::local_path(&request)
         .strip_prefix(ADMIN_PREFIX)
         .unwrap_or_default();
     let allowed: Vec<&str> = document::DOCUMENT
