@@ -9,6 +9,7 @@ use crate::claims::Claims;
 use crate::dpop::TokenBinding;
 use crate::error::{AuthError, TokenRejection};
 use crate::policy::{Policy, owned};
+use crate::validator::TrustedIssuer;
 
 /// A request whose bearer token was validated; its claims are one `Deref` away.
 ///
@@ -35,18 +36,20 @@ async fn whoami(auth: Authenticated) -> HttpResponse {
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     claims: Arc<Claims>,
+    issuer: Arc<TrustedIssuer>,
     dpop_jkt: Option<Arc<str>>,
     certificate_thumbprint: Option<Arc<str>>,
 }
 
 impl Authenticated {
     pub(crate) fn new(
-        claims: Claims,
+        (claims, issuer): (Claims, Arc<TrustedIssuer>),
         dpop_jkt: Option<String>,
         certificate_thumbprint: Option<String>,
     ) -> Self {
         Self {
             claims: Arc::new(claims),
+            issuer,
             dpop_jkt: dpop_jkt.map(Arc::from),
             certificate_thumbprint: certificate_thumbprint.map(Arc::from),
         }
@@ -71,6 +74,12 @@ impl Authenticated {
         self.dpop_jkt.as_deref()
     }
 
+    /// The trusted issuer whose keys verified the token (its `iss`): with a validator trusting
+    /// several issuers, which one matched, and its settings.
+    pub fn trusted_issuer(&self) -> &TrustedIssuer {
+        &self.issuer
+    }
+
     /// The verified claims.
     pub fn claims(&self) -> &Claims {
         &self.claims
@@ -89,13 +98,14 @@ impl Authenticated {
         Ok(())
     }
 
-    /// Fails with 403 `insufficient_scope` unless the token has every scope.
+    /// Fails with 403 `insufficient_scope` unless the token has every scope (or its issuer
+    /// authorises by audience alone).
     pub fn require_scopes<I, S>(&self, scopes: I) -> Result<(), AuthError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Policy::AllScopes(owned(scopes)).check(&self.claims)
+        Policy::AllScopes(owned(scopes)).check(&self.claims, self.issuer.authorizes_by_audience())
     }
 }
 
@@ -129,6 +139,9 @@ pub(crate) async fn authorize(
         }
         None => authenticate(route_binding.unwrap_or(default_binding)).await?,
     };
-    policy.check(authenticated.claims())?;
+    policy.check(
+        authenticated.claims(),
+        authenticated.trusted_issuer().authorizes_by_audience(),
+    )?;
     Ok(authenticated)
 }

@@ -18,6 +18,8 @@ use crate::error::TokenRejection;
 pub(crate) struct ClaimRules<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) audiences: &'a [String],
+    /// The one claim scopes are read from; `None`: `scope` and `scp`, merged.
+    pub(crate) scope_claim: Option<&'static str>,
     pub(crate) leeway: Duration,
     pub(crate) now: SystemTime,
 }
@@ -205,7 +207,7 @@ impl Claims {
             None => optional_string(&all, "azp")?,
         };
         let jwt_id = optional_string(&all, "jti")?;
-        let scopes = scopes(&all)?;
+        let scopes = scopes(&all, rules.scope_claim)?;
         Ok(Claims {
             issuer,
             subject,
@@ -267,11 +269,19 @@ fn optional_string(
 }
 
 /// `scope` (string, or an array for issuers that send one) and `scp` (array,
-/// or a string). Separators are read leniently (any ASCII whitespace), but
-/// each scope must be an RFC 6749 §3.3 scope-token.
-fn scopes(claims: &Map<String, Value>) -> Result<Scopes, TokenRejection> {
+/// or a string), or only the issuer's `scope_claim`. Separators are read leniently (any ASCII
+/// whitespace), but each scope must be an RFC 6749 §3.3 scope-token.
+fn scopes(
+    claims: &Map<String, Value>,
+    scope_claim: Option<&'static str>,
+) -> Result<Scopes, TokenRejection> {
     let mut scopes = Scopes::new();
-    for claim in ["scope", "scp"] {
+    let both = ["scope", "scp"];
+    let read: &[&'static str] = match &scope_claim {
+        Some(claim) => std::slice::from_ref(claim),
+        None => &both,
+    };
+    for &claim in read {
         let mut add = |text: &str| -> Result<(), TokenRejection> {
             for piece in text.split_ascii_whitespace() {
                 let scope = Scope::new(piece).map_err(|_| TokenRejection::ClaimType(claim))?;
@@ -309,6 +319,7 @@ mod tests {
         ClaimRules {
             issuer: ISSUER,
             audiences,
+            scope_claim: None,
             leeway: Duration::from_secs(30),
             now: UNIX_EPOCH + Duration::from_secs(NOW),
         }

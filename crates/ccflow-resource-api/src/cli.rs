@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use ccflow_process::LogFormat;
-use ccflow_resource_api::sample_api::Settings;
+use ccflow_resource_api::sample_api::{self, Settings};
 use clap::{Parser, Subcommand};
 
 /// Sample API protected by ccflow's bearer-token validator.
@@ -30,19 +30,24 @@ pub(crate) struct Cli {
     /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8081].
     #[arg(long, env = "CCFLOW_RESOURCE_BIND")]
     pub(crate) bind: Option<SocketAddr>,
-    /// The issuer tokens must come from (exact `iss`); its metadata names the JWKS.
-    #[arg(long, env = "CCFLOW_RESOURCE_ISSUER")]
-    pub(crate) issuer: Option<String>,
+    /// The issuer tokens must come from (exact `iss`); its metadata names the JWKS. Repeat to
+    /// trust several issuers: --audience, --profile and --jwks-url then pair with them (given
+    /// once: for every issuer; given once per --issuer: by position; otherwise an error).
+    /// Replaces the file's `issuer` and `[[issuers]]`.
+    #[arg(long = "issuer", env = "CCFLOW_RESOURCE_ISSUER")]
+    pub(crate) issuers: Vec<String>,
     /// An audience this API accepts; repeat for several (comma-separated in the environment).
+    /// With several --issuer: once for every issuer, or once per issuer, by position (several
+    /// audiences for one of several issuers: `[[issuers]]` in the file).
     #[arg(
         long = "audience",
         env = "CCFLOW_RESOURCE_AUDIENCE",
         value_delimiter = ','
     )]
     pub(crate) audiences: Vec<String>,
-    /// JWKS URL, to skip discovery.
-    #[arg(long, env = "CCFLOW_RESOURCE_JWKS_URL")]
-    pub(crate) jwks_url: Option<String>,
+    /// JWKS URL, to skip discovery. With several --issuer: none, or once per issuer, by position.
+    #[arg(long = "jwks-url", env = "CCFLOW_RESOURCE_JWKS_URL")]
+    pub(crate) jwks_urls: Vec<String>,
     /// Trust this CA certificate (PEM) for the issuer's discovery and JWKS over HTTPS, besides
     /// the system's roots: e.g. the file `ccflow-auth-server --tls` prints as `tls ca: PATH`.
     #[arg(long, env = "CCFLOW_RESOURCE_ISSUER_CA_FILE")]
@@ -50,8 +55,13 @@ pub(crate) struct Cli {
     /// Vendor profile whose validation defaults apply (typ; SLB authorises by audience). Without
     /// --issuer and --audience, it also pairs the API with `ccflow-auth-server --profile <same>`
     /// on its embedded defaults (that issuer on 127.0.0.1:8080, its demo tokens' audience).
-    #[arg(long, env = "CCFLOW_RESOURCE_PROFILE")]
-    pub(crate) profile: Option<ccflow_protocol::Profile>,
+    /// With several --issuer: once for every issuer, or once per issuer, by position.
+    #[arg(
+        long = "profile",
+        env = "CCFLOW_RESOURCE_PROFILE",
+        value_delimiter = ','
+    )]
+    pub(crate) profiles: Vec<ccflow_protocol::Profile>,
     /// Require SLB's `appkey` header with this key on every /v1 route (repeat for several keys;
     /// comma-separated in the environment); a missing or unknown key is answered 401 with the
     /// gateway's `fault` body. Replaces the file's `appkeys`.
@@ -150,17 +160,29 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize
         (None, Some(text)) => Settings::from_toml(text).context("$CCFLOW_RESOURCE_CONFIG_TOML")?,
         (None, None) => Settings::default(),
     };
-    if let Some(issuer) = &cli.issuer {
-        settings.issuer = Some(issuer.clone());
-    }
-    if !cli.audiences.is_empty() {
-        settings.audiences.clone_from(&cli.audiences);
-    }
-    if let Some(jwks_url) = &cli.jwks_url {
-        settings.jwks_url = Some(jwks_url.clone());
-    }
-    if let Some(profile) = cli.profile {
-        settings.profile = Some(profile);
+    match cli.issuers.as_slice() {
+        [] => {
+            if !cli.audiences.is_empty() {
+                settings.audiences.clone_from(&cli.audiences);
+            }
+            settings.jwks_url = one("--jwks-url", &cli.jwks_urls)?.or(settings.jwks_url);
+            settings.profile = one("--profile", &cli.profiles)?.or(settings.profile);
+        }
+        [issuer] => {
+            settings.issuer = Some(issuer.clone());
+            settings.issuers.clear();
+            if !cli.audiences.is_empty() {
+                settings.audiences.clone_from(&cli.audiences);
+            }
+            settings.jwks_url = one("--jwks-url", &cli.jwks_urls)?.or(settings.jwks_url);
+            settings.profile = one("--profile", &cli.profiles)?.or(settings.profile);
+        }
+        issuers => {
+            settings.issuer = None;
+            settings.jwks_url = None;
+            settings.profile = None;
+            settings.issuers = several_issuers(cli, issuers)?;
+        }
     }
     if let Some(binding) = cli.token_binding {
         settings.token_binding = Some(binding);
@@ -190,7 +212,9 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize
             .map(ccflow_protocol::ClientSecret::new)
             .collect();
     }
-    if let Some(profile) = settings.profile {
+    if let Some(profile) = settings.profile
+        && settings.issuers.is_empty()
+    {
         // `--profile` alone pairs the API with `ccflow-auth-server --profile <same>` on its
         // embedded defaults: that server's issuer, and the audience its demo tokens carry.
         let (issuer, audiences) = pairing(profile);
@@ -199,12 +223,13 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize
             settings.audiences = audiences;
         }
     }
-    if settings.issuer.is_none() {
+    if settings.issuer.is_none() && settings.issuers.is_empty() {
         anyhow::bail!(
             "an issuer is required: --issuer, CCFLOW_RESOURCE_ISSUER or `issuer` in the file"
         );
     }
-    if settings.audiences.is_empty() {
+    // With several issuers each may have its own: the validator names one without any.
+    if settings.audiences.is_empty() && settings.issuers.is_empty() {
         anyhow::bail!(
             "at least one audience is required: --audience, CCFLOW_RESOURCE_AUDIENCE or `audiences` in the file"
         );
@@ -216,6 +241,64 @@ pub(crate) fn settings(cli: &Cli) -> anyhow::Result<(Settings, SocketAddr, usize
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     Ok((settings, bind, workers))
+}
+
+/// The value of a flag that takes one value when --issuer is given at most once.
+fn one<T: Clone>(flag: &str, values: &[T]) -> anyhow::Result<Option<T>> {
+    match values {
+        [] => Ok(None),
+        [value] => Ok(Some(value.clone())),
+        _ => anyhow::bail!(
+            "{flag} is given {} times for one issuer: give it once, or give --issuer once per value",
+            values.len()
+        ),
+    }
+}
+
+/// Several --issuer flags: each one's --audience, --profile and --jwks-url, paired by the rule
+/// the flags' help states (once: every issuer's; once per issuer: by position).
+fn several_issuers(
+    cli: &Cli,
+    issuers: &[String],
+) -> anyhow::Result<Vec<sample_api::IssuerFileSettings>> {
+    let count = issuers.len();
+    let pair = |flag: &str, given: usize, once_for_all: bool| -> anyhow::Result<()> {
+        if given == 0 || given == count || (given == 1 && once_for_all) {
+            return Ok(());
+        }
+        let once = if once_for_all {
+            "once (for every issuer), "
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "{count} --issuer flags and {given} {flag} flags: give {flag} {once}once per --issuer (paired by position), or not at all"
+        )
+    };
+    pair("--audience", cli.audiences.len(), true)?;
+    pair("--profile", cli.profiles.len(), true)?;
+    pair("--jwks-url", cli.jwks_urls.len(), false)?;
+    let nth = |values: &[String], index: usize| match values {
+        [] => None,
+        [value] => Some(value.clone()),
+        _ => Some(values[index].clone()),
+    };
+    Ok(issuers
+        .iter()
+        .enumerate()
+        .map(|(index, issuer)| {
+            let mut settings = sample_api::IssuerFileSettings::new(issuer.clone());
+            // No --audience: the file's top-level `audiences` are every issuer's default.
+            settings.audiences = nth(&cli.audiences, index).into_iter().collect();
+            settings.profile = match cli.profiles.as_slice() {
+                [] => None,
+                [profile] => Some(*profile),
+                profiles => Some(profiles[index]),
+            };
+            settings.jwks_url = nth(&cli.jwks_urls, index);
+            settings
+        })
+        .collect())
 }
 
 /// Where `ccflow-auth-server --profile <profile>` runs on its embedded defaults.

@@ -2,10 +2,11 @@
 //!
 //! Descriptions never echo a token, a header value, a `kid` or any other text a caller
 //! chooses, so they are safe to send to clients and to log. The one exception by design is a
-//! signed claim that names the wrong party (`iss`, `aud`): it is read only after the signature
+//! signed claim that names the wrong party (`aud`): it is read only after the signature
 //! verified against the issuer's key, so it is the issuer's text, and naming the expected and
 //! the received value is what tells a team its API and its tokens disagree (bounded in
-//! length, and sanitised again by the RFC 6750 challenge).
+//! length, and sanitised again by the RFC 6750 challenge). An `iss` is looked up before the
+//! signature (it picks the keys), so an untrusted one is refused without being repeated.
 
 use std::time::Duration;
 
@@ -124,6 +125,10 @@ pub enum TokenRejection {
         /// The token's `iss`.
         received: String,
     },
+    /// `iss` names none of the issuers this API trusts. Read before the signature is checked
+    /// (the issuer decides which keys check it), so the description does not repeat it.
+    #[error("the token's issuer (iss) is not one this API trusts")]
+    UntrustedIssuer,
     /// `aud` names none of this API's audiences.
     #[error(
         "the token is not meant for this API: aud is {}, this API accepts {}",
@@ -446,6 +451,17 @@ pub enum BuildError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    /// The same issuer was trusted twice.
+    #[error("the issuer {0} is trusted twice: give each issuer once")]
+    DuplicateIssuer(String),
+    /// One of several trusted issuers is misconfigured.
+    #[error("trusted issuer {issuer}: {error}")]
+    TrustedIssuer {
+        /// The issuer, as given.
+        issuer: String,
+        /// What is wrong with its settings.
+        error: Box<BuildError>,
+    },
 }
 
 /// Removes `user:password@` from a URL before it is printed.
@@ -514,6 +530,7 @@ mod tests {
                 expected: "https://a.test".to_owned(),
                 received: "https://a.test/\"\\".to_owned(),
             }),
+            AuthError::from(TokenRejection::UntrustedIssuer),
             AuthError::from(TokenRejection::WrongAudience {
                 expected: vec!["api".to_owned()],
                 received: vec!["x\"y".to_owned(); 9],

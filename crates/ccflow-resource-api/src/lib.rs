@@ -46,8 +46,10 @@ pub use policy::{RequireAudience, RequireScope, RequireToken};
 pub use refusal::Refusal;
 pub use request::RequestCredentials;
 pub use token::{MAX_AUTHORIZATION_BYTES, MAX_KID_BYTES, TokenScheme};
-pub use validator::{DEFAULT_LEEWAY, DEFAULT_REALM, Validator, ValidatorBuilder};
+pub use validator::{
+    DEFAULT_LEEWAY, DEFAULT_REALM, IssuerSettings, TrustedIssuer, Validator, ValidatorBuilder,
+};
 
 /// Re-exported so users need no direct dependency to name algorithms, clocks and wire types.
-pub use ccflow_protocol::{Clock, ManualClock, SystemClock};
+pub use ccflow_protocol::{Clock, ManualClock, Profile, SystemClock};
 pub use jsonwebtoken::Algorithm;

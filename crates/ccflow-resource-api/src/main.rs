@@ -57,9 +57,7 @@ fn main() -> ExitCode {
         }
     };
     let system = actix_web::rt::System::new();
-    let by_audience = settings
-        .profile
-        .is_some_and(|profile| profile.spec().resource.authorize_by_audience);
+    let by_audience = settings.authorize_by_audience();
     let appkeys: Vec<String> = settings
         .appkeys
         .iter()
@@ -319,9 +317,12 @@ fn announce(
     stdout.flush()?;
     // Only the first line is essential: a reader that takes it and closes the pipe must
     // not bring the API down, so a failure to print the summary is only logged.
-    let summary = writeln!(stdout, "  issuer:     {}", validator.issuer())
-        .and_then(|()| {
-            writeln!(stdout, "  audiences:  {}", validator.audiences().join(", "))
+    // One `issuer:` and `audiences:` pair per trusted issuer, in trust order.
+    let summary = validator
+        .trusted_issuers()
+        .try_for_each(|trusted| {
+            writeln!(stdout, "  issuer:     {}", trusted.issuer())?;
+            writeln!(stdout, "  audiences:  {}", trusted.audiences().join(", "))
         })
         .and_then(|()| {
             writeln!(

@@ -21,9 +21,17 @@ pub(crate) enum Policy {
 }
 
 impl Policy {
-    pub(crate) fn check(&self, claims: &Claims) -> Result<(), AuthError> {
+    /// `authorize_by_audience`: the token's issuer authorises by audience alone
+    /// ([`IssuerSettings::authorize_by_audience`](crate::IssuerSettings::authorize_by_audience)),
+    /// so scope requirements pass; audience requirements still apply.
+    pub(crate) fn check(
+        &self,
+        claims: &Claims,
+        authorize_by_audience: bool,
+    ) -> Result<(), AuthError> {
         match self {
             Policy::Token | Policy::Binding(_) => Ok(()),
+            Policy::AllScopes(_) | Policy::AnyScope(_) if authorize_by_audience => Ok(()),
             Policy::AllScopes(required) => {
                 let missing: Vec<&String> = required
                     .iter()
@@ -73,7 +81,10 @@ impl Policy {
 }
 
 /// Middleware (actix) or layer (axum): the route needs a valid token with scopes (403
-/// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp`.
+/// `insufficient_scope` otherwise). Scopes are read from `scope` or `scp` (or the one claim
+/// its issuer's [`scope_claim`](crate::IssuerSettings::scope_claim) names); a token of an
+/// issuer that [authorises by audience](crate::IssuerSettings::authorize_by_audience) needs
+/// none.
 ///
 /// As an actix middleware (`.wrap`); as an axum layer (`route_layer`), see `ValidatorLayer`.
 #[cfg_attr(
@@ -196,6 +207,7 @@ mod tests {
         let rules = crate::claims::ClaimRules {
             issuer: "https://i.test",
             audiences: &audiences,
+            scope_claim: None,
             leeway: std::time::Duration::ZERO,
             now: std::time::UNIX_EPOCH,
         };
@@ -211,7 +223,7 @@ mod tests {
                     required: required.iter().map(|s| (*s).to_owned()).collect(),
                     description: description.to_owned(),
                 });
-            assert_eq!(policy.check(claims), expected, "{policy:?}");
+            assert_eq!(policy.check(claims, false), expected, "{policy:?}");
         }
         let scopes = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         let token = claims("items:read other", &["api", "slb-svc"]);
@@ -234,6 +246,14 @@ mod tests {
             Err((&["x", "y"], "the token has none of the scopes x, y")),
         );
         check(&Policy::AnyAudience(scopes(&["slb-svc"])), &token, Ok(()));
+        // An issuer that authorises by audience: scope policies pass, audience ones still check.
+        let by_audience = |policy: &Policy| policy.check(&token, true);
+        assert_eq!(
+            by_audience(&Policy::AllScopes(scopes(&["items:write"]))),
+            Ok(())
+        );
+        assert_eq!(by_audience(&Policy::AnyScope(scopes(&["x"]))), Ok(()));
+        assert!(by_audience(&Policy::AnyAudience(scopes(&["delfi"]))).is_err());
         check(
             &Policy::AnyAudience(scopes(&["delfi"])),
             &token,

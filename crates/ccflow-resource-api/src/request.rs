@@ -114,12 +114,13 @@ impl Validator {
                 if !binding.accepts_bearer() {
                     return Err(TokenRejection::DpopRequired.into());
                 }
-                let claims = self.validate(presented.token).await?;
+                let validated = self.validate_for_issuer(presented.token).await?;
+                let claims = &validated.0;
                 if claims.is_dpop_bound() {
                     return Err(TokenRejection::DpopBoundAsBearer.into());
                 }
-                let certificate = self.check_certificate_binding(&claims, request)?;
-                Ok(Authenticated::new(claims, None, certificate))
+                let certificate = self.check_certificate_binding(claims, request)?;
+                Ok(Authenticated::new(validated, None, certificate))
             }
             TokenScheme::Dpop => self.authenticate_dpop(request, presented.token).await,
         }
@@ -154,17 +155,22 @@ impl Validator {
         .map_err(DpopRejection::Proof)?;
         // The nonce before the token: a client without one learns it in one round trip.
         state.check_nonce(verified.nonce.as_deref(), now)?;
-        let claims = self.validate(token).await?;
+        let validated = self.validate_for_issuer(token).await?;
+        let claims = &validated.0;
         let jkt = claims.dpop_jkt().ok_or(TokenRejection::NotDpopBound)?;
         if jkt != verified.jkt {
             return Err(TokenRejection::DpopKeyMismatch.into());
         }
         // A token bound to a key and to a certificate needs both (RFC 8705 §3 applies to a
         // token however it is presented).
-        let certificate = self.check_certificate_binding(&claims, request)?;
+        let certificate = self.check_certificate_binding(claims, request)?;
         // Remembered last: a refused request leaves no trace.
         state.record(&verified.jkt, &verified.jti, verified.iat, now)?;
-        Ok(Authenticated::new(claims, Some(verified.jkt), certificate))
+        Ok(Authenticated::new(
+            validated,
+            Some(verified.jkt),
+            certificate,
+        ))
     }
 }
 

@@ -24,7 +24,7 @@ mod items;
 use actix_web::web;
 
 pub use appkey::APPKEY_HEADER;
-pub use config::{ConfigError, DpopFileSettings, JwksFileSettings, Settings};
+pub use config::{ConfigError, DpopFileSettings, IssuerFileSettings, JwksFileSettings, Settings};
 pub use items::{Item, ItemStore, MAX_ITEMS, NewItem, StoreFull};
 
 use crate::Validator;

@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use crate::claims::{ClaimRules, Claims};
 use crate::dpop::{DpopState, TokenBinding};
 use crate::error::{AuthError, JwksError, TokenRejection};
-use crate::jwks::{JwksCache, JwksStatus, Lookup};
+use crate::jwks::{JwksStatus, Lookup};
 use crate::token::{self, MAX_KID_BYTES};
 
 /// The default leeway on `exp`, `nbf` and `iat`.
@@ -21,28 +21,29 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_REALM: &str = "ccflow";
 
 mod builder;
+mod issuer;
 pub use builder::ValidatorBuilder;
 use builder::is_hmac;
+use issuer::Issuers;
+pub use issuer::{IssuerSettings, TrustedIssuer};
 
 /// Validates bearer tokens for one API: cheap to clone, shared by every
 /// worker. See the crate documentation for the checks and their order.
+///
+/// A validator trusts one issuer ([`ValidatorBuilder::issuer`]) or several
+/// ([`ValidatorBuilder::trust`], once per issuer). A token's `iss` picks the issuer whose keys,
+/// audiences, algorithms and `typ`s then apply; an `iss` no trusted issuer has is refused
+/// before any key is looked up or fetched.
 #[derive(Clone)]
 pub struct Validator {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    issuer: String,
-    audiences: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    accepted_algorithms: String,
-    hmac_key: Option<DecodingKey>,
-    accepted_typ: Option<Vec<String>>,
-    expected_typ: String,
+    issuers: Issuers,
     leeway: Duration,
     realm: String,
     clock: Arc<dyn Clock>,
-    jwks: Option<Arc<JwksCache>>,
     token_binding: TokenBinding,
     public_url: Option<String>,
     dpop: DpopState,
@@ -54,16 +55,8 @@ impl fmt::Debug for Validator {
         let inner = &self.inner;
         formatter
             .debug_struct("Validator")
-            .field("issuer", &inner.issuer)
-            .field("audiences", &inner.audiences)
-            .field("algorithms", &inner.algorithms)
-            .field(
-                "shared_secret",
-                &inner.hmac_key.as_ref().map(|_| "[redacted]"),
-            )
-            .field("accepted_typ", &inner.accepted_typ)
+            .field("issuers", &inner.issuers.all())
             .field("leeway", &inner.leeway)
-            .field("jwks", &inner.jwks)
             .field("token_binding", &inner.token_binding)
             .field("public_url", &inner.public_url)
             .field("dpop", &inner.dpop)
@@ -78,19 +71,31 @@ impl Validator {
         ValidatorBuilder::default()
     }
 
-    /// The issuer `iss` must equal.
+    /// The issuer `iss` must equal: the first trusted issuer's (the only one of a
+    /// single-issuer validator; see [`trusted_issuers`](Self::trusted_issuers)).
     pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+        &self.inner.issuers.first().issuer
     }
 
-    /// The audiences a token may be for.
+    /// The audiences a token may be for: the first trusted issuer's.
     pub fn audiences(&self) -> &[String] {
-        &self.inner.audiences
+        &self.inner.issuers.first().audiences
     }
 
-    /// The algorithm allow-list.
+    /// The algorithm allow-list: the first trusted issuer's.
     pub fn algorithms(&self) -> &[Algorithm] {
-        &self.inner.algorithms
+        &self.inner.issuers.first().algorithms
+    }
+
+    /// Every trusted issuer, in the order they were given (the builder's
+    /// [`issuer`](ValidatorBuilder::issuer) first).
+    pub fn trusted_issuers(&self) -> impl ExactSizeIterator<Item = &TrustedIssuer> {
+        self.inner.issuers.all().iter().map(|trusted| &**trusted)
+    }
+
+    /// The trusted issuer whose `iss` is exactly `issuer`, if any.
+    pub fn trusted_issuer(&self, issuer: &str) -> Option<&TrustedIssuer> {
+        self.inner.issuers.get(issuer).map(|trusted| &**trusted)
     }
 
     /// The challenge realm.
@@ -150,35 +155,62 @@ impl Validator {
         u64::try_from(ccflow_protocol::unix_seconds(self.inner.clock.now())).unwrap_or_default()
     }
 
-    /// Fetches the issuer's keys now, joining a fetch already under way,
-    /// whatever the cooldown. Call it at start-up to warm the cache; a failure
-    /// is not fatal, as keys are fetched again on first use.
+    /// Fetches every trusted issuer's keys now (all at once), joining fetches already under
+    /// way, whatever the cooldown. Call it at start-up to warm the caches; a failure is not
+    /// fatal, as keys are fetched again on first use. The first issuer's error, in trust
+    /// order, is returned; every issuer is tried.
     pub async fn refresh_keys(&self) -> Result<(), JwksError> {
-        match &self.inner.jwks {
-            Some(jwks) => jwks.refresh_now().await,
-            None => Ok(()),
-        }
+        let refreshes = self
+            .inner
+            .issuers
+            .all()
+            .iter()
+            .map(|trusted| trusted.refresh_keys());
+        futures_util::future::join_all(refreshes)
+            .await
+            .into_iter()
+            .collect()
     }
 
-    /// The JWKS cache's state, or `None` when only HMAC tokens are accepted.
+    /// The first trusted issuer's key cache state, or `None` when only HMAC tokens are
+    /// accepted from it (each issuer's: [`TrustedIssuer::jwks_status`]).
     pub fn jwks_status(&self) -> Option<JwksStatus> {
-        self.inner.jwks.as_ref().map(|jwks| jwks.status())
+        self.inner.issuers.first().jwks_status()
     }
 
     /// Validates a bearer token (the part after `Bearer `).
     ///
-    /// In order: size and JWS shape, header (`alg` on the allow-list and not
-    /// `none`, `typ`, no `crit`, `kid` length), key lookup, signature, then
-    /// `iss`, `aud`, `exp`, `nbf`, `iat` and claim types. The first failure is
-    /// returned; nothing after it runs.
+    /// In order: size and JWS shape, header (`alg` not `none`), the claims' JSON and the
+    /// issuer `iss` names among the trusted ones (an untrusted `iss` is refused here, before
+    /// any key is looked up or fetched), then that issuer's rules: `alg` on its allow-list,
+    /// `typ`, no `crit`, `kid` length, key lookup in its own key cache, signature, then `aud`,
+    /// `exp`, `nbf`, `iat` and claim types. The first failure is returned; nothing after it
+    /// runs.
     pub async fn validate(&self, token: &str) -> Result<Claims, AuthError> {
+        self.validate_for_issuer(token)
+            .await
+            .map(|(claims, _)| claims)
+    }
+
+    /// [`validate`](Self::validate), also returning the trusted issuer that matched.
+    pub(crate) async fn validate_for_issuer(
+        &self,
+        token: &str,
+    ) -> Result<(Claims, Arc<TrustedIssuer>), AuthError> {
         let inner = &*self.inner;
         let jws = token::split_compact(token)?;
         let mut decoded_header = Vec::with_capacity(jws.header.len());
         token::decode_header(jws.header, &mut decoded_header)?;
         let header = token::parse_header(&decoded_header)?;
-        let algorithm = inner.check_algorithm(header.alg())?;
-        inner.check_typ(header.typ())?;
+        if header.alg().eq_ignore_ascii_case("none") {
+            return Err(TokenRejection::AlgNone.into());
+        }
+        // Parsed once, here: the issuer it names picks the rules and keys; the claims are
+        // checked against them only after the signature.
+        let all = token::decode_claims(jws.payload)?;
+        let trusted = inner.issuers.for_claims(&all)?;
+        let algorithm = trusted.check_algorithm(header.alg())?;
+        trusted.check_typ(header.typ())?;
         if header.has_crit() {
             return Err(TokenRejection::CriticalHeader.into());
         }
@@ -189,7 +221,7 @@ impl Validator {
             }
             .into());
         }
-        match (&inner.hmac_key, &inner.jwks) {
+        match (&trusted.hmac_key, &trusted.jwks) {
             (Some(secret), _) if is_hmac(algorithm) => verify(&jws, secret, algorithm)?,
             (_, Some(jwks)) if !is_hmac(algorithm) => {
                 let keys = jwks.keys_for(kid, algorithm).await?;
@@ -203,59 +235,20 @@ impl Validator {
             // with its key source), but refusing is the safe answer.
             _ => {
                 return Err(TokenRejection::AlgNotAllowed {
-                    accepted: inner.accepted_algorithms.clone(),
+                    accepted: trusted.accepted_algorithms.clone(),
                 }
                 .into());
             }
         };
-        let all = token::decode_claims(jws.payload)?;
         let rules = ClaimRules {
-            issuer: &inner.issuer,
-            audiences: &inner.audiences,
+            issuer: &trusted.issuer,
+            audiences: &trusted.audiences,
+            scope_claim: trusted.scope_claim,
             leeway: inner.leeway,
             now: inner.clock.now(),
         };
-        Ok(Claims::check(
-            all,
-            &rules,
-            algorithm,
-            kid.map(str::to_owned),
-        )?)
-    }
-}
-
-impl Inner {
-    fn check_algorithm(&self, alg: &str) -> Result<Algorithm, TokenRejection> {
-        if alg.eq_ignore_ascii_case("none") {
-            return Err(TokenRejection::AlgNone);
-        }
-        let not_allowed = || TokenRejection::AlgNotAllowed {
-            accepted: self.accepted_algorithms.clone(),
-        };
-        let algorithm: Algorithm = alg.parse().map_err(|_| not_allowed())?;
-        if self.algorithms.contains(&algorithm) {
-            Ok(algorithm)
-        } else {
-            Err(not_allowed())
-        }
-    }
-
-    fn check_typ(&self, typ: Option<&str>) -> Result<(), TokenRejection> {
-        let Some(accepted) = &self.accepted_typ else {
-            return Ok(());
-        };
-        let fits = typ.is_some_and(|typ| {
-            accepted
-                .iter()
-                .any(|accepted| token::typ_matches(typ, accepted))
-        });
-        if fits {
-            Ok(())
-        } else {
-            Err(TokenRejection::TypNotAccepted {
-                expected: self.expected_typ.clone(),
-            })
-        }
+        let claims = Claims::check(all, &rules, algorithm, kid.map(str::to_owned))?;
+        Ok((claims, Arc::clone(trusted)))
     }
 }
 
@@ -451,7 +444,11 @@ mod tests {
         #[track_caller]
         fn check(builder: ValidatorBuilder, typ: Option<&str>, ok: bool) {
             let validator = builder.build().unwrap();
-            assert_eq!(validator.inner.check_typ(typ).is_ok(), ok, "{typ:?}");
+            assert_eq!(
+                validator.inner.issuers.first().check_typ(typ).is_ok(),
+                ok,
+                "{typ:?}"
+            );
         }
         check(builder(), Some("at+jwt"), true);
         check(builder(), Some("application/at+JWT"), true);
@@ -466,7 +463,12 @@ mod tests {
         let validator = builder().build().unwrap();
         #[track_caller]
         fn check(validator: &Validator, alg: &str, expected: Result<Algorithm, ()>) {
-            let result = validator.inner.check_algorithm(alg).map_err(|_| ());
+            let result = validator
+                .inner
+                .issuers
+                .first()
+                .check_algorithm(alg)
+                .map_err(|_| ());
             assert_eq!(result, expected, "{alg}");
         }
         check(&validator, "RS256", Ok(Algorithm::RS256));
@@ -476,7 +478,7 @@ mod tests {
         check(&validator, "rs256", Err(()));
         check(&validator, "", Err(()));
         assert_eq!(
-            validator.inner.check_algorithm("nOnE"),
+            validator.inner.issuers.first().check_algorithm("nOnE"),
             Err(TokenRejection::AlgNone)
         );
     }

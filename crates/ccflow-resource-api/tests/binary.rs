@@ -243,9 +243,14 @@ async fn starts_without_the_issuer_and_answers_503_until_keys_load() {
         .unwrap();
     // The token's header does not parse, so this is a 401 before any key is needed...
     assert_eq!(refused.status(), 401);
-    // ...while a well-formed token needs keys, which cannot be had: 503, not 500.
+    // ...while a well-formed token of the trusted issuer needs keys, which cannot be had: 503,
+    // not 500.
     let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "k"});
-    let token = common::craft(&header, &common::claims(), "c2ln");
+    let token = common::craft(
+        &header,
+        &common::claims_with(&json!({"iss": issuer})),
+        "c2ln",
+    );
     let unavailable = http
         .get(running.url("/v1/items"))
         .bearer_auth(&token)

@@ -222,6 +222,8 @@ fn validation(bench: &mut Bench<'_>) -> Result<Outcome> {
     let adapters =
         validator::adapter_overhead(&issuer.server.uri(), &issuer.token, options.micro())?;
     say(&adapters.summary());
+    let lookup = validator::issuer_lookup(&issuer.server.uri(), &issuer.token, options.micro())?;
+    say(&lookup.summary());
     let api = Server::start_sample_api(
         &release.join("ccflow-resource-api"),
         &issuer.server.uri(),
@@ -246,11 +248,15 @@ fn validation(bench: &mut Bench<'_>) -> Result<Outcome> {
     drop(api);
     let mut figures = validation.to_json();
     figures["adapters"] = adapters.to_json();
+    figures["issuers"] = lookup.to_json();
     figures["whoami"] = whoami.to_json();
     Ok(Outcome {
         key: "validator",
         figures,
-        checks: vec![targets::VALIDATOR_RATIO.check(validation.ratio)],
+        checks: vec![
+            targets::VALIDATOR_RATIO.check(validation.ratio),
+            targets::TEN_ISSUERS_RATIO.check(lookup.ratio),
+        ],
     })
 }
 

@@ -42,6 +42,9 @@ pub(super) const ES256_CPU_PER_TOKEN: Target = at_most("ES256 server CPU per tok
 /// `Validator::authenticate` ÷ raw verification of the same token, one thread (median of the
 /// interleaved rounds' ratios).
 pub(super) const VALIDATOR_RATIO: Target = at_least("validator ÷ raw verify", 0.8, "×");
+/// A validator trusting ten issuers ÷ one trusting one, same token (median of the interleaved
+/// rounds' ratios): the `iss` lookup must add no measurable time (issue 20).
+pub(super) const TEN_ISSUERS_RATIO: Target = at_least("validator with 10 issuers ÷ 1", 0.95, "×");
 /// The SDK's `token()` when the token is cached.
 pub(super) const CACHED_TOKEN: Target = at_most("cached token()", 200.0, "ns");
 /// Token requests that 10,000 concurrent callers on a cold cache cause.

@@ -1,7 +1,8 @@
 //! The validator measured: `Validator::authenticate` on an actix request (the extractor's
-//! path), one thread, in rounds interleaved with raw verifications of the same token; and each
+//! path), one thread, in rounds interleaved with raw verifications of the same token; each
 //! adapter's cost over the framework-free core (actix's `Validator::authenticate`, axum's
-//! `Authenticated` extractor, both against `authenticate_credentials`), in interleaved rounds.
+//! `Authenticated` extractor, both against `authenticate_credentials`), in interleaved rounds;
+//! and the cost of trusting ten issuers rather than one (the `iss` lookup), the same way.
 
 use std::time::{Duration, Instant};
 
@@ -225,6 +226,102 @@ pub(super) fn adapter_overhead(
     })
 }
 
+/// Authentications per second with one trusted issuer and with ten, one thread.
+pub(super) struct IssuerLookup {
+    one: f64,
+    ten: f64,
+    /// Ten issuers' rate over one's, the median of per-round ratios (1.00: the lookup among ten
+    /// costs nothing more).
+    pub(super) ratio: f64,
+}
+
+impl IssuerLookup {
+    /// The report's line.
+    pub(super) fn summary(&self) -> String {
+        format!(
+            "  10 trusted issuers ÷ 1 {:>9.0}/s (interleaved rounds): {:.3} ({:.0}/s)",
+            self.one, self.ratio, self.ten
+        )
+    }
+
+    pub(super) fn to_json(&self) -> Value {
+        json!({
+            "one_issuer_per_second_one_thread": self.one,
+            "ten_issuers_per_second_one_thread": self.ten,
+            "ratio": self.ratio,
+            "ratio_method": "median of per-round ratios, one-issuer and ten-issuer rounds interleaved",
+        })
+    }
+}
+
+/// The same bearer request through `authenticate_credentials` of a validator trusting only
+/// `issuer` and of one trusting it and nine others (`trust`, each with its own key cache; the
+/// token's issuer given last), one thread, in interleaved rounds.
+pub(super) fn issuer_lookup(issuer: &str, token: &str, duration: Duration) -> Result<IssuerLookup> {
+    use ccflow_resource_api::IssuerSettings;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let one = Validator::builder()
+            .trust(IssuerSettings::new(issuer).audience("items-api"))
+            .build()?;
+        let mut builder = Validator::builder();
+        for index in 1..10 {
+            builder = builder.trust(
+                IssuerSettings::new(format!("https://issuer-{index}.example"))
+                    .audience("items-api"),
+            );
+        }
+        let ten = builder
+            .trust(IssuerSettings::new(issuer).audience("items-api"))
+            .build()?;
+        let header = format!("Bearer {token}");
+        let authorization = [header.as_bytes()];
+        let credentials = RequestCredentials {
+            method: "GET",
+            url: "/v1/whoami",
+            authorization: &authorization,
+            ..RequestCredentials::default()
+        };
+        let binding = one.token_binding();
+        // The first calls load each validator's JWKS: not part of the rates.
+        for validator in [&one, &ten] {
+            validator
+                .authenticate_credentials(&credentials, binding)
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("the validator refused the bench token: {error}")
+                })?;
+        }
+        const ROUNDS: u32 = 7;
+        let round = duration / (2 * ROUNDS);
+        let (mut ones, mut tens, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            let one_rate = rate!(
+                round,
+                one.authenticate_credentials(&credentials, binding)
+                    .await
+                    .is_ok()
+            );
+            let ten_rate = rate!(
+                round,
+                ten.authenticate_credentials(&credentials, binding)
+                    .await
+                    .is_ok()
+            );
+            ones.push(one_rate);
+            tens.push(ten_rate);
+            ratios.push(ten_rate / one_rate);
+        }
+        Ok(IssuerLookup {
+            one: median(ones),
+            ten: median(tens),
+            ratio: median(ratios),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +358,12 @@ mod tests {
             assert!(ratio.is_finite() && ratio > 0.0, "{}", overhead.summary());
         }
         assert!(overhead.core > 0.0 && overhead.actix > 0.0 && overhead.axum > 0.0);
+        let lookup = issuer_lookup(server.issuer(), &token, Duration::from_millis(140)).unwrap();
+        assert!(
+            lookup.ratio.is_finite() && lookup.ratio > 0.0 && lookup.one > 0.0 && lookup.ten > 0.0,
+            "{}",
+            lookup.summary()
+        );
         drop(server);
     }
 }

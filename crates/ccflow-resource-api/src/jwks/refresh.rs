@@ -90,6 +90,8 @@ enum Decision {
 /// The cache itself; shared by every clone of a `Validator` and by the
 /// refresh task, which holds an `Arc` to it until it finishes.
 pub(crate) struct JwksCache {
+    /// The issuer whose keys these are, for the logs of a validator trusting several.
+    issuer: String,
     fetcher: Fetcher,
     settings: JwksSettings,
     clock: Arc<dyn Clock>,
@@ -121,12 +123,14 @@ fn elapsed(earlier: SystemTime, now: SystemTime) -> Duration {
 
 impl JwksCache {
     pub(crate) fn new(
+        issuer: String,
         source: JwksSource,
         http: reqwest::Client,
         settings: JwksSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
+            issuer,
             fetcher: Fetcher::new(source, http, settings),
             settings,
             clock,
@@ -333,6 +337,7 @@ impl JwksCache {
                     fresh_until: fetched_at.checked_add(fetched.ttl).unwrap_or(fetched_at),
                 });
                 tracing::info!(
+                    issuer = %self.issuer,
                     keys = keys.keys.len(),
                     ttl_secs = fetched.ttl.as_secs(),
                     "loaded the issuer's signing keys"
@@ -345,9 +350,9 @@ impl JwksCache {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 state.last_error = Some(error.clone());
                 if self.current().is_some() {
-                    tracing::warn!(%error, "JWKS refresh failed; cached keys keep validating");
+                    tracing::warn!(issuer = %self.issuer, %error, "JWKS refresh failed; cached keys keep validating");
                 } else {
-                    tracing::warn!(%error, "JWKS fetch failed; no signing keys loaded yet, protected routes answer 503");
+                    tracing::warn!(issuer = %self.issuer, %error, "JWKS fetch failed; no signing keys loaded yet, protected routes answer 503");
                 }
                 Err(error)
             }

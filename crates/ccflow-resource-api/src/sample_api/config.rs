@@ -55,6 +55,74 @@ pub struct DpopFileSettings {
     pub algorithms: Option<Vec<Algorithm>>,
 }
 
+/// One `[[issuers]]` table: an issuer the API trusts besides (or instead of) the top-level
+/// `issuer`, with its own audiences, profile and key source. What it leaves unset comes from
+/// the top level (`audiences`, `algorithms`, `accepted_typ`), as
+/// [`IssuerSettings`](crate::IssuerSettings) inherits from the builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IssuerFileSettings {
+    /// `issuer`: what `iss` equals for this issuer's tokens.
+    pub issuer: String,
+    /// `audiences`: this issuer's (default: the top-level `audiences`).
+    pub audiences: Vec<String>,
+    /// `profile`: whose resource defaults apply (`typ`, scope claim, audience-only
+    /// authorisation).
+    pub profile: Option<ccflow_protocol::Profile>,
+    /// `jwks_url`: to skip this issuer's discovery.
+    pub jwks_url: Option<String>,
+    /// `algorithms`: this issuer's allow-list.
+    pub algorithms: Option<Vec<Algorithm>>,
+    /// `accepted_typ`: this issuer's accepted `typ` values.
+    pub accepted_typ: Option<Vec<String>>,
+    /// `scope_claim`: `scope` or `scp`, the one claim scopes are read from.
+    pub scope_claim: Option<&'static str>,
+    /// `authorize_by_audience`: whether this issuer's tokens need no scopes (default: the
+    /// profile's).
+    pub authorize_by_audience: Option<bool>,
+}
+
+impl IssuerFileSettings {
+    /// An issuer with nothing else set.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audiences: Vec::new(),
+            profile: None,
+            jwks_url: None,
+            algorithms: None,
+            accepted_typ: None,
+            scope_claim: None,
+            authorize_by_audience: None,
+        }
+    }
+
+    /// The validator's settings for this issuer.
+    pub fn issuer_settings(&self) -> crate::IssuerSettings {
+        let mut settings = crate::IssuerSettings::new(self.issuer.clone())
+            .audiences(self.audiences.iter().cloned());
+        if let Some(profile) = self.profile {
+            settings = settings.profile(profile);
+        }
+        if let Some(url) = &self.jwks_url {
+            settings = settings.jwks_url(url.clone());
+        }
+        if let Some(algorithms) = &self.algorithms {
+            settings = settings.algorithms(algorithms.iter().copied());
+        }
+        if let Some(accepted) = &self.accepted_typ {
+            settings = settings.require_typ(accepted);
+        }
+        if let Some(claim) = self.scope_claim {
+            settings = settings.scope_claim(claim);
+        }
+        if let Some(enabled) = self.authorize_by_audience {
+            settings = settings.authorize_by_audience(enabled);
+        }
+        settings
+    }
+}
+
 /// The sample API's settings, from a file or built up by the binary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -63,6 +131,9 @@ pub struct Settings {
     pub bind: Option<SocketAddr>,
     /// The issuer `iss` must equal; its metadata names the JWKS.
     pub issuer: Option<String>,
+    /// `[[issuers]]`: more trusted issuers, each with its own audiences, profile and keys (the
+    /// top-level `issuer`, if any, is trusted first).
+    pub issuers: Vec<IssuerFileSettings>,
     /// The API's audiences.
     pub audiences: Vec<String>,
     /// A JWKS URL, to skip discovery.
@@ -107,6 +178,8 @@ struct RawFile {
     bind: Option<String>,
     issuer: Option<String>,
     #[serde(default)]
+    issuers: Vec<RawIssuer>,
+    #[serde(default)]
     audiences: Vec<String>,
     jwks_url: Option<String>,
     algorithms: Option<Vec<String>>,
@@ -127,6 +200,20 @@ struct RawFile {
     client_cert_header_format: Option<String>,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIssuer {
+    issuer: String,
+    #[serde(default)]
+    audiences: Vec<String>,
+    profile: Option<ccflow_protocol::Profile>,
+    jwks_url: Option<String>,
+    algorithms: Option<Vec<String>>,
+    accepted_typ: Option<Vec<String>>,
+    scope_claim: Option<String>,
+    authorize_by_audience: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -193,6 +280,32 @@ impl Settings {
                 .transpose()
         };
         let algorithms = parse_algorithms("algorithms", raw.algorithms)?;
+        let mut issuers = Vec::with_capacity(raw.issuers.len());
+        for (index, issuer) in raw.issuers.into_iter().enumerate() {
+            let scope_claim = match issuer.scope_claim.as_deref() {
+                None => None,
+                Some("scope") => Some("scope"),
+                Some("scp") => Some("scp"),
+                Some(other) => {
+                    return Err(error(format!(
+                        "issuers[{index}].scope_claim: `{other}` is not scope or scp"
+                    )));
+                }
+            };
+            issuers.push(IssuerFileSettings {
+                issuer: issuer.issuer,
+                audiences: issuer.audiences,
+                profile: issuer.profile,
+                jwks_url: issuer.jwks_url,
+                algorithms: parse_algorithms(
+                    &format!("issuers[{index}].algorithms"),
+                    issuer.algorithms,
+                )?,
+                accepted_typ: issuer.accepted_typ,
+                scope_claim,
+                authorize_by_audience: issuer.authorize_by_audience,
+            });
+        }
         let token_binding = raw
             .token_binding
             .map(|name| {
@@ -223,6 +336,7 @@ impl Settings {
         Ok(Settings {
             bind,
             issuer: raw.issuer,
+            issuers,
             audiences: raw.audiences,
             jwks_url: raw.jwks_url,
             algorithms,
@@ -259,8 +373,20 @@ impl Settings {
         })
     }
 
+    /// Whether the sample API authorises every token by audience alone: for one issuer whose
+    /// profile does (SLB, UserClouds). With `[[issuers]]`, each issuer's own setting applies
+    /// instead, to its tokens only.
+    pub fn authorize_by_audience(&self) -> bool {
+        self.issuers.is_empty()
+            && self
+                .profile
+                .is_some_and(|profile| profile.spec().resource.authorize_by_audience)
+    }
+
     /// A validator builder with every setting given here applied; the token binding is
-    /// `either` unless set (the sample API takes Bearer and DPoP tokens).
+    /// `either` unless set (the sample API takes Bearer and DPoP tokens). The top-level
+    /// `audiences`, `algorithms` and `accepted_typ` are every issuer's defaults; with
+    /// `[[issuers]]`, the top-level `profile` and `jwks_url` are the top-level issuer's only.
     pub fn validator_builder(&self) -> ValidatorBuilder {
         let mut builder = crate::Validator::builder()
             .audiences(self.audiences.iter().cloned())
@@ -288,17 +414,40 @@ impl Settings {
             builder = builder.forwarded_client_certificate(header.clone(), format);
         }
         builder = builder.trusted_proxies(self.trusted_proxies.iter().copied());
-        if let Some(issuer) = &self.issuer {
-            builder = builder.issuer(issuer.clone());
-        }
-        if let Some(url) = &self.jwks_url {
-            builder = builder.jwks_url(url.clone());
-        }
         if let Some(algorithms) = &self.algorithms {
             builder = builder.algorithms(algorithms.iter().copied());
         }
-        if let Some(profile) = self.profile {
-            builder = builder.profile(profile);
+        if self.issuers.is_empty() {
+            // One issuer, configured on the builder as it always was.
+            if let Some(issuer) = &self.issuer {
+                builder = builder.issuer(issuer.clone());
+            }
+            if let Some(url) = &self.jwks_url {
+                builder = builder.jwks_url(url.clone());
+            }
+            if let Some(profile) = self.profile {
+                builder = builder.profile(profile);
+            }
+        } else {
+            // Several: the top-level issuer (with the top-level profile and JWKS URL) is
+            // trusted first, then each `[[issuers]]` table, each with its own profile.
+            match &self.issuer {
+                Some(issuer) => {
+                    let mut top = IssuerFileSettings::new(issuer.clone());
+                    top.profile = self.profile;
+                    top.jwks_url.clone_from(&self.jwks_url);
+                    builder = builder.trust(top.issuer_settings());
+                }
+                // Refused by the builder, which says the JWKS URL belongs to an issuer.
+                None => {
+                    if let Some(url) = &self.jwks_url {
+                        builder = builder.jwks_url(url.clone());
+                    }
+                }
+            }
+            for issuer in &self.issuers {
+                builder = builder.trust(issuer.issuer_settings());
+            }
         }
         if let Some(accepted) = &self.accepted_typ {
             builder = builder.require_typ(accepted);
@@ -340,15 +489,106 @@ impl Settings {
 mod tests {
     use super::*;
 
-    /// The example in docs/resource-api.md, so the guide cannot drift from the parser.
-    fn documented_example() -> String {
+    /// The first TOML example after `heading` in docs/resource-api.md, so the guide cannot
+    /// drift from the parser.
+    fn documented_toml(heading: &str) -> String {
         let guide = include_str!("../../../../docs/resource-api.md");
-        let start = guide
-            .find("```toml\n")
-            .expect("the guide has a TOML example")
+        let section = guide.find(heading).expect("the guide has the section");
+        let start = section
+            + guide[section..]
+                .find("```toml\n")
+                .expect("the section has a TOML example")
             + "```toml\n".len();
         let length = guide[start..].find("```").expect("the TOML block ends");
         guide[start..start + length].to_owned()
+    }
+
+    fn documented_example() -> String {
+        documented_toml("\n### Configuration\n")
+    }
+
+    #[test]
+    fn reads_the_documented_issuers_list() {
+        let settings = Settings::from_toml(&documented_toml("\n## Several issuers\n")).unwrap();
+        assert_eq!(settings.issuer, None);
+        let issuers: Vec<(&str, Option<ccflow_protocol::Profile>)> = settings
+            .issuers
+            .iter()
+            .map(|issuer| (issuer.issuer.as_str(), issuer.profile))
+            .collect();
+        assert_eq!(
+            issuers,
+            [
+                ("http://127.0.0.1:8080", Some(ccflow_protocol::Profile::Rfc)),
+                (
+                    "http://127.0.0.1:9090/v2",
+                    Some(ccflow_protocol::Profile::Slb)
+                ),
+            ]
+        );
+        let validator = settings.validator_builder().build().unwrap();
+        let trusted: Vec<(&str, &[String], bool)> = validator
+            .trusted_issuers()
+            .map(|trusted| {
+                (
+                    trusted.issuer(),
+                    trusted.audiences(),
+                    trusted.authorizes_by_audience(),
+                )
+            })
+            .collect();
+        let items = ["items-api".to_owned()];
+        let slb = ["items-api-slb".to_owned()];
+        assert_eq!(
+            trusted,
+            [
+                ("http://127.0.0.1:8080", &items[..], false),
+                ("http://127.0.0.1:9090/v2", &slb[..], true),
+            ]
+        );
+        // Each issuer's own tokens: the profile's `typ`s and scope claim.
+        let slb = validator
+            .trusted_issuer("http://127.0.0.1:9090/v2")
+            .unwrap();
+        assert_eq!(slb.scope_claim(), Some("scope"));
+        assert!(
+            !settings.authorize_by_audience(),
+            "no API-wide audience policy"
+        );
+    }
+
+    /// A top-level issuer beside `[[issuers]]` is trusted first, with the top-level profile;
+    /// bad list entries are refused naming the entry and the key.
+    #[test]
+    fn mixes_the_top_level_issuer_with_the_list() {
+        let settings = Settings::from_toml(
+            "issuer = \"https://a.test\"\nprofile = \"slb\"\naudiences = [\"api\"]\n[[issuers]]\nissuer = \"https://b.test\"\nscope_claim = \"scp\"\nalgorithms = [\"ES256\"]\n",
+        )
+        .unwrap();
+        let validator = settings.validator_builder().build().unwrap();
+        let a = validator.trusted_issuer("https://a.test").unwrap();
+        let b = validator.trusted_issuer("https://b.test").unwrap();
+        assert_eq!(validator.issuer(), "https://a.test");
+        assert!(a.authorizes_by_audience() && !b.authorizes_by_audience());
+        assert_eq!(
+            (b.audiences(), b.algorithms()),
+            (&["api".to_owned()][..], &[Algorithm::ES256][..])
+        );
+        assert_eq!(b.scope_claim(), Some("scp"));
+        #[track_caller]
+        fn refused(toml: &str, expected: &str) {
+            let error = Settings::from_toml(toml).unwrap_err();
+            assert!(error.message.contains(expected), "{error}");
+        }
+        refused(
+            "[[issuers]]\nissuer = \"https://b.test\"\nscope_claim = \"roles\"",
+            "issuers[0].scope_claim: `roles` is not scope or scp",
+        );
+        refused(
+            "[[issuers]]\nissuer = \"https://b.test\"\n[[issuers]]\nissuer = \"https://c.test\"\nalgorithms = [\"none\"]",
+            "issuers[1].algorithms: `none` is not a JWS algorithm",
+        );
+        refused("[[issuers]]\naudiences = [\"a\"]", "missing field `issuer`");
     }
 
     #[test]

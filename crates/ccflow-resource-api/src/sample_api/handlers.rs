@@ -133,22 +133,34 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// Readiness: the validator holds usable keys from its issuer (or needs none: HMAC only), so a
-/// valid token is accepted without a fetch. Before the first successful JWKS fetch, 503 with
-/// why the last fetch failed, if one did (the error names the URL, never a token).
+/// Readiness: the validator holds usable keys from every issuer it trusts (or needs none: HMAC
+/// only), so a valid token of any of them is accepted without a fetch. Before that, 503 with
+/// why, naming the first issuer without keys and its last fetch error, if one failed (the
+/// error names the URL, never a token).
 async fn readyz(request: HttpRequest) -> HttpResponse {
-    let status = request
-        .app_data::<crate::Validator>()
-        .and_then(crate::Validator::jwks_status);
-    match status {
-        Some(status) if status.keys == 0 => {
-            let why = status.last_error.map_or_else(
-                || "the issuer's keys are not loaded yet".to_owned(),
-                |error| format!("the issuer's keys are not loaded: {error}"),
+    let Some(validator) = request.app_data::<crate::Validator>() else {
+        return HttpResponse::Ok().json(json!({"status": "ready"}));
+    };
+    let several = validator.trusted_issuers().len() > 1;
+    let waiting = validator.trusted_issuers().find_map(|trusted| {
+        let status = trusted.jwks_status()?;
+        (status.keys == 0).then(|| (trusted.issuer(), status.last_error))
+    });
+    match waiting {
+        Some((issuer, last_error)) => {
+            // One issuer: the sentence it always was; several: which one.
+            let whose = if several {
+                format!("the keys of {issuer}")
+            } else {
+                "the issuer's keys".to_owned()
+            };
+            let why = last_error.map_or_else(
+                || format!("{whose} are not loaded yet"),
+                |error| format!("{whose} are not loaded: {error}"),
             );
             HttpResponse::ServiceUnavailable().json(json!({"status": "not_ready", "reason": why}))
         }
-        _ => HttpResponse::Ok().json(json!({"status": "ready"})),
+        None => HttpResponse::Ok().json(json!({"status": "ready"})),
     }
 }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ccflow_protocol::{Clock, SystemClock};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 
+use super::issuer::{Defaults, IssuerSettings, Issuers, KeySources, build_issuer};
 use super::{DEFAULT_LEEWAY, DEFAULT_REALM, Inner, Validator};
 use crate::dpop::{DpopSettings, DpopState, TokenBinding};
 use crate::error::BuildError;
 use crate::forwarded::{self, ForwardedCertificate, ForwardedCertificateFormat, IpNetwork};
-use crate::jwks::{JwksCache, JwksSettings, JwksSource};
+use crate::jwks::JwksSettings;
 use crate::token;
 
 pub(super) fn is_hmac(algorithm: Algorithm) -> bool {
@@ -23,7 +24,7 @@ pub(super) fn is_hmac(algorithm: Algorithm) -> bool {
 }
 
 /// RFC 7518 §3.2: an HMAC key at least as long as the hash output.
-fn min_secret_len(algorithm: Algorithm) -> usize {
+pub(super) fn min_secret_len(algorithm: Algorithm) -> usize {
     match algorithm {
         Algorithm::HS384 => 48,
         Algorithm::HS512 => 64,
@@ -36,9 +37,18 @@ fn min_secret_len(algorithm: Algorithm) -> usize {
 /// `build` refuses configurations that would make validation unsafe: no
 /// issuer, no audience, an empty allow-list, or HMAC without a dedicated
 /// shared secret.
+///
+/// One issuer: [`issuer`](Self::issuer), with [`jwks_url`](Self::jwks_url),
+/// [`audience`](Self::audience), [`algorithms`](Self::algorithms), [`profile`](Self::profile)...
+/// Several: [`trust`](Self::trust) once per issuer with its [`IssuerSettings`] (the
+/// builder's audiences, algorithms and `typ`s are their defaults); both forms mix, the
+/// builder's own issuer first. Clock, leeway, realm, HTTP client, JWKS timing, DPoP and
+/// client-certificate settings are the validator's, shared by every issuer; each issuer has
+/// its own key cache.
 #[must_use]
 pub struct ValidatorBuilder {
     issuer: Option<String>,
+    trusted: Vec<IssuerSettings>,
     jwks_url: Option<String>,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
@@ -63,6 +73,7 @@ impl fmt::Debug for ValidatorBuilder {
         formatter
             .debug_struct("ValidatorBuilder")
             .field("issuer", &self.issuer)
+            .field("trusted", &self.trusted)
             .field("jwks_url", &self.jwks_url)
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
@@ -87,6 +98,7 @@ impl Default for ValidatorBuilder {
     fn default() -> Self {
         Self {
             issuer: None,
+            trusted: Vec::new(),
             jwks_url: None,
             audiences: Vec::new(),
             algorithms: vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256],
@@ -114,6 +126,16 @@ impl ValidatorBuilder {
     /// names the JWKS.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Trusts one more issuer, with its own key source, audiences, algorithms, `typ`s, scope
+    /// claim and policy; call it once per issuer. A token's `iss` picks the issuer whose rules
+    /// and keys apply, and an `iss` no trusted issuer has is refused (401 `invalid_token`)
+    /// before anything is fetched. See [`IssuerSettings`] for what it inherits from this
+    /// builder.
+    pub fn trust(mut self, issuer: IssuerSettings) -> Self {
+        self.trusted.push(issuer);
         self
     }
 
@@ -354,54 +376,35 @@ impl ValidatorBuilder {
         // application installed one before us.
         ccflow_protocol::jwt::install_provider();
 
-        let issuer = self.issuer.ok_or(BuildError::MissingIssuer)?;
-        if !is_http_url(&issuer) || issuer.contains(['?', '#']) {
-            return Err(BuildError::InvalidIssuer);
-        }
-        if let Some(url) = &self.jwks_url
-            && !is_http_url(url)
-        {
-            return Err(BuildError::InvalidJwksUrl);
-        }
-        let mut audiences = Vec::new();
-        for audience in self.audiences {
-            if !audience.is_empty() && !audiences.contains(&audience) {
-                audiences.push(audience);
+        // The builder's own issuer (the single-issuer form) comes first; its errors are the
+        // plain ones they always were.
+        let own = match self.issuer {
+            Some(issuer) => Some(IssuerSettings {
+                issuer,
+                jwks_url: self.jwks_url,
+                audiences: Vec::new(),
+                algorithms: None,
+                shared_secret: self.shared_secret,
+                accepted_typ: None,
+                scope_claim: None,
+                authorize_by_audience: false,
+                profile: None,
+            }),
+            None if self.trusted.is_empty() => return Err(BuildError::MissingIssuer),
+            None if self.jwks_url.is_some() => {
+                return Err(BuildError::InvalidSetting {
+                    setting: "jwks_url",
+                    why: "belongs to the issuer set with issuer(); give each trusted issuer its own (IssuerSettings::jwks_url)",
+                });
             }
-        }
-        if audiences.is_empty() {
-            return Err(BuildError::MissingAudience);
-        }
-        let mut algorithms: Vec<Algorithm> = Vec::new();
-        for algorithm in self.algorithms {
-            if !algorithms.contains(&algorithm) {
-                algorithms.push(algorithm);
+            None if self.shared_secret.is_some() => {
+                return Err(BuildError::InvalidSetting {
+                    setting: "shared_secret",
+                    why: "belongs to the issuer set with issuer(); give each trusted issuer its own (IssuerSettings::shared_secret)",
+                });
             }
-        }
-        if algorithms.is_empty() {
-            return Err(BuildError::NoAlgorithms);
-        }
-        let hmac_algorithms: Vec<Algorithm> =
-            algorithms.iter().copied().filter(|a| is_hmac(*a)).collect();
-        let hmac_key = match (&self.shared_secret, hmac_algorithms.is_empty()) {
-            (None, true) => None,
-            (None, false) => return Err(BuildError::HmacWithoutSecret),
-            (Some(_), true) => return Err(BuildError::SecretWithoutHmac),
-            (Some(secret), false) => {
-                let min = hmac_algorithms
-                    .iter()
-                    .map(|algorithm| min_secret_len(*algorithm))
-                    .max()
-                    .unwrap_or(32);
-                if secret.len() < min {
-                    return Err(BuildError::SecretTooShort { min });
-                }
-                Some(DecodingKey::from_secret(secret))
-            }
+            None => None,
         };
-        if self.accepted_typ.as_ref().is_some_and(Vec::is_empty) {
-            return Err(BuildError::NoTyp);
-        }
         let settings = self.jwks;
         if settings.fetch_timeout.is_zero() {
             return Err(BuildError::InvalidSetting {
@@ -454,72 +457,38 @@ impl ValidatorBuilder {
         };
         let dpop = DpopState::new(self.dpop.validated()?)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let jwks = if algorithms.iter().any(|algorithm| !is_hmac(*algorithm)) {
-            let http = match self.http {
-                Some(http) => http,
-                None => {
-                    let mut client = reqwest::Client::builder()
-                        .timeout(settings.fetch_timeout)
-                        .connect_timeout(settings.fetch_timeout)
-                        // A pooled connection belongs to the runtime that opened
-                        // it; fetches minutes apart gain nothing from keeping one.
-                        .pool_max_idle_per_host(0)
-                        .user_agent(concat!("ccflow-resource-api/", env!("CARGO_PKG_VERSION")));
-                    for pem in &self.root_certificates {
-                        let roots = reqwest::Certificate::from_pem_bundle(pem)
-                            .ok()
-                            .filter(|roots| !roots.is_empty())
-                            .ok_or(BuildError::InvalidSetting {
-                                setting: "root_certificate",
-                                why: "holds no PEM certificate",
-                            })?;
-                        for root in roots {
-                            client = client.add_root_certificate(root);
-                        }
-                    }
-                    client
-                        .build()
-                        .map_err(|error| BuildError::HttpClient(error.without_url().to_string()))?
-                }
-            };
-            let source = match self.jwks_url {
-                Some(url) => JwksSource::Url(url),
-                None => JwksSource::Discovery {
-                    issuer: issuer.clone(),
-                },
-            };
-            Some(Arc::new(JwksCache::new(
-                source,
-                http,
-                settings,
-                Arc::clone(&clock),
-            )))
-        } else {
-            None
+        let defaults = Defaults {
+            audiences: self.audiences,
+            algorithms: self.algorithms,
+            accepted_typ: self.accepted_typ,
         };
-        let accepted_algorithms = algorithms
-            .iter()
-            .map(|algorithm| format!("{algorithm:?}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let expected_typ = self
-            .accepted_typ
-            .as_ref()
-            .map(|accepted| accepted.join(", "))
-            .unwrap_or_default();
+        let mut keys = KeySources {
+            http: self.http,
+            root_certificates: self.root_certificates,
+            settings,
+            clock: Arc::clone(&clock),
+        };
+        let mut issuers = Vec::with_capacity(self.trusted.len() + 1);
+        if let Some(own) = own {
+            issuers.push(build_issuer(own, &defaults, &mut keys)?);
+        }
+        for trusted in self.trusted {
+            let issuer = trusted.issuer.clone();
+            issuers.push(
+                build_issuer(trusted, &defaults, &mut keys).map_err(|error| {
+                    BuildError::TrustedIssuer {
+                        issuer,
+                        error: Box::new(error),
+                    }
+                })?,
+            );
+        }
         Ok(Validator {
             inner: Arc::new(Inner {
-                issuer,
-                audiences,
-                algorithms,
-                accepted_algorithms,
-                hmac_key,
-                accepted_typ: self.accepted_typ,
-                expected_typ,
+                issuers: Issuers::new(issuers)?,
                 leeway: self.leeway,
                 realm: self.realm,
                 clock,
-                jwks,
                 token_binding: self.token_binding,
                 public_url,
                 dpop,
@@ -529,7 +498,7 @@ impl ValidatorBuilder {
     }
 }
 
-fn is_http_url(url: &str) -> bool {
+pub(super) fn is_http_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
