@@ -624,3 +624,233 @@ async fn the_admin_api_issues_client_certificates_from_the_run_s_ca() {
     assert_eq!(refused.status().as_u16(), 409);
     assert!(plain.issue_client_certificate("svc", None).is_none());
 }
+
+/// The public JWK of a self-signed client certificate's key (rcgen's P-256), with the
+/// certificate as its `x5c` (RFC 7517 §4.7: base64 DER, the key's own certificate first).
+fn jwk_with_x5c(certificate: &IssuedCertificate) -> Value {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let pkcs8 = pem::parse(certificate.private_key_pem()).unwrap();
+    let key = rcgen::KeyPair::try_from(pkcs8.contents()).unwrap();
+    // An uncompressed SEC1 point: 0x04, x, y.
+    let point = key.public_key_raw();
+    assert_eq!((point.len(), point[0]), (65, 4));
+    serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        "x5c": [STANDARD.encode(certificate.certificate_der())],
+    })
+}
+
+fn without_x5c(mut jwk: Value) -> Value {
+    jwk.as_object_mut().unwrap().remove("x5c");
+    jwk
+}
+
+#[tokio::test]
+async fn self_signed_tls_client_auth_registered_by_jwks_matches_the_x5c_certificate() {
+    let certificate =
+        |name: &str| IssuedCertificate::self_signed(&ClientSubject::new(name)).unwrap();
+    let (table, json, file, built, admin) = (
+        certificate("jwks-table"),
+        certificate("jwks-json"),
+        certificate("jwks-file"),
+        certificate("jwks-builder"),
+        certificate("jwks-admin"),
+    );
+    let keyless = certificate("no-x5c");
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtls-jwks");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(
+        directory.join("jwks.json"),
+        serde_json::json!({"keys": [jwk_with_x5c(&file)]}).to_string(),
+    )
+    .unwrap();
+    let table_jwk = jwk_with_x5c(&table);
+    // RFC 8705 §2.2 through each way of registering a JWK Set: a TOML table, its JSON text
+    // (one key without x5c beside the certificate's: any key of the set may match), a file.
+    let toml = format!(
+        r#"
+        [[clients]]
+        client_id = "jwks-table"
+        auth_method = "self_signed_tls_client_auth"
+        [clients.jwks]
+        keys = [{{ kty = "EC", crv = "P-256", x = {x}, y = {y}, x5c = [{x5c}] }}]
+
+        [[clients]]
+        client_id = "jwks-json"
+        auth_method = "self_signed_tls_client_auth"
+        jwks = '{json}'
+
+        [[clients]]
+        client_id = "jwks-file"
+        auth_method = "self_signed_tls_client_auth"
+        tls_client_certificate_bound_access_tokens = true
+        jwks_file = "jwks.json"
+        "#,
+        x = table_jwk["x"],
+        y = table_jwk["y"],
+        x5c = table_jwk["x5c"][0],
+        json =
+            serde_json::json!({"keys": [without_x5c(jwk_with_x5c(&keyless)), jwk_with_x5c(&json)]}),
+    );
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(&toml, &directory)
+        .unwrap()
+        .signing_key(signing_key())
+        .client(
+            Client::self_signed_tls_client_auth("jwks-builder")
+                .public_jwk(serde_json::from_value(jwk_with_x5c(&built)).unwrap()),
+        )
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let fixture = Fixture {
+        server,
+        registered_self_signed: table.clone(),
+        other_ca: CertificateAuthority::generate().unwrap(),
+    };
+    let registered = fixture
+        .client(None)
+        .post(format!("{}/_ccflow/clients", fixture.server.uri()))
+        .json(&serde_json::json!({
+            "client_id": "jwks-admin",
+            "auth_methods": ["self_signed_tls_client_auth"],
+            "jwks": {"keys": [jwk_with_x5c(&admin)]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+    // (client id, certificate presented, expected: bound, or a fragment of the 401's description)
+    let cases: [(&str, Option<&IssuedCertificate>, Result<Bound, &str>); 9] = [
+        ("jwks-table", Some(&table), Ok(Bound::No)),
+        ("jwks-json", Some(&json), Ok(Bound::No)),
+        ("jwks-file", Some(&file), Ok(Bound::Yes)),
+        ("jwks-builder", Some(&built), Ok(Bound::No)),
+        ("jwks-admin", Some(&admin), Ok(Bound::No)),
+        // Another client's registered certificate, and the key without x5c's own certificate.
+        (
+            "jwks-json",
+            Some(&table),
+            Err("not the registered certificate"),
+        ),
+        (
+            "jwks-json",
+            Some(&keyless),
+            Err("not the registered certificate"),
+        ),
+        (
+            "jwks-admin",
+            Some(&built),
+            Err("not the registered certificate"),
+        ),
+        ("jwks-file", None, Err("without a client certificate")),
+    ];
+    for (client_id, identity, expected) in cases {
+        let case = Case {
+            rule: client_id,
+            presents: Presents::Nothing,
+            credentials: Credentials::ClientIdOnly(client_id),
+            expected: expected.map_err(|fragment| (401, fragment)),
+        };
+        let (status, body) = fixture
+            .post(
+                &fixture.client(identity),
+                "/oauth2/token",
+                case.credentials,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        check_token(&case, identity, status, &body);
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_registration_without_a_usable_x5c_is_refused_at_load() {
+    use base64::Engine as _;
+    let certificate = IssuedCertificate::self_signed(&ClientSubject::new("bad")).unwrap();
+    let jwk = jwk_with_x5c(&certificate);
+    let with_x5c = |x5c: Value| {
+        let mut jwk = jwk.clone();
+        jwk["x5c"] = x5c;
+        serde_json::json!({"keys": [jwk]}).to_string()
+    };
+    let not_a_certificate = base64::engine::general_purpose::STANDARD.encode(b"hello");
+    // (the client's jwks lines, the field and a fragment of the error)
+    let cases = [
+        (
+            format!(
+                "jwks = '{}'",
+                serde_json::json!({"keys": [without_x5c(jwk.clone())]})
+            ),
+            "clients[0].jwks",
+            "no key of its jwks has an x5c member",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!(["not base64!"]))),
+            "clients[0].jwks",
+            "keys[0].x5c: [0] is not base64",
+        ),
+        (
+            format!(
+                "jwks = '{}'",
+                with_x5c(serde_json::json!([not_a_certificate]))
+            ),
+            "clients[0].jwks",
+            "keys[0].x5c: [0] is not an X.509 certificate",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!([]))),
+            "clients[0].jwks",
+            "keys[0].x5c: must hold at least the key's certificate",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!("MII"))),
+            "clients[0].jwks",
+            "keys[0].x5c: must be an array",
+        ),
+        (
+            "jwks = '{\"keys\": '".to_owned(),
+            "clients[0].jwks",
+            "not a JSON JWK Set",
+        ),
+        (
+            "jwks = 5".to_owned(),
+            "clients[0].jwks",
+            "must be a table with `keys`, or the JWK Set's JSON text",
+        ),
+        (
+            format!(
+                "jwks = '{}'\njwks_file = \"jwks.json\"",
+                with_x5c(jwk["x5c"].clone())
+            ),
+            "clients[0].jwks_file",
+            "not both",
+        ),
+        (
+            "jwks_file = \"missing.json\"".to_owned(),
+            "clients[0].jwks_file",
+            "cannot read",
+        ),
+    ];
+    for (lines, field, fragment) in cases {
+        let toml = format!(
+            "[[clients]]\nclient_id = \"a\"\nauth_method = \"self_signed_tls_client_auth\"\n{lines}\n"
+        );
+        let error = match ccflow_auth_server::MockAuthServerBuilder::from_config_str(&toml, ".") {
+            Err(error) => error.to_string(),
+            Ok(builder) => match builder.start().await {
+                Ok(_) => panic!("{lines}: the server started"),
+                Err(error) => error.to_string(),
+            },
+        };
+        assert!(
+            error.contains(&format!("{field}: ")) && error.contains(fragment),
+            "{lines}: {error}"
+        );
+        assert!(!error.contains("PRIVATE"), "{error}");
+    }
+}
