@@ -854,3 +854,56 @@ async fn a_jwks_registration_without_a_usable_x5c_is_refused_at_load() {
         assert!(!error.contains("PRIVATE"), "{error}");
     }
 }
+
+#[tokio::test]
+async fn the_admin_client_list_shows_each_client_s_mutual_tls_registration() {
+    let fixture = fixture(false).await;
+    let listed: Value = fixture
+        .client(None)
+        .get(format!("{}/_ccflow/clients", fixture.server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let thumbprint = fixture.registered_self_signed.thumbprint();
+    // (client id, its auth methods and mutual-TLS members as listed)
+    let cases = [
+        (
+            "ca-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": "CN=ca-svc", "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": []}),
+        ),
+        (
+            "san-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": "san-svc.example", "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": []}),
+        ),
+        (
+            "self-svc",
+            serde_json::json!({"auth_methods": ["self_signed_tls_client_auth"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": [{"x5t#S256": thumbprint}]}),
+        ),
+        (
+            "bound-ca-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": "CN=bound-ca-svc", "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": true, "tls_client_certificates": []}),
+        ),
+        (
+            "bound-secret",
+            serde_json::json!({"auth_methods": ["client_secret_basic", "client_secret_post"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": true, "tls_client_certificates": []}),
+        ),
+    ];
+    for (client_id, expected) in cases {
+        let client = listed["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|client| client["client_id"] == client_id)
+            .unwrap();
+        for (member, value) in expected.as_object().unwrap() {
+            assert_eq!(&client[member], value, "{client_id}.{member}: {client}");
+        }
+    }
+    // Thumbprints only: neither the certificate nor, of course, any key.
+    let text = listed.to_string();
+    assert!(!text.contains("BEGIN"), "{text}");
+    assert!(!text.contains(&fixture.registered_self_signed.certificate_pem()[30..60]));
+}
