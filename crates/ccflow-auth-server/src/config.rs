@@ -81,6 +81,9 @@ struct FileConfig {
     /// How far ahead a `private_key_jwt` assertion's `exp` may lie.
     client_assertion_max_lifetime_secs: Option<u64>,
     signing_key_pem: Option<PathBuf>,
+    /// More CAs (PEM) trusted for `tls_client_auth` client certificates (RFC 8705 §2.1):
+    /// `--tls-client-ca-file`'s key.
+    tls_client_ca_file: Option<PathBuf>,
     /// Cloudentity tenant id.
     tenant: Option<String>,
     /// Cloudentity workspace id.
@@ -284,6 +287,10 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         let key = SigningKey::from_pem_file(&path)
             .map_err(|e| ConfigError::field("signing_key_pem", e.to_string()))?;
         settings.keys = Some(KeyRing::new(key));
+    }
+    if let Some(path) = file.tls_client_ca_file {
+        // Read when the server starts (a missing file stops it, naming the file).
+        settings.tls_client_ca_file = Some(base.join(path));
     }
     let profile = &mut settings.profile_settings;
     if let Some(tenant) = file.tenant {

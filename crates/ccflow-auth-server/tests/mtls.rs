@@ -907,3 +907,68 @@ async fn the_admin_client_list_shows_each_client_s_mutual_tls_registration() {
     assert!(!text.contains("BEGIN"), "{text}");
     assert!(!text.contains(&fixture.registered_self_signed.certificate_pem()[30..60]));
 }
+
+#[tokio::test]
+async fn the_toml_tls_client_ca_file_is_trusted_for_tls_client_auth() {
+    // A CA of the user's (not the run's), as `tls_client_ca_file` in the config file names it.
+    let their_ca = CertificateAuthority::generate().unwrap();
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtls-client-ca");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(directory.join("their-ca.pem"), their_ca.certificate_pem()).unwrap();
+    let toml = r#"
+        tls_client_ca_file = "their-ca.pem"
+
+        [[clients]]
+        client_id = "partner"
+        auth_method = "tls_client_auth"
+        tls_client_auth_subject_dn = "CN=partner"
+    "#;
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(toml, &directory)
+        .unwrap()
+        .signing_key(signing_key())
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let fixture = Fixture {
+        server,
+        registered_self_signed: IssuedCertificate::self_signed(&ClientSubject::new("x")).unwrap(),
+        other_ca: CertificateAuthority::generate().unwrap(),
+    };
+    // (certificate, expected: Ok, or a fragment of the 401's description)
+    let cases = [
+        (
+            their_ca
+                .issue_client_certificate(&ClientSubject::new("partner"))
+                .unwrap(),
+            Ok(Bound::No),
+        ),
+        (
+            fixture
+                .identity(Presents::FromServerCa("partner", None))
+                .unwrap(),
+            Ok(Bound::No),
+        ),
+        (
+            fixture.identity(Presents::FromOtherCa("partner")).unwrap(),
+            Err((401, "does not chain to a trusted CA")),
+        ),
+    ];
+    for (identity, expected) in cases {
+        let case = Case {
+            rule: "tls_client_ca_file",
+            presents: Presents::Nothing,
+            credentials: Credentials::ClientIdOnly("partner"),
+            expected,
+        };
+        let (status, body) = fixture
+            .post(
+                &fixture.client(Some(&identity)),
+                "/oauth2/token",
+                case.credentials,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        check_token(&case, Some(&identity), status, &body);
+    }
+}
