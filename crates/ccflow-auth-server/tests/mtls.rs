@@ -772,6 +772,7 @@ async fn self_signed_tls_client_auth_registered_by_jwks_matches_the_x5c_certific
 async fn a_jwks_registration_without_a_usable_x5c_is_refused_at_load() {
     use base64::Engine as _;
     let certificate = IssuedCertificate::self_signed(&ClientSubject::new("bad")).unwrap();
+    let other = IssuedCertificate::self_signed(&ClientSubject::new("other")).unwrap();
     let jwk = jwk_with_x5c(&certificate);
     let with_x5c = |x5c: Value| {
         let mut jwk = jwk.clone();
@@ -811,6 +812,12 @@ async fn a_jwks_registration_without_a_usable_x5c_is_refused_at_load() {
             format!("jwks = '{}'", with_x5c(serde_json::json!("MII"))),
             "clients[0].jwks",
             "keys[0].x5c: must be an array",
+        ),
+        (
+            // RFC 7517 §4.7: x5c[0] must hold the JWK's own key.
+            format!("jwks = '{}'", with_x5c(jwk_with_x5c(&other)["x5c"].clone())),
+            "clients[0].jwks",
+            "keys[0].x5c: the certificate's public key is not the key of this JWK",
         ),
         (
             "jwks = '{\"keys\": '".to_owned(),
@@ -970,5 +977,59 @@ async fn the_toml_tls_client_ca_file_is_trusted_for_tls_client_auth() {
             )
             .await;
         check_token(&case, Some(&identity), status, &body);
+    }
+}
+
+/// A self-signed RSA certificate's DER and the `n`/`e` of its key (base64url), from the
+/// certificate's own RSAPublicKey (RFC 8017 §A.1.1).
+fn rsa_certificate() -> (Vec<u8>, String, String) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["rsa.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (sequence, _) = ccflow_tls::der_element(key.public_key_raw(), 0x30).unwrap();
+    let (n, rest) = ccflow_tls::der_element(sequence, 0x02).unwrap();
+    let (e, _) = ccflow_tls::der_element(rest, 0x02).unwrap();
+    let unsigned = |bytes: &[u8]| {
+        let start = bytes.iter().position(|byte| *byte != 0).unwrap();
+        URL_SAFE_NO_PAD.encode(&bytes[start..])
+    };
+    (certificate.der().to_vec(), unsigned(n), unsigned(e))
+}
+
+#[tokio::test]
+async fn an_rsa_jwk_s_x5c_must_hold_its_own_n_and_e() {
+    use base64::Engine as _;
+    let (der, n, e) = rsa_certificate();
+    let (_, other_n, _) = rsa_certificate();
+    let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+    // (n of the JWK, a fragment of the error or None when it registers)
+    for (jwk_n, expected) in [
+        (&n, None),
+        (
+            &other_n,
+            Some("keys[0].x5c: the certificate's public key is not the key of this JWK"),
+        ),
+    ] {
+        let jwk = serde_json::json!({"kty": "RSA", "n": jwk_n, "e": e, "x5c": [x5c]});
+        let started = MockAuthServer::builder()
+            .client(
+                Client::self_signed_tls_client_auth("rsa")
+                    .public_jwk(serde_json::from_value(jwk).unwrap()),
+            )
+            .start()
+            .await;
+        match (started, expected) {
+            (Ok(_), None) => {}
+            (Err(error), Some(fragment)) => {
+                assert!(error.to_string().contains(fragment), "{error}");
+            }
+            (Ok(_), Some(fragment)) => panic!("registered, expected {fragment}"),
+            (Err(error), None) => panic!("refused: {error}"),
+        }
     }
 }

@@ -143,6 +143,7 @@ fn checked(fields: MtlsFields, jwks: &[&Jwk]) -> Result<MtlsRegistration, (&'sta
     for (index, jwk) in jwks.iter().enumerate() {
         if let Some(x5c) = jwk.extra.get("x5c") {
             let der = first_x5c_certificate(x5c)
+                .and_then(|der| same_key(jwk, &der).map(|()| der))
                 .map_err(|why| ("jwks", format!("keys[{index}].x5c: {why}")))?;
             certificates.push(der);
         }
@@ -184,6 +185,55 @@ fn first_x5c_certificate(x5c: &serde_json::Value) -> Result<Vec<u8>, String> {
         first.get_or_insert(der);
     }
     first.ok_or_else(|| "holds no certificate".to_owned())
+}
+
+/// RFC 7517 §4.7: "The key in the first certificate MUST match the public key represented by
+/// other members of the JWK": EC `x`/`y` against the certificate's point, RSA `n`/`e` against
+/// its RSAPublicKey (leading zero bytes aside), OKP `x` against its raw key.
+#[cfg(feature = "tls")]
+fn same_key(jwk: &Jwk, der: &[u8]) -> Result<(), String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let key = ccflow_tls::subject_public_key(der).map_err(|error| error.to_string())?;
+    let decode =
+        |member: Option<&String>| member.and_then(|value| URL_SAFE_NO_PAD.decode(value).ok());
+    let unsigned = |bytes: &[u8]| -> Vec<u8> {
+        let start = bytes
+            .iter()
+            .position(|byte| *byte != 0)
+            .unwrap_or(bytes.len());
+        bytes[start..].to_vec()
+    };
+    let same = match jwk.kty.as_str() {
+        "EC" => match (decode(jwk.x.as_ref()), decode(jwk.y.as_ref())) {
+            (Some(x), Some(y)) => key.split_first() == Some((&4, [x, y].concat().as_slice())),
+            _ => false,
+        },
+        "RSA" => {
+            let parts = ccflow_tls::der_element(&key, 0x30).and_then(|(sequence, _)| {
+                let (n, rest) = ccflow_tls::der_element(sequence, 0x02)?;
+                let (e, _) = ccflow_tls::der_element(rest, 0x02)?;
+                Some((unsigned(n), unsigned(e)))
+            });
+            match (parts, decode(jwk.n.as_ref()), decode(jwk.e.as_ref())) {
+                (Some((n, e)), Some(jwk_n), Some(jwk_e)) => {
+                    n == unsigned(&jwk_n) && e == unsigned(&jwk_e)
+                }
+                _ => false,
+            }
+        }
+        "OKP" => decode(jwk.x.as_ref()).is_some_and(|x| x == key),
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(
+            "the certificate's public key is not the key of this JWK (RFC 7517 section 4.7)"
+                .to_owned(),
+        )
+    }
 }
 
 #[cfg(not(feature = "tls"))]
