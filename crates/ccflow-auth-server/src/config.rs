@@ -81,6 +81,9 @@ struct FileConfig {
     /// How far ahead a `private_key_jwt` assertion's `exp` may lie.
     client_assertion_max_lifetime_secs: Option<u64>,
     signing_key_pem: Option<PathBuf>,
+    /// More CAs (PEM) trusted for `tls_client_auth` client certificates (RFC 8705 §2.1):
+    /// `--tls-client-ca-file`'s key.
+    tls_client_ca_file: Option<PathBuf>,
     /// Cloudentity tenant id.
     tenant: Option<String>,
     /// Cloudentity workspace id.
@@ -215,7 +218,12 @@ struct FileClient {
     audiences: Vec<String>,
     token_ttl_secs: Option<u64>,
     public_key_pem: Option<PathBuf>,
-    jwks: Option<Jwks>,
+    /// The client's JWK Set: a TOML table (`[clients.jwks]`), or its JSON text
+    /// (`jwks = '{"keys": […]}'`). Keys for `private_key_jwt`; with `x5c`, certificates for
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2).
+    jwks: Option<toml::Value>,
+    /// A JSON file holding the client's JWK Set, instead of `jwks`.
+    jwks_file: Option<PathBuf>,
     /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
     #[serde(default)]
     dpop_bound_access_tokens: bool,
@@ -336,6 +344,10 @@ fn settings_of(file: FileConfig, base: &Path) -> Result<Settings, ConfigError> {
             .map_err(|e| ConfigError::field("signing_key_pem", e.to_string()))?;
         settings.keys = Some(KeyRing::new(key));
     }
+    if let Some(path) = file.tls_client_ca_file {
+        // Read when the server starts (a missing file stops it, naming the file).
+        settings.tls_client_ca_file = Some(base.join(path));
+    }
     let profile = &mut settings.profile_settings;
     if let Some(tenant) = file.tenant {
         profile.options.tenant = tenant;
@@ -427,6 +439,7 @@ fn settings_of(file: FileConfig, base: &Path) -> Result<Settings, ConfigError> {
 
 fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Client, ConfigError> {
     let field = |name: &str| format!("clients[{index}].{name}");
+    let jwks = file_jwks(entry.jwks, entry.jwks_file.as_deref(), base, &field)?;
     let mut client = match (entry.client_secret, entry.public_key_pem) {
         (Some(secret), pem) => {
             let client = Client::new(entry.client_id, secret);
@@ -441,7 +454,7 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
             &field("public_key_pem"),
         )?),
         (None, None)
-            if entry.jwks.is_some()
+            if jwks.is_some()
                 || entry.tls_client_auth_subject_dn.is_some()
                 || entry.tls_client_auth_san_dns.is_some()
                 || entry.tls_client_certificate_pem.is_some() =>
@@ -451,7 +464,7 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
         (None, None) => {
             return Err(ConfigError::field(
                 field("client_secret"),
-                "give client_secret, public_key_pem / jwks for private_key_jwt, or tls_client_auth_subject_dn / tls_client_auth_san_dns / tls_client_certificate_pem for mutual TLS",
+                "give client_secret, public_key_pem / jwks / jwks_file for private_key_jwt, or tls_client_auth_subject_dn / tls_client_auth_san_dns / tls_client_certificate_pem / jwks with x5c for mutual TLS",
             ));
         }
     };
@@ -471,7 +484,7 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
     client = client.tls_client_certificate_bound_access_tokens(
         entry.tls_client_certificate_bound_access_tokens,
     );
-    for jwk in entry.jwks.into_iter().flat_map(|jwks| jwks.keys) {
+    for jwk in jwks.into_iter().flat_map(|jwks| jwks.keys) {
         client = client.public_jwk(jwk);
     }
     let methods = match (entry.auth_methods, entry.auth_method) {
@@ -509,6 +522,50 @@ fn client_from_file(entry: FileClient, index: usize, base: &Path) -> Result<Clie
         .scopes(entry.scopes)
         .audiences(entry.audiences)
         .dpop_bound_access_tokens(entry.dpop_bound_access_tokens))
+}
+
+/// The client's JWK Set from `jwks` (a TOML table, or JSON text) or `jwks_file` (a JSON file
+/// relative to `base`); at most one of them.
+fn file_jwks(
+    jwks: Option<toml::Value>,
+    jwks_file: Option<&Path>,
+    base: &Path,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Option<Jwks>, ConfigError> {
+    let from_json = |text: &str, name: &str| {
+        serde_json::from_str::<Jwks>(text).map_err(|error| {
+            ConfigError::field(
+                field(name),
+                format!("not a JSON JWK Set (`{{\"keys\": [...]}}`, RFC 7517 section 5): {error}"),
+            )
+        })
+    };
+    match (jwks, jwks_file) {
+        (Some(_), Some(_)) => Err(ConfigError::field(
+            field("jwks_file"),
+            "give jwks or jwks_file, not both",
+        )),
+        (Some(toml::Value::String(text)), None) => from_json(&text, "jwks").map(Some),
+        (Some(table @ toml::Value::Table(_)), None) => table
+            .try_into::<Jwks>()
+            .map(Some)
+            .map_err(|error| ConfigError::field(field("jwks"), error.message().to_owned())),
+        (Some(_), None) => Err(ConfigError::field(
+            field("jwks"),
+            "must be a table with `keys`, or the JWK Set's JSON text",
+        )),
+        (None, Some(path)) => {
+            let path = base.join(path);
+            let text = std::fs::read_to_string(&path).map_err(|error| {
+                ConfigError::field(
+                    field("jwks_file"),
+                    format!("cannot read {}: {error}", path.display()),
+                )
+            })?;
+            from_json(&text, "jwks_file").map(Some)
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 fn read_pem(base: &Path, pem: &Path, field: &str) -> Result<String, ConfigError> {

@@ -451,6 +451,99 @@ fn a_bad_config_names_file_and_field_and_exits_2_before_binding() {
     assert!(!stderr.contains("s3cret-value"), "{stderr}");
 }
 
+/// `tls_client_ca_file` in the file < `CCFLOW_TLS_CLIENT_CA_FILE` < `--tls-client-ca-file`, as
+/// every other setting (docs/configuration.md): the one that wins is the file the server
+/// reads, so a missing file named by the winner stops the start, naming it.
+#[test]
+fn the_client_ca_file_comes_from_the_file_then_the_environment_then_the_flag() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("binary-client-ca");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        ccflow_tls::CertificateAuthority::generate()
+            .unwrap()
+            .certificate_pem(),
+    )
+    .unwrap();
+    let ca = ca.to_str().unwrap();
+    let with_file = |file_ca: &str| {
+        let config = dir.join(format!("{file_ca}.toml"));
+        std::fs::write(&config, format!("tls_client_ca_file = \"{file_ca}\"\n")).unwrap();
+        config.to_str().unwrap().to_owned()
+    };
+    // (case, the file's value, the environment's, the flag's, the file that is read or None
+    // when the server starts)
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let cases: [Case<'_>; 5] = [
+        (
+            "the file's",
+            "file-missing.pem",
+            None,
+            None,
+            Some("file-missing.pem"),
+        ),
+        ("the file's, present", "ca.pem", None, None, None),
+        (
+            "the environment over the file",
+            "ca.pem",
+            Some("env-missing.pem"),
+            None,
+            Some("env-missing.pem"),
+        ),
+        (
+            "the environment over a missing file",
+            "file-missing.pem",
+            Some(ca),
+            None,
+            None,
+        ),
+        (
+            "the flag over both",
+            "file-missing.pem",
+            Some("env-missing.pem"),
+            Some(ca),
+            None,
+        ),
+    ];
+    for (case, file_ca, env_ca, flag_ca, missing) in cases {
+        let config = with_file(file_ca);
+        let mut args = vec!["--config", &config, "--bind", "127.0.0.1:0", "--tls"];
+        let ca_file = dir.join(format!("server-ca-{}.pem", case.len()));
+        let ca_file = ca_file.to_str().unwrap().to_owned();
+        args.extend(["--tls-ca-file", &ca_file]);
+        if let Some(flag_ca) = flag_ca {
+            args.extend(["--tls-client-ca-file", flag_ca]);
+        }
+        let mut command = command(&args);
+        if let Some(env_ca) = env_ca {
+            command.env("CCFLOW_TLS_CLIENT_CA_FILE", env_ca);
+        }
+        match missing {
+            Some(missing) => {
+                let output = command.output().unwrap();
+                assert!(!output.status.success(), "{case}: {output:?}");
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert!(stderr.contains(missing), "{case}: {stderr}");
+            }
+            None => {
+                let (mut running, first) = spawn_command(command);
+                assert!(
+                    first.starts_with("ccflow-auth-server listening on https://"),
+                    "{case}: {first}"
+                );
+                rest_of_output(&mut running);
+            }
+        }
+    }
+}
+
 #[test]
 fn sigterm_right_after_the_listening_line_is_a_graceful_stop() {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/ccflow.toml");

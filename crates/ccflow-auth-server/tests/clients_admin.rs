@@ -87,6 +87,10 @@ async fn clients_are_listed_with_public_metadata_only() {
             "audiences": ["orders-api", "billing-api"],
             "token_ttl_secs": null,
             "n_public_keys": 0,
+            "tls_client_auth_subject_dn": null,
+            "tls_client_auth_san_dns": null,
+            "tls_client_certificate_bound_access_tokens": false,
+            "tls_client_certificates": [],
         })
     );
     let text = body.to_string();

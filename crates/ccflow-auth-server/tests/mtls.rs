@@ -624,3 +624,412 @@ async fn the_admin_api_issues_client_certificates_from_the_run_s_ca() {
     assert_eq!(refused.status().as_u16(), 409);
     assert!(plain.issue_client_certificate("svc", None).is_none());
 }
+
+/// The public JWK of a self-signed client certificate's key (rcgen's P-256), with the
+/// certificate as its `x5c` (RFC 7517 §4.7: base64 DER, the key's own certificate first).
+fn jwk_with_x5c(certificate: &IssuedCertificate) -> Value {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    let pkcs8 = pem::parse(certificate.private_key_pem()).unwrap();
+    let key = rcgen::KeyPair::try_from(pkcs8.contents()).unwrap();
+    // An uncompressed SEC1 point: 0x04, x, y.
+    let point = key.public_key_raw();
+    assert_eq!((point.len(), point[0]), (65, 4));
+    serde_json::json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
+        "y": URL_SAFE_NO_PAD.encode(&point[33..]),
+        "x5c": [STANDARD.encode(certificate.certificate_der())],
+    })
+}
+
+fn without_x5c(mut jwk: Value) -> Value {
+    jwk.as_object_mut().unwrap().remove("x5c");
+    jwk
+}
+
+#[tokio::test]
+async fn self_signed_tls_client_auth_registered_by_jwks_matches_the_x5c_certificate() {
+    let certificate =
+        |name: &str| IssuedCertificate::self_signed(&ClientSubject::new(name)).unwrap();
+    let (table, json, file, built, admin) = (
+        certificate("jwks-table"),
+        certificate("jwks-json"),
+        certificate("jwks-file"),
+        certificate("jwks-builder"),
+        certificate("jwks-admin"),
+    );
+    let keyless = certificate("no-x5c");
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtls-jwks");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(
+        directory.join("jwks.json"),
+        serde_json::json!({"keys": [jwk_with_x5c(&file)]}).to_string(),
+    )
+    .unwrap();
+    let table_jwk = jwk_with_x5c(&table);
+    // RFC 8705 §2.2 through each way of registering a JWK Set: a TOML table, its JSON text
+    // (one key without x5c beside the certificate's: any key of the set may match), a file.
+    let toml = format!(
+        r#"
+        [[clients]]
+        client_id = "jwks-table"
+        auth_method = "self_signed_tls_client_auth"
+        [clients.jwks]
+        keys = [{{ kty = "EC", crv = "P-256", x = {x}, y = {y}, x5c = [{x5c}] }}]
+
+        [[clients]]
+        client_id = "jwks-json"
+        auth_method = "self_signed_tls_client_auth"
+        jwks = '{json}'
+
+        [[clients]]
+        client_id = "jwks-file"
+        auth_method = "self_signed_tls_client_auth"
+        tls_client_certificate_bound_access_tokens = true
+        jwks_file = "jwks.json"
+        "#,
+        x = table_jwk["x"],
+        y = table_jwk["y"],
+        x5c = table_jwk["x5c"][0],
+        json =
+            serde_json::json!({"keys": [without_x5c(jwk_with_x5c(&keyless)), jwk_with_x5c(&json)]}),
+    );
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(&toml, &directory)
+        .unwrap()
+        .signing_key(signing_key())
+        .client(
+            Client::self_signed_tls_client_auth("jwks-builder")
+                .public_jwk(serde_json::from_value(jwk_with_x5c(&built)).unwrap()),
+        )
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let fixture = Fixture {
+        server,
+        registered_self_signed: table.clone(),
+        other_ca: CertificateAuthority::generate().unwrap(),
+    };
+    let registered = fixture
+        .client(None)
+        .post(format!("{}/_ccflow/clients", fixture.server.uri()))
+        .json(&serde_json::json!({
+            "client_id": "jwks-admin",
+            "auth_methods": ["self_signed_tls_client_auth"],
+            "jwks": {"keys": [jwk_with_x5c(&admin)]},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status().as_u16(), 201);
+    // (client id, certificate presented, expected: bound, or a fragment of the 401's description)
+    let cases: [(&str, Option<&IssuedCertificate>, Result<Bound, &str>); 9] = [
+        ("jwks-table", Some(&table), Ok(Bound::No)),
+        ("jwks-json", Some(&json), Ok(Bound::No)),
+        ("jwks-file", Some(&file), Ok(Bound::Yes)),
+        ("jwks-builder", Some(&built), Ok(Bound::No)),
+        ("jwks-admin", Some(&admin), Ok(Bound::No)),
+        // Another client's registered certificate, and the key without x5c's own certificate.
+        (
+            "jwks-json",
+            Some(&table),
+            Err("not the registered certificate"),
+        ),
+        (
+            "jwks-json",
+            Some(&keyless),
+            Err("not the registered certificate"),
+        ),
+        (
+            "jwks-admin",
+            Some(&built),
+            Err("not the registered certificate"),
+        ),
+        ("jwks-file", None, Err("without a client certificate")),
+    ];
+    for (client_id, identity, expected) in cases {
+        let case = Case {
+            rule: client_id,
+            presents: Presents::Nothing,
+            credentials: Credentials::ClientIdOnly(client_id),
+            expected: expected.map_err(|fragment| (401, fragment)),
+        };
+        let (status, body) = fixture
+            .post(
+                &fixture.client(identity),
+                "/oauth2/token",
+                case.credentials,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        check_token(&case, identity, status, &body);
+    }
+}
+
+#[tokio::test]
+async fn a_jwks_registration_without_a_usable_x5c_is_refused_at_load() {
+    use base64::Engine as _;
+    let certificate = IssuedCertificate::self_signed(&ClientSubject::new("bad")).unwrap();
+    let other = IssuedCertificate::self_signed(&ClientSubject::new("other")).unwrap();
+    let jwk = jwk_with_x5c(&certificate);
+    let with_x5c = |x5c: Value| {
+        let mut jwk = jwk.clone();
+        jwk["x5c"] = x5c;
+        serde_json::json!({"keys": [jwk]}).to_string()
+    };
+    let not_a_certificate = base64::engine::general_purpose::STANDARD.encode(b"hello");
+    // (the client's jwks lines, the field and a fragment of the error)
+    let cases = [
+        (
+            format!(
+                "jwks = '{}'",
+                serde_json::json!({"keys": [without_x5c(jwk.clone())]})
+            ),
+            "clients[0].jwks",
+            "no key of its jwks has an x5c member",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!(["not base64!"]))),
+            "clients[0].jwks",
+            "keys[0].x5c: [0] is not base64",
+        ),
+        (
+            format!(
+                "jwks = '{}'",
+                with_x5c(serde_json::json!([not_a_certificate]))
+            ),
+            "clients[0].jwks",
+            "keys[0].x5c: [0] is not an X.509 certificate",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!([]))),
+            "clients[0].jwks",
+            "keys[0].x5c: must hold at least the key's certificate",
+        ),
+        (
+            format!("jwks = '{}'", with_x5c(serde_json::json!("MII"))),
+            "clients[0].jwks",
+            "keys[0].x5c: must be an array",
+        ),
+        (
+            // RFC 7517 §4.7: x5c[0] must hold the JWK's own key.
+            format!("jwks = '{}'", with_x5c(jwk_with_x5c(&other)["x5c"].clone())),
+            "clients[0].jwks",
+            "keys[0].x5c: the certificate's public key is not the key of this JWK",
+        ),
+        (
+            "jwks = '{\"keys\": '".to_owned(),
+            "clients[0].jwks",
+            "not a JSON JWK Set",
+        ),
+        (
+            "jwks = 5".to_owned(),
+            "clients[0].jwks",
+            "must be a table with `keys`, or the JWK Set's JSON text",
+        ),
+        (
+            format!(
+                "jwks = '{}'\njwks_file = \"jwks.json\"",
+                with_x5c(jwk["x5c"].clone())
+            ),
+            "clients[0].jwks_file",
+            "not both",
+        ),
+        (
+            "jwks_file = \"missing.json\"".to_owned(),
+            "clients[0].jwks_file",
+            "cannot read",
+        ),
+    ];
+    for (lines, field, fragment) in cases {
+        let toml = format!(
+            "[[clients]]\nclient_id = \"a\"\nauth_method = \"self_signed_tls_client_auth\"\n{lines}\n"
+        );
+        let error = match ccflow_auth_server::MockAuthServerBuilder::from_config_str(&toml, ".") {
+            Err(error) => error.to_string(),
+            Ok(builder) => match builder.start().await {
+                Ok(_) => panic!("{lines}: the server started"),
+                Err(error) => error.to_string(),
+            },
+        };
+        assert!(
+            error.contains(&format!("{field}: ")) && error.contains(fragment),
+            "{lines}: {error}"
+        );
+        assert!(!error.contains("PRIVATE"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_client_list_shows_each_client_s_mutual_tls_registration() {
+    let fixture = fixture(false).await;
+    let listed: Value = fixture
+        .client(None)
+        .get(format!("{}/_ccflow/clients", fixture.server.uri()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let thumbprint = fixture.registered_self_signed.thumbprint();
+    // (client id, its auth methods and mutual-TLS members as listed)
+    let cases = [
+        (
+            "ca-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": "CN=ca-svc", "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": []}),
+        ),
+        (
+            "san-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": "san-svc.example", "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": []}),
+        ),
+        (
+            "self-svc",
+            serde_json::json!({"auth_methods": ["self_signed_tls_client_auth"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": false, "tls_client_certificates": [{"x5t#S256": thumbprint}]}),
+        ),
+        (
+            "bound-ca-svc",
+            serde_json::json!({"auth_methods": ["tls_client_auth"], "tls_client_auth_subject_dn": "CN=bound-ca-svc", "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": true, "tls_client_certificates": []}),
+        ),
+        (
+            "bound-secret",
+            serde_json::json!({"auth_methods": ["client_secret_basic", "client_secret_post"], "tls_client_auth_subject_dn": null, "tls_client_auth_san_dns": null, "tls_client_certificate_bound_access_tokens": true, "tls_client_certificates": []}),
+        ),
+    ];
+    for (client_id, expected) in cases {
+        let client = listed["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|client| client["client_id"] == client_id)
+            .unwrap();
+        for (member, value) in expected.as_object().unwrap() {
+            assert_eq!(&client[member], value, "{client_id}.{member}: {client}");
+        }
+    }
+    // Thumbprints only: neither the certificate nor, of course, any key.
+    let text = listed.to_string();
+    assert!(!text.contains("BEGIN"), "{text}");
+    assert!(!text.contains(&fixture.registered_self_signed.certificate_pem()[30..60]));
+}
+
+#[tokio::test]
+async fn the_toml_tls_client_ca_file_is_trusted_for_tls_client_auth() {
+    // A CA of the user's (not the run's), as `tls_client_ca_file` in the config file names it.
+    let their_ca = CertificateAuthority::generate().unwrap();
+    let directory = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mtls-client-ca");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(directory.join("their-ca.pem"), their_ca.certificate_pem()).unwrap();
+    let toml = r#"
+        tls_client_ca_file = "their-ca.pem"
+
+        [[clients]]
+        client_id = "partner"
+        auth_method = "tls_client_auth"
+        tls_client_auth_subject_dn = "CN=partner"
+    "#;
+    let server = ccflow_auth_server::MockAuthServerBuilder::from_config_str(toml, &directory)
+        .unwrap()
+        .signing_key(signing_key())
+        .tls(Vec::<String>::new())
+        .start()
+        .await
+        .unwrap();
+    let fixture = Fixture {
+        server,
+        registered_self_signed: IssuedCertificate::self_signed(&ClientSubject::new("x")).unwrap(),
+        other_ca: CertificateAuthority::generate().unwrap(),
+    };
+    // (certificate, expected: Ok, or a fragment of the 401's description)
+    let cases = [
+        (
+            their_ca
+                .issue_client_certificate(&ClientSubject::new("partner"))
+                .unwrap(),
+            Ok(Bound::No),
+        ),
+        (
+            fixture
+                .identity(Presents::FromServerCa("partner", None))
+                .unwrap(),
+            Ok(Bound::No),
+        ),
+        (
+            fixture.identity(Presents::FromOtherCa("partner")).unwrap(),
+            Err((401, "does not chain to a trusted CA")),
+        ),
+    ];
+    for (identity, expected) in cases {
+        let case = Case {
+            rule: "tls_client_ca_file",
+            presents: Presents::Nothing,
+            credentials: Credentials::ClientIdOnly("partner"),
+            expected,
+        };
+        let (status, body) = fixture
+            .post(
+                &fixture.client(Some(&identity)),
+                "/oauth2/token",
+                case.credentials,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        check_token(&case, Some(&identity), status, &body);
+    }
+}
+
+/// A self-signed RSA certificate's DER and the `n`/`e` of its key (base64url), from the
+/// certificate's own RSAPublicKey (RFC 8017 §A.1.1).
+fn rsa_certificate() -> (Vec<u8>, String, String) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["rsa.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (sequence, _) = ccflow_tls::der_element(key.public_key_raw(), 0x30).unwrap();
+    let (n, rest) = ccflow_tls::der_element(sequence, 0x02).unwrap();
+    let (e, _) = ccflow_tls::der_element(rest, 0x02).unwrap();
+    let unsigned = |bytes: &[u8]| {
+        let start = bytes.iter().position(|byte| *byte != 0).unwrap();
+        URL_SAFE_NO_PAD.encode(&bytes[start..])
+    };
+    (certificate.der().to_vec(), unsigned(n), unsigned(e))
+}
+
+#[tokio::test]
+async fn an_rsa_jwk_s_x5c_must_hold_its_own_n_and_e() {
+    use base64::Engine as _;
+    let (der, n, e) = rsa_certificate();
+    let (_, other_n, _) = rsa_certificate();
+    let x5c = base64::engine::general_purpose::STANDARD.encode(&der);
+    // (n of the JWK, a fragment of the error or None when it registers)
+    for (jwk_n, expected) in [
+        (&n, None),
+        (
+            &other_n,
+            Some("keys[0].x5c: the certificate's public key is not the key of this JWK"),
+        ),
+    ] {
+        let jwk = serde_json::json!({"kty": "RSA", "n": jwk_n, "e": e, "x5c": [x5c]});
+        let started = MockAuthServer::builder()
+            .client(
+                Client::self_signed_tls_client_auth("rsa")
+                    .public_jwk(serde_json::from_value(jwk).unwrap()),
+            )
+            .start()
+            .await;
+        match (started, expected) {
+            (Ok(_), None) => {}
+            (Err(error), Some(fragment)) => {
+                assert!(error.to_string().contains(fragment), "{error}");
+            }
+            (Ok(_), Some(fragment)) => panic!("registered, expected {fragment}"),
+            (Err(error), None) => panic!("refused: {error}"),
+        }
+    }
+}

@@ -6,10 +6,12 @@
 //! answers from the same `Refusal`, so both answer byte for byte alike.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use axum::extract::ConnectInfo;
 use axum_core::body::Body;
 use axum_core::extract::FromRequestParts;
 use axum_core::response::{IntoResponse, Response};
@@ -277,6 +279,15 @@ async fn authenticate_parts(
     } else {
         request_url(parts, path)
     };
+    let forwarded: Vec<&[u8]> = match validator.forwarded_certificate_header() {
+        Some(name) => parts
+            .headers
+            .get_all(name)
+            .iter()
+            .map(HeaderValue::as_bytes)
+            .collect(),
+        None => Vec::new(),
+    };
     let credentials = RequestCredentials {
         method: parts.method.as_str(),
         url: url.as_deref().unwrap_or(path),
@@ -285,12 +296,15 @@ async fn authenticate_parts(
         // What the app's TLS acceptor put in the request's extensions (axum has no TLS of its
         // own; docs/resource-api.md "Mutual TLS").
         client_certificate: parts.extensions.get::<ClientCertificate>(),
-        // The peer's address lives in axum's `ConnectInfo`, which axum-core (all this adapter
-        // depends on) cannot name: no peer is ever a trusted proxy here, so a forwarded
-        // certificate header is never read on axum (docs/resource-api.md "Behind a
-        // TLS-terminating proxy"). A certificate in the extensions still counts.
-        peer: None,
-        forwarded_client_certificate: &[],
+        // The TCP peer, as actix's `peer_addr`: axum's `ConnectInfo<SocketAddr>`, which
+        // `into_make_service_with_connect_info::<SocketAddr>()` puts in every request. Never
+        // `Forwarded`/`X-Forwarded-For` (a client can write those). Without it no peer is a
+        // trusted proxy, and the forwarded certificate header is not read.
+        peer: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip()),
+        forwarded_client_certificate: &forwarded,
     };
     validator
         .authenticate_credentials(&credentials, binding)

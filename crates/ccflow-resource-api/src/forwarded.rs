@@ -507,6 +507,91 @@ mod tests {
         check(&["Cert=%G0"], Err(Unreadable::BadEscape));
     }
 
+    /// Envoy's own examples of the header, verbatim (envoyproxy/envoy,
+    /// docs/root/configuration/http/http_conn_man/headers.rst, "x-forwarded-client-cert"):
+    /// one element with a quoted `Subject` holding `=` and spaces, two elements, repeated `DNS`
+    /// keys. They carry no `Cert` (Envoy adds it only with `set_current_client_cert_details:
+    /// {cert: true}`), so they confirm no certificate; with a `Cert` in Envoy's key order (By,
+    /// Hash, Cert, Chain, Subject, URI, DNS) the last element's is read. No Envoy runs here
+    /// (docs/resource-api.md "Behind a TLS-terminating proxy" says why).
+    #[test]
+    fn reads_envoy_s_documented_xfcc_examples() {
+        const EXAMPLE_1: &str = r#"By=http://frontend.lyft.com;Hash=468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688;Subject="/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client";URI=http://testclient.lyft.com"#;
+        const EXAMPLE_2: &str = "By=http://frontend.lyft.com;Hash=468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688;URI=http://testclient.lyft.com,By=http://backend.lyft.com;Hash=9ba61d6425303443c0748a02dd8de688468ed33be74eee6556d90c0149c1309e;URI=http://frontend.lyft.com";
+        const EXAMPLE_3: &str = r#"By=http://frontend.lyft.com;Hash=468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688;Subject="/C=US/ST=CA/L=San Francisco/OU=Lyft/CN=Test Client";URI=http://testclient.lyft.com;DNS=lyft.com;DNS=www.lyft.com"#;
+        const DOCUMENTED_HASH: &str =
+            "468ed33be74eee6556d90c0149c1309e9ba61d6425303443c0748a02dd8de688";
+        #[track_caller]
+        fn check(header: &str, expected: Result<Option<&[u8]>, Unreadable>) {
+            let read = read(ForwardedCertificateFormat::Xfcc, &[header.as_bytes()]);
+            let read = read.map(|certificate| certificate.map(|c| c.der().to_vec()));
+            assert_eq!(
+                read,
+                expected.map(|der| der.map(<[u8]>::to_vec)),
+                "{header}"
+            );
+        }
+        let pem = pem_of(DER);
+        let cert = escaped(&pem);
+        // Only what must be: newlines and spaces, keeping base64's `+`, `/` and `=` (which
+        // the quotes protect).
+        let lightly = pem.replace('\n', "%0A").replace(' ', "%20");
+        let other = escaped(&pem_of(OTHER_DER));
+        let hash = hex(digest(&SHA256, DER).as_ref());
+        let chain = escaped(&format!("{pem}{}", pem_of(OTHER_DER)));
+        let with_cert = |example: &str, cert: &str| {
+            example.replacen(
+                &format!("Hash={DOCUMENTED_HASH}"),
+                &format!("Hash={hash};Cert=\"{cert}\""),
+                1,
+            )
+        };
+        // Envoy's examples as written: well-formed, and no certificate in them.
+        check(EXAMPLE_1, Err(Unreadable::NoCert));
+        check(EXAMPLE_2, Err(Unreadable::NoCert));
+        check(EXAMPLE_3, Err(Unreadable::NoCert));
+        // With the certificate (and its own Hash) in the element Envoy adds.
+        check(&with_cert(EXAMPLE_1, &cert), Ok(Some(DER)));
+        check(&with_cert(EXAMPLE_1, &lightly), Ok(Some(DER)));
+        check(&with_cert(EXAMPLE_3, &cert), Ok(Some(DER)));
+        check(
+            &with_cert(EXAMPLE_3, &cert)
+                .replace(";Subject=", &format!(";Chain=\"{chain}\";Subject=")),
+            Ok(Some(DER)),
+        );
+        // Two elements: only the last (the nearest proxy's) counts.
+        let (first, last) = EXAMPLE_2.split_once(",By=").unwrap();
+        let two = format!(
+            "{first};Cert=\"{other}\",By={}",
+            last.replacen(
+                "Hash=9ba61d6425303443c0748a02dd8de688468ed33be74eee6556d90c0149c1309e",
+                &format!("Hash={hash};Cert=\"{cert}\""),
+                1
+            )
+        );
+        check(&two, Ok(Some(DER)));
+        // The last element's Hash (Envoy's documented one) is not its Cert's: refused, and the
+        // earlier element's matching Cert is not taken instead.
+        let swapped = format!("{first};Cert=\"{cert}\",By={last};Cert=\"{other}\"");
+        check(&swapped, Err(Unreadable::HashMismatch));
+        // The documented Hash is no digest of this certificate.
+        check(
+            &format!("{EXAMPLE_1};Cert=\"{cert}\""),
+            Err(Unreadable::HashMismatch),
+        );
+        // Quoted values holding `,`, `;`, `=` and escaped quotes, in several elements.
+        check(
+            &format!(
+                r#"By=spiffe://edge;Subject="CN=Test Client,O=\"Lyft, Inc.\";OU=a=b";Cert="{other}",By=spiffe://api;Hash={hash};Cert="{cert}";Subject="CN=x,OU=\"y;z\"";DNS=a.test;DNS=b.test"#
+            ),
+            Ok(Some(DER)),
+        );
+        check(
+            &format!(r#"By=spiffe://api;Subject="CN=a,b;c";Cert="{cert}",By=x;Subject="CN=\"z,"#),
+            Err(Unreadable::BadElement),
+        );
+    }
+
     #[test]
     fn refuses_header_values_that_are_not_text() {
         let values: [&[u8]; 1] = [b"\xff\xfe"];

@@ -68,7 +68,7 @@ fn each_adapter_compiles_only_its_own_framework() {
     let sample_api_only = ["actix", "clap", "toml", "ccflow-process"];
     check(
         Some("axum"),
-        &["axum-core", "tower-layer", "tower-service", "http"],
+        &["axum", "axum-core", "tower-layer", "tower-service", "http"],
         &sample_api_only,
     );
     check(Some("actix"), &["actix-web"], &axum_only);

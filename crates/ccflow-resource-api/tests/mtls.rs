@@ -4,7 +4,8 @@
 //! are made here with rcgen. A case's certificate reaches the validator as the server would
 //! hand it over: actix from the connection (or, in process, the request's extensions), axum
 //! from the request's extensions; behind a proxy, in a header from a peer address the
-//! validator trusts (or not). tests/nginx.rs runs the proxy mode behind a real nginx.
+//! validator trusts (or not): actix's peer address, axum's `ConnectInfo<SocketAddr>`.
+//! tests/nginx.rs runs the proxy mode behind a real nginx.
 
 mod common;
 
@@ -173,13 +174,10 @@ struct Case {
     route: &'static str,
     headers: fn(&'static str) -> Headers,
     presented: Presented,
-    /// The TCP peer's address (actix sees it; axum cannot, see `axum`).
+    /// The TCP peer's address (actix's `peer_addr`, axum's `ConnectInfo<SocketAddr>`).
     peer: &'static str,
     proxy: Proxy,
     expected: Expected,
-    /// What axum answers when it differs: its adapter never knows the peer, so it never trusts
-    /// a forwarded header.
-    axum: Option<Expected>,
 }
 
 /// A peer no validator here trusts.
@@ -238,13 +236,6 @@ const CASE: Case = Case {
         error: "-",
         challenges: Vec::new(),
     },
-    axum: None,
-};
-
-const OK: Expected = Expected {
-    status: 200,
-    error: "-",
-    challenges: Vec::new(),
 };
 
 /// Each RFC 8705 §3 rule (and how it meets RFC 9449's) as a row.
@@ -399,7 +390,6 @@ fn cases() -> Vec<Case> {
             headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
             presented: Presented::None,
             peer: PROXY,
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -408,7 +398,6 @@ fn cases() -> Vec<Case> {
             headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
             presented: Presented::None,
             peer: PROXY,
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -417,7 +406,6 @@ fn cases() -> Vec<Case> {
             presented: Presented::None,
             peer: PROXY,
             expected: bearer_invalid(MISMATCH),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -445,7 +433,6 @@ fn cases() -> Vec<Case> {
             headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
             presented: Presented::B,
             peer: PROXY,
-            axum: Some(bearer_invalid(MISMATCH)),
             ..CASE
         },
         Case {
@@ -453,7 +440,6 @@ fn cases() -> Vec<Case> {
             presented: Presented::A,
             peer: PROXY,
             expected: bearer_invalid(MISSING),
-            axum: Some(OK),
             ..CASE
         },
         Case {
@@ -461,7 +447,6 @@ fn cases() -> Vec<Case> {
             headers: |_| bearer_with(&bound_to(&A), PEM_HEADER, A.escaped()),
             presented: Presented::None,
             peer: "::ffff:10.0.0.5",
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -470,7 +455,6 @@ fn cases() -> Vec<Case> {
             presented: Presented::None,
             peer: PROXY,
             expected: bearer_invalid(UNREADABLE),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -483,7 +467,6 @@ fn cases() -> Vec<Case> {
             presented: Presented::None,
             peer: PROXY,
             expected: bearer_invalid(UNREADABLE),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -509,7 +492,6 @@ fn cases() -> Vec<Case> {
             presented: Presented::None,
             peer: PROXY,
             proxy: Proxy::Xfcc,
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -525,7 +507,6 @@ fn cases() -> Vec<Case> {
             peer: PROXY,
             proxy: Proxy::Xfcc,
             expected: bearer_invalid(MISMATCH),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -535,7 +516,6 @@ fn cases() -> Vec<Case> {
             peer: PROXY,
             proxy: Proxy::Xfcc,
             expected: bearer_invalid(UNREADABLE),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
         Case {
@@ -551,7 +531,6 @@ fn cases() -> Vec<Case> {
             peer: PROXY,
             proxy: Proxy::Xfcc,
             expected: bearer_invalid(UNREADABLE),
-            axum: Some(bearer_invalid(MISSING)),
             ..CASE
         },
     ]
@@ -653,6 +632,10 @@ async fn send(
             if let Some(certificate) = certificate {
                 request.extensions_mut().insert(certificate);
             }
+            // What `into_make_service_with_connect_info::<SocketAddr>()` puts there.
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(SocketAddr::new(peer, 40_000)));
             let (status, response_headers, body) = common::axum_app::send(validator, request).await;
             let challenges = response_headers
                 .get_all("www-authenticate")
@@ -668,11 +651,7 @@ async fn send(
 #[track_caller]
 fn check(case: &Case, adapter: Adapter, reply: &Reply) {
     let (status, challenges, body) = reply;
-    let expected = match adapter {
-        #[cfg(feature = "axum")]
-        Adapter::Axum => case.axum.as_ref().unwrap_or(&case.expected),
-        Adapter::Actix => &case.expected,
-    };
+    let expected = &case.expected;
     let name = case.name;
     assert_eq!(*status, expected.status, "{name}, {adapter:?}: {body}");
     assert_eq!(
@@ -716,9 +695,7 @@ async fn every_certificate_binding_rule_is_enforced() {
             }
         }
         // Both adapters translate the same refusal: the same status, challenges and body.
-        if case.axum.is_none()
-            && let [(first, expected), rest @ ..] = &refusals[..]
-        {
+        if let [(first, expected), rest @ ..] = &refusals[..] {
             for (adapter, reply) in rest {
                 assert_eq!(
                     reply, expected,

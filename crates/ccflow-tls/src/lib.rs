@@ -29,4 +29,6 @@ pub use connection::on_connect;
 pub use error::TlsError;
 pub use files::{Identity, load_certificates};
 pub use names::server_names;
-pub use x509::{CertificateNames, ClientCertificateRoots, DistinguishedName};
+pub use x509::{
+    CertificateNames, ClientCertificateRoots, DistinguishedName, der_element, subject_public_key,
+};

@@ -129,6 +129,46 @@ impl CertificateNames {
     }
 }
 
+/// The subject public key of a DER certificate: the contents of its SubjectPublicKeyInfo's
+/// BIT STRING (RFC 5280 §4.1.2.7), e.g. an EC point `04 || x || y` (RFC 5480 §2.2) or an
+/// RSAPublicKey (RFC 8017 §A.1.1). For comparing a certificate with a JWK (RFC 7517 §4.7).
+pub fn subject_public_key(der: &[u8]) -> Result<Vec<u8>, TlsError> {
+    let bad = |why: &str| TlsError::BadCertificate(why.to_owned());
+    let certificate = CertificateDer::from(der);
+    let parsed = webpki::EndEntityCert::try_from(&certificate)
+        .map_err(|error| TlsError::BadCertificate(format!("not an X.509 certificate: {error}")))?;
+    let spki = parsed.subject_public_key_info();
+    // SEQUENCE { AlgorithmIdentifier (a SEQUENCE), BIT STRING }.
+    let (spki, _) = der_element(spki.as_ref(), 0x30).ok_or_else(|| bad("no key info"))?;
+    let (_algorithm, rest) = der_element(spki, 0x30).ok_or_else(|| bad("no algorithm"))?;
+    let (bits, rest) = der_element(rest, 0x03).ok_or_else(|| bad("no subject public key"))?;
+    match (bits, rest) {
+        ([0, key @ ..], []) => Ok(key.to_vec()),
+        _ => Err(bad("the subject public key is not whole bytes")),
+    }
+}
+
+/// One DER element of type `tag` at the start of `input`: its contents and what follows.
+pub fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&found, rest) = input.split_first()?;
+    if found != tag {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x81..=0x84 => {
+            let (bytes, rest) = rest.split_at_checked(usize::from(first & 0x7f))?;
+            let length = bytes
+                .iter()
+                .fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
+            (length, rest)
+        }
+        _ => return None,
+    };
+    rest.split_at_checked(length)
+}
+
 /// The CAs a `tls_client_auth` certificate must chain to (RFC 8705 §2.1): path building,
 /// signatures, validity period and the clientAuth extended key usage, by rustls's WebPKI
 /// verifier on aws-lc-rs.

@@ -128,8 +128,9 @@ impl Client {
         Self::private_key_jwt(client_id).auth_methods([AuthMethod::TlsClientAuth])
     }
 
-    /// A client authenticating with `self_signed_tls_client_auth` (RFC 8705 §2.2): the
-    /// certificate registered with [`Client::tls_client_certificate_pem`].
+    /// A client authenticating with `self_signed_tls_client_auth` (RFC 8705 §2.2): a
+    /// certificate registered with [`Client::tls_client_certificate_pem`], or as the `x5c` of a
+    /// key added with [`Client::public_jwk`] (§2.2's `jwks`).
     pub fn self_signed_tls_client_auth(client_id: impl Into<String>) -> Self {
         Self::private_key_jwt(client_id).auth_methods([AuthMethod::SelfSignedTlsClientAuth])
     }
@@ -167,7 +168,9 @@ impl Client {
         self
     }
 
-    /// Adds a public key in JWK form for `private_key_jwt`.
+    /// Adds a public key in JWK form for `private_key_jwt`. For
+    /// `self_signed_tls_client_auth` its `x5c[0]` (base64 DER, RFC 7517 §4.7) is a registered
+    /// certificate as well (RFC 8705 §2.2: certificates registered as `jwks`).
     #[must_use]
     pub fn public_jwk(mut self, jwk: Jwk) -> Self {
         self.keys.push(KeySource::Jwk(Box::new(jwk)));
@@ -522,9 +525,17 @@ impl RegisteredClient {
         if client.token_ttl.is_some_and(|ttl| ttl.is_zero()) {
             return Err(invalid("token_ttl_secs", "must be at least 1".to_owned()));
         }
+        let jwks: Vec<&Jwk> = client
+            .keys
+            .iter()
+            .filter_map(|source| match source {
+                KeySource::Jwk(jwk) => Some(&**jwk),
+                KeySource::Pem(_) => None,
+            })
+            .collect();
         let mtls = client
             .mtls
-            .validate(&auth_methods)
+            .validate(&auth_methods, &jwks)
             .map_err(|(name, why)| invalid(name, why))?;
         Ok(Self {
             id: ClientId::new(client.id),

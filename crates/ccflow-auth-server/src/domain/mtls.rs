@@ -4,7 +4,7 @@
 //! connection carries a certificate, and a client cannot register these methods.
 
 use ccflow_protocol::mtls::ClientCertificate;
-use ccflow_protocol::{AuthMethod, ErrorResponse};
+use ccflow_protocol::{AuthMethod, ErrorResponse, Jwk};
 
 use crate::domain::echo::truncate;
 
@@ -19,7 +19,8 @@ pub(crate) struct MtlsRegistration {
     pub(crate) subject_dn: Option<String>,
     /// `tls_client_auth_san_dns`.
     pub(crate) san_dns: Option<String>,
-    /// `self_signed_tls_client_auth`'s registered certificates (DER).
+    /// `self_signed_tls_client_auth`'s registered certificates (DER): the PEM ones, then the
+    /// `x5c[0]` of each key of the client's `jwks` that has one (§2.2).
     pub(crate) certificates: Vec<Vec<u8>>,
 }
 
@@ -44,10 +45,13 @@ impl MtlsFields {
         }
     }
 
-    /// Validates the fields against the client's methods: `(field, why)` on error.
+    /// Validates the fields against the client's methods: `(field, why)` on error. `jwks` are
+    /// the client's JWKs (its `jwks`): a `self_signed_tls_client_auth` client's certificates
+    /// are also their `x5c[0]` (RFC 8705 §2.2).
     pub(crate) fn validate(
         self,
         methods: &[AuthMethod],
+        jwks: &[&Jwk],
     ) -> Result<MtlsRegistration, (&'static str, String)> {
         let tls_client_auth = methods.contains(&AuthMethod::TlsClientAuth);
         let self_signed = methods.contains(&AuthMethod::SelfSignedTlsClientAuth);
@@ -75,12 +79,23 @@ impl MtlsFields {
                 "only a tls_client_auth client registers a subject DN or DNS name".to_owned(),
             ));
         }
-        if self_signed && self.certificate_pems.is_empty() {
-            return Err((
-                "tls_client_certificate_pem",
-                "self_signed_tls_client_auth needs the client's certificate (RFC 8705 section 2.2)"
-                    .to_owned(),
-            ));
+        // RFC 8705 §2.2: "the client registers its X.509 certificates [...] using the jwks or
+        // jwks_uri metadata", each in a key's x5c (RFC 7517 §4.7).
+        let in_jwks = jwks.iter().any(|jwk| jwk.extra.contains_key("x5c"));
+        if self_signed && self.certificate_pems.is_empty() && !in_jwks {
+            return Err(if jwks.is_empty() {
+                (
+                    "tls_client_certificate_pem",
+                    "self_signed_tls_client_auth needs the client's certificate: tls_client_certificate_pem, or a jwks whose keys carry it in x5c (RFC 8705 section 2.2)"
+                        .to_owned(),
+                )
+            } else {
+                (
+                    "jwks",
+                    "self_signed_tls_client_auth needs the client's certificate, and no key of its jwks has an x5c member (RFC 8705 section 2.2: the certificate goes in x5c, RFC 7517 section 4.7)"
+                        .to_owned(),
+                )
+            });
         }
         if !self_signed && !self.certificate_pems.is_empty() {
             return Err((
@@ -91,12 +106,13 @@ impl MtlsFields {
         if !(tls_client_auth || self_signed) {
             return Ok(MtlsRegistration::default());
         }
-        checked(self)
+        // Only a self-signed client's keys are certificates to it.
+        checked(self, if self_signed { jwks } else { &[] })
     }
 }
 
 #[cfg(feature = "tls")]
-fn checked(fields: MtlsFields) -> Result<MtlsRegistration, (&'static str, String)> {
+fn checked(fields: MtlsFields, jwks: &[&Jwk]) -> Result<MtlsRegistration, (&'static str, String)> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject as _;
 
@@ -124,6 +140,14 @@ fn checked(fields: MtlsFields) -> Result<MtlsRegistration, (&'static str, String
             certificates.push(der.to_vec());
         }
     }
+    for (index, jwk) in jwks.iter().enumerate() {
+        if let Some(x5c) = jwk.extra.get("x5c") {
+            let der = first_x5c_certificate(x5c)
+                .and_then(|der| same_key(jwk, &der).map(|()| der))
+                .map_err(|why| ("jwks", format!("keys[{index}].x5c: {why}")))?;
+            certificates.push(der);
+        }
+    }
     Ok(MtlsRegistration {
         subject_dn: fields.subject_dn,
         san_dns: fields.san_dns,
@@ -131,8 +155,89 @@ fn checked(fields: MtlsFields) -> Result<MtlsRegistration, (&'static str, String
     })
 }
 
+/// The DER of `x5c[0]`, the key's own certificate (RFC 7517 §4.7: a non-empty array of
+/// base64 — not base64url — DER certificates, the first the key's). Every entry must decode; the
+/// rest of the chain is not used (§2.2 matches the certificate itself).
+#[cfg(feature = "tls")]
+fn first_x5c_certificate(x5c: &serde_json::Value) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+
+    let entries = x5c
+        .as_array()
+        .ok_or("must be an array of base64 DER certificates (RFC 7517 section 4.7)")?;
+    if entries.is_empty() {
+        return Err("must hold at least the key's certificate (RFC 7517 section 4.7)".to_owned());
+    }
+    let mut first = None;
+    for (index, entry) in entries.iter().enumerate() {
+        let text = entry
+            .as_str()
+            .ok_or_else(|| format!("[{index}] is not a string"))?;
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| {
+                format!(
+                    "[{index}] is not base64 (standard alphabet with padding, RFC 7517 section 4.7)"
+                )
+            })?;
+        ccflow_tls::CertificateNames::from_der(&der)
+            .map_err(|error| format!("[{index}] is not an X.509 certificate: {error}"))?;
+        first.get_or_insert(der);
+    }
+    first.ok_or_else(|| "holds no certificate".to_owned())
+}
+
+/// RFC 7517 §4.7: "The key in the first certificate MUST match the public key represented by
+/// other members of the JWK": EC `x`/`y` against the certificate's point, RSA `n`/`e` against
+/// its RSAPublicKey (leading zero bytes aside), OKP `x` against its raw key.
+#[cfg(feature = "tls")]
+fn same_key(jwk: &Jwk, der: &[u8]) -> Result<(), String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let key = ccflow_tls::subject_public_key(der).map_err(|error| error.to_string())?;
+    let decode =
+        |member: Option<&String>| member.and_then(|value| URL_SAFE_NO_PAD.decode(value).ok());
+    let unsigned = |bytes: &[u8]| -> Vec<u8> {
+        let start = bytes
+            .iter()
+            .position(|byte| *byte != 0)
+            .unwrap_or(bytes.len());
+        bytes[start..].to_vec()
+    };
+    let same = match jwk.kty.as_str() {
+        "EC" => match (decode(jwk.x.as_ref()), decode(jwk.y.as_ref())) {
+            (Some(x), Some(y)) => key.split_first() == Some((&4, [x, y].concat().as_slice())),
+            _ => false,
+        },
+        "RSA" => {
+            let parts = ccflow_tls::der_element(&key, 0x30).and_then(|(sequence, _)| {
+                let (n, rest) = ccflow_tls::der_element(sequence, 0x02)?;
+                let (e, _) = ccflow_tls::der_element(rest, 0x02)?;
+                Some((unsigned(n), unsigned(e)))
+            });
+            match (parts, decode(jwk.n.as_ref()), decode(jwk.e.as_ref())) {
+                (Some((n, e)), Some(jwk_n), Some(jwk_e)) => {
+                    n == unsigned(&jwk_n) && e == unsigned(&jwk_e)
+                }
+                _ => false,
+            }
+        }
+        "OKP" => decode(jwk.x.as_ref()).is_some_and(|x| x == key),
+        _ => false,
+    };
+    if same {
+        Ok(())
+    } else {
+        Err(
+            "the certificate's public key is not the key of this JWK (RFC 7517 section 4.7)"
+                .to_owned(),
+        )
+    }
+}
+
 #[cfg(not(feature = "tls"))]
-fn checked(_: MtlsFields) -> Result<MtlsRegistration, (&'static str, String)> {
+fn checked(_: MtlsFields, _: &[&Jwk]) -> Result<MtlsRegistration, (&'static str, String)> {
     Err((
         "auth_methods",
         "mutual TLS needs ccflow-auth-server's `tls` feature".to_owned(),

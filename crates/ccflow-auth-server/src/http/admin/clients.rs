@@ -20,6 +20,8 @@ struct ClientsBody<'a> {
 }
 
 /// A registered client's public metadata: never its secret, nor its keys beyond their count.
+/// The mutual-TLS members (RFC 8705 §2.1.2, §2.2, §3) are there for every client: `null`,
+/// `[]` or `false` when it registered none.
 #[derive(Serialize, ToSchema)]
 struct ClientBody<'a> {
     audiences: &'a [String],
@@ -27,7 +29,26 @@ struct ClientBody<'a> {
     client_id: &'a str,
     n_public_keys: usize,
     scopes: Vec<&'a str>,
+    /// RFC 8705 §2.1.2: the DNS name a `tls_client_auth` certificate must carry.
+    tls_client_auth_san_dns: Option<&'a str>,
+    /// RFC 8705 §2.1.2: the subject DN a `tls_client_auth` certificate must carry.
+    tls_client_auth_subject_dn: Option<&'a str>,
+    /// RFC 8705 §3: every token of the client is bound to its certificate.
+    tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §2.2: the `self_signed_tls_client_auth` certificates registered (PEM, or a
+    /// JWK's `x5c`), by thumbprint: the certificates themselves are not listed.
+    tls_client_certificates: Vec<CertificateBody>,
     token_ttl_secs: Option<u64>,
+}
+
+/// A registered certificate, named by its thumbprint.
+#[derive(Serialize, ToSchema)]
+struct CertificateBody {
+    /// The SHA-256 thumbprint of the certificate's DER, base64url (RFC 8705 §3.1): the value a
+    /// token bound to it carries in `cnf`.
+    #[serde(rename = "x5t#S256")]
+    #[schema(rename = "x5t#S256")]
+    x5t_s256: String,
 }
 
 impl<'a> ClientBody<'a> {
@@ -42,6 +63,17 @@ impl<'a> ClientBody<'a> {
             client_id: client.id.as_str(),
             n_public_keys: client.keys.len(),
             scopes: client.scopes.iter().map(|scope| scope.as_str()).collect(),
+            tls_client_auth_san_dns: client.mtls.san_dns.as_deref(),
+            tls_client_auth_subject_dn: client.mtls.subject_dn.as_deref(),
+            tls_client_certificate_bound_access_tokens: client.certificate_bound,
+            tls_client_certificates: client
+                .mtls
+                .certificates
+                .iter()
+                .map(|der| CertificateBody {
+                    x5t_s256: ccflow_protocol::mtls::x5t_s256(der),
+                })
+                .collect(),
             token_ttl_secs: client.token_ttl.map(|ttl| ttl.as_secs()),
         }
     }
