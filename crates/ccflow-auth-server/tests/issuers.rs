@@ -542,3 +542,42 @@ fn the_binary_lists_every_issuer_after_its_listening_line() {
     assert!(lines[0].starts_with("issuers:"), "{rest}");
     assert!(!rest.contains("admin console"), "{rest}");
 }
+
+/// The SDK gets a token from each issuer, both ways a caller points it at one: the vendor's
+/// base URL (here `…/{name}`) with the profile, and the issuer URL with discovery (for `rfc`,
+/// the RFC 8414 form is refused at the root and the OpenID Connect form under the prefix
+/// answers).
+#[tokio::test]
+async fn the_sdk_gets_a_token_from_each_issuer() {
+    let server = three_issuers().start().await.unwrap();
+    let cases = [
+        ("rfc", Profile::default(), false),
+        ("rfc", Profile::default(), true),
+        ("slb", "slb".parse().unwrap(), false),
+        ("slb", "slb".parse().unwrap(), true),
+        ("cyberark", "cyberark".parse().unwrap(), false),
+        ("cyberark", "cyberark".parse().unwrap(), true),
+    ];
+    for (name, profile, discovery) in cases {
+        let at = server.issuer_at(name).unwrap();
+        let builder = ccflow_client::TokenClient::builder()
+            .profile(profile)
+            .credentials("svc", "secret");
+        let builder = if discovery {
+            builder.issuer(at.issuer())
+        } else {
+            builder.base_url(format!("{}/{name}", server.uri()))
+        };
+        let client = builder.build().unwrap();
+        let token = client
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{name} (discovery: {discovery}): {error}"));
+        let claims = claims_of(token.secret());
+        assert_eq!(
+            claims["iss"],
+            at.issuer(),
+            "{name} (discovery: {discovery})"
+        );
+    }
+}
