@@ -421,6 +421,12 @@ const BAD_CONFIGS: &[(&str, &str, &str, &str)] = &[
         "process-wide",
     ),
     (
+        "issuer_from_request in an issuer",
+        "[[issuers]]\nname = \"a\"\nissuer_from_request = true\n",
+        "issuers[0].issuer_from_request",
+        "not supported with [[issuers]]",
+    ),
+    (
         "unknown key in an issuer",
         "[[issuers]]\nname = \"a\"\ntoken_ttl = 5\n",
         "issuers[0]",
