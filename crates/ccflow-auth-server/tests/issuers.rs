@@ -587,3 +587,48 @@ async fn the_sdk_gets_a_token_from_each_issuer() {
         );
     }
 }
+
+/// DPoP (RFC 9449 §4.3) under a prefix: a proof's `htu` must name the token endpoint as the
+/// client reached it, prefix included; one naming the path without the prefix is refused.
+#[tokio::test]
+async fn dpop_proofs_name_the_token_endpoint_with_its_prefix() {
+    use ccflow_auth_server::ProofSpec;
+
+    let server = three_issuers().start().await.unwrap();
+    let rfc = server.issuer_at("rfc").unwrap();
+    let cases = [
+        (rfc.token_url(), 200),
+        (format!("{}/oauth2/token", server.uri()), 400),
+        (server.issuer_at("rfc-b").unwrap().token_url(), 400),
+    ];
+    for (htu, status) in cases {
+        let spec = ProofSpec {
+            htm: Some("POST".to_owned()),
+            htu: htu.clone(),
+            ..ProofSpec::default()
+        };
+        let proof = rfc.app().factory_proof(&spec).unwrap().proof;
+        let response = http()
+            .post(rfc.token_url())
+            .basic_auth("svc", Some("secret"))
+            .header("dpop", proof)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "htu {htu}");
+        if status == 200 {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["token_type"], "DPoP", "htu {htu}");
+        }
+    }
+    // And the SDK with a DPoP key, which names the URL it posts to.
+    let key = ccflow_auth_server::protocol::dpop::DpopKey::generate().unwrap();
+    let client = ccflow_client::TokenClient::builder()
+        .token_url(rfc.token_url())
+        .credentials("svc", "secret")
+        .dpop(key)
+        .build()
+        .unwrap();
+    assert!(client.token().await.unwrap().is_dpop_bound());
+}
