@@ -421,6 +421,12 @@ const BAD_CONFIGS: &[(&str, &str, &str, &str)] = &[
         "process-wide",
     ),
     (
+        "issuer_from_request in an issuer",
+        "[[issuers]]\nname = \"a\"\nissuer_from_request = true\n",
+        "issuers[0].issuer_from_request",
+        "not supported with [[issuers]]",
+    ),
+    (
         "unknown key in an issuer",
         "[[issuers]]\nname = \"a\"\ntoken_ttl = 5\n",
         "issuers[0]",
@@ -541,4 +547,88 @@ fn the_binary_lists_every_issuer_after_its_listening_line() {
     }
     assert!(lines[0].starts_with("issuers:"), "{rest}");
     assert!(!rest.contains("admin console"), "{rest}");
+}
+
+/// The SDK gets a token from each issuer, both ways a caller points it at one: the vendor's
+/// base URL (here `…/{name}`) with the profile, and the issuer URL with discovery (for `rfc`,
+/// the RFC 8414 form is refused at the root and the OpenID Connect form under the prefix
+/// answers).
+#[tokio::test]
+async fn the_sdk_gets_a_token_from_each_issuer() {
+    let server = three_issuers().start().await.unwrap();
+    let cases = [
+        ("rfc", Profile::default(), false),
+        ("rfc", Profile::default(), true),
+        ("slb", "slb".parse().unwrap(), false),
+        ("slb", "slb".parse().unwrap(), true),
+        ("cyberark", "cyberark".parse().unwrap(), false),
+        ("cyberark", "cyberark".parse().unwrap(), true),
+    ];
+    for (name, profile, discovery) in cases {
+        let at = server.issuer_at(name).unwrap();
+        let builder = ccflow_client::TokenClient::builder()
+            .profile(profile)
+            .credentials("svc", "secret");
+        let builder = if discovery {
+            builder.issuer(at.issuer())
+        } else {
+            builder.base_url(format!("{}/{name}", server.uri()))
+        };
+        let client = builder.build().unwrap();
+        let token = client
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{name} (discovery: {discovery}): {error}"));
+        let claims = claims_of(token.secret());
+        assert_eq!(
+            claims["iss"],
+            at.issuer(),
+            "{name} (discovery: {discovery})"
+        );
+    }
+}
+
+/// DPoP (RFC 9449 §4.3) under a prefix: a proof's `htu` must name the token endpoint as the
+/// client reached it, prefix included; one naming the path without the prefix is refused.
+#[tokio::test]
+async fn dpop_proofs_name_the_token_endpoint_with_its_prefix() {
+    use ccflow_auth_server::ProofSpec;
+
+    let server = three_issuers().start().await.unwrap();
+    let rfc = server.issuer_at("rfc").unwrap();
+    let cases = [
+        (rfc.token_url(), 200),
+        (format!("{}/oauth2/token", server.uri()), 400),
+        (server.issuer_at("rfc-b").unwrap().token_url(), 400),
+    ];
+    for (htu, status) in cases {
+        let spec = ProofSpec {
+            htm: Some("POST".to_owned()),
+            htu: htu.clone(),
+            ..ProofSpec::default()
+        };
+        let proof = rfc.app().factory_proof(&spec).unwrap().proof;
+        let response = http()
+            .post(rfc.token_url())
+            .basic_auth("svc", Some("secret"))
+            .header("dpop", proof)
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "htu {htu}");
+        if status == 200 {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["token_type"], "DPoP", "htu {htu}");
+        }
+    }
+    // And the SDK with a DPoP key, which names the URL it posts to.
+    let key = ccflow_auth_server::protocol::dpop::DpopKey::generate().unwrap();
+    let client = ccflow_client::TokenClient::builder()
+        .token_url(rfc.token_url())
+        .credentials("svc", "secret")
+        .dpop(key)
+        .build()
+        .unwrap();
+    assert!(client.token().await.unwrap().is_dpop_bound());
 }

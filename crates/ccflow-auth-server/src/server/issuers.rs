@@ -63,6 +63,13 @@ pub(super) fn mounts(mut outer: Settings) -> Result<Vec<Mount>, StartError> {
             ))
             .into());
         }
+        if settings.issuer_from_request {
+            return Err(in_file(ConfigError::field(
+                field("issuer_from_request"),
+                "is not supported with [[issuers]]: an issuer named after each request would lose its /{name} prefix; set `issuer` to its public URL instead",
+            ))
+            .into());
+        }
         if let Some(key) = process_wide_setting(&settings) {
             return Err(in_file(ConfigError::field(
                 field(key),
@@ -182,7 +189,6 @@ fn issuer_level_setting(settings: &Settings) -> Option<&'static str> {
 }
 
 /// The first process-wide setting made on one issuer's settings, by its configuration key.
-/// `issuer_from_request` is refused too: a name read from each request would lose the prefix.
 fn process_wide_setting(settings: &Settings) -> Option<&'static str> {
     let admin = &settings.admin;
     let set = [
@@ -195,7 +201,6 @@ fn process_wide_setting(settings: &Settings) -> Option<&'static str> {
         ("admin_token", admin.token.is_some()),
         ("admin_hosts", !admin.hosts.is_empty()),
         ("issuers", !settings.issuers.is_empty()),
-        ("issuer_from_request", settings.issuer_from_request),
     ];
     set.into_iter().find(|(_, set)| *set).map(|(key, _)| key)
 }
