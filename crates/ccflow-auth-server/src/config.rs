@@ -130,7 +130,14 @@ struct FileConfig {
 
 /// The top-level keys that stay process-wide beside `[[issuers]]`; any other top-level key is
 /// an issuer setting and must go inside each `[[issuers]]` table.
-const PROCESS_WIDE_KEYS: [&str; 5] = ["bind", "admin", "admin_token", "admin_hosts", "issuers"];
+const PROCESS_WIDE_KEYS: [&str; 6] = [
+    "bind",
+    "admin",
+    "admin_token",
+    "admin_hosts",
+    "tls_client_ca_file",
+    "issuers",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,7 +279,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         {
             return Err(ConfigError::field(
                 key.as_str(),
-                "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind and the admin settings are process-wide)",
+                "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind, tls_client_ca_file and the admin settings are process-wide)",
             ));
         }
     }

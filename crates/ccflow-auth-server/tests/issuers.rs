@@ -427,6 +427,12 @@ const BAD_CONFIGS: &[(&str, &str, &str, &str)] = &[
         "not supported with [[issuers]]",
     ),
     (
+        "the client CA file in an issuer",
+        "[[issuers]]\nname = \"a\"\ntls_client_ca_file = \"ca.pem\"\n",
+        "issuers[0].tls_client_ca_file",
+        "process-wide",
+    ),
+    (
         "unknown key in an issuer",
         "[[issuers]]\nname = \"a\"\ntoken_ttl = 5\n",
         "issuers[0]",
@@ -631,4 +637,14 @@ async fn dpop_proofs_name_the_token_endpoint_with_its_prefix() {
         .build()
         .unwrap();
     assert!(client.token().await.unwrap().is_dpop_bound());
+}
+
+#[test]
+fn the_client_ca_file_stays_process_wide_beside_issuers() {
+    // TLS belongs to the process: mutual TLS's extra CAs are one set for every issuer.
+    let builder = MockAuthServerBuilder::from_config_str(
+        "tls_client_ca_file = \"ca.pem\"\n[[issuers]]\nname = \"a\"\n",
+        ".",
+    );
+    assert!(builder.is_ok(), "{:?}", builder.err());
 }
