@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 ///
 /// Start-up never contacts the issuer: keys are fetched in the background and on first use.
 /// The first stdout line is `ccflow-resource-api listening on http://ADDR` (`https://` with
-/// --tls or --tls-cert, then `tls ca: PATH` with --tls).
+/// --tls or --tls-cert, then `tls ca: PATH` with --tls); with --https-bind, the first stays
+/// `http://` and `ccflow-resource-api listening on https://ADDR` follows it.
 /// Settings come from the TOML file, then the environment, then flags.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -127,6 +128,11 @@ pub(crate) struct Cli {
     /// temporary directory].
     #[arg(long, env = "CCFLOW_RESOURCE_TLS_CA_FILE")]
     pub(crate) tls_ca_file: Option<PathBuf>,
+    /// Also serve HTTPS on this address (HTTP stays on --bind, where the healthcheck probes),
+    /// with --tls-cert/--tls-key or else a throw-away CA (as --tls makes); its line
+    /// `ccflow-resource-api listening on https://ADDR` follows the first.
+    #[arg(long, env = "CCFLOW_RESOURCE_HTTPS_BIND")]
+    pub(crate) https_bind: Option<SocketAddr>,
     /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Clients are
     /// asked for a certificate, as with --tls.
     #[arg(long, env = "CCFLOW_RESOURCE_TLS_CERT", requires = "tls_key")]

@@ -63,17 +63,25 @@ fn main() -> ExitCode {
         .iter()
         .map(|key| key.expose_secret().to_owned())
         .collect();
-    let tls = if cli.tls {
+    let https_bind = cli.https_bind.or(settings.https_bind);
+    let tls = if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
+        Some(TlsSource::Files { cert, key })
+    } else if cli.tls || https_bind.is_some() {
+        // A second, HTTPS port without certificate files gets a throw-away CA, as
+        // `ccflow-auth-server --https-bind` does.
         Some(TlsSource::Generated {
             names: cli.tls_names,
             ca_file: cli.tls_ca_file,
         })
-    } else if let (Some(cert), Some(key)) = (cli.tls_cert, cli.tls_key) {
-        Some(TlsSource::Files { cert, key })
     } else {
         None
     };
-    let serving = Serving { bind, workers, tls };
+    let serving = Serving {
+        bind,
+        https_bind,
+        workers,
+        tls,
+    };
     match system.block_on(serve(validator, by_audience, appkeys, clock, serving)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -86,20 +94,23 @@ fn main() -> ExitCode {
 /// `ccflow-resource-api healthcheck`: the readiness route of the API this configuration binds,
 /// exit 0 when it answers 200.
 fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
-    // Only the address matters: no issuer or audience is needed to probe.
+    // Only the addresses matter: no issuer or audience is needed to probe.
     let configured = match (&cli.config, &cli.config_toml) {
-        (Some(path), _) => Settings::from_file(path).map(|settings| settings.bind),
-        (None, Some(text)) => Settings::from_toml(text).map(|settings| settings.bind),
-        (None, None) => Ok(None),
+        (Some(path), _) => Settings::from_file(path),
+        (None, Some(text)) => Settings::from_toml(text),
+        (None, None) => Ok(Settings::default()),
     };
-    let bind = match configured {
-        Ok(bind) => cli.bind.or(bind).unwrap_or(DEFAULT_BIND),
+    let (bind, https_bind) = match configured {
+        Ok(settings) => (
+            cli.bind.or(settings.bind).unwrap_or(DEFAULT_BIND),
+            cli.https_bind.or(settings.https_bind),
+        ),
         Err(error) => {
             fatal(&anyhow::Error::new(error));
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let transport = match probe_transport(cli, bind.port()) {
+    let transport = match probe_transport(cli, bind.port(), https_bind.is_some()) {
         Ok(transport) => transport,
         Err(error) => {
             fatal(&anyhow::anyhow!("unhealthy: {error}"));
@@ -115,12 +126,17 @@ fn healthcheck(cli: &Cli, args: ccflow_process::HealthcheckArgs) -> ExitCode {
     }
 }
 
-/// How the healthcheck reaches `--bind`: over HTTPS when the API serves it (`--tls`, trusting
-/// the CA file it wrote; `--tls-cert`, pinning that leaf), else plain HTTP.
+/// How the healthcheck reaches `--bind`: over HTTPS when the API serves it there (`--tls`,
+/// trusting the CA file it wrote; `--tls-cert`, pinning that leaf), else plain HTTP, as with
+/// `--https-bind`, which keeps `--bind` plain.
 fn probe_transport(
     cli: &Cli,
     port: u16,
+    https_bind: bool,
 ) -> Result<ccflow_process::Transport, ccflow_process::HealthError> {
+    if https_bind {
+        return Ok(ccflow_process::Transport::Http);
+    }
     let generated_ca_file = cli.tls.then(|| {
         cli.tls_ca_file
             .clone()
@@ -146,9 +162,11 @@ enum TlsSource {
     Files { cert: PathBuf, key: PathBuf },
 }
 
-/// How the API is served: address, workers, and HTTPS when asked for.
+/// How the API is served: address, workers, and HTTPS when asked for (on `bind`, or on
+/// `https_bind` beside plain HTTP on `bind`).
 struct Serving {
     bind: SocketAddr,
+    https_bind: Option<SocketAddr>,
     workers: usize,
     tls: Option<TlsSource>,
 }
@@ -189,16 +207,28 @@ async fn serve(
     clock: ccflow_protocol::VirtualClock,
     serving: Serving,
 ) -> anyhow::Result<()> {
-    let Serving { bind, workers, tls } = serving;
-    let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
-    let address = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    let Serving {
+        bind,
+        https_bind,
+        workers,
+        tls,
+    } = serving;
+    let listen = |bind: SocketAddr| -> anyhow::Result<(TcpListener, SocketAddr)> {
+        let listener =
+            TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+        let address = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
+        Ok((listener, address))
+    };
+    let (listener, address) = listen(bind)?;
+    let second = https_bind.map(listen).transpose()?;
+    // The certificate names the address HTTPS is served on.
+    let tls_address = second.as_ref().map_or(address, |(_, https)| *https);
     let tls = tls
         .as_ref()
-        .map(|source| tls_identity(source, address))
+        .map(|source| tls_identity(source, tls_address))
         .transpose()?;
-    let https = tls.is_some();
     let api = SampleApi::new(validator.clone())
         .authorize_by_audience(by_audience)
         .require_appkeys(appkeys)
@@ -225,6 +255,7 @@ async fn serve(
     .shutdown_timeout(5)
     // A TLS client's certificate, stored for the validator (`conn_data::<ClientCertificate>`).
     .on_connect(ccflow_tls::on_connect);
+    let mut listening = Vec::new();
     let (server, ca_file) = match tls {
         Some((identity, ca_file)) => {
             // Clients are asked for a certificate, none is required: a direct TLS connection's
@@ -232,27 +263,43 @@ async fn serve(
             // tokens need none.
             let config =
                 ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request)?;
-            (server.listen_rustls_0_23(listener, config), ca_file)
+            let server = match second {
+                Some((https_listener, https_address)) => {
+                    listening.extend([
+                        format!("http://{address}"),
+                        format!("https://{https_address}"),
+                    ]);
+                    server
+                        .listen(listener)
+                        .with_context(|| format!("cannot serve on {address}"))?
+                        .listen_rustls_0_23(https_listener, config)
+                        .with_context(|| format!("cannot serve on {https_address}"))?
+                }
+                None => {
+                    listening.push(format!("https://{address}"));
+                    server
+                        .listen_rustls_0_23(listener, config)
+                        .with_context(|| format!("cannot serve on {address}"))?
+                }
+            };
+            (server, ca_file)
         }
-        None => (server.listen(listener), None),
+        None => {
+            listening.push(format!("http://{address}"));
+            let server = server
+                .listen(listener)
+                .with_context(|| format!("cannot serve on {address}"))?;
+            (server, None)
+        }
     };
-    let server = server
-        .with_context(|| format!("cannot serve on {address}"))?
-        .run();
+    let server = server.run();
     let handle = server.handle();
     let running = actix_web::rt::spawn(server);
     // Handlers go in before the announcement: a script that reads the line and
     // sends SIGTERM at once must get a graceful shutdown, not the default kill.
     let shutdown = ShutdownSignals::register().wait();
-    let scheme = if https { "https" } else { "http" };
-    announce(
-        address,
-        scheme,
-        ca_file.as_deref(),
-        &validator,
-        requires_appkey,
-    )
-    .context("cannot write to stdout")?;
+    announce(&listening, ca_file.as_deref(), &validator, requires_appkey)
+        .context("cannot write to stdout")?;
 
     // Warm the key cache without making start-up depend on the issuer.
     let warm = validator.clone();
@@ -298,17 +345,17 @@ fn log_request<B>(
 /// Prints the contract line scripts read, then a summary.
 #[allow(clippy::print_stdout, reason = "the binary's announcement on stdout")]
 fn announce(
-    address: SocketAddr,
-    scheme: &str,
+    listening: &[String],
     ca_file: Option<&std::path::Path>,
     validator: &Validator,
     appkey: bool,
 ) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "ccflow-resource-api listening on {scheme}://{address}"
-    )?;
+    // The plain or only address first, then (with --https-bind) the HTTPS one, as
+    // ccflow-auth-server prints them.
+    for url in listening {
+        writeln!(stdout, "ccflow-resource-api listening on {url}")?;
+    }
     if let Some(path) = ca_file {
         // The second contract line with --tls, as ccflow-auth-server prints it: the CA
         // certificate clients must trust.

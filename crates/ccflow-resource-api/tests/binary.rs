@@ -68,6 +68,7 @@ fn command(args: &[&str]) -> Command {
         "CCFLOW_RESOURCE_CLIENT_CERT_HEADER",
         "CCFLOW_RESOURCE_CLIENT_CERT_HEADER_FORMAT",
         "CCFLOW_RESOURCE_TRUSTED_PROXIES",
+        "CCFLOW_RESOURCE_HTTPS_BIND",
     ] {
         command.env_remove(variable);
     }
@@ -862,6 +863,94 @@ async fn serves_https_and_binds_tokens_to_the_connections_certificate() {
         };
         assert_eq!(probe(&tls_flags), Some(0), "{name}: healthcheck over HTTPS");
         assert_eq!(probe(&[]), Some(1), "{name}: plain HTTP healthcheck");
+        let (exit, _) = running.terminate();
+        assert!(exit.success(), "{name}: graceful shutdown");
+    }
+}
+
+/// HTTP and HTTPS at once (issue 19), as `ccflow-auth-server --https-bind` does it: HTTP stays
+/// on --bind (the first line, and what the healthcheck probes), HTTPS with a throw-away CA on
+/// the second address, whose line follows the first, then `tls ca: PATH`. Given as a flag, in
+/// the environment and in the file; the same token passes on both ports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_http_and_https_at_once_with_https_bind() {
+    let server = auth_server().await;
+    let token = token(&server).await;
+    let dir = TempDir::new("https-bind");
+    let ca_path = dir.0.join("ca.pem");
+    let ca = ca_path.display().to_string();
+    let api = [
+        "--bind",
+        "127.0.0.1:0",
+        "--issuer",
+        server.issuer(),
+        "--audience",
+        "items-api",
+        "--tls-ca-file",
+        &ca,
+    ];
+    let toml = "https_bind = \"127.0.0.1:0\"".to_owned();
+    let mut flag = command(&[&api[..], &["--https-bind", "127.0.0.1:0"]].concat());
+    let mut env = command(&api);
+    env.env("CCFLOW_RESOURCE_HTTPS_BIND", "127.0.0.1:0");
+    let mut file = command(&[&api[..], &["--config-toml", &toml]].concat());
+    for (name, launcher) in [("flag", &mut flag), ("env", &mut env), ("file", &mut file)] {
+        let mut child = launcher
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = || {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line.trim_end().to_owned()
+        };
+        let (first, second, third) = (line(), line(), line());
+        let http = first
+            .strip_prefix("ccflow-resource-api listening on http://")
+            .unwrap_or_else(|| panic!("{name}: first line {first:?}"))
+            .to_owned();
+        let https = second
+            .strip_prefix("ccflow-resource-api listening on https://")
+            .unwrap_or_else(|| panic!("{name}: second line {second:?}"))
+            .to_owned();
+        assert_eq!(third, format!("tls ca: {ca}"), "{name}");
+        assert_ne!(http, https, "{name}: two ports");
+        let running = Running {
+            child,
+            stdout,
+            address: http.clone(),
+        };
+        let root = reqwest::Certificate::from_pem(&std::fs::read(&ca_path).unwrap()).unwrap();
+        let client = reqwest::Client::builder()
+            .add_root_certificate(root)
+            .build()
+            .unwrap();
+        for url in [
+            format!("http://{http}/v1/items"),
+            format!("https://{https}/v1/items"),
+        ] {
+            let answer = client.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(answer.status(), 200, "{name}: {url}");
+        }
+        // Plain HTTP to the HTTPS port gets no HTTP answer.
+        assert!(
+            reqwest::get(format!("http://{https}/healthz"))
+                .await
+                .map_or(true, |answer| answer.status() != 200),
+            "{name}"
+        );
+        // The healthcheck probes --bind over plain HTTP when --https-bind is set, even with
+        // --tls (without --https-bind, --tls would make it try HTTPS there, and fail).
+        let probe = |flags: &[&str]| {
+            let mut all = vec!["--bind", http.as_str(), "--tls", "--tls-ca-file", &ca];
+            all.extend_from_slice(flags);
+            all.extend(["healthcheck", "--live"]);
+            command(&all).output().unwrap().status.code()
+        };
+        assert_eq!(probe(&["--https-bind", &https]), Some(0), "{name}");
+        assert_eq!(probe(&[]), Some(1), "{name}: HTTPS to the plain port");
         let (exit, _) = running.terminate();
         assert!(exit.success(), "{name}: graceful shutdown");
     }

@@ -1,6 +1,7 @@
 //! A validator and the sample API trusting several issuers (issue 20): three independent mock
 //! authorization servers (`rfc`, `slb`, `cyberark`), the SDK getting a token from each, and an
-//! API trusting `rfc` and `slb` only. Each case states the answer and how many JWKS fetches it
+//! API trusting `rfc` and `slb` only, on actix (the sample API) and on axum (the same routes
+//! behind `ValidatorLayer`). Each case states the answer and how many JWKS fetches it
 //! caused at each server: an untrusted `iss` must cause none, anywhere; each issuer's keys,
 //! audiences and policy apply to its own tokens only. Then the binary, with repeated flags and
 //! with a TOML `[[issuers]]` list.
@@ -182,6 +183,20 @@ async fn check(world: &World, case: &Case, expected: &Expected) {
     let answer = send(&api, get(case.path).insert_header(bearer(&token))).await;
     assert_eq!(answer.status, expected.status, "{name}: {answer:?}");
     assert_eq!(answer.challenge, expected.challenge, "{name}");
+    // The axum adapter, same validator (its caches now warm): the same answer.
+    let request = http::Request::get(case.path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let (status, headers, _) = common::axum_app::send(&validator, request).await;
+    let challenge = headers
+        .get("www-authenticate")
+        .map(|value| value.to_str().unwrap().to_owned());
+    assert_eq!(
+        (status, challenge),
+        (expected.status, expected.challenge.clone()),
+        "{name}: axum"
+    );
     if let Some(issuer) = expected.issuer {
         let issuer = issuer(world);
         if case.path == "/v1/whoami" {

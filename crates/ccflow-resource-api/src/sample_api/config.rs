@@ -129,6 +129,8 @@ impl IssuerFileSettings {
 pub struct Settings {
     /// Address to listen on.
     pub bind: Option<SocketAddr>,
+    /// `https_bind`: a second address, serving HTTPS while `bind` serves HTTP.
+    pub https_bind: Option<SocketAddr>,
     /// The issuer `iss` must equal; its metadata names the JWKS.
     pub issuer: Option<String>,
     /// `[[issuers]]`: more trusted issuers, each with its own audiences, profile and keys (the
@@ -176,6 +178,7 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     bind: Option<String>,
+    https_bind: Option<String>,
     issuer: Option<String>,
     #[serde(default)]
     issuers: Vec<RawIssuer>,
@@ -258,13 +261,17 @@ impl Settings {
             message,
         };
         let raw: RawFile = toml::from_str(text).map_err(|error_| error(error_.to_string()))?;
-        let bind = raw
-            .bind
-            .map(|bind| {
-                bind.parse()
-                    .map_err(|_| error(format!("bind: `{bind}` is not an IP:port address")))
-            })
-            .transpose()?;
+        let address = |key: &str, value: Option<String>| {
+            value
+                .map(|value| {
+                    value
+                        .parse()
+                        .map_err(|_| error(format!("{key}: `{value}` is not an IP:port address")))
+                })
+                .transpose()
+        };
+        let bind = address("bind", raw.bind)?;
+        let https_bind = address("https_bind", raw.https_bind)?;
         let parse_algorithms = |key: &str, names: Option<Vec<String>>| {
             names
                 .map(|names| {
@@ -335,6 +342,7 @@ impl Settings {
         let seconds = |value: Option<u64>| value.map(Duration::from_secs);
         Ok(Settings {
             bind,
+            https_bind,
             issuer: raw.issuer,
             issuers,
             audiences: raw.audiences,
@@ -741,6 +749,10 @@ mod tests {
         check(
             "bind = \"localhost\"",
             "bind: `localhost` is not an IP:port address",
+        );
+        check(
+            "https_bind = \"localhost:8443\"",
+            "https_bind: `localhost:8443` is not an IP:port address",
         );
         check(
             "algorithms = [\"none\"]",
