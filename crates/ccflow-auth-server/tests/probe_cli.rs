@@ -147,7 +147,7 @@ async fn probe_api_reports_and_exits_as_ci_needs() {
     let cases = [
         ("an API that accepts everything fails every refusal case",
          base(&["--scope", "items:read", "--typ-rfc9068", "--dpop", "--skip", SKIP_KEY_CASES]),
-         Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk", "wrong-typ", "missing-scope", "dpop-bound-as-bearer"])),
+         Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk", "wrong-typ", "missing-scope", "dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"])),
         ("without --scope, --typ-rfc9068 and --dpop their cases are skipped, not failed",
          base(&["--skip", SKIP_KEY_CASES]),
          Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk"])),

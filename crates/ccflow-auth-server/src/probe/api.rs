@@ -8,6 +8,7 @@ use ccflow_protocol::{Fault, MintSpec, ScenarioSpec};
 use serde_json::{Map, json};
 
 mod catalogue;
+mod dpop;
 mod judge;
 
 use super::ProbeError;
@@ -50,8 +51,12 @@ pub struct ApiProbe {
     pub skip: Vec<String>,
     /// The API claims RFC 9068 (enables the `wrong-typ` case).
     pub rfc9068: bool,
-    /// The API accepts DPoP-bound tokens (enables the `dpop-bound-as-bearer` case).
+    /// The API accepts DPoP-bound tokens (enables `dpop-bound-as-bearer` and the `dpop-*`
+    /// proof cases).
     pub dpop: bool,
+    /// The API says it detects replayed DPoP proofs (RFC 9449 §11.1): a replay it accepts then
+    /// fails `dpop-replayed-jti` instead of being lenient.
+    pub dpop_replay: bool,
     /// The API accepts certificate-bound tokens (RFC 8705; enables the
     /// `certificate-bound-without-certificate` case).
     pub mtls: bool,
@@ -78,6 +83,7 @@ impl std::fmt::Debug for ApiProbe {
             .field("skip", &self.skip)
             .field("rfc9068", &self.rfc9068)
             .field("dpop", &self.dpop)
+            .field("dpop_replay", &self.dpop_replay)
             .field("mtls", &self.mtls)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
@@ -102,6 +108,7 @@ impl ApiProbe {
             skip: Vec::new(),
             rfc9068: false,
             dpop: false,
+            dpop_replay: false,
             mtls: false,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
@@ -134,6 +141,7 @@ impl ApiProbe {
         for case in STATIC_CASES {
             cases.push(run.static_case(case).await?);
         }
+        cases.extend(run.dpop_cases().await?);
         let mut previous_kid = None;
         for timed in [Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved] {
             cases.push(run.timed_case(timed, &mut previous_kid).await?);
@@ -204,9 +212,21 @@ impl Run<'_> {
     }
 
     async fn send(&self, authorization: Option<&str>) -> Result<Answer, ProbeError> {
+        self.send_with_proof(authorization, None).await
+    }
+
+    /// Sends `GET` with this `Authorization` and, for DPoP, this `DPoP` proof header.
+    async fn send_with_proof(
+        &self,
+        authorization: Option<&str>,
+        proof: Option<&str>,
+    ) -> Result<Answer, ProbeError> {
         let mut request = self.http.get(&self.probe.url);
         if let Some(value) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        if let Some(proof) = proof {
+            request = request.header(ccflow_protocol::dpop::DPOP_HEADER, proof);
         }
         let response = request
             .send()
@@ -219,9 +239,15 @@ impl Run<'_> {
             .filter_map(|value| value.to_str().ok())
             .collect::<Vec<_>>()
             .join(", ");
+        let nonce = response
+            .headers()
+            .get(ccflow_protocol::dpop::NONCE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         Ok(Answer {
             status: response.status().as_u16(),
             challenge: (!challenge.is_empty()).then_some(challenge),
+            nonce,
         })
     }
 
@@ -487,6 +513,7 @@ mod tests {
         let answer = Answer {
             status,
             challenge: challenge.map(str::to_owned),
+            nonce: None,
         };
         assert_eq!(
             judge(expect, &answer).0,
@@ -563,6 +590,19 @@ mod tests {
             Some(r#"Bearer realm="x", DPoP error="invalid_token""#),
             Pass,
         );
+        // RFC 9449 §7.1: a bad proof is `invalid_dpop_proof`; a proof of another key may be
+        // refused as `invalid_token`.
+        let dpop = r#"DPoP algs="ES256", error="invalid_dpop_proof""#;
+        check(InvalidDpopProof, 401, Some(dpop), Pass);
+        check(
+            InvalidDpopProof,
+            401,
+            Some(r#"DPoP error="invalid_token""#),
+            Pass,
+        );
+        check(InvalidDpopProof, 400, Some(dpop), Lenient);
+        check(InvalidDpopProof, 401, Some(r#"DPoP algs="ES256""#), Lenient);
+        check(InvalidDpopProof, 200, None, Fail);
     }
 
     #[test]
@@ -578,6 +618,7 @@ mod tests {
     #[test]
     fn every_case_id_is_listed_once() {
         let mut ids: Vec<&str> = STATIC_CASES.iter().map(|case| case.id).collect();
+        ids.extend(dpop::DPOP_CASES.iter().map(|case| case.id));
         ids.extend([Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved].map(Timed::id));
         assert_eq!(ids, CASE_IDS);
     }

@@ -99,9 +99,13 @@ pub struct ApiArgs {
     #[arg(long)]
     typ_rfc9068: bool,
     /// Your API takes DPoP-bound tokens (RFC 9449): a bound token sent as Bearer must be
-    /// refused.
+    /// refused, one with a proof of its key accepted, one with a wrong proof refused.
     #[arg(long)]
     dpop: bool,
+    /// Your API detects replayed DPoP proofs (RFC 9449 §11.1): accepting a replay then fails
+    /// dpop-replayed-jti instead of being lenient.
+    #[arg(long)]
+    dpop_replay: bool,
     /// Your API takes certificate-bound tokens (RFC 8705): a bound token presented without its
     /// client certificate must be refused.
     #[arg(long)]
@@ -140,6 +144,7 @@ impl ProbeCommand {
         probe.skip = args.skip;
         probe.rfc9068 = args.typ_rfc9068;
         probe.dpop = args.dpop;
+        probe.dpop_replay = args.dpop_replay;
         probe.mtls = args.mtls;
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);

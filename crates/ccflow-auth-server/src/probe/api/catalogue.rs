@@ -16,6 +16,10 @@ pub(super) enum Expect {
     InvalidToken,
     /// 403 `insufficient_scope`.
     InsufficientScope,
+    /// 401 `invalid_dpop_proof` or `invalid_token`: a DPoP request whose proof does not fit it
+    /// (RFC 9449 §7.1 names `invalid_dpop_proof` for a bad proof; a proof that is sound but not
+    /// of the token's key is as well refused as `invalid_token`).
+    InvalidDpopProof,
 }
 
 impl Expect {
@@ -27,6 +31,10 @@ impl Expect {
             Expect::InvalidToken => "401, WWW-Authenticate: Bearer error=\"invalid_token\"",
             Expect::InsufficientScope => {
                 "403, WWW-Authenticate: Bearer error=\"insufficient_scope\""
+            }
+            Expect::InvalidDpopProof => {
+                // `invalid_token` passes too (judge.rs).
+                "401, WWW-Authenticate: DPoP error=\"invalid_dpop_proof\""
             }
         }
     }
@@ -185,6 +193,13 @@ pub const CASE_IDS: &[&str] = &[
     "missing-scope",
     "dpop-bound-as-bearer",
     "certificate-bound-without-certificate",
+    "dpop-valid",
+    "dpop-wrong-htm",
+    "dpop-wrong-htu",
+    "dpop-other-key",
+    "dpop-stale-iat",
+    "dpop-replayed-jti",
+    "dpop-missing-ath",
     "key-rotation",
     "issuer-down",
     "key-removed",
