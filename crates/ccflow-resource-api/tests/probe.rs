@@ -17,6 +17,7 @@ use ccflow_auth_server::{Clock as _, MockAuthServer, VirtualClock};
 use ccflow_protocol::dpop::{DEFAULT_ALGORITHMS, ProofCheck, check_proof};
 use ccflow_resource_api::sample_api::{SampleApi, configure};
 use ccflow_resource_api::{TokenBinding, Validator};
+use ccflow_tls::CertificateAuthority;
 use serde_json::Value;
 
 const AUDIENCE: &str = "items-api";
@@ -34,26 +35,40 @@ impl Drop for Api {
     }
 }
 
-/// Serves `app`; the API's URL is `route` on it.
-fn serve<F>(app: F, route: &str) -> Api
+/// Serves `app`, over HTTPS with a certificate of `tls` when given (asking clients for a
+/// certificate, as the sample API's --tls does); the API's URL is `route` on it.
+fn serve<F>(app: F, route: &str, tls: Option<&CertificateAuthority>) -> Api
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}{route}", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}{route}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || App::new().configure(app.clone()))
         .workers(1)
         .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
+        .on_connect(ccflow_tls::on_connect);
+    let server = match tls {
+        Some(ca) => {
+            let identity = ca
+                .server_identity("localhost", vec!["127.0.0.1".to_owned()])
+                .unwrap();
+            let config =
+                ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request)
+                    .unwrap();
+            server.listen_rustls_0_23(listener, config)
+        }
+        None => server.listen(listener),
+    };
+    let server = server.unwrap().run();
     let handle = server.handle();
     tokio::spawn(server);
     Api { url, handle }
 }
 
-/// ccflow's sample API, its validator on the auth server's clock (default JWKS settings).
-fn sample_api(server: &MockAuthServer, clock: &VirtualClock) -> Api {
+/// ccflow's sample API, its validator on the auth server's clock (default JWKS settings), over
+/// HTTPS with a certificate of `ca`.
+fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAuthority) -> Api {
     let validator = Validator::builder()
         .issuer(server.issuer())
         .audience(AUDIENCE)
@@ -61,7 +76,7 @@ fn sample_api(server: &MockAuthServer, clock: &VirtualClock) -> Api {
         .token_binding(TokenBinding::Either)
         .build()
         .unwrap();
-    serve(configure(SampleApi::new(validator)), "/v1/items")
+    serve(configure(SampleApi::new(validator)), "/v1/items", Some(ca))
 }
 
 /// The holes a hand-written API may have.
@@ -260,7 +275,12 @@ impl HandWritten {
     }
 }
 
-fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Api {
+fn hand_written(
+    server: &MockAuthServer,
+    clock: &VirtualClock,
+    hole: Hole,
+    tls: Option<&CertificateAuthority>,
+) -> Api {
     let api = HandWritten {
         hole,
         issuer: server.issuer().to_owned(),
@@ -282,6 +302,7 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
             );
         },
         "/items",
+        tls,
     )
 }
 
@@ -289,8 +310,8 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
 enum Target {
     SampleApi,
     HandWritten(Hole),
-    /// The hand-written API claimed to take certificate-bound tokens (`--mtls`), which it does
-    /// not look at.
+    /// The hand-written API, over HTTPS, claimed to take certificate-bound tokens (`--mtls`),
+    /// which it does not look at.
     HandWrittenClaimingMtls,
     /// The hand-written API (with this hole) told `--dpop`, and `--dpop-replay` when it says.
     HandWrittenDpop(Hole, bool),
@@ -310,11 +331,12 @@ async fn probe(target: Target) -> Report {
         .clock()
         .expect("the default clock is virtual")
         .clone();
+    let ca = CertificateAuthority::generate().unwrap();
     let api = match target {
-        Target::SampleApi => sample_api(&server, &clock),
-        Target::HandWritten(hole) => hand_written(&server, &clock, hole),
-        Target::HandWrittenClaimingMtls => hand_written(&server, &clock, Hole::None),
-        Target::HandWrittenDpop(hole, _) => hand_written(&server, &clock, hole),
+        Target::SampleApi => sample_api(&server, &clock, &ca),
+        Target::HandWritten(hole) => hand_written(&server, &clock, hole, None),
+        Target::HandWrittenClaimingMtls => hand_written(&server, &clock, Hole::None, Some(&ca)),
+        Target::HandWrittenDpop(hole, _) => hand_written(&server, &clock, hole, None),
     };
     let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
     probe.scope = Some(SCOPE.to_owned());
@@ -323,6 +345,7 @@ async fn probe(target: Target) -> Report {
     probe.dpop = matches!(target, Target::SampleApi | Target::HandWrittenDpop(..));
     probe.dpop_replay = matches!(target, Target::SampleApi | Target::HandWrittenDpop(_, true));
     probe.mtls = matches!(target, Target::SampleApi | Target::HandWrittenClaimingMtls);
+    probe.api_ca_pem = Some(ca.certificate_pem().to_owned());
     probe.run().await.expect("the probe runs")
 }
 
@@ -363,11 +386,16 @@ const DPOP: [&str; 8] = [
     "dpop-missing-ath",
 ];
 /// The cases of `--mtls`.
-const MTLS: [&str; 1] = ["certificate-bound-without-certificate"];
+const MTLS: [&str; 3] = [
+    "certificate-bound-without-certificate",
+    "certificate-bound-with-certificate",
+    "certificate-bound-other-certificate",
+];
 
 /// Skipped without `--dpop` and `--mtls`, in the report's order.
 const NO_BINDING: &[&str] = &[
-    DPOP[0], MTLS[0], DPOP[1], DPOP[2], DPOP[3], DPOP[4], DPOP[5], DPOP[6], DPOP[7],
+    DPOP[0], MTLS[0], DPOP[1], DPOP[2], DPOP[3], DPOP[4], DPOP[5], DPOP[6], DPOP[7], MTLS[1],
+    MTLS[2],
 ];
 
 #[tokio::test]
@@ -378,7 +406,7 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
         (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_BINDING }),
-        (Target::HandWrittenClaimingMtls, Expected { fail: &MTLS, lenient: &[], skipped: &DPOP }),
+        (Target::HandWrittenClaimingMtls, Expected { fail: &[MTLS[0], MTLS[2]], lenient: &[], skipped: &DPOP }),
         (Target::HandWrittenDpop(Hole::None, true), Expected { fail: &[], lenient: &[], skipped: &MTLS }),
         (Target::HandWrittenDpop(Hole::IgnoresDpopProof, false), Expected { fail: &["dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),
         (Target::HandWrittenDpop(Hole::NoDpopReplayCache, true), Expected { fail: &["dpop-replayed-jti"], lenient: &[], skipped: &MTLS }),

@@ -10,6 +10,7 @@ use serde_json::{Map, json};
 mod catalogue;
 mod dpop;
 mod judge;
+mod mtls;
 
 use super::ProbeError;
 use super::admin::Admin;
@@ -60,6 +61,9 @@ pub struct ApiProbe {
     /// The API accepts certificate-bound tokens (RFC 8705; enables the
     /// `certificate-bound-without-certificate` case).
     pub mtls: bool,
+    /// The CA certificate(s), PEM, the API's HTTPS server certificate chains to, when not a
+    /// public one (`--api-ca-file`).
+    pub api_ca_pem: Option<String>,
     /// How long the API may cache the JWKS (default: the issuer's JWKS `max-age`).
     pub jwks_cache: Option<Duration>,
     /// How long the API may take to refetch the JWKS for a new key (its cooldown).
@@ -110,6 +114,7 @@ impl ApiProbe {
             dpop: false,
             dpop_replay: false,
             mtls: false,
+            api_ca_pem: None,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
             wait: Wait::Real,
@@ -126,11 +131,7 @@ impl ApiProbe {
                 )));
             }
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| ProbeError::Usage(error.to_string()))?;
+        let http = mtls::http_client(self, None)?;
         let admin = Admin::new(http.clone(), &self.issuer, self.admin_token.clone())?;
         let run = Run {
             probe: self,
@@ -142,6 +143,7 @@ impl ApiProbe {
             cases.push(run.static_case(case).await?);
         }
         cases.extend(run.dpop_cases().await?);
+        cases.extend(run.mtls_cases().await?);
         let mut previous_kid = None;
         for timed in [Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved] {
             cases.push(run.timed_case(timed, &mut previous_kid).await?);
@@ -221,7 +223,18 @@ impl Run<'_> {
         authorization: Option<&str>,
         proof: Option<&str>,
     ) -> Result<Answer, ProbeError> {
-        let mut request = self.http.get(&self.probe.url);
+        self.send_via(&self.http, authorization, proof).await
+    }
+
+    /// Sends as [`send_with_proof`](Self::send_with_proof) does, over `http` (a client
+    /// presenting a certificate).
+    async fn send_via(
+        &self,
+        http: &reqwest::Client,
+        authorization: Option<&str>,
+        proof: Option<&str>,
+    ) -> Result<Answer, ProbeError> {
+        let mut request = http.get(&self.probe.url);
         if let Some(value) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, value);
         }
@@ -619,6 +632,7 @@ mod tests {
     fn every_case_id_is_listed_once() {
         let mut ids: Vec<&str> = STATIC_CASES.iter().map(|case| case.id).collect();
         ids.extend(dpop::DPOP_CASES.iter().map(|case| case.id));
+        ids.extend(mtls::MTLS_CASES.iter().map(|case| case.id));
         ids.extend([Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved].map(Timed::id));
         assert_eq!(ids, CASE_IDS);
     }

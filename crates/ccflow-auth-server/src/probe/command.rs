@@ -107,9 +107,14 @@ pub struct ApiArgs {
     #[arg(long)]
     dpop_replay: bool,
     /// Your API takes certificate-bound tokens (RFC 8705): a bound token presented without its
-    /// client certificate must be refused.
+    /// client certificate, or with another, must be refused; with its own (over HTTPS),
+    /// accepted.
     #[arg(long)]
     mtls: bool,
+    /// The CA certificate (PEM) your API's HTTPS certificate chains to, when it is not a public
+    /// one (e.g. the ca.pem the sample API's --tls writes).
+    #[arg(long)]
+    api_ca_file: Option<PathBuf>,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -146,6 +151,18 @@ impl ProbeCommand {
         probe.dpop = args.dpop;
         probe.dpop_replay = args.dpop_replay;
         probe.mtls = args.mtls;
+        if let Some(path) = &args.api_ca_file {
+            match std::fs::read_to_string(path) {
+                Ok(pem) => probe.api_ca_pem = Some(pem),
+                Err(error) => {
+                    eprintln!(
+                        "ccflow-auth-server probe api: --api-ca-file {}: {error}",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
         probe.wait = if args.wait == "server-clock" {

@@ -200,6 +200,8 @@ pub const CASE_IDS: &[&str] = &[
     "dpop-stale-iat",
     "dpop-replayed-jti",
     "dpop-missing-ath",
+    "certificate-bound-with-certificate",
+    "certificate-bound-other-certificate",
     "key-rotation",
     "issuer-down",
     "key-removed",
