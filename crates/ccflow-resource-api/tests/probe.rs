@@ -1,9 +1,10 @@
 //! `ccflow-auth-server probe api` (issue 23) against APIs whose answers we know: ccflow's own
 //! sample API (every case passes), an API written here with jsonwebtoken that does every check
 //! (nothing flagged), and the same API with one hole each — no `aud` check, `alg: none`
-//! accepted, a DPoP proof taken unread, a DPoP replay let through — where the probe must flag
-//! exactly that case (or those cases) and nothing else. Each API reads the
-//! auth server's virtual clock, so the probe lets time pass by advancing it (`Wait::ServerClock`).
+//! accepted, a DPoP proof taken unread, a DPoP replay let through, a token's `jku` fetched —
+//! where the probe must flag exactly that case (or those cases) and nothing else. Each API reads
+//! the auth server's virtual clock, so the probe lets time pass by advancing it
+//! (`Wait::ServerClock`).
 
 use std::collections::HashSet;
 use std::net::TcpListener;
@@ -92,6 +93,9 @@ enum Hole {
     IgnoresDpopProof,
     /// Checks DPoP proofs but remembers no `jti` (RFC 9449 §11.1).
     NoDpopReplayCache,
+    /// Fetches the URL a token's `jku` names (and then, finding the `kid` in the issuer's set
+    /// nowhere, still refuses the token).
+    FetchesJku,
 }
 
 /// A resource server as someone might write it over jsonwebtoken: the JWKS fetched on every
@@ -176,6 +180,9 @@ impl HandWritten {
         }
         if header.get("crit").is_some() {
             return invalid_token();
+        }
+        if let (Hole::FetchesJku, Some(jku)) = (self.hole, header["jku"].as_str()) {
+            drop(self.http.get(jku).send().await);
         }
         if !header["typ"]
             .as_str()
@@ -406,6 +413,7 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
         (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_BINDING }),
+        (Target::HandWritten(Hole::FetchesJku), Expected { fail: &["jku-elsewhere"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWrittenClaimingMtls, Expected { fail: &[MTLS[0], MTLS[2]], lenient: &[], skipped: &DPOP }),
         (Target::HandWrittenDpop(Hole::None, true), Expected { fail: &[], lenient: &[], skipped: &MTLS }),
         (Target::HandWrittenDpop(Hole::IgnoresDpopProof, false), Expected { fail: &["dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),

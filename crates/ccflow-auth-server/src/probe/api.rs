@@ -7,6 +7,7 @@ use std::time::Duration;
 use ccflow_protocol::{Fault, MintSpec, ScenarioSpec};
 use serde_json::{Map, json};
 
+mod attacker;
 mod catalogue;
 mod dpop;
 mod judge;
@@ -137,6 +138,7 @@ impl ApiProbe {
             probe: self,
             admin,
             http,
+            attacker: attacker::Attacker::start().await?,
         };
         let mut cases = Vec::new();
         for case in STATIC_CASES {
@@ -160,6 +162,8 @@ struct Run<'a> {
     probe: &'a ApiProbe,
     admin: Admin,
     http: reqwest::Client,
+    /// The attacker's key and server of the `jku`/`x5u` cases.
+    attacker: attacker::Attacker,
 }
 
 impl Run<'_> {
@@ -193,10 +197,6 @@ impl Run<'_> {
                 spec.header
                     .insert("crit".to_owned(), json!([CRIT_EXTENSION]));
                 spec.header.insert(CRIT_EXTENSION.to_owned(), json!(true));
-            }
-            Mint::ForeignWithHeader(name, value) => {
-                spec.key = Some("foreign".to_owned());
-                spec.header.insert(name.to_owned(), json!(value));
             }
             Mint::OtherScope => {
                 spec.claims.insert("scope".to_owned(), json!(OTHER_SCOPE));
@@ -313,13 +313,33 @@ impl Run<'_> {
                 }
                 Err(error) => return Err(error),
             },
+            Send::Attacker(pointer) => {
+                let valid = self.admin.mint(&self.spec()).await?;
+                let token = self.attacker.token(&valid, pointer)?;
+                Some(format!("Bearer {token}"))
+            }
         };
         result.sent = describe_sent(&self.probe.url, authorization.as_deref());
+        let hits_before = self.attacker.hits_of(case.send);
         let answer = self.send(authorization.as_deref()).await?;
         result.got = answer.describe();
         let (verdict, note) = judge(case.expect, &answer);
         result.verdict = verdict;
         result.note = note;
+        if let Send::Attacker(pointer) = case.send {
+            result.sent = format!("{} ({})", result.sent, self.attacker.url(pointer));
+            // RFC 8725 §3.10: a token must not choose where its keys come from; fetching the
+            // URL is the hole, whatever the API answers after.
+            let hits = self.attacker.hits_of(case.send) - hits_before;
+            if hits > 0 {
+                result.verdict = Verdict::Fail;
+                result.note = format!(
+                    "fetched the attacker's {} ({hits} request(s) for {})",
+                    pointer.member(),
+                    self.attacker.url(pointer)
+                );
+            }
+        }
         Ok(result)
     }
 
