@@ -143,9 +143,8 @@ impl Admin {
     /// server runs on a clock its embedder injected (409) — the time an API on the same clock
     /// sees, for DPoP proofs' `iat`.
     pub(super) async fn now(&self) -> u64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
+        use ccflow_protocol::Clock as _;
+        let wall = u64::try_from(ccflow_protocol::SystemClock.unix_seconds()).unwrap_or(0);
         match self.call(reqwest::Method::GET, "clock", None).await {
             Ok(state) => state["now"].as_u64().unwrap_or(wall),
             Err(_) => wall,
