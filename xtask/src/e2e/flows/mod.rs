@@ -5,7 +5,7 @@
 //! `mtls` (mutual TLS and certificate-bound tokens, RFC 8705, over HTTPS end to end),
 //! `resilience` (faults, key rotation, an outage), `extensions` (vendor flows beyond client
 //! credentials: token exchange, CyberArk's platform token, SLB's `appkey`), `probe`
-//! (`ccflow-auth-server probe api` against an API over PyJWT); `support` holds the HTTP and SDK
+//! (`ccflow-auth-server probe api` against APIs over PyJWT and jose); `support` holds the HTTP and SDK
 //! helpers they share.
 
 mod api;
@@ -25,7 +25,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 17] = [
+pub(crate) const NAMES: [&str; 18] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -40,6 +40,7 @@ pub(crate) const NAMES: [&str; 17] = [
     "dpop-api",
     "mtls",
     "probe-pyjwt",
+    "probe-jose",
     "retries",
     "rotation",
     "auth-server-down",
@@ -62,7 +63,7 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
         // servers of its own over HTTPS.
         "mtls" => profile == Profile::Rfc,
         // The probe runs its own auth server; one profile shows what it says of PyJWT.
-        "probe-pyjwt" => profile == Profile::Rfc,
+        "probe-pyjwt" | "probe-jose" => profile == Profile::Rfc,
         _ => true,
     }
 }
@@ -83,6 +84,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "dpop-api" => dpop::dpop_api(chain).await,
         "mtls" => mtls::mtls(chain).await,
         "probe-pyjwt" => probe::probe_pyjwt(chain).await,
+        "probe-jose" => probe::probe_jose(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,
         "auth-server-down" => resilience::auth_server_down(chain).await,
