@@ -147,7 +147,7 @@ async fn probe_api_reports_and_exits_as_ci_needs() {
     let cases = [
         ("an API that accepts everything fails every refusal case",
          base(&["--scope", "items:read", "--typ-rfc9068", "--dpop", "--skip", SKIP_KEY_CASES]),
-         Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk", "wrong-typ", "missing-scope", "dpop-bound-as-bearer"])),
+         Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk", "wrong-typ", "missing-scope", "dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"])),
         ("without --scope, --typ-rfc9068 and --dpop their cases are skipped, not failed",
          base(&["--skip", SKIP_KEY_CASES]),
          Expected::Fails(&["no-token", "other-scheme", "malformed-header", "expired", "not-yet-valid", "wrong-iss", "wrong-aud", "missing-exp", "alg-none", "hs256-public-key", "unknown-kid", "tampered-payload", "crit-header", "jku-elsewhere", "x5u-elsewhere", "embedded-jwk"])),
@@ -165,8 +165,11 @@ async fn probe_api_reports_and_exits_as_ci_needs() {
 
 /// Form-urlencodes id and secret (jq's `@uri`), as RFC 6749 §2.3.1 asks before Basic.
 const ENCODE: &str = r#"ID=$(printf %s "$CCFLOW_CLIENT_ID" | jq -sRr @uri); SECRET=$(printf %s "$CCFLOW_CLIENT_SECRET" | jq -sRr @uri)"#;
-/// Uses `$TOKEN` `$CCFLOW_USES` times on the stand-in API.
-const USE_IT: &str = r#"for i in $(seq "$CCFLOW_USES"); do curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$CCFLOW_API_URL"; done"#;
+/// Uses `$TOKEN` `$CCFLOW_USES` times on the stand-in API; after a 401 with a token in hand,
+/// gets a new one (the client's `get`) and tries that use again.
+const USE_IT: &str = r#"for i in $(seq "$CCFLOW_USES"); do [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$CCFLOW_API_URL")" = 401 ] && [ -n "$TOKEN" ] && get && curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$CCFLOW_API_URL"; done"#;
+/// Uses `$TOKEN` `$CCFLOW_USES` times, whatever the API answers.
+const USE_IT_BLINDLY: &str = r#"for i in $(seq "$CCFLOW_USES"); do curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" "$CCFLOW_API_URL"; done"#;
 
 /// A token request with these curl options and credentials, its `access_token` in `$TOKEN`.
 fn fetch(options: &str, credentials: &str) -> String {
@@ -178,13 +181,24 @@ fn fetch(options: &str, credentials: &str) -> String {
 /// Encodes, lets curl's `--retry` wait as `Retry-After` says (it never retries a 401), fetches
 /// once and uses the token five times.
 fn good_client() -> String {
-    format!("{ENCODE}; {}; {USE_IT}", fetch("--retry 2", "$ID:$SECRET"))
+    format!(
+        "{ENCODE}; get() {{ {}; }}; get; {USE_IT}",
+        fetch("--retry 2", "$ID:$SECRET")
+    )
+}
+
+/// As the good client, but it goes on with its token when the API refuses it.
+fn never_renewing_client() -> String {
+    format!(
+        "{ENCODE}; {}; {USE_IT_BLINDLY}",
+        fetch("--retry 2", "$ID:$SECRET")
+    )
 }
 
 /// As the good client, with the raw secret in Basic (curl -u as given).
 fn raw_basic_client() -> String {
     format!(
-        "{}; {USE_IT}",
+        "get() {{ {}; }}; get; {USE_IT}",
         fetch("--retry 2", "$CCFLOW_CLIENT_ID:$CCFLOW_CLIENT_SECRET")
     )
 }
@@ -193,14 +207,14 @@ fn raw_basic_client() -> String {
 /// `Retry-After`.
 fn impatient_client() -> String {
     format!(
-        r#"{ENCODE}; for i in 1 2 3; do RESPONSE=$(curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL") && break; done; TOKEN=$(printf %s "$RESPONSE" | jq -r '.access_token // empty'); {USE_IT}"#
+        r#"{ENCODE}; get() {{ for i in 1 2 3; do RESPONSE=$(curl -sf -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL") && break; done; TOKEN=$(printf %s "$RESPONSE" | jq -r '.access_token // empty'); }}; get; {USE_IT}"#
     )
 }
 
 /// As the good client, but it gives up on a token response without `expires_in`.
 fn strict_lifetime_client() -> String {
     format!(
-        r#"{ENCODE}; RESPONSE=$(curl -s --retry 2 -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL"); printf %s "$RESPONSE" | jq -e .expires_in >/dev/null || exit 1; TOKEN=$(printf %s "$RESPONSE" | jq -r '.access_token // empty'); {USE_IT}"#
+        r#"{ENCODE}; get() {{ RESPONSE=$(curl -s --retry 2 -u "$ID:$SECRET" -d grant_type=client_credentials "$CCFLOW_TOKEN_URL"); printf %s "$RESPONSE" | jq -e .expires_in >/dev/null || exit 1; TOKEN=$(printf %s "$RESPONSE" | jq -r '.access_token // empty'); }}; get; {USE_IT}"#
     )
 }
 
@@ -216,8 +230,9 @@ fn forgetful_client() -> String {
 async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
     // (name, command, the cases that fail, the cases that are lenient)
     #[rustfmt::skip]
-    let cases: [(&str, String, &[&str], &[&str]); 5] = [
-        ("a client that encodes, waits and reuses its token", good_client(), &[], &[]),
+    let cases: [(&str, String, &[&str], &[&str]); 6] = [
+        ("a client that encodes, waits, reuses its token and renews it when refused", good_client(), &[], &[]),
+        ("a client that never renews a refused token", never_renewing_client(), &["key-rotation"], &[]),
         // It never gets a token, so token-reuse and no-expires-in are skipped, not failed again.
         ("a client sending the raw secret in Basic", raw_basic_client(), &["basic-encoding"], &[]),
         ("a client that retries at once", impatient_client(), &["invalid-client-no-retry", "retry-after-503", "retry-after-429"], &[]),

@@ -1,9 +1,12 @@
 //! `ccflow-auth-server probe api` (issue 23) against APIs whose answers we know: ccflow's own
 //! sample API (every case passes), an API written here with jsonwebtoken that does every check
 //! (nothing flagged), and the same API with one hole each — no `aud` check, `alg: none`
-//! accepted — where the probe must flag exactly that case and nothing else. Each API reads the
-//! auth server's virtual clock, so the probe lets time pass by advancing it (`Wait::ServerClock`).
+//! accepted, a DPoP proof taken unread, a DPoP replay let through, a token's `jku` fetched —
+//! where the probe must flag exactly that case (or those cases) and nothing else. Each API reads
+//! the auth server's virtual clock, so the probe lets time pass by advancing it
+//! (`Wait::ServerClock`).
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +15,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_auth_server::probe::{ApiProbe, Report, Verdict, Wait};
 use ccflow_auth_server::{Clock as _, MockAuthServer, VirtualClock};
-use ccflow_resource_api::Validator;
+use ccflow_protocol::dpop::{DEFAULT_ALGORITHMS, ProofCheck, check_proof};
 use ccflow_resource_api::sample_api::{SampleApi, configure};
+use ccflow_resource_api::{TokenBinding, Validator};
+use ccflow_tls::CertificateAuthority;
 use serde_json::Value;
 
 const AUDIENCE: &str = "items-api";
@@ -31,33 +36,48 @@ impl Drop for Api {
     }
 }
 
-/// Serves `app`; the API's URL is `route` on it.
-fn serve<F>(app: F, route: &str) -> Api
+/// Serves `app`, over HTTPS with a certificate of `tls` when given (asking clients for a
+/// certificate, as the sample API's --tls does); the API's URL is `route` on it.
+fn serve<F>(app: F, route: &str, tls: Option<&CertificateAuthority>) -> Api
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}{route}", listener.local_addr().unwrap());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{}{route}", listener.local_addr().unwrap());
     let server = HttpServer::new(move || App::new().configure(app.clone()))
         .workers(1)
         .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
+        .on_connect(ccflow_tls::on_connect);
+    let server = match tls {
+        Some(ca) => {
+            let identity = ca
+                .server_identity("localhost", vec!["127.0.0.1".to_owned()])
+                .unwrap();
+            let config =
+                ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request)
+                    .unwrap();
+            server.listen_rustls_0_23(listener, config)
+        }
+        None => server.listen(listener),
+    };
+    let server = server.unwrap().run();
     let handle = server.handle();
     tokio::spawn(server);
     Api { url, handle }
 }
 
-/// ccflow's sample API, its validator on the auth server's clock (default JWKS settings).
-fn sample_api(server: &MockAuthServer, clock: &VirtualClock) -> Api {
+/// ccflow's sample API, its validator on the auth server's clock (default JWKS settings), over
+/// HTTPS with a certificate of `ca`.
+fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAuthority) -> Api {
     let validator = Validator::builder()
         .issuer(server.issuer())
         .audience(AUDIENCE)
         .clock(clock.clone())
+        .token_binding(TokenBinding::Either)
         .build()
         .unwrap();
-    serve(configure(SampleApi::new(validator)), "/v1/items")
+    serve(configure(SampleApi::new(validator)), "/v1/items", Some(ca))
 }
 
 /// The holes a hand-written API may have.
@@ -68,6 +88,14 @@ enum Hole {
     SkipsAudience,
     /// Takes an unsigned token's claims as they are.
     AcceptsAlgNone,
+    /// Takes a DPoP-bound token with any `DPoP` header, or none as Bearer: never checks the
+    /// proof nor the binding.
+    IgnoresDpopProof,
+    /// Checks DPoP proofs but remembers no `jti` (RFC 9449 §11.1).
+    NoDpopReplayCache,
+    /// Fetches the URL a token's `jku` names (and then, finding the `kid` in the issuer's set
+    /// nowhere, still refuses the token).
+    FetchesJku,
 }
 
 /// A resource server as someone might write it over jsonwebtoken: the JWKS fetched on every
@@ -81,6 +109,8 @@ struct HandWritten {
     clock: VirtualClock,
     http: reqwest::Client,
     last_good: Arc<Mutex<Option<jsonwebtoken::jwk::JwkSet>>>,
+    /// The DPoP proofs' `jti`s seen (RFC 9449 §11.1).
+    seen_jtis: Arc<Mutex<HashSet<String>>>,
 }
 
 fn challenge(status: u16, params: &str) -> HttpResponse {
@@ -129,10 +159,16 @@ impl HandWritten {
         else {
             return challenge(401, "");
         };
-        if !scheme.eq_ignore_ascii_case("bearer") {
+        let token = rest.trim();
+        let mut proof_jkt = None;
+        if scheme.eq_ignore_ascii_case("dpop") {
+            match self.check_dpop(&request, token) {
+                Ok(jkt) => proof_jkt = Some(jkt),
+                Err(refusal) => return refusal,
+            }
+        } else if !scheme.eq_ignore_ascii_case("bearer") {
             return challenge(401, "");
         }
-        let token = rest.trim();
         if token.is_empty() || token.contains(' ') {
             return challenge(400, r#"error="invalid_request""#);
         }
@@ -144,6 +180,9 @@ impl HandWritten {
         }
         if header.get("crit").is_some() {
             return invalid_token();
+        }
+        if let (Hole::FetchesJku, Some(jku)) = (self.hole, header["jku"].as_str()) {
+            drop(self.http.get(jku).send().await);
         }
         if !header["typ"]
             .as_str()
@@ -176,7 +215,52 @@ impl HandWritten {
         let Ok(verified) = jsonwebtoken::decode::<Value>(token, &key, &validation) else {
             return invalid_token();
         };
+        // RFC 9449 §7.1: a bound token only with a proof of its key; §7.2: never as Bearer.
+        let jkt = verified.claims["cnf"]["jkt"].as_str();
+        if jkt.is_some() && jkt != proof_jkt.as_deref() && self.hole != Hole::IgnoresDpopProof {
+            return invalid_token();
+        }
         self.authorize(&verified.claims)
+    }
+
+    /// The proof of a DPoP request, checked (unless the hole says otherwise): its key's
+    /// thumbprint, or the refusal.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the refusal is the answer, sent at once"
+    )]
+    fn check_dpop(&self, request: &HttpRequest, token: &str) -> Result<String, HttpResponse> {
+        let dpop_refusal = || {
+            HttpResponse::Unauthorized()
+                .insert_header(("WWW-Authenticate", r#"DPoP error="invalid_dpop_proof""#))
+                .finish()
+        };
+        let proof = request
+            .headers()
+            .get("dpop")
+            .and_then(|value| value.to_str().ok())
+            .ok_or_else(dpop_refusal)?;
+        if self.hole == Hole::IgnoresDpopProof {
+            return Ok(String::new());
+        }
+        let info = request.connection_info();
+        let url = format!("{}://{}{}", info.scheme(), info.host(), request.path());
+        let now = ccflow_auth_server::unix_seconds(self.clock.now());
+        let check = ProofCheck {
+            method: request.method().as_str(),
+            url: &url,
+            now: u64::try_from(now).unwrap_or_default(),
+            iat_window: 60,
+            algorithms: &DEFAULT_ALGORITHMS,
+            access_token: Some(token),
+        };
+        let verified = check_proof(proof, &check).map_err(|_| dpop_refusal())?;
+        if self.hole != Hole::NoDpopReplayCache
+            && !self.seen_jtis.lock().unwrap().insert(verified.jti)
+        {
+            return Err(dpop_refusal());
+        }
+        Ok(verified.jkt)
     }
 
     fn authorize(&self, claims: &Value) -> HttpResponse {
@@ -198,7 +282,12 @@ impl HandWritten {
     }
 }
 
-fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Api {
+fn hand_written(
+    server: &MockAuthServer,
+    clock: &VirtualClock,
+    hole: Hole,
+    tls: Option<&CertificateAuthority>,
+) -> Api {
     let api = HandWritten {
         hole,
         issuer: server.issuer().to_owned(),
@@ -206,6 +295,7 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
         clock: clock.clone(),
         http: reqwest::Client::new(),
         last_good: Arc::new(Mutex::new(None)),
+        seen_jtis: Arc::new(Mutex::new(HashSet::new())),
     };
     serve(
         move |config: &mut web::ServiceConfig| {
@@ -219,6 +309,7 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
             );
         },
         "/items",
+        tls,
     )
 }
 
@@ -226,9 +317,11 @@ fn hand_written(server: &MockAuthServer, clock: &VirtualClock, hole: Hole) -> Ap
 enum Target {
     SampleApi,
     HandWritten(Hole),
-    /// The hand-written API (which never looks at `cnf`) claimed to take DPoP- and
-    /// certificate-bound tokens (`--dpop`, `--mtls`).
-    HandWrittenClaimingBinding,
+    /// The hand-written API, over HTTPS, claimed to take certificate-bound tokens (`--mtls`),
+    /// which it does not look at.
+    HandWrittenClaimingMtls,
+    /// The hand-written API (with this hole) told `--dpop`, and `--dpop-replay` when it says.
+    HandWrittenDpop(Hole, bool),
 }
 
 /// What the report must say: exactly these cases fail, are lenient, are skipped; every other
@@ -245,20 +338,21 @@ async fn probe(target: Target) -> Report {
         .clock()
         .expect("the default clock is virtual")
         .clone();
+    let ca = CertificateAuthority::generate().unwrap();
     let api = match target {
-        Target::SampleApi => sample_api(&server, &clock),
-        Target::HandWritten(hole) => hand_written(&server, &clock, hole),
-        Target::HandWrittenClaimingBinding => hand_written(&server, &clock, Hole::None),
+        Target::SampleApi => sample_api(&server, &clock, &ca),
+        Target::HandWritten(hole) => hand_written(&server, &clock, hole, None),
+        Target::HandWrittenClaimingMtls => hand_written(&server, &clock, Hole::None, Some(&ca)),
+        Target::HandWrittenDpop(hole, _) => hand_written(&server, &clock, hole, None),
     };
     let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
     probe.scope = Some(SCOPE.to_owned());
     probe.rfc9068 = true;
     probe.wait = Wait::ServerClock;
-    probe.dpop = matches!(
-        target,
-        Target::SampleApi | Target::HandWrittenClaimingBinding
-    );
-    probe.mtls = probe.dpop;
+    probe.dpop = matches!(target, Target::SampleApi | Target::HandWrittenDpop(..));
+    probe.dpop_replay = matches!(target, Target::SampleApi | Target::HandWrittenDpop(_, true));
+    probe.mtls = matches!(target, Target::SampleApi | Target::HandWrittenClaimingMtls);
+    probe.api_ca_pem = Some(ca.certificate_pem().to_owned());
     probe.run().await.expect("the probe runs")
 }
 
@@ -287,10 +381,28 @@ fn check(target: Target, report: &Report, expected: &Expected) {
     );
 }
 
-/// The hand-written API binds no token, so the probe is told neither `--dpop` nor `--mtls`.
-const NO_DPOP: &[&str] = &[
+/// The cases of `--dpop`.
+const DPOP: [&str; 8] = [
     "dpop-bound-as-bearer",
+    "dpop-valid",
+    "dpop-wrong-htm",
+    "dpop-wrong-htu",
+    "dpop-other-key",
+    "dpop-stale-iat",
+    "dpop-replayed-jti",
+    "dpop-missing-ath",
+];
+/// The cases of `--mtls`.
+const MTLS: [&str; 3] = [
     "certificate-bound-without-certificate",
+    "certificate-bound-with-certificate",
+    "certificate-bound-other-certificate",
+];
+
+/// Skipped without `--dpop` and `--mtls`, in the report's order.
+const NO_BINDING: &[&str] = &[
+    DPOP[0], MTLS[0], DPOP[1], DPOP[2], DPOP[3], DPOP[4], DPOP[5], DPOP[6], DPOP[7], MTLS[1],
+    MTLS[2],
 ];
 
 #[tokio::test]
@@ -298,10 +410,15 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
     #[rustfmt::skip]
     let cases = [
         (Target::SampleApi, Expected { fail: &[], lenient: &[], skipped: &[] }),
-        (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_DPOP }),
-        (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_DPOP }),
-        (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_DPOP }),
-        (Target::HandWrittenClaimingBinding, Expected { fail: &["dpop-bound-as-bearer", "certificate-bound-without-certificate"], lenient: &[], skipped: &[] }),
+        (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_BINDING }),
+        (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_BINDING }),
+        (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_BINDING }),
+        (Target::HandWritten(Hole::FetchesJku), Expected { fail: &["jku-elsewhere"], lenient: &[], skipped: NO_BINDING }),
+        (Target::HandWrittenClaimingMtls, Expected { fail: &[MTLS[0], MTLS[2]], lenient: &[], skipped: &DPOP }),
+        (Target::HandWrittenDpop(Hole::None, true), Expected { fail: &[], lenient: &[], skipped: &MTLS }),
+        (Target::HandWrittenDpop(Hole::IgnoresDpopProof, false), Expected { fail: &["dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),
+        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, true), Expected { fail: &["dpop-replayed-jti"], lenient: &[], skipped: &MTLS }),
+        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, false), Expected { fail: &[], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),
     ];
     for (target, expected) in cases {
         let report = probe(target).await;

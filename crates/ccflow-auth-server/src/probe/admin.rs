@@ -139,6 +139,18 @@ impl Admin {
             .map(drop)
     }
 
+    /// The server's clock, Unix seconds: `GET /_ccflow/clock`, or the wall clock when the
+    /// server runs on a clock its embedder injected (409) — the time an API on the same clock
+    /// sees, for DPoP proofs' `iat`.
+    pub(super) async fn now(&self) -> u64 {
+        use ccflow_protocol::Clock as _;
+        let wall = u64::try_from(ccflow_protocol::SystemClock.unix_seconds()).unwrap_or(0);
+        match self.call(reqwest::Method::GET, "clock", None).await {
+            Ok(state) => state["now"].as_u64().unwrap_or(wall),
+            Err(_) => wall,
+        }
+    }
+
     /// Installs fault scenarios; their ids.
     pub(super) async fn add_scenarios(
         &self,

@@ -7,8 +7,11 @@ use std::time::Duration;
 use ccflow_protocol::{Fault, MintSpec, ScenarioSpec};
 use serde_json::{Map, json};
 
+mod attacker;
 mod catalogue;
+mod dpop;
 mod judge;
+mod mtls;
 
 use super::ProbeError;
 use super::admin::Admin;
@@ -50,11 +53,18 @@ pub struct ApiProbe {
     pub skip: Vec<String>,
     /// The API claims RFC 9068 (enables the `wrong-typ` case).
     pub rfc9068: bool,
-    /// The API accepts DPoP-bound tokens (enables the `dpop-bound-as-bearer` case).
+    /// The API accepts DPoP-bound tokens (enables `dpop-bound-as-bearer` and the `dpop-*`
+    /// proof cases).
     pub dpop: bool,
+    /// The API says it detects replayed DPoP proofs (RFC 9449 §11.1): a replay it accepts then
+    /// fails `dpop-replayed-jti` instead of being lenient.
+    pub dpop_replay: bool,
     /// The API accepts certificate-bound tokens (RFC 8705; enables the
     /// `certificate-bound-without-certificate` case).
     pub mtls: bool,
+    /// The CA certificate(s), PEM, the API's HTTPS server certificate chains to, when not a
+    /// public one (`--api-ca-file`).
+    pub api_ca_pem: Option<String>,
     /// How long the API may cache the JWKS (default: the issuer's JWKS `max-age`).
     pub jwks_cache: Option<Duration>,
     /// How long the API may take to refetch the JWKS for a new key (its cooldown).
@@ -78,6 +88,7 @@ impl std::fmt::Debug for ApiProbe {
             .field("skip", &self.skip)
             .field("rfc9068", &self.rfc9068)
             .field("dpop", &self.dpop)
+            .field("dpop_replay", &self.dpop_replay)
             .field("mtls", &self.mtls)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
@@ -102,7 +113,9 @@ impl ApiProbe {
             skip: Vec::new(),
             rfc9068: false,
             dpop: false,
+            dpop_replay: false,
             mtls: false,
+            api_ca_pem: None,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
             wait: Wait::Real,
@@ -119,21 +132,20 @@ impl ApiProbe {
                 )));
             }
         }
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|error| ProbeError::Usage(error.to_string()))?;
+        let http = mtls::http_client(self, None)?;
         let admin = Admin::new(http.clone(), &self.issuer, self.admin_token.clone())?;
         let run = Run {
             probe: self,
             admin,
             http,
+            attacker: attacker::Attacker::start().await?,
         };
         let mut cases = Vec::new();
         for case in STATIC_CASES {
             cases.push(run.static_case(case).await?);
         }
+        cases.extend(run.dpop_cases().await?);
+        cases.extend(run.mtls_cases().await?);
         let mut previous_kid = None;
         for timed in [Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved] {
             cases.push(run.timed_case(timed, &mut previous_kid).await?);
@@ -150,6 +162,8 @@ struct Run<'a> {
     probe: &'a ApiProbe,
     admin: Admin,
     http: reqwest::Client,
+    /// The attacker's key and server of the `jku`/`x5u` cases.
+    attacker: attacker::Attacker,
 }
 
 impl Run<'_> {
@@ -184,10 +198,6 @@ impl Run<'_> {
                     .insert("crit".to_owned(), json!([CRIT_EXTENSION]));
                 spec.header.insert(CRIT_EXTENSION.to_owned(), json!(true));
             }
-            Mint::ForeignWithHeader(name, value) => {
-                spec.key = Some("foreign".to_owned());
-                spec.header.insert(name.to_owned(), json!(value));
-            }
             Mint::OtherScope => {
                 spec.claims.insert("scope".to_owned(), json!(OTHER_SCOPE));
             }
@@ -204,9 +214,32 @@ impl Run<'_> {
     }
 
     async fn send(&self, authorization: Option<&str>) -> Result<Answer, ProbeError> {
-        let mut request = self.http.get(&self.probe.url);
+        self.send_with_proof(authorization, None).await
+    }
+
+    /// Sends `GET` with this `Authorization` and, for DPoP, this `DPoP` proof header.
+    async fn send_with_proof(
+        &self,
+        authorization: Option<&str>,
+        proof: Option<&str>,
+    ) -> Result<Answer, ProbeError> {
+        self.send_via(&self.http, authorization, proof).await
+    }
+
+    /// Sends as [`send_with_proof`](Self::send_with_proof) does, over `http` (a client
+    /// presenting a certificate).
+    async fn send_via(
+        &self,
+        http: &reqwest::Client,
+        authorization: Option<&str>,
+        proof: Option<&str>,
+    ) -> Result<Answer, ProbeError> {
+        let mut request = http.get(&self.probe.url);
         if let Some(value) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        if let Some(proof) = proof {
+            request = request.header(ccflow_protocol::dpop::DPOP_HEADER, proof);
         }
         let response = request
             .send()
@@ -219,9 +252,15 @@ impl Run<'_> {
             .filter_map(|value| value.to_str().ok())
             .collect::<Vec<_>>()
             .join(", ");
+        let nonce = response
+            .headers()
+            .get(ccflow_protocol::dpop::NONCE_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         Ok(Answer {
             status: response.status().as_u16(),
             challenge: (!challenge.is_empty()).then_some(challenge),
+            nonce,
         })
     }
 
@@ -274,13 +313,33 @@ impl Run<'_> {
                 }
                 Err(error) => return Err(error),
             },
+            Send::Attacker(pointer) => {
+                let valid = self.admin.mint(&self.spec()).await?;
+                let token = self.attacker.token(&valid, pointer)?;
+                Some(format!("Bearer {token}"))
+            }
         };
         result.sent = describe_sent(&self.probe.url, authorization.as_deref());
+        let hits_before = self.attacker.hits_of(case.send);
         let answer = self.send(authorization.as_deref()).await?;
         result.got = answer.describe();
         let (verdict, note) = judge(case.expect, &answer);
         result.verdict = verdict;
         result.note = note;
+        if let Send::Attacker(pointer) = case.send {
+            result.sent = format!("{} ({})", result.sent, self.attacker.url(pointer));
+            // RFC 8725 §3.10: a token must not choose where its keys come from; fetching the
+            // URL is the hole, whatever the API answers after.
+            let hits = self.attacker.hits_of(case.send) - hits_before;
+            if hits > 0 {
+                result.verdict = Verdict::Fail;
+                result.note = format!(
+                    "fetched the attacker's {} ({hits} request(s) for {})",
+                    pointer.member(),
+                    self.attacker.url(pointer)
+                );
+            }
+        }
         Ok(result)
     }
 
@@ -487,6 +546,7 @@ mod tests {
         let answer = Answer {
             status,
             challenge: challenge.map(str::to_owned),
+            nonce: None,
         };
         assert_eq!(
             judge(expect, &answer).0,
@@ -563,6 +623,19 @@ mod tests {
             Some(r#"Bearer realm="x", DPoP error="invalid_token""#),
             Pass,
         );
+        // RFC 9449 §7.1: a bad proof is `invalid_dpop_proof`; a proof of another key may be
+        // refused as `invalid_token`.
+        let dpop = r#"DPoP algs="ES256", error="invalid_dpop_proof""#;
+        check(InvalidDpopProof, 401, Some(dpop), Pass);
+        check(
+            InvalidDpopProof,
+            401,
+            Some(r#"DPoP error="invalid_token""#),
+            Pass,
+        );
+        check(InvalidDpopProof, 400, Some(dpop), Lenient);
+        check(InvalidDpopProof, 401, Some(r#"DPoP algs="ES256""#), Lenient);
+        check(InvalidDpopProof, 200, None, Fail);
     }
 
     #[test]
@@ -578,6 +651,8 @@ mod tests {
     #[test]
     fn every_case_id_is_listed_once() {
         let mut ids: Vec<&str> = STATIC_CASES.iter().map(|case| case.id).collect();
+        ids.extend(dpop::DPOP_CASES.iter().map(|case| case.id));
+        ids.extend(mtls::MTLS_CASES.iter().map(|case| case.id));
         ids.extend([Timed::KeyRotation, Timed::IssuerDown, Timed::KeyRemoved].map(Timed::id));
         assert_eq!(ids, CASE_IDS);
     }

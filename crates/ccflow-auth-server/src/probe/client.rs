@@ -1,19 +1,21 @@
 //! `probe client`: the user's client command run against an embedded auth server with fault
 //! scenarios and a stand-in API that counts uses, judged from the server's journal (on the
 //! server's clock): one token for N uses, RFC 6749 §2.3.1 Basic encoding, no retry after
-//! `invalid_client`, `Retry-After` honoured on 503 and 429.
+//! `invalid_client`, `Retry-After` honoured on 503 and 429, and recovery when the issuer's
+//! keys rotate under a token in use.
 
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ccflow_protocol::{ErrorCode, Fault, ScenarioSpec, When};
 
 use super::ProbeError;
 use super::report::{CaseResult, Report, Verdict};
-use crate::{Client, Endpoint, JournalEntry, MockAuthServer};
+use crate::{AuthServer, Client, Endpoint, JournalEntry, MockAuthServer};
 
 /// The client the command authenticates as.
 pub const PROBE_CLIENT_ID: &str = "ccflow-probe-client";
@@ -49,6 +51,8 @@ pub const CLIENT_CASE_IDS: &[&str] = &[
     "retry-after-503",
     "retry-after-429",
     "no-expires-in",
+    // Last: it leaves the server on a new key.
+    "key-rotation",
 ];
 
 impl ClientProbe {
@@ -76,7 +80,7 @@ impl ClientProbe {
             .start()
             .await
             .map_err(|error| ProbeError::Usage(format!("cannot start the auth server: {error}")))?;
-        let api = StandInApi::start()?;
+        let api = StandInApi::start(server.app().clone())?;
         let mut cases = Vec::new();
         for id in CLIENT_CASE_IDS {
             cases.push(self.case(&server, &api, id).await?);
@@ -126,6 +130,12 @@ impl ClientProbe {
                 Some(Fault::MissingExpiresIn),
                 "at least 5 uses of the token; one token request",
             ),
+            "key-rotation" => (
+                "after the issuer's keys rotate and the API refuses the token (401 invalid_token), the client gets a new one and goes on",
+                "RFC 6750 §3.1, RFC 7517 §5",
+                None,
+                "a 2nd token request after the refusal, and a use of the new token accepted",
+            ),
             _ => (
                 "after 429 with Retry-After the client waits that long before it retries",
                 "RFC 6585 §4, RFC 9110 §10.2.3",
@@ -150,6 +160,10 @@ impl ClientProbe {
         server.clear_scenarios();
         server.app().journal().clear();
         api.uses.store(0, Ordering::SeqCst);
+        api.rotation.refusals.store(0, Ordering::SeqCst);
+        api.rotation
+            .armed
+            .store(id == "key-rotation", Ordering::SeqCst);
         if let Some(fault) = &fault {
             let mut spec = ScenarioSpec::new("token", fault.clone());
             if id.starts_with("retry-after") {
@@ -162,6 +176,7 @@ impl ClientProbe {
             self.run,
             server.token_url(),
             match &fault {
+                None if id == "key-rotation" => "; after the token's first accepted use, the issuer rotates its keys and withdraws the token's key, and the API refuses that key's tokens with 401 invalid_token".to_owned(),
                 None => String::new(),
                 Some(_) if id.starts_with("retry-after") => format!(
                     "; the 1st token request answered {} with Retry-After: {RETRY_AFTER_SECS}",
@@ -182,7 +197,12 @@ impl ClientProbe {
             .filter(|entry| entry.endpoint == Endpoint::Token)
             .collect();
         result.got = format!("{}; {uses} use(s) of a token", describe(&requests, &exit));
-        let (verdict, note) = if id == "token-reuse" {
+        let refusals = api.rotation.refusals.load(Ordering::SeqCst);
+        api.rotation.armed.store(false, Ordering::SeqCst);
+        let (verdict, note) = if id == "key-rotation" {
+            result.got = format!("{}; {refusals} refused for the withdrawn key", result.got);
+            judge_rotation(&requests, uses, refusals)
+        } else if id == "token-reuse" {
             judge_reuse(&requests, uses)
         } else if id == "no-expires-in" {
             judge_no_expires_in(&requests, uses)
@@ -325,16 +345,85 @@ fn judge_no_expires_in(requests: &[JournalEntry], uses: u64) -> (Verdict, String
     (Verdict::Pass, String::new())
 }
 
+/// After a key rotation, the client must notice the API's 401 `invalid_token`, fetch a new
+/// token and use it: passes when a token was issued again and the uses went on (one accepted
+/// before the rotation, at least one after).
+fn judge_rotation(requests: &[JournalEntry], uses: u64, refusals: u64) -> (Verdict, String) {
+    let tokens = requests.iter().filter(|entry| entry.status == 200).count();
+    if tokens == 0 || uses == 0 {
+        return (
+            Verdict::Skipped,
+            "the token was never used, so the keys were never rotated under it (see basic-encoding, token-reuse)".to_owned(),
+        );
+    }
+    match (tokens, uses) {
+        (2.., 2..) => (Verdict::Pass, String::new()),
+        (1, _) => (
+            Verdict::Fail,
+            format!(
+                "no new token after the API refused the old one {refusals} time(s): a 401 invalid_token means get a new token (once) and try again"
+            ),
+        ),
+        _ => (
+            Verdict::Fail,
+            "a new token was fetched but never used successfully".to_owned(),
+        ),
+    }
+}
+
+/// What the stand-in API does for the `key-rotation` case.
+#[derive(Default)]
+struct Rotation {
+    /// Rotate at the next accepted use.
+    armed: AtomicBool,
+    /// The withdrawn key, whose tokens are refused.
+    withdrawn: Mutex<Option<String>>,
+    /// How many uses were refused for it.
+    refusals: AtomicU64,
+}
+
+impl Rotation {
+    /// Whether a token of `kid` is refused; else, when armed, rotates the issuer's keys now
+    /// (the token's use is still accepted) and withdraws the previous key from the JWKS.
+    fn refuses(&self, app: &AuthServer, kid: Option<&str>) -> bool {
+        let mut withdrawn = self.withdrawn.lock().unwrap_or_else(|e| e.into_inner());
+        if kid.is_some() && withdrawn.as_deref() == kid {
+            self.refusals.fetch_add(1, Ordering::SeqCst);
+            return true;
+        }
+        if self.armed.swap(false, Ordering::SeqCst) {
+            let old = app.keys().active().kid().to_owned();
+            if app.rotate_keys().is_ok() && app.retire_key(&old).is_ok() {
+                *withdrawn = Some(old);
+            }
+        }
+        false
+    }
+}
+
+/// The `kid` of a JWS's header.
+fn kid_of(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.split('.').next()?)
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    header["kid"].as_str().map(str::to_owned)
+}
+
 /// The API the command uses its token on: counts requests with a Bearer value shaped as a JWS
-/// (three dot-separated parts); which token it is, the journal's token count tells.
+/// (three dot-separated parts); which token it is, the journal's token count tells. In the
+/// `key-rotation` case it refuses the withdrawn key's tokens as a validator would
+/// (401 `invalid_token`, RFC 6750 §3.1).
 struct StandInApi {
     url: String,
     uses: Arc<AtomicU64>,
+    rotation: Arc<Rotation>,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl StandInApi {
-    fn start() -> Result<Self, ProbeError> {
+    fn start(app: AuthServer) -> Result<Self, ProbeError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .map_err(|error| ProbeError::Usage(format!("cannot bind the stand-in API: {error}")))?;
         let url = format!(
@@ -345,11 +434,17 @@ impl StandInApi {
         );
         let uses = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&uses);
+        let rotation = Arc::new(Rotation::default());
+        let rotating = Arc::clone(&rotation);
         let server = actix_web::HttpServer::new(move || {
             let counter = Arc::clone(&counter);
+            let rotating = Arc::clone(&rotating);
+            let app = app.clone();
             actix_web::App::new().default_service(actix_web::web::to(
                 move |request: actix_web::HttpRequest| {
                     let counter = Arc::clone(&counter);
+                    let rotating = Arc::clone(&rotating);
+                    let app = app.clone();
                     async move {
                         let bearer = request
                             .headers()
@@ -360,8 +455,18 @@ impl StandInApi {
                                 scheme.eq_ignore_ascii_case("bearer")
                                     && token.split('.').count() == 3
                             })
-                            .is_some();
-                        if bearer {
+                            .map(|(_, token)| kid_of(token));
+                        if bearer
+                            .as_ref()
+                            .is_some_and(|kid| rotating.refuses(&app, kid.as_deref()))
+                        {
+                            actix_web::HttpResponse::Unauthorized()
+                                .insert_header((
+                                    "WWW-Authenticate",
+                                    r#"Bearer error="invalid_token", error_description="the token's signing key was withdrawn""#,
+                                ))
+                                .finish()
+                        } else if bearer.is_some() {
                             counter.fetch_add(1, Ordering::SeqCst);
                             actix_web::HttpResponse::Ok().finish()
                         } else {
@@ -380,7 +485,12 @@ impl StandInApi {
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Ok(Self { url, uses, handle })
+        Ok(Self {
+            url,
+            uses,
+            rotation,
+            handle,
+        })
     }
 }
 

@@ -99,13 +99,22 @@ pub struct ApiArgs {
     #[arg(long)]
     typ_rfc9068: bool,
     /// Your API takes DPoP-bound tokens (RFC 9449): a bound token sent as Bearer must be
-    /// refused.
+    /// refused, one with a proof of its key accepted, one with a wrong proof refused.
     #[arg(long)]
     dpop: bool,
+    /// Your API detects replayed DPoP proofs (RFC 9449 §11.1): accepting a replay then fails
+    /// dpop-replayed-jti instead of being lenient.
+    #[arg(long)]
+    dpop_replay: bool,
     /// Your API takes certificate-bound tokens (RFC 8705): a bound token presented without its
-    /// client certificate must be refused.
+    /// client certificate, or with another, must be refused; with its own (over HTTPS),
+    /// accepted.
     #[arg(long)]
     mtls: bool,
+    /// The CA certificate (PEM) your API's HTTPS certificate chains to, when it is not a public
+    /// one (e.g. the ca.pem the sample API's --tls writes).
+    #[arg(long)]
+    api_ca_file: Option<PathBuf>,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -140,7 +149,20 @@ impl ProbeCommand {
         probe.skip = args.skip;
         probe.rfc9068 = args.typ_rfc9068;
         probe.dpop = args.dpop;
+        probe.dpop_replay = args.dpop_replay;
         probe.mtls = args.mtls;
+        if let Some(path) = &args.api_ca_file {
+            match std::fs::read_to_string(path) {
+                Ok(pem) => probe.api_ca_pem = Some(pem),
+                Err(error) => {
+                    eprintln!(
+                        "ccflow-auth-server probe api: --api-ca-file {}: {error}",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+        }
         probe.jwks_cache = args.jwks_cache_secs.map(Duration::from_secs);
         probe.refetch_wait = Duration::from_secs(args.refetch_wait_secs);
         probe.wait = if args.wait == "server-clock" {

@@ -249,7 +249,14 @@ fn brief(text: &str) -> String {
         return status;
     };
     let challenge = &text[at + MARKER.len()..];
-    match ccflow_protocol::BearerChallenge::parse(challenge) {
+    // A `DPoP` challenge's error when the Bearer one has none (RFC 9449 §7.1).
+    let parsed = match ccflow_protocol::BearerChallenge::parse(challenge) {
+        Some(bearer) if bearer.error.is_some() => Some(bearer),
+        bearer => ccflow_protocol::BearerChallenge::parse_scheme(challenge, "DPoP")
+            .filter(|dpop| dpop.error.is_some())
+            .or(bearer),
+    };
+    match parsed {
         Some(parsed) => match parsed.error {
             Some(error) => format!("{status} {}", error.as_str()),
             None => format!("{status} Bearer"),
@@ -347,6 +354,14 @@ mod tests {
         assert_eq!(
             brief(r#"401, WWW-Authenticate: Bearer realm="a""#),
             "401 Bearer"
+        );
+        assert_eq!(
+            brief(r#"401, WWW-Authenticate: DPoP realm="a", error="invalid_dpop_proof""#),
+            "401 invalid_dpop_proof"
+        );
+        assert_eq!(
+            brief(r#"401, WWW-Authenticate: Bearer realm="a", DPoP error="invalid_token""#),
+            "401 invalid_token"
         );
         assert_eq!(brief("200 (no WWW-Authenticate) after 30 s"), "200");
         assert_eq!(brief("2xx"), "2xx");

@@ -5,8 +5,8 @@
 //! `mtls` (mutual TLS and certificate-bound tokens, RFC 8705, over HTTPS end to end),
 //! `resilience` (faults, key rotation, an outage), `extensions` (vendor flows beyond client
 //! credentials: token exchange, CyberArk's platform token, SLB's `appkey`), `probe`
-//! (`ccflow-auth-server probe api` against an API over PyJWT), `several` (one process hosting
-//! three issuers, an API trusting two); `support` holds the HTTP and SDK
+//! (`ccflow-auth-server probe api` against APIs over PyJWT and jose), `several` (one process
+//! hosting three issuers, an API trusting two); `support` holds the HTTP and SDK
 //! helpers they share.
 
 mod api;
@@ -27,7 +27,7 @@ use super::Chain;
 use super::record::redact;
 
 /// Every flow, in the order they run (the last one stops the auth server).
-pub(crate) const NAMES: [&str; 18] = [
+pub(crate) const NAMES: [&str; 19] = [
     "discovery",
     "token",
     "cached-reuse",
@@ -42,6 +42,7 @@ pub(crate) const NAMES: [&str; 18] = [
     "dpop-api",
     "mtls",
     "probe-pyjwt",
+    "probe-jose",
     "several-issuers",
     "retries",
     "rotation",
@@ -65,7 +66,7 @@ pub(crate) fn applies(flow: &str, profile: Profile) -> bool {
         // servers of its own over HTTPS.
         "mtls" => profile == Profile::Rfc,
         // The probe runs its own auth server; one profile shows what it says of PyJWT.
-        "probe-pyjwt" => profile == Profile::Rfc,
+        "probe-pyjwt" | "probe-jose" => profile == Profile::Rfc,
         // One process hosting three profiles' issuers: a flow of its own servers, run once.
         "several-issuers" => profile == Profile::Rfc,
         _ => true,
@@ -88,6 +89,7 @@ pub(crate) async fn run(flow: &str, chain: &mut Chain) -> Result<Value> {
         "dpop-api" => dpop::dpop_api(chain).await,
         "mtls" => mtls::mtls(chain).await,
         "probe-pyjwt" => probe::probe_pyjwt(chain).await,
+        "probe-jose" => probe::probe_jose(chain).await,
         "several-issuers" => several::several_issuers(chain).await,
         "retries" => resilience::retries(chain).await,
         "rotation" => resilience::rotation(chain).await,

@@ -3,6 +3,8 @@
 
 use ccflow_protocol::Defect;
 
+use super::attacker::Pointer;
+
 /// What the API must answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Expect {
@@ -16,6 +18,10 @@ pub(super) enum Expect {
     InvalidToken,
     /// 403 `insufficient_scope`.
     InsufficientScope,
+    /// 401 `invalid_dpop_proof` or `invalid_token`: a DPoP request whose proof does not fit it
+    /// (RFC 9449 §7.1 names `invalid_dpop_proof` for a bad proof; a proof that is sound but not
+    /// of the token's key is as well refused as `invalid_token`).
+    InvalidDpopProof,
 }
 
 impl Expect {
@@ -27,6 +33,10 @@ impl Expect {
             Expect::InvalidToken => "401, WWW-Authenticate: Bearer error=\"invalid_token\"",
             Expect::InsufficientScope => {
                 "403, WWW-Authenticate: Bearer error=\"insufficient_scope\""
+            }
+            Expect::InvalidDpopProof => {
+                // `invalid_token` passes too (judge.rs).
+                "401, WWW-Authenticate: DPoP error=\"invalid_dpop_proof\""
             }
         }
     }
@@ -41,6 +51,9 @@ pub(super) enum Send {
     Raw(&'static str),
     /// A token from the factory.
     Token(Mint),
+    /// A token of the factory re-signed by the probe's attacker key, whose `jku`/`x5u` points
+    /// at the attacker's server (attacker.rs).
+    Attacker(Pointer),
 }
 
 /// Which token.
@@ -51,7 +64,6 @@ pub(super) enum Mint {
     Claim(&'static str, &'static str),
     WithoutClaim(&'static str),
     Crit,
-    ForeignWithHeader(&'static str, &'static str),
     OtherScope,
     /// Bound to a DPoP key (`cnf.jkt`, RFC 9449 §6.1), to be sent as `Bearer`.
     DpopBound,
@@ -115,8 +127,8 @@ pub(super) const STATIC_CASES: &[Case] = &[
     case("unknown-kid", "a kid in no JWKS is refused", "RFC 7515 §4.1.4", Send::Token(Mint::Defect(Defect::UnknownKid)), Expect::InvalidToken),
     case("tampered-payload", "claims changed after signing are refused", "RFC 7515 §5.2", Send::Token(Mint::Defect(Defect::TamperedPayload)), Expect::InvalidToken),
     case("crit-header", "a crit header naming an unknown extension is refused", "RFC 7515 §4.1.11", Send::Token(Mint::Crit), Expect::InvalidToken),
-    case("jku-elsewhere", "a foreign key announced by jku is not fetched or trusted", "RFC 8725 §3.10", Send::Token(Mint::ForeignWithHeader("jku", "https://attacker.ccflow.invalid/jwks.json")), Expect::InvalidToken),
-    case("x5u-elsewhere", "a foreign key announced by x5u is not fetched or trusted", "RFC 8725 §3.10", Send::Token(Mint::ForeignWithHeader("x5u", "https://attacker.ccflow.invalid/cert.pem")), Expect::InvalidToken),
+    case("jku-elsewhere", "a token naming the attacker's JWKS in jku is refused, the URL never fetched", "RFC 8725 §3.10", Send::Attacker(Pointer::Jku), Expect::InvalidToken),
+    case("x5u-elsewhere", "a token naming the attacker's certificate in x5u is refused, the URL never fetched", "RFC 8725 §3.10", Send::Attacker(Pointer::X5u), Expect::InvalidToken),
     case("embedded-jwk", "a foreign key embedded as jwk is not trusted", "RFC 7515 §4.1.3, RFC 8725 §3.10", Send::Token(Mint::Defect(Defect::EmbeddedJwk)), Expect::InvalidToken),
     case("wrong-typ", "a JWT that is not typed at+jwt is refused", "RFC 9068 §4", Send::Token(Mint::Defect(Defect::WrongTyp)), Expect::InvalidToken),
     case("missing-scope", "a valid token without the route's scope is forbidden", "RFC 6750 §3.1", Send::Token(Mint::OtherScope), Expect::InsufficientScope),
@@ -185,6 +197,15 @@ pub const CASE_IDS: &[&str] = &[
     "missing-scope",
     "dpop-bound-as-bearer",
     "certificate-bound-without-certificate",
+    "dpop-valid",
+    "dpop-wrong-htm",
+    "dpop-wrong-htu",
+    "dpop-other-key",
+    "dpop-stale-iat",
+    "dpop-replayed-jti",
+    "dpop-missing-ath",
+    "certificate-bound-with-certificate",
+    "certificate-bound-other-certificate",
     "key-rotation",
     "issuer-down",
     "key-removed",

@@ -13,6 +13,8 @@ use crate::probe::report::Verdict;
 pub(super) struct Answer {
     pub(super) status: u16,
     pub(super) challenge: Option<String>,
+    /// A `DPoP-Nonce` the API asks for (RFC 9449 §9).
+    pub(super) nonce: Option<String>,
 }
 
 impl Answer {
@@ -80,8 +82,18 @@ pub(super) fn judge(expect: Expect, answer: &Answer) -> (Verdict, String) {
         Expect::InvalidRequest => (400, Some(ErrorCode::InvalidRequest)),
         Expect::InvalidToken => (401, Some(ErrorCode::InvalidToken)),
         Expect::InsufficientScope => (403, Some(ErrorCode::InsufficientScope)),
+        Expect::InvalidDpopProof => (401, Some(ErrorCode::InvalidDpopProof)),
     };
     let error_word = error.as_ref().map(ErrorCode::as_str);
+    if expect == Expect::InvalidDpopProof
+        && status == 401
+        && matches!(
+            error,
+            Some(ErrorCode::InvalidDpopProof | ErrorCode::InvalidToken)
+        )
+    {
+        return (Verdict::Pass, String::new());
+    }
     let want_word = want_error.as_ref().map(ErrorCode::as_str);
     if challenge.is_none() && (status == 401 || want_status == 401) {
         // RFC 6750 §3: a 401 MUST carry a WWW-Authenticate challenge.

@@ -1,0 +1,140 @@
+//! The certificate cases of `probe api` that present a client certificate (`--mtls`, RFC 8705
+//! §3): a token bound to a throw-away certificate the probe makes with ccflow-tls
+//! (`cnf["x5t#S256"]`, minted by the auth server's factory), sent over TLS with that certificate
+//! and with another one. The binding is a thumbprint comparison (§3.1), independent of who
+//! issued the certificate, so both are self-signed.
+
+use std::time::Duration;
+
+use ccflow_protocol::mtls::CNF_X5T_S256;
+use ccflow_tls::{ClientSubject, IssuedCertificate};
+use serde_json::json;
+
+use super::catalogue::Expect;
+use super::judge::{describe_sent, judge, shorten};
+use super::{ApiProbe, ProbeError, Run};
+use crate::probe::report::{CaseResult, Verdict};
+
+/// Which certificate the case presents with the token bound to certificate A.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presents {
+    /// A, the bound one.
+    Bound,
+    /// B, another one.
+    Other,
+}
+
+/// One certificate case.
+pub(super) struct MtlsCase {
+    pub(super) id: &'static str,
+    title: &'static str,
+    rfc: &'static str,
+    presents: Presents,
+}
+
+#[rustfmt::skip]
+pub(super) const MTLS_CASES: &[MtlsCase] = &[
+    MtlsCase { id: "certificate-bound-with-certificate", title: "a certificate-bound token presented over TLS with its certificate is accepted", rfc: "RFC 8705 §3", presents: Presents::Bound },
+    MtlsCase { id: "certificate-bound-other-certificate", title: "a certificate-bound token presented with another client certificate is refused", rfc: "RFC 8705 §3, §3.1", presents: Presents::Other },
+];
+
+/// The HTTP client of the probe: no redirects, a timeout, the API's CA when it has one of its
+/// own (`--api-ca-file`), and a client certificate when given (`identity_pem`: certificate and
+/// key).
+pub(super) fn http_client(
+    probe: &ApiProbe,
+    identity_pem: Option<&str>,
+) -> Result<reqwest::Client, ProbeError> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10));
+    if let Some(ca) = &probe.api_ca_pem {
+        for certificate in reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+            .map_err(|error| ProbeError::Usage(format!("--api-ca-file: {error}")))?
+        {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    if let Some(identity) = identity_pem {
+        let identity = reqwest::Identity::from_pem(identity.as_bytes())
+            .map_err(|error| ProbeError::Usage(format!("a client certificate: {error}")))?;
+        builder = builder.identity(identity);
+    }
+    builder
+        .build()
+        .map_err(|error| ProbeError::Usage(error.to_string()))
+}
+
+impl Run<'_> {
+    /// Every certificate case, in order (skipped without `--mtls`, or for an `http://` URL).
+    pub(super) async fn mtls_cases(&self) -> Result<Vec<CaseResult>, ProbeError> {
+        let mut results = Vec::new();
+        let mut made = None;
+        for case in MTLS_CASES {
+            let expect = match case.presents {
+                Presents::Bound => Expect::Accept,
+                Presents::Other => Expect::InvalidToken,
+            };
+            let mut result = CaseResult {
+                id: case.id,
+                title: case.title,
+                rfc: case.rfc,
+                sent: String::new(),
+                expected: expect.describe().to_owned(),
+                got: String::new(),
+                verdict: Verdict::Skipped,
+                note: String::new(),
+            };
+            if !self.probe.mtls {
+                result.note =
+                    "no --mtls given: the API does not take certificate-bound tokens".to_owned();
+            } else if self.skipped(case.id) {
+                result.note = "marked not applicable (--skip)".to_owned();
+            } else if !self.probe.url.starts_with("https://") {
+                result.note =
+                    "the API is probed over http://: no TLS connection to present a certificate on"
+                        .to_owned();
+            } else {
+                if made.is_none() {
+                    made = Some(self.certificates().await?);
+                }
+                if let Some((a, b, token)) = &made {
+                    let presented = match case.presents {
+                        Presents::Bound => a,
+                        Presents::Other => b,
+                    };
+                    let http = http_client(self.probe, Some(&presented.identity_pem()))?;
+                    let authorization = format!("Bearer {token}");
+                    let answer = self.send_via(&http, Some(&authorization), None).await?;
+                    result.sent = format!(
+                        "{}, over TLS with client certificate x5t#S256={} (the token's cnf: {})",
+                        describe_sent(&self.probe.url, Some(&authorization)),
+                        shorten(presented.thumbprint(), 12),
+                        shorten(a.thumbprint(), 12),
+                    );
+                    result.got = answer.describe();
+                    (result.verdict, result.note) = judge(expect, &answer);
+                }
+            }
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    /// Certificates A and B, and a token bound to A.
+    async fn certificates(
+        &self,
+    ) -> Result<(IssuedCertificate, IssuedCertificate, String), ProbeError> {
+        let make = |name: &str| {
+            IssuedCertificate::self_signed(&ClientSubject::new(name))
+                .map_err(|error| ProbeError::Usage(format!("a client certificate: {error}")))
+        };
+        let a = make("ccflow-probe-a")?;
+        let b = make("ccflow-probe-b")?;
+        let mut spec = self.spec();
+        spec.claims
+            .insert("cnf".to_owned(), json!({ CNF_X5T_S256: a.thumbprint() }));
+        let token = self.admin.mint(&spec).await?;
+        Ok((a, b, token))
+    }
+}
