@@ -126,9 +126,17 @@ pub enum TokenRejection {
         received: String,
     },
     /// `iss` names none of the issuers this API trusts. Read before the signature is checked
-    /// (the issuer decides which keys check it), so the description does not repeat it.
-    #[error("the token's issuer (iss) is not one this API trusts")]
-    UntrustedIssuer,
+    /// (the issuer decides which keys check it), so the description does not repeat it; it
+    /// names what this API trusts (its configuration), so a caller can see a trailing slash or
+    /// another host at a glance.
+    #[error(
+        "the token's issuer (iss) is not one this API trusts (it trusts {})",
+        BoundedList(trusted)
+    )]
+    UntrustedIssuer {
+        /// The issuers this API trusts, in configuration order.
+        trusted: Vec<String>,
+    },
     /// `aud` names none of this API's audiences.
     #[error(
         "the token is not meant for this API: aud is {}, this API accepts {}",
@@ -530,7 +538,9 @@ mod tests {
                 expected: "https://a.test".to_owned(),
                 received: "https://a.test/\"\\".to_owned(),
             }),
-            AuthError::from(TokenRejection::UntrustedIssuer),
+            AuthError::from(TokenRejection::UntrustedIssuer {
+                trusted: vec!["https://a.test".to_owned(); 9],
+            }),
             AuthError::from(TokenRejection::WrongAudience {
                 expected: vec!["api".to_owned()],
                 received: vec!["x\"y".to_owned(); 9],

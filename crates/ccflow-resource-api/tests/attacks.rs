@@ -304,7 +304,8 @@ const NO_KEY_FOR_KID: &str = "no key published by the issuer matches the token's
 const BAD_SIGNATURE: &str = "the token's signature is invalid";
 /// An `iss` this API does not trust is refused before any key is fetched, without repeating
 /// it (it is not verified yet).
-const OTHER_ISSUER: &str = "the token's issuer (iss) is not one this API trusts";
+const OTHER_ISSUER: &str =
+    "the token's issuer (iss) is not one this API trusts (it trusts `https://issuer.test`)";
 const NOT_FOR_THIS_API: &str = "the token is not meant for this API: aud is ";
 const TYP_REFUSED: &str =
     "the token's typ is not accepted (expected: at+jwt; RFC 9068 section 2.1)";

@@ -340,14 +340,19 @@ impl Issuers {
     /// The issuer a token's (not yet verified) claims name. Nothing else is read, and an
     /// unknown `iss` is refused here, before any key of any issuer is looked up or fetched:
     /// the token chooses among configured issuers only, never a URL (no SSRF, and no key
-    /// cache is touched). The description does not repeat the unverified `iss`.
+    /// cache is touched). The description names the trusted issuers, never the unverified `iss`.
     pub(super) fn for_claims(
         &self,
         claims: &Map<String, Value>,
     ) -> Result<&Arc<TrustedIssuer>, TokenRejection> {
         match claims.get("iss") {
             None => Err(TokenRejection::MissingClaim("iss")),
-            Some(Value::String(issuer)) => self.get(issuer).ok_or(TokenRejection::UntrustedIssuer),
+            Some(Value::String(issuer)) => {
+                self.get(issuer)
+                    .ok_or_else(|| TokenRejection::UntrustedIssuer {
+                        trusted: self.list.iter().map(|trusted| trusted.issuer.clone()).collect(),
+                    })
+            }
             Some(_) => Err(TokenRejection::ClaimType("iss")),
         }
     }
