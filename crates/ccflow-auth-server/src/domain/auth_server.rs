@@ -104,7 +104,7 @@ impl AuthServer {
         } = prepared;
         let dialect = Dialect::new(settings.profile, settings.profile_settings);
         let rng = SystemRandom::new();
-        let dpop = DpopState::new(settings.dpop, dialect.dpop_by_default(), &rng);
+        let dpop = DpopState::new(settings.dpop, dialect.dpop_by_default());
         let routes = dialect.spec().routes.expand(&dialect.settings().options);
         let site = Site::new(issuer, base_url, &routes.token[0]);
         let scenarios = Scenarios::default();

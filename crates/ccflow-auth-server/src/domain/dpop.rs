@@ -3,7 +3,7 @@
 //! with the validator.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use aws_lc_rs::rand::SystemRandom;
 use ccflow_protocol::dpop::{self, DpopKey, NonceKey, ProofCheck, VerifiedProof};
@@ -133,8 +133,11 @@ impl Policy {
 pub(crate) struct DpopState {
     policy: RwLock<Arc<Policy>>,
     /// Nonces are `{issued_at}.{mac}`: stateless, checked by MAC and age on the server clock,
-    /// so a nonce survives nothing but this process and moving the clock ages it.
-    nonce_key: NonceKey,
+    /// so a nonce survives nothing but this process and moving the clock ages it. Made on first
+    /// use: the first random bytes of a process wait for aws-lc to seed its generator from CPU
+    /// jitter (tens of milliseconds), which `main` starts on a thread of its own; a key made
+    /// in `new` would hold up the listening line until that finished (docs/performance.md).
+    nonce_key: OnceLock<NonceKey>,
     /// `jkt` + `jti` of proofs that obtained a token → the Unix second they may be forgotten.
     seen: Mutex<HashMap<(String, String), u64>>,
 }
@@ -154,11 +157,10 @@ pub(crate) type ProofOutcome = Result<Option<VerifiedProof>, ErrorResponse>;
 impl DpopState {
     /// The state for validated settings; `profile_default` is whether DPoP is on when the
     /// settings do not say.
-    pub(crate) fn new(settings: DpopSettings, profile_default: bool, rng: &SystemRandom) -> Self {
+    pub(crate) fn new(settings: DpopSettings, profile_default: bool) -> Self {
         Self {
             policy: RwLock::new(Arc::new(Policy::new(settings, profile_default))),
-            nonce_key: NonceKey::generate(rng)
-                .expect("the operating system's random number generator failed"),
+            nonce_key: OnceLock::new(),
             seen: Mutex::default(),
         }
     }
@@ -201,11 +203,18 @@ impl DpopState {
 
     /// A fresh nonce (RFC 9449 §8): unpredictable to clients, valid for the nonce lifetime.
     pub(crate) fn fresh_nonce(&self, now: u64) -> String {
-        self.nonce_key.fresh(now)
+        self.nonce_key().fresh(now)
     }
 
     fn nonce_is_fresh(&self, nonce: &str, now: u64, lifetime: u64) -> bool {
-        self.nonce_key.is_fresh(nonce, now, lifetime)
+        self.nonce_key().is_fresh(nonce, now, lifetime)
+    }
+
+    fn nonce_key(&self) -> &NonceKey {
+        self.nonce_key.get_or_init(|| {
+            NonceKey::generate(&SystemRandom::new())
+                .expect("the operating system's random number generator failed")
+        })
     }
 
     /// Checks the `DPoP` headers of a token request (RFC 9449 §4.3, §8, §11.1). `Ok(None)`: no
@@ -329,7 +338,7 @@ mod tests {
     const NOW: u64 = 1_800_000_000;
 
     fn state(settings: DpopSettings) -> DpopState {
-        DpopState::new(settings, true, &SystemRandom::new())
+        DpopState::new(settings, true)
     }
 
     #[test]
@@ -401,7 +410,7 @@ mod tests {
             Err(("use_dpop_nonce", "stale nonce")),
         );
         check(&nonce_state, &[&with_nonce], Ok(true));
-        let off = DpopState::new(DpopSettings::default(), false, &SystemRandom::new());
+        let off = DpopState::new(DpopSettings::default(), false);
         check(&off, &[&wrong_url], Ok(false));
     }
 
