@@ -350,7 +350,11 @@ impl Issuers {
             Some(Value::String(issuer)) => {
                 self.get(issuer)
                     .ok_or_else(|| TokenRejection::UntrustedIssuer {
-                        trusted: self.list.iter().map(|trusted| trusted.issuer.clone()).collect(),
+                        trusted: self
+                            .list
+                            .iter()
+                            .map(|trusted| trusted.issuer.clone())
+                            .collect(),
                     })
             }
             Some(_) => Err(TokenRejection::ClaimType("iss")),
