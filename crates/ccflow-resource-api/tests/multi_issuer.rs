@@ -4,7 +4,8 @@
 //! behind `ValidatorLayer`). Each case states the answer and how many JWKS fetches it
 //! caused at each server: an untrusted `iss` must cause none, anywhere; each issuer's keys,
 //! audiences and policy apply to its own tokens only. Then the binary, with repeated flags and
-//! with a TOML `[[issuers]]` list.
+//! with a TOML `[[issuers]]` list. Last, the same three issuers hosted by one auth server process
+//! (`[[issuers]]`'s builder form), which the SDK and the API reach under each issuer's prefix.
 
 mod common;
 
@@ -440,5 +441,86 @@ async fn the_binary_trusts_repeated_issuer_flags_and_an_issuers_list() {
     ];
     for (name, launch, expected) in &cases {
         check_binary(&world, name, launch, expected).await;
+    }
+}
+
+/// The issue's own proof in one suite: ONE auth server process hosting `rfc`, `slb` and
+/// `cyberark` (`issuer_named`, each under its prefix), the SDK getting a token from each through
+/// that issuer's discovery, and the sample API trusting two of them: their tokens pass and name
+/// their issuer; the third's is refused with RFC 6750's answer naming the trusted issuers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_hosts_three_issuers_and_the_api_trusts_two() {
+    let server = MockAuthServer::builder()
+        .issuer_named("rfc", |issuer| {
+            issuer
+                .profile(Profile::Rfc)
+                .client(Client::new("writer", "writer-secret").audiences([RFC_AUDIENCE]))
+        })
+        .issuer_named("slb", |issuer| {
+            issuer
+                .profile(Profile::Slb)
+                .client(Client::new("slb-caller", "slb-caller-secret"))
+                .client(Client::new(SLB_AUDIENCE, "slb-api-secret"))
+        })
+        .issuer_named("cyberark", |issuer| {
+            issuer
+                .profile(Profile::CyberArk)
+                .app_id("app1")
+                .client(Client::new("ark", "ark-secret"))
+        })
+        .start()
+        .await
+        .unwrap();
+    let issuer = |name: &str| server.issuer_at(name).unwrap().issuer().to_owned();
+    let validator = Validator::builder()
+        .trust(
+            IssuerSettings::new(issuer("rfc"))
+                .audience(RFC_AUDIENCE)
+                .profile(Profile::Rfc),
+        )
+        .trust(
+            IssuerSettings::new(issuer("slb"))
+                .audience(SLB_AUDIENCE)
+                .profile(Profile::Slb),
+        )
+        .build()
+        .unwrap();
+    let api = SampleApi::new(validator);
+    let untrusted = format!(
+        r#"Bearer realm="ccflow", error="invalid_token", error_description="the token's issuer (iss) is not one this API trusts (it trusts `{}`, `{}`)""#,
+        issuer("rfc"),
+        issuer("slb")
+    );
+    // name, profile, client, status, the challenge of a refusal
+    let cases = [
+        ("rfc", Profile::Rfc, "writer", 200, None),
+        ("slb", Profile::Slb, "slb-caller", 200, None),
+        ("cyberark", Profile::CyberArk, "ark", 401, Some(untrusted)),
+    ];
+    for (name, profile, client, status, challenge) in cases {
+        let mut sdk = TokenClient::builder()
+            .profile(profile)
+            .issuer(issuer(name))
+            .app_id("app1")
+            .credentials(client, format!("{client}-secret"));
+        if profile == Profile::Slb {
+            sdk = sdk.scopes([SLB_AUDIENCE]);
+        }
+        let token = sdk
+            .build()
+            .unwrap()
+            .token()
+            .await
+            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let answer = send(
+            &api,
+            get("/v1/whoami").insert_header(bearer(token.secret())),
+        )
+        .await;
+        assert_eq!(answer.status, status, "{name}: {answer:?}");
+        assert_eq!(answer.challenge, challenge, "{name}");
+        if status == 200 {
+            assert_eq!(answer.body["issuer"], json!(issuer(name)), "{name}");
+        }
     }
 }
