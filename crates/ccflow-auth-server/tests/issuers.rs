@@ -5,7 +5,7 @@
 mod common;
 
 use ccflow_auth_server::{
-    Client, Fault, MockAuthServer, MockAuthServerBuilder, Profile, StartError,
+    Client, Fault, Limits, MockAuthServer, MockAuthServerBuilder, Profile, StartError,
 };
 use common::{basic, claims_of, form, get_json, http, json_of, post_form};
 use serde_json::{Value, json};
@@ -463,7 +463,31 @@ async fn bad_issuer_configurations_name_the_field() {
 
 #[tokio::test]
 async fn bad_builder_forms_name_the_setting() {
-    let cases: [(&str, MockAuthServerBuilder, &str, &str); 3] = [
+    let cases: [(&str, MockAuthServerBuilder, &str, &str); 6] = [
+        (
+            "limits outside the issuers",
+            MockAuthServer::builder()
+                .limits(Limits::default().max_body_bytes(1024))
+                .issuer_named("a", |i| i),
+            "limits",
+            "goes inside",
+        ),
+        (
+            "a journal capacity outside the issuers",
+            MockAuthServer::builder()
+                .journal_capacity(5)
+                .issuer_named("a", |i| i),
+            "journal_capacity",
+            "goes inside",
+        ),
+        (
+            "a profile option outside the issuers",
+            MockAuthServer::builder()
+                .tenant("acme")
+                .issuer_named("a", |i| i),
+            "profile options (tenant, workspace, region, app_id, service_audiences, …)",
+            "goes inside",
+        ),
         (
             "a client outside the issuers",
             MockAuthServer::builder()

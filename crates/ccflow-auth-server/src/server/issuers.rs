@@ -169,6 +169,7 @@ pub(crate) fn validate_name(name: &str) -> Result<(), String> {
 /// The first issuer-level setting made on settings that also have `[[issuers]]`, by its
 /// configuration key.
 fn issuer_level_setting(settings: &Settings) -> Option<&'static str> {
+    let default = Settings::default();
     let set = [
         ("clients", !settings.clients.is_empty()),
         ("profile", settings.profile != Profile::default()),
@@ -184,6 +185,22 @@ fn issuer_level_setting(settings: &Settings) -> Option<&'static str> {
             settings.auth_throttle.is_some() || settings.idle_throttle.is_some(),
         ),
         ("clock", settings.clock.is_some()),
+        // Made on the outer builder, these would otherwise be dropped without a word: each
+        // issuer's own settings are what its server runs with.
+        ("limits", settings.limits != default.limits),
+        ("dpop", settings.dpop != default.dpop),
+        (
+            "journal_capacity",
+            settings.journal_capacity != default.journal_capacity,
+        ),
+        (
+            "client_assertion_max_lifetime",
+            settings.client_assertion_max_lifetime != default.client_assertion_max_lifetime,
+        ),
+        (
+            "profile options (tenant, workspace, region, app_id, service_audiences, …)",
+            settings.profile_settings != default.profile_settings,
+        ),
     ];
     set.into_iter().find(|(_, set)| *set).map(|(key, _)| key)
 }
