@@ -291,6 +291,10 @@ async function main() {
     });
 
     await step('a scenario with a time window shows the time it has left on the server clock', async () => {
+      // The page counts down on the server clock to the second ("starts in 1 min" at 60 s,
+      // "59 s" a second later): frozen, the clock moves only when the step moves it, however
+      // long a loaded machine takes to render.
+      assert.equal((await admin(base, 'POST', '/clock', { freeze: true })).status, 200);
       const added = await admin(base, 'POST', '/scenarios', {
         client_id: 'window-check',
         after_secs: 60,
@@ -307,6 +311,7 @@ async function main() {
       assert.equal((await admin(base, 'POST', '/clock', { advance_secs: 600 })).status, 200);
       await page.waitForFunction((selector) => /window closed/.test(document.querySelector(selector)?.textContent ?? ''), row);
       assert.equal((await admin(base, 'DELETE', `/scenarios/${id}`)).status, 204);
+      assert.equal((await admin(base, 'POST', '/clock', { resume: true })).status, 200);
     });
 
     await step('advancing the clock on the Faults and time page expires the token', async () => {
