@@ -3,102 +3,17 @@
 //! errors, graceful shutdown on SIGTERM, and HTTPS with certificate-bound tokens (curl as the
 //! independent TLS client).
 
+mod binary_process;
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
 
+use binary_process::{Running, command, spawn};
 use ccflow_auth_server::{Client, MockAuthServer, SigningKey};
 use common::fixture;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_ccflow-resource-api");
-
-/// Kills the child on drop, so a failing test leaves no process behind.
-struct Running {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    address: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Running {
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// SIGTERM, then the exit status and whatever else it printed.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        let exit = self.child.wait().unwrap();
-        (exit, rest)
-    }
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for variable in [
-        "CCFLOW_RESOURCE_CONFIG",
-        "CCFLOW_RESOURCE_CONFIG_TOML",
-        "CCFLOW_RESOURCE_BIND",
-        "CCFLOW_RESOURCE_ISSUER",
-        "CCFLOW_RESOURCE_AUDIENCE",
-        "CCFLOW_RESOURCE_JWKS_URL",
-        "CCFLOW_RESOURCE_ISSUER_CA_FILE",
-        "CCFLOW_RESOURCE_WORKERS",
-        "CCFLOW_RESOURCE_TLS",
-        "CCFLOW_RESOURCE_TLS_NAMES",
-        "CCFLOW_RESOURCE_TLS_CA_FILE",
-        "CCFLOW_RESOURCE_TLS_CERT",
-        "CCFLOW_RESOURCE_TLS_KEY",
-        "CCFLOW_RESOURCE_CLIENT_CERT_HEADER",
-        "CCFLOW_RESOURCE_CLIENT_CERT_HEADER_FORMAT",
-        "CCFLOW_RESOURCE_TRUSTED_PROXIES",
-        "CCFLOW_RESOURCE_HTTPS_BIND",
-    ] {
-        command.env_remove(variable);
-    }
-    command
-}
-
-fn spawn(args: &[&str]) -> Running {
-    let mut child = command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("a first stdout line");
-    let address = first
-        .trim_end()
-        .strip_prefix("ccflow-resource-api listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {first:?}"))
-        .to_owned();
-    assert!(
-        !address.ends_with(":0"),
-        "the real port is printed: {address}"
-    );
-    Running {
-        child,
-        stdout,
-        address,
-    }
-}
 
 async fn auth_server() -> MockAuthServer {
     MockAuthServer::builder()

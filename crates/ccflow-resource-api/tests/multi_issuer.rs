@@ -7,11 +7,10 @@
 //! with a TOML `[[issuers]]` list. Last, the same three issuers hosted by one auth server process
 //! (`[[issuers]]`'s builder form), which the SDK and the API reach under each issuer's prefix.
 
+mod binary_process;
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-
+use binary_process::{command, spawn};
 use ccflow_auth_server::{Client, Endpoint, MockAuthServer, Profile, SigningKey};
 use ccflow_client::TokenClient;
 use ccflow_resource_api::sample_api::SampleApi;
@@ -280,47 +279,6 @@ async fn a_validator_trusting_two_issuers_takes_theirs_and_refuses_the_third() {
     for (case, expected) in &cases() {
         check(&world, case, expected).await;
     }
-}
-
-/// The binary, killed on drop.
-struct Running {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ccflow-resource-api"));
-    command.args(args);
-    for (variable, _) in std::env::vars() {
-        if variable.starts_with("CCFLOW_RESOURCE_") {
-            command.env_remove(variable);
-        }
-    }
-    command
-}
-
-fn spawn(args: &[&str]) -> Running {
-    let mut child = command(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let address = first
-        .trim_end()
-        .strip_prefix("ccflow-resource-api listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {first:?} for {args:?}"))
-        .to_owned();
-    Running { child, address }
 }
 
 /// How the binary is told to trust `rfc` and `slb`.
