@@ -34,8 +34,10 @@ pub(crate) struct Cli {
     /// The issuer tokens must come from (exact `iss`); its metadata names the JWKS. Repeat to
     /// trust several issuers: --audience, --profile and --jwks-url then pair with them (given
     /// once: for every issuer; given once per --issuer: by position; otherwise an error).
-    /// Replaces the file's `issuer` and `[[issuers]]`.
-    #[arg(long = "issuer", env = "CCFLOW_RESOURCE_ISSUER")]
+    /// Replaces the file's `issuer` and `[[issuers]]`. Comma-separated in the environment
+    /// (`CCFLOW_RESOURCE_ISSUER=URL,URL`), paired with the other lists in the same way; an
+    /// issuer whose URL holds a comma goes in the file.
+    #[arg(long = "issuer", env = "CCFLOW_RESOURCE_ISSUER", value_delimiter = ',')]
     pub(crate) issuers: Vec<String>,
     /// An audience this API accepts; repeat for several (comma-separated in the environment).
     /// With several --issuer: once for every issuer, or once per issuer, by position (several
@@ -46,8 +48,13 @@ pub(crate) struct Cli {
         value_delimiter = ','
     )]
     pub(crate) audiences: Vec<String>,
-    /// JWKS URL, to skip discovery. With several --issuer: none, or once per issuer, by position.
-    #[arg(long = "jwks-url", env = "CCFLOW_RESOURCE_JWKS_URL")]
+    /// JWKS URL, to skip discovery. With several --issuer: none, or once per issuer, by position
+    /// (comma-separated in the environment).
+    #[arg(
+        long = "jwks-url",
+        env = "CCFLOW_RESOURCE_JWKS_URL",
+        value_delimiter = ','
+    )]
     pub(crate) jwks_urls: Vec<String>,
     /// Trust this CA certificate (PEM) for the issuer's discovery and JWKS over HTTPS, besides
     /// the system's roots: e.g. the file `ccflow-auth-server --tls` prints as `tls ca: PATH`.

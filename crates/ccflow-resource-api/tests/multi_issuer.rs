@@ -10,7 +10,7 @@
 mod binary_process;
 mod common;
 
-use binary_process::{command, spawn};
+use binary_process::{command, start};
 use ccflow_auth_server::{Client, Endpoint, MockAuthServer, Profile, SigningKey};
 use ccflow_client::TokenClient;
 use ccflow_resource_api::sample_api::SampleApi;
@@ -285,6 +285,8 @@ async fn a_validator_trusting_two_issuers_takes_theirs_and_refuses_the_third() {
 enum Launch {
     Flags(fn(&World) -> Vec<String>),
     Toml(fn(&World) -> String),
+    /// `CCFLOW_RESOURCE_*` variables, no flag.
+    Env(fn(&World) -> Vec<(&'static str, String)>),
 }
 
 /// What the binary answers `GET /v1/items` with for rfc's writer, slb's and cyberark's
@@ -295,22 +297,28 @@ enum BinaryExpected {
 }
 
 async fn check_binary(world: &World, name: &str, launch: &Launch, expected: &BinaryExpected) {
-    let args: Vec<String> = match launch {
-        Launch::Flags(args) => args(world),
-        Launch::Toml(text) => vec!["--config-toml".to_owned(), text(world)],
+    let (args, variables): (Vec<String>, Vec<(&str, String)>) = match launch {
+        Launch::Flags(args) => (args(world), Vec::new()),
+        Launch::Toml(text) => (vec!["--config-toml".to_owned(), text(world)], Vec::new()),
+        Launch::Env(variables) => (Vec::new(), variables(world)),
     };
     let mut all = vec!["--bind".to_owned(), "127.0.0.1:0".to_owned()];
     all.extend(args);
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let launched = || {
+        let mut launched = command(&all);
+        launched.envs(variables.iter().map(|(name, value)| (name, value)));
+        launched
+    };
     match expected {
         BinaryExpected::Refuses(message) => {
-            let output = command(&all).output().unwrap();
+            let output = launched().output().unwrap();
             assert_eq!(output.status.code(), Some(2), "{name}: {output:?}");
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(stderr.contains(message), "{name}: {stderr}");
         }
         BinaryExpected::Statuses(statuses) => {
-            let running = spawn(&all);
+            let running = start(launched());
             let http = reqwest::Client::new();
             let tokens = [&world.rfc_writer, &world.slb_token, &world.cyberark_token];
             for (index, (token, status)) in tokens.into_iter().zip(statuses).enumerate() {
@@ -368,6 +376,16 @@ async fn the_binary_trusts_repeated_issuer_flags_and_an_issuers_list() {
             "--issuer", w.rfc.issuer(), "--issuer", w.slb.issuer(),
             "--audience", RFC_AUDIENCE, "--profile", "rfc", "--profile", "slb",
         ])), Statuses([200, 401, 401])),
+        ("comma-separated lists in the environment, paired by position", Launch::Env(|w| vec![
+            ("CCFLOW_RESOURCE_ISSUER", format!("{},{}", w.rfc.issuer(), w.slb.issuer())),
+            ("CCFLOW_RESOURCE_AUDIENCE", format!("{RFC_AUDIENCE},{SLB_AUDIENCE}")),
+            ("CCFLOW_RESOURCE_PROFILE", "rfc,slb".to_owned()),
+            ("CCFLOW_RESOURCE_JWKS_URL", format!("{},{}", w.rfc.jwks_url(), w.slb.jwks_url())),
+        ]), Statuses([200, 200, 401])),
+        ("environment lists of different lengths", Launch::Env(|w| vec![
+            ("CCFLOW_RESOURCE_ISSUER", format!("{},{},{}", w.rfc.issuer(), w.slb.issuer(), w.cyberark.issuer())),
+            ("CCFLOW_RESOURCE_AUDIENCE", "a,b".to_owned()),
+        ]), Refuses("3 --issuer flags and 2 --audience flags")),
         ("a TOML list", Launch::Toml(|w| format!(
             "[[issuers]]\nissuer = \"{}\"\naudiences = [\"{RFC_AUDIENCE}\"]\nprofile = \"rfc\"\n\n[[issuers]]\nissuer = \"{}\"\naudiences = [\"{SLB_AUDIENCE}\"]\nprofile = \"slb\"\njwks_url = \"{}\"\n",
             w.rfc.issuer(), w.slb.issuer(), w.slb.jwks_url(),

@@ -56,7 +56,12 @@ pub fn command(args: &[&str]) -> Command {
 }
 
 pub fn spawn(args: &[&str]) -> Running {
-    let mut child = command(args)
+    start(command(args))
+}
+
+/// Runs `command` (from [`command`], perhaps with variables added) up to its `listening on` line.
+pub fn start(mut command: Command) -> Running {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
