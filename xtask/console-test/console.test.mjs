@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
@@ -22,6 +23,8 @@ const ADMIN_TOKEN = 'console-test-admin-token';
 const MARKUP_ID = '<img src=x onerror="window.__pwned=1">';
 /** A name that the browser resolves to 127.0.0.1 (host-resolver rule), as a rebinding attacker's would. */
 const FOREIGN_HOST = 'rebind.example';
+/** Three issuers in one process (docs/multi-issuer.md): rfc, slb and cyberark. */
+const ISSUERS_TOML = resolve(dirname(fileURLToPath(import.meta.url)), '../../fixtures/issuers.toml');
 
 function parseArguments(args) {
   const parsed = { chromium: '/usr/bin/chromium', screenshots: null, binary: null };
@@ -80,9 +83,14 @@ function stopServers() {
 
 /** A token request with client_secret_basic (RFC 6749 §2.3.1: each part form-urlencoded). */
 async function tokenRequest(base, clientId, secret) {
+  return tokenRequestAt(`${base}/oauth2/token`, clientId, secret);
+}
+
+/** The same at the token endpoint `url` (another profile's path). */
+async function tokenRequestAt(url, clientId, secret) {
   const encode = (text) => encodeURIComponent(text).replace(/%20/g, '+');
   const credentials = Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64');
-  return fetch(`${base}/oauth2/token`, {
+  return fetch(url, {
     method: 'POST',
     headers: { Authorization: `Basic ${credentials}`, 'Content-Type': 'application/x-www-form-urlencoded' },
     body: 'grant_type=client_credentials',
@@ -401,8 +409,99 @@ async function main() {
       assert.deepEqual(errors, []);
       await signedIn.close();
     });
+
+    await severalIssuers(browser);
   } finally {
     await browser.close();
+  }
+}
+
+/**
+ * Several issuers in one process (fixtures/issuers.toml): each issuer's console under its
+ * prefix talks to its own admin API; the root's console picks an issuer for its pages, and its
+ * journal shows every issuer or the one chosen. Every wait is for the page to show something.
+ */
+async function severalIssuers(browser) {
+  const multi = await startServer(['--config', ISSUERS_TOML]);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') errors.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
+  page.setDefaultTimeout(TIMEOUT_MS);
+  pageUnderTest = page;
+  try {
+    await step('several issuers: an issuer\'s console under its prefix shows that issuer\'s clients only', async () => {
+      const response = await page.goto(`${multi}/slb/_ccflow/console#clients`);
+      assert.equal(response.status(), 200);
+      assert.match(response.headers()['content-security-policy'], /script-src 'self'/);
+      await page.waitForSelector('#clients-table tr[data-client="svc-a"]');
+      assert.equal(await page.locator('#clients-table tr[data-client="orders"]').count(), 0);
+      assert.equal(await page.textContent('#issuer-name'), 'slb');
+      assert.equal(await page.isVisible('#issuer-choice'), false);
+      await page.waitForFunction(() => document.getElementById('server-clock').textContent.includes('UTC'));
+    });
+
+    await step('several issuers: the root console\'s picker switches every page to the chosen issuer', async () => {
+      assert.equal((await page.goto(`${multi}/_ccflow/console#clients`)).status(), 200);
+      await page.waitForSelector('#issuer-choice:not([hidden])');
+      const names = await page.$$eval('#issuer-picker option', (options) => options.map((option) => option.value));
+      assert.deepEqual(names, ['rfc', 'slb', 'cyberark']);
+      await page.waitForSelector('#clients-table tr[data-client="orders"]');
+      await page.selectOption('#issuer-picker', 'slb');
+      await page.waitForFunction(() => document.querySelector('#clients-table tr[data-client="svc-a"]') &&
+        !document.querySelector('#clients-table tr[data-client="orders"]'));
+      // A change made on the page goes to the chosen issuer only: rotate slb's keys.
+      const rfcBefore = (await (await fetch(`${multi}/rfc/jwks.json`)).json()).keys.map((key) => key.kid);
+      await goTo(page, 'keys');
+      const before = await page.getAttribute('#keys-table tr[data-state="active"]', 'data-kid');
+      const slbBefore = (await (await fetch(`${multi}/slb/v2/certs`)).json()).keys.map((key) => key.kid);
+      assert.deepEqual(slbBefore, [before], 'the Keys page shows slb\'s key');
+      await page.click('#keys-rotate');
+      await page.waitForFunction((old) => {
+        const active = document.querySelector('#keys-table tr[data-state="active"]');
+        return active && active.dataset.kid !== old;
+      }, before);
+      const after = await page.getAttribute('#keys-table tr[data-state="active"]', 'data-kid');
+      const slbAfter = (await (await fetch(`${multi}/slb/v2/certs`)).json()).keys.map((key) => key.kid);
+      assert.ok(slbAfter.includes(after), 'slb publishes the new key');
+      const rfcAfter = (await (await fetch(`${multi}/rfc/jwks.json`)).json()).keys.map((key) => key.kid);
+      assert.deepEqual(rfcAfter, rfcBefore, 'rfc\'s keys are untouched');
+    });
+
+    await step('several issuers: the root journal shows every issuer, or only the one chosen', async () => {
+      assert.equal((await tokenRequestAt(`${multi}/rfc/oauth2/token`, 'orders', 'orders-secret')).status, 200);
+      assert.equal((await tokenRequestAt(`${multi}/slb/v2/token`, 'svc-a', 'secret-a')).status, 200);
+      assert.equal((await tokenRequestAt(`${multi}/cyberark/oauth2/token/orders`, 'svc-c', 'secret-c')).status, 200);
+      await goTo(page, 'journal');
+      await page.waitForSelector('#filter-issuer-label:not([hidden])');
+      await page.waitForFunction(() => {
+        const shown = new Set([...document.querySelectorAll('#journal-table tbody tr')].map((row) => row.dataset.issuer));
+        return shown.has('rfc') && shown.has('slb') && shown.has('cyberark');
+      });
+      await page.selectOption('#filter-issuer', 'slb');
+      await page.waitForFunction(() => {
+        const shown = [...document.querySelectorAll('#journal-table tbody tr')].map((row) => row.dataset.issuer);
+        return shown.length > 0 && shown.every((issuer) => issuer === 'slb');
+      });
+      const row = page.locator('#journal-table tbody tr[data-client="svc-a"]').first();
+      assert.equal(await row.locator('td').first().textContent(), 'slb');
+      await page.selectOption('#filter-issuer', '');
+      await page.waitForFunction(() => {
+        const shown = new Set([...document.querySelectorAll('#journal-table tbody tr')].map((row) => row.dataset.issuer));
+        return shown.has('rfc') && shown.has('slb');
+      });
+      await noHorizontalOverflow(page);
+    });
+
+    await step('several issuers: the consoles logged no error or warning', async () => {
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    pageUnderTest = null;
+    await context.close();
   }
 }
 

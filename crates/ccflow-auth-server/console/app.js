@@ -2,8 +2,8 @@
 // fragment), the server clock in the header, the alert line, and a one-second refresh of the
 // page on show. Loaded as a module from the console's own origin (the CSP allows nothing else).
 
-import { api } from './api.js';
-import { byId, formatTime } from './dom.js';
+import { api, apiAt, HOME, useAdmin } from './api.js';
+import { byId, formatTime, h } from './dom.js';
 import { journalPage } from './journal.js';
 import { tokensPage } from './tokens.js';
 import { clientsPage } from './clients.js';
@@ -17,6 +17,36 @@ const clockOutput = byId('server-clock');
 
 /** The server clock as last read, so pages can place journal entries and expiries. */
 const clock = { now: null, frozen: false, offset: 0, readAt: 0 };
+
+/**
+ * The issuers the console chooses among: at the root of a process with several issuers, every
+ * issuer as `{ name, admin }` (admin: its admin API, '/{name}/_ccflow'); otherwise null (one
+ * issuer: the root's, or the one whose prefix the console was served under).
+ */
+async function findIssuers() {
+  if (HOME !== '/_ccflow') return null;
+  try {
+    const { issuers } = await apiAt(HOME, 'GET', '/issuers');
+    const named = issuers.filter((issuer) => issuer.name !== null);
+    return named.length ? named.map((issuer) => ({ name: issuer.name, admin: `${issuer.prefix}/_ccflow` })) : null;
+  } catch {
+    // The pages' own calls will show what is wrong.
+    return null;
+  }
+}
+
+const issuers = await findIssuers();
+if (issuers) {
+  // The picker scopes every page but the journal's "all issuers" to one issuer's admin API.
+  const picker = byId('issuer-picker');
+  picker.replaceChildren(...issuers.map((issuer) => h('option', { value: issuer.name }, issuer.name)));
+  useAdmin(issuers[0].admin);
+  byId('issuer-choice').hidden = false;
+} else if (HOME !== '/_ccflow') {
+  // One of several issuers' own console: '/{name}/_ccflow'.
+  byId('issuer-name').textContent = HOME.slice(1, -'/_ccflow'.length);
+  byId('issuer-here').hidden = false;
+}
 
 const context = {
   /** Runs a user action; its error shows in the alert line, success clears it. */
@@ -40,6 +70,8 @@ const context = {
   },
   refreshClock,
   clock,
+  /** The issuers to choose among, or null (see findIssuers). */
+  issuers,
 };
 
 function showError(error) {
@@ -100,6 +132,18 @@ async function tick() {
     }
   }
   setTimeout(tick, REFRESH_MS);
+}
+
+if (issuers) {
+  byId('issuer-picker').addEventListener('change', (event) => {
+    const picked = issuers.find((issuer) => issuer.name === event.target.value);
+    if (!picked) return;
+    useAdmin(picked.admin);
+    clock.now = null;
+    clockOutput.textContent = '…';
+    refreshClock();
+    if (current) pages[current].show();
+  });
 }
 
 window.addEventListener('hashchange', () => {

@@ -1,8 +1,9 @@
 // The Journal page: every request to the OAuth endpoints (GET /_ccflow/requests), newest first,
 // with filters and a requests-per-second chart. Client ids, paths and errors are untrusted and
-// are shown as text.
+// are shown as text. At the root of a process with several issuers it reads the root's journal
+// of every issuer (GET /_ccflow/requests[?issuer=NAME]), with an issuer column and filter.
 
-import { api } from './api.js';
+import { api, apiAt, HOME } from './api.js';
 import { byId, h, fillTable, formatTime, outcome } from './dom.js';
 import { renderChart } from './chart.js';
 
@@ -21,6 +22,18 @@ export function journalPage(context) {
   const pause = byId('journal-pause');
   byId('chart-window').textContent = String(WINDOW_SECS);
   let entries = [];
+  /** Each refresh's number: an answer older than the last one shown is dropped. */
+  let asked = 0;
+  let shownAnswer = 0;
+
+  const issuers = context.issuers;
+  const issuerFilter = byId('filter-issuer');
+  if (issuers) {
+    issuerFilter.append(...issuers.map((issuer) => h('option', { value: issuer.name }, issuer.name)));
+    byId('filter-issuer-label').hidden = false;
+    byId('journal-table').querySelector('thead tr').prepend(h('th', { scope: 'col' }, 'Issuer'));
+    issuerFilter.addEventListener('input', () => context.act(refresh));
+  }
 
   function matches(entry) {
     const client = filters.client.value.trim();
@@ -35,7 +48,8 @@ export function journalPage(context) {
     renderChart(chart, shown, context.serverNow(), WINDOW_SECS);
     const rows = shown.slice(-MAX_ROWS).reverse().map((entry) => {
       const kind = outcome(entry.status);
-      return h('tr', { 'data-status': entry.status, 'data-client': entry.client_id || '' },
+      return h('tr', { 'data-status': entry.status, 'data-client': entry.client_id || '', 'data-issuer': entry.issuer },
+        issuers ? h('td', {}, entry.issuer) : null,
         h('td', { class: 'time' }, formatTime(entry.received_at, true)),
         h('td', {}, entry.endpoint),
         h('td', { class: 'mono' }, `${entry.method} ${entry.path}`),
@@ -51,15 +65,31 @@ export function journalPage(context) {
   }
 
   async function refresh() {
-    const body = await api('GET', '/requests');
+    asked += 1;
+    const answer = asked;
+    const body = issuers
+      ? await apiAt(HOME, 'GET', issuerFilter.value ? `/requests?issuer=${encodeURIComponent(issuerFilter.value)}` : '/requests')
+      : await api('GET', '/requests');
+    if (answer < shownAnswer) return;
+    shownAnswer = answer;
     entries = body.requests;
     render();
+  }
+
+  /** Clears the journal shown: one issuer's, or with several issuers and none chosen, each one's. */
+  async function clear() {
+    if (!issuers) {
+      await api('DELETE', '/requests');
+      return;
+    }
+    const chosen = issuers.filter((issuer) => !issuerFilter.value || issuer.name === issuerFilter.value);
+    for (const issuer of chosen) await apiAt(issuer.admin, 'DELETE', '/requests');
   }
 
   for (const input of Object.values(filters)) input.addEventListener('input', render);
   byId('journal-filters').addEventListener('submit', (event) => event.preventDefault());
   byId('journal-clear').addEventListener('click', () => context.act(async () => {
-    await api('DELETE', '/requests');
+    await clear();
     await refresh();
   }));
 

@@ -238,7 +238,8 @@ async fn a_fault_on_one_issuer_does_not_touch_the_others() {
     assert_eq!(rfc.state()["now"], rfc_now);
 }
 
-/// The root: the list of issuers, health, and nothing of any one issuer.
+/// The root: the list of issuers, the journal of them all, the console, health, and nothing
+/// of any one issuer.
 #[tokio::test]
 async fn the_root_lists_the_issuers_and_serves_nothing_else() {
     let server = three_issuers().start().await.unwrap();
@@ -262,7 +263,8 @@ async fn the_root_lists_the_issuers_and_serves_nothing_else() {
     let cases = [
         ("/_ccflow/health/ready", 200),
         ("/_ccflow/health/live", 200),
-        ("/_ccflow/requests", 404),
+        ("/_ccflow/requests", 200),
+        ("/_ccflow/console", 200),
         ("/_ccflow/keys", 404),
         ("/oauth2/token", 404),
         ("/.well-known/openid-configuration", 404),
@@ -523,7 +525,7 @@ async fn bad_builder_forms_name_the_setting() {
 }
 
 /// The binary on `fixtures/issuers.toml`: the `listening on` line first and unchanged, then
-/// every issuer with its endpoints (no console line: the console is served at the root only).
+/// every issuer with its endpoints and its console, and the root's console and journal.
 #[test]
 fn the_binary_lists_every_issuer_after_its_listening_line() {
     use std::io::{BufRead as _, BufReader, Read as _};
@@ -570,13 +572,15 @@ fn the_binary_lists_every_issuer_after_its_listening_line() {
         "issuer cyberark:".to_owned(),
         format!("  token endpoint: {base}/cyberark/oauth2/token/orders"),
         format!("  admin api:      {base}/cyberark/_ccflow (loopback peers only)"),
+        format!("  admin console:  {base}/cyberark/_ccflow/console"),
+        format!("admin console:  {base}/_ccflow/console (every issuer, picked in its header)"),
+        format!("admin journal:  {base}/_ccflow/requests (every issuer; ?issuer=NAME for one)"),
     ];
     let lines: Vec<&str> = rest.lines().collect();
     for line in &expected {
         assert!(lines.contains(&line.as_str()), "{line:?} in\n{rest}");
     }
     assert!(lines[0].starts_with("issuers:"), "{rest}");
-    assert!(!rest.contains("admin console"), "{rest}");
 }
 
 /// The SDK gets a token from each issuer, both ways a caller points it at one: the vendor's
@@ -671,4 +675,320 @@ fn the_client_ca_file_stays_process_wide_beside_issuers() {
         ".",
     );
     assert!(builder.is_ok(), "{:?}", builder.err());
+}
+
+/// The console's Content-Security-Policy, as docs/console.md states it.
+const CONSOLE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// A console file: its path, status, media type, and a text its body must contain.
+struct ConsoleCase {
+    path: &'static str,
+    status: u16,
+    content_type: &'static str,
+    contains: &'static str,
+}
+
+const CONSOLE_CASES: &[ConsoleCase] = &[
+    // Each issuer's console links to its own files (and so talks to its own admin API: the
+    // scripts find it from their URL).
+    ConsoleCase {
+        path: "/rfc/_ccflow/console",
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        contains: r#"<script type="module" src="/rfc/_ccflow/console/app.js"></script>"#,
+    },
+    ConsoleCase {
+        path: "/slb/_ccflow/console/",
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        contains: r#"<link rel="stylesheet" href="/slb/_ccflow/console/console.css">"#,
+    },
+    ConsoleCase {
+        path: "/slb/_ccflow/console/api.js",
+        status: 200,
+        content_type: "text/javascript; charset=utf-8",
+        contains: "import.meta.url",
+    },
+    ConsoleCase {
+        path: "/cyberark/_ccflow/console/console.css",
+        status: 200,
+        content_type: "text/css; charset=utf-8",
+        contains: "[hidden]",
+    },
+    ConsoleCase {
+        path: "/rfc-b/_ccflow/console/icon.svg",
+        status: 200,
+        content_type: "image/svg+xml",
+        contains: "<svg",
+    },
+    // The root's console, which picks an issuer.
+    ConsoleCase {
+        path: "/_ccflow/console",
+        status: 200,
+        content_type: "text/html; charset=utf-8",
+        contains: r#"<select id="issuer-picker">"#,
+    },
+    ConsoleCase {
+        path: "/_ccflow/console/app.js",
+        status: 200,
+        content_type: "text/javascript; charset=utf-8",
+        contains: "'/issuers'",
+    },
+    ConsoleCase {
+        path: "/rfc/_ccflow/console/secrets.js",
+        status: 404,
+        content_type: "application/json",
+        contains: "no such console file",
+    },
+];
+
+#[track_caller]
+fn check_console(
+    case: &ConsoleCase,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) {
+    let path = case.path;
+    assert_eq!(status, case.status, "{path}: {body}");
+    assert_eq!(headers["content-type"], case.content_type, "{path}");
+    assert!(body.contains(case.contains), "{path}: {body}");
+    if case.status == 200 {
+        assert_eq!(headers["content-security-policy"], CONSOLE_CSP, "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+/// With several issuers the console is served under each issuer's prefix and at the root, with
+/// the same headers as the one-issuer console.
+#[tokio::test]
+async fn the_console_is_served_under_each_issuers_prefix_and_at_the_root() {
+    let server = three_issuers().start().await.unwrap();
+    for case in CONSOLE_CASES {
+        let response = http()
+            .get(format!("{}{}", server.uri(), case.path))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.text().await.unwrap();
+        check_console(case, status, &headers, &body);
+    }
+}
+
+/// A query of the root journal and what it answers: the (issuer, path) of each entry, in
+/// order, or the status and a text of the error.
+struct JournalCase {
+    query: &'static str,
+    expected: Result<&'static [(&'static str, &'static str)], (u16, &'static str)>,
+}
+
+/// The requests the journal test sends, in this order: (issuer, path).
+const SENT: &[(&str, &str)] = &[
+    ("slb", "/slb/v2/token"),
+    ("rfc", "/rfc/oauth2/token"),
+    ("slb", "/slb/v2/certs"),
+    ("cyberark", "/cyberark/oauth2/token/ccflow"),
+    ("rfc", "/rfc/jwks.json"),
+];
+
+const JOURNAL_CASES: &[JournalCase] = &[
+    JournalCase {
+        query: "",
+        expected: Ok(SENT),
+    },
+    JournalCase {
+        query: "?issuer=slb",
+        expected: Ok(&[("slb", "/slb/v2/token"), ("slb", "/slb/v2/certs")]),
+    },
+    JournalCase {
+        query: "?issuer=rfc&endpoint=jwks",
+        expected: Ok(&[("rfc", "/rfc/jwks.json")]),
+    },
+    JournalCase {
+        query: "?endpoint=token&client_id=svc",
+        expected: Ok(&[
+            ("slb", "/slb/v2/token"),
+            ("rfc", "/rfc/oauth2/token"),
+            ("cyberark", "/cyberark/oauth2/token/ccflow"),
+        ]),
+    },
+    JournalCase {
+        query: "?issuer=rfc-b",
+        expected: Ok(&[]),
+    },
+    JournalCase {
+        query: "?issuer=nope",
+        expected: Err((
+            400,
+            "no issuer is named `nope`: the issuers are `rfc`, `slb`, `cyberark`, `rfc-b`",
+        )),
+    },
+    // Names are matched exactly, as the path prefixes are.
+    JournalCase {
+        query: "?issuer=SLB",
+        expected: Err((400, "no issuer is named `SLB`")),
+    },
+    // A parameter without a value is no parameter, as everywhere in ccflow (RFC 6749 §3.2).
+    JournalCase {
+        query: "?issuer=",
+        expected: Ok(SENT),
+    },
+    JournalCase {
+        query: "?endpoint=nope",
+        expected: Err((400, "endpoint must be")),
+    },
+];
+
+#[track_caller]
+fn check_journal(case: &JournalCase, status: u16, body: &Value) {
+    let query = case.query;
+    match case.expected {
+        Ok(expected) => {
+            assert_eq!(status, 200, "{query}: {body}");
+            let entries: Vec<(&str, &str)> = body["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|entry| {
+                    (
+                        entry["issuer"].as_str().unwrap(),
+                        entry["path"].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(entries, expected, "{query}");
+        }
+        Err((expected_status, text)) => {
+            assert_eq!(status, expected_status, "{query}: {body}");
+            assert_eq!(body["error"], "invalid_request", "{query}");
+            let description = body["error_description"].as_str().unwrap();
+            assert!(description.contains(text), "{query}: {description}");
+        }
+    }
+}
+
+/// `GET /_ccflow/requests` at the root holds every issuer's requests, each naming its issuer,
+/// in the order they arrived, whatever the issuers' clocks say: here `slb`'s runs an hour ahead
+/// and `rfc`'s is frozen, so ordering by their times would put `slb` last.
+#[tokio::test]
+async fn the_root_journal_merges_every_issuer_in_arrival_order_and_filters_by_one() {
+    let server = three_issuers().start().await.unwrap();
+    let slb_clock = server.issuer_at("slb").unwrap().clock().unwrap();
+    slb_clock.advance(std::time::Duration::from_secs(3600));
+    server.issuer_at("rfc").unwrap().clock().unwrap().freeze();
+    for (_, path) in SENT {
+        let url = format!("{}{path}", server.uri());
+        let response = if path.contains("token") {
+            let body = form(&[("grant_type", "client_credentials")]);
+            post_form(&url, Some(&basic("svc", "secret")), body).await
+        } else {
+            http().get(&url).send().await.unwrap()
+        };
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    for case in JOURNAL_CASES {
+        let response = http()
+            .get(format!("{}/_ccflow/requests{}", server.uri(), case.query))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        check_journal(case, status, &body);
+    }
+    // Each issuer's own journal is as it was: its entries only, with no `issuer` member, and
+    // it refuses the root's filter rather than ignore it.
+    let own = get_json(format!("{}/slb/_ccflow/requests", server.uri())).await;
+    let own = own["requests"].as_array().unwrap();
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|entry| entry.get("issuer").is_none()));
+    let refused = http()
+        .get(format!("{}/slb/_ccflow/requests?issuer=slb", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    // The root journal is read-only: each issuer's is cleared under its prefix.
+    let delete = http()
+        .delete(format!("{}/_ccflow/requests", server.uri()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 405);
+    assert_eq!(delete.headers()["allow"], "GET");
+    // The admin API's document names the root's filter.
+    let document: Value = serde_json::from_str(&ccflow_auth_server::ADMIN_OPENAPI).unwrap();
+    let parameters = document["paths"]["/_ccflow/requests"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(
+        parameters.iter().any(|p| p["name"] == "issuer"),
+        "{parameters:?}"
+    );
+}
+
+/// The root journal and every console sit behind the admin guard; a console refuses with a
+/// Basic challenge (so that a browser prompts for the admin token), the API with Bearer.
+#[tokio::test]
+async fn the_admin_guard_covers_the_consoles_and_the_root_journal() {
+    let server = three_issuers()
+        .admin_token("admin-canary")
+        .start()
+        .await
+        .unwrap();
+    for (path, challenge) in [
+        ("/_ccflow/requests", "Bearer "),
+        ("/_ccflow/requests?issuer=rfc", "Bearer "),
+        ("/_ccflow/console", "Basic "),
+        ("/_ccflow/console/app.js", "Basic "),
+        ("/rfc/_ccflow/console", "Basic "),
+        ("/slb/_ccflow/console/api.js", "Basic "),
+    ] {
+        let url = format!("{}{path}", server.uri());
+        let refused = http().get(&url).send().await.unwrap();
+        assert_eq!(refused.status(), 401, "{path}");
+        let offered = refused.headers()["www-authenticate"].to_str().unwrap();
+        assert!(offered.starts_with(challenge), "{path}: {offered}");
+        let allowed = http().get(&url).bearer_auth("admin-canary").send().await;
+        assert_eq!(allowed.unwrap().status(), 200, "{path}");
+        // As a browser sends it after the prompt: the token as Basic's password.
+        let allowed = http()
+            .get(&url)
+            .basic_auth("anyone", Some("admin-canary"))
+            .send()
+            .await;
+        assert_eq!(allowed.unwrap().status(), 200, "{path}");
+    }
+    // DNS rebinding: a foreign Host is refused at the root and under a prefix alike.
+    for path in [
+        "/_ccflow/console",
+        "/rfc/_ccflow/console",
+        "/_ccflow/requests",
+    ] {
+        let response = http()
+            .get(format!("{}{path}", server.uri()))
+            .basic_auth("anyone", Some("admin-canary"))
+            .header("host", "rebind.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let server = three_issuers().admin(false).start().await.unwrap();
+    for path in [
+        "/_ccflow/requests",
+        "/_ccflow/console",
+        "/rfc/_ccflow/console",
+    ] {
+        let response = http()
+            .get(format!("{}{path}", server.uri()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
 }

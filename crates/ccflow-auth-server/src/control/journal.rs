@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use ccflow_protocol::{ClientId, ErrorCode};
 
@@ -62,6 +62,9 @@ impl Endpoint {
 pub struct JournalEntry {
     /// When it arrived, by the server's clock.
     pub received_at: SystemTime,
+    /// When it arrived, by the machine's monotonic clock: what orders the journals of several
+    /// issuers into one, since each issuer's own clock can be frozen or shifted by its tests.
+    pub(crate) arrived: Instant,
     /// The endpoint it was routed to.
     pub endpoint: Endpoint,
     /// HTTP method.

@@ -1,8 +1,11 @@
 //! The browser console at `/_ccflow/console`: static HTML, CSS and JavaScript modules compiled
 //! into the binary (no build step, no CDN), behind the admin API's access guard. The page talks
 //! to the admin API and nothing else; its Content-Security-Policy allows only its own files
-//! (no inline script or style) and fetches to its own origin.
+//! (no inline script or style) and fetches to its own origin. With several issuers it is served
+//! under each issuer's prefix (`/{name}/_ccflow/console`, talking to that issuer's admin API)
+//! and at the root, where it picks an issuer from `GET /_ccflow/issuers`.
 
+use actix_web::body::MessageBody;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
@@ -78,26 +81,44 @@ const ASSETS: &[(&str, &str, &str)] = &[
 
 const INDEX: &str = include_str!("../../console/index.html");
 
-/// Mounts the console, behind the admin guard. Call before the admin scope, which would
-/// otherwise take `/_ccflow/console`.
-pub(crate) fn configure(config: &mut web::ServiceConfig) {
-    config.service(
-        web::scope(CONSOLE_PATH)
-            .wrap(from_fn(super::admin::guard))
-            .service(web::resource("").route(web::get().to(index)))
-            .service(web::resource("/").route(web::get().to(index)))
-            .service(web::resource("/{file}").route(web::get().to(asset)))
-            .default_service(web::to(missing)),
-    );
+/// The console's page for a console served below `prefix` (`/{name}`, or `""` at the root): its
+/// links to its own files name the prefix. The scripts need no such help: they find the admin
+/// API from their own URL (`console/api.js`).
+fn index_page(prefix: &str) -> String {
+    INDEX.replace(
+        &format!("=\"{CONSOLE_PATH}/"),
+        &format!("=\"{prefix}{CONSOLE_PATH}/"),
+    )
 }
 
-async fn index() -> HttpResponse {
-    respond("text/html; charset=utf-8", INDEX)
+/// The console under `prefix` (`/{name}` for an issuer's, `""` at the root), behind the admin
+/// guard, for the caller to register before the admin scope, which would otherwise take
+/// `/_ccflow/console`. The guard reads the admin settings from the `AuthServer` in the app data
+/// of the scope the console is mounted in, or of the returned scope (the guard sits on an
+/// inner scope, so that data given to the returned one is there before it runs).
+pub(crate) fn scope(prefix: &str) -> actix_web::Scope {
+    web::scope(CONSOLE_PATH)
+        .app_data(web::Data::new(IndexPage(index_page(prefix))))
+        .service(
+            web::scope("")
+                .wrap(from_fn(super::admin::guard))
+                .service(web::resource("").route(web::get().to(index)))
+                .service(web::resource("/").route(web::get().to(index)))
+                .service(web::resource("/{file}").route(web::get().to(asset)))
+                .default_service(web::to(missing)),
+        )
+}
+
+/// The page as this mount serves it ([`index_page`]).
+struct IndexPage(String);
+
+async fn index(page: web::Data<IndexPage>) -> HttpResponse {
+    respond("text/html; charset=utf-8", page.0.clone())
 }
 
 async fn asset(file: web::Path<String>) -> HttpResponse {
     match ASSETS.iter().find(|(name, _, _)| *name == file.as_str()) {
-        Some((_, media_type, content)) => respond(media_type, content),
+        Some((_, media_type, content)) => respond(media_type, *content),
         None => missing().await,
     }
 }
@@ -114,7 +135,7 @@ async fn missing() -> HttpResponse {
 
 /// A console file with the headers that keep it inert on another site and out of caches
 /// (it changes with the binary).
-fn respond(media_type: &'static str, content: &'static str) -> HttpResponse {
+fn respond(media_type: &'static str, content: impl MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(media_type)))
         .insert_header((
@@ -126,4 +147,30 @@ fn respond(media_type: &'static str, content: &'static str) -> HttpResponse {
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under an issuer's prefix the page links to that prefix's files, and nothing else of the
+    /// page changes; at the root it is the file as written.
+    #[test]
+    fn the_page_links_to_its_files_under_its_prefix() {
+        assert_eq!(index_page(""), INDEX);
+        let page = index_page("/slb");
+        let links = [
+            r#"href="/slb/_ccflow/console/icon.svg""#,
+            r#"href="/slb/_ccflow/console/console.css""#,
+            r#"src="/slb/_ccflow/console/app.js""#,
+        ];
+        for link in links {
+            assert!(page.contains(link), "{link}");
+        }
+        assert!(!page.contains(r#"="/_ccflow/console/"#));
+        assert_eq!(
+            page.replace("/slb/_ccflow/console/", "/_ccflow/console/"),
+            INDEX
+        );
+    }
 }

@@ -1,6 +1,7 @@
-//! Several issuers in one process: each issuer's routes, admin API and journal under its own
-//! scope `/{name}`, and at the root only what belongs to the process (the health probes and the
-//! list of issuers, `GET /_ccflow/issuers`).
+//! Several issuers in one process: each issuer's routes, admin API, console and journal under
+//! its own scope `/{name}`, and at the root only what belongs to the process (the health
+//! probes, the list of issuers `GET /_ccflow/issuers`, the journal of every issuer
+//! `GET /_ccflow/requests` and the console that picks among them).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -44,19 +45,21 @@ pub(crate) fn configure_issuers(
             config.service(
                 web::scope(&prefix)
                     .app_data(PathPrefix(prefix.clone()))
-                    .configure(super::mount(server, false))
+                    .configure(super::mount(server, &prefix))
                     .default_service(web::to(super::not_found)),
             );
         }
         config
             .service(web::resource(health::LIVE).route(web::get().to(health::live)))
             .service(web::resource(health::READY).route(web::get().to(ready)));
-        // The root's admin API is the list of issuers, behind the same guard; the guard reads
+        // The root's admin API is the list of issuers and the journal of them all, and the
+        // console, which picks an issuer from the list; all behind the same guard, which reads
         // the admin settings, which every issuer shares (they are process-wide), from the
-        // first issuer's server.
+        // first issuer's server. The console first: the admin scope would take its path.
         if let Some((_, first)) = issuers.first()
             && first.inner.admin.enabled
         {
+            config.service(super::console::scope("").app_data(web::Data::new(first.clone())));
             config.service(
                 web::scope(super::admin::ADMIN_PREFIX)
                     .app_data(web::Data::new(first.clone()))

@@ -38,12 +38,13 @@ pub(crate) use issuers::{IssuerList, configure_issuers, local_path, root_not_fou
 /// # Ok(()) }
 /// ```
 pub fn configure(server: AuthServer) -> impl FnOnce(&mut web::ServiceConfig) {
-    mount(server, true)
+    mount(server, "")
 }
 
-/// Mounts the server's routes; the console only with `console` (its pages name the admin API
-/// by absolute paths, so it is served for an issuer at the root only).
-fn mount(server: AuthServer, console: bool) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Mounts the server's routes, in a scope at `prefix` (`/{name}` for one of several issuers,
+/// `""` at the root): the console's page links to its files under the prefix.
+fn mount(server: AuthServer, prefix: &str) -> impl FnOnce(&mut web::ServiceConfig) {
+    let prefix = prefix.to_owned();
     move |config| {
         let routes = server.routes().clone();
         let case_insensitive = server.spec().case_insensitive_paths;
@@ -58,8 +59,8 @@ fn mount(server: AuthServer, console: bool) -> impl FnOnce(&mut web::ServiceConf
         config.app_data(web::Data::new(server));
         // Before the admin scope, which would otherwise take `/_ccflow/health/…`.
         health::configure(config);
-        if admin && console {
-            console::configure(config);
+        if admin {
+            config.service(console::scope(&prefix));
         }
         if admin {
             admin::configure(config);

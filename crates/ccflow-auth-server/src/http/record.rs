@@ -65,6 +65,7 @@ pub(super) fn finish(
     );
     server.journal().record(JournalEntry {
         received_at: server.inner.clock.now(),
+        arrived: started,
         endpoint: outcome.endpoint,
         method: request.method().to_string(),
         path: request.path().to_owned(),

@@ -345,15 +345,21 @@ impl MockAuthServer {
             self.issuers.len(),
             self.uri()
         );
+        // The root's console picks among the issuers, and its journal is every issuer's; each
+        // issuer's own console is in its section (`admin console:`, under its prefix).
+        if self.app.inner.admin.enabled {
+            text.push_str(&format!(
+                "admin console:  {}/_ccflow/console (every issuer, picked in its header)\n",
+                self.uri()
+            ));
+            text.push_str(&format!(
+                "admin journal:  {}/_ccflow/requests (every issuer; ?issuer=NAME for one)\n",
+                self.uri()
+            ));
+        }
         for issuer in &self.issuers {
             text.push_str(&format!("\nissuer {}:\n", issuer.name()));
-            // The console names the admin API by absolute paths: it is served for an issuer at
-            // the root only (`http::mount`).
-            let banner = issuer.app().banner();
-            for line in banner
-                .lines()
-                .filter(|line| !line.starts_with("admin console:"))
-            {
+            for line in issuer.app().banner().lines() {
                 text.push_str(&format!("  {line}\n"));
             }
         }

@@ -168,7 +168,8 @@ fn token_needed(request: &HttpRequest) -> HttpResponse {
         ErrorCode::InvalidToken,
         "the admin API needs the admin token",
     );
-    let challenge = if request.path().starts_with(CONSOLE_PATH) {
+    // Below its issuer's prefix for a console of one of several issuers.
+    let challenge = if crate::http::local_path(request).starts_with(CONSOLE_PATH) {
         r#"Basic realm="ccflow-admin", charset="UTF-8""#.to_owned()
     } else {
         BearerChallenge::new()

@@ -112,13 +112,29 @@ pub(crate) fn configure(config: &mut web::ServiceConfig) {
 }
 
 /// The root's admin API in a process with several issuers, inside the `/_ccflow` scope: the
-/// list of issuers alone, behind the same guard (each issuer's own admin API is under its
-/// prefix).
+/// list of issuers and the journal of them all, behind the same guard (each issuer's own admin
+/// API is under its prefix). Both are in the document: the same paths as an issuer's
+/// (`GET /issuers`, `GET /requests`, whose operation names the root's `issuer` filter).
 pub(crate) fn configure_list(config: &mut web::ServiceConfig) {
     config.service(
         web::scope("")
             .wrap(from_fn(guard::guard))
             .route("/issuers", web::get().to(issuers::get_issuers))
+            .service(
+                web::resource("/requests")
+                    .route(web::get().to(requests::get_all_requests))
+                    .default_service(web::to(|| async {
+                        let mut response = admin_error(
+                            StatusCode::METHOD_NOT_ALLOWED,
+                            ErrorCode::InvalidRequest,
+                            "use GET on the root journal (each issuer's journal is cleared at /{name}/_ccflow/requests)",
+                        );
+                        response
+                            .headers_mut()
+                            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+                        response
+                    })),
+            )
             .default_service(web::to(|| async {
                 admin_error(
                     StatusCode::NOT_FOUND,
