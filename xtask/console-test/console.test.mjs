@@ -471,6 +471,24 @@ async function severalIssuers(browser) {
       assert.deepEqual(rfcAfter, rfcBefore, 'rfc\'s keys are untouched');
     });
 
+    await step('several issuers: the address keeps the chosen issuer through a reload, and opens the one it names', async () => {
+      await page.goto(`${multi}/_ccflow/console#clients`);
+      await page.waitForSelector('#issuer-choice:not([hidden])');
+      await page.selectOption('#issuer-picker', 'slb');
+      await page.waitForFunction(() => new URLSearchParams(location.search).get('issuer') === 'slb');
+      assert.equal(new URL(page.url()).hash, '#clients', 'the page stays the same');
+      await page.reload();
+      await page.waitForSelector('#clients-table tr[data-client="svc-a"]');
+      assert.equal(await page.inputValue('#issuer-picker'), 'slb');
+      await page.goto(`${multi}/_ccflow/console?issuer=cyberark#clients`);
+      await page.waitForSelector('#clients-table tr[data-client="svc-c"]');
+      assert.equal(await page.inputValue('#issuer-picker'), 'cyberark');
+      // A name no issuer has opens the first issuer.
+      await page.goto(`${multi}/_ccflow/console?issuer=nope#clients`);
+      await page.waitForSelector('#clients-table tr[data-client="orders"]');
+      assert.equal(await page.inputValue('#issuer-picker'), 'rfc');
+    });
+
     await step('several issuers: the root journal shows every issuer, or only the one chosen', async () => {
       assert.equal((await tokenRequestAt(`${multi}/rfc/oauth2/token`, 'orders', 'orders-secret')).status, 200);
       assert.equal((await tokenRequestAt(`${multi}/slb/v2/token`, 'svc-a', 'secret-a')).status, 200);

@@ -40,7 +40,12 @@ if (issuers) {
   // The picker scopes every page but the journal's "all issuers" to one issuer's admin API.
   const picker = byId('issuer-picker');
   picker.replaceChildren(...issuers.map((issuer) => h('option', { value: issuer.name }, issuer.name)));
-  useAdmin(issuers[0].admin);
+  // The page's address keeps the pick (`?issuer=NAME`), so a reload or a bookmark opens the
+  // same issuer; an unknown or missing name opens the first.
+  const named = new URLSearchParams(location.search).get('issuer');
+  const first = issuers.find((issuer) => issuer.name === named) ?? issuers[0];
+  picker.value = first.name;
+  useAdmin(first.admin);
   byId('issuer-choice').hidden = false;
 } else if (HOME !== '/_ccflow') {
   // One of several issuers' own console: '/{name}/_ccflow'.
@@ -139,6 +144,9 @@ if (issuers) {
     const picked = issuers.find((issuer) => issuer.name === event.target.value);
     if (!picked) return;
     useAdmin(picked.admin);
+    const address = new URL(location.href);
+    address.searchParams.set('issuer', picked.name);
+    history.replaceState(null, '', address);
     clock.now = null;
     clockOutput.textContent = '…';
     refreshClock();
