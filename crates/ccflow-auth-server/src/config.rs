@@ -130,8 +130,11 @@ struct FileConfig {
 
 /// The top-level keys that stay process-wide beside `[[issuers]]`; any other top-level key is
 /// an issuer setting and must go inside each `[[issuers]]` table.
-const PROCESS_WIDE_KEYS: [&str; 6] = [
+const PROCESS_WIDE_KEYS: [&str; 7] = [
     "bind",
+    // The public root URL of every issuer that sets no `issuer` of its own (`{issuer}/{name}`
+    // plus its profile's issuer path); see `MockAuthServerBuilder::start`.
+    "issuer",
     "admin",
     "admin_token",
     "admin_hosts",
@@ -279,7 +282,7 @@ pub(crate) fn parse(text: &str, base: &Path) -> Result<Settings, ConfigError> {
         {
             return Err(ConfigError::field(
                 key.as_str(),
-                "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind, tls_client_ca_file and the admin settings are process-wide)",
+                "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind, tls_client_ca_file, the admin settings and the public root URL `issuer` are process-wide)",
             ));
         }
     }

@@ -355,6 +355,46 @@ async fn the_toml_form_and_the_builder_form_give_the_same_endpoints() {
     }
 }
 
+/// Beside `[[issuers]]`, a top-level `issuer` (`--issuer`, `CCFLOW_ISSUER`, the builder's
+/// `issuer`) is the process's public root URL, e.g. a compose network name: every issuer is
+/// named below it, in its metadata and its tokens, while the server answers where it is bound.
+#[tokio::test]
+async fn a_public_root_url_names_every_issuer_below_it() {
+    const ROOT: &str = "http://auth.example:9000";
+    let from_toml = || {
+        let config = format!("issuer = \"{ROOT}/\"\n{CONFIG}");
+        MockAuthServerBuilder::from_config_str(&config, ".").unwrap()
+    };
+    let forms: [(&str, MockAuthServerBuilder); 2] = [
+        ("builder", three_issuers().issuer(ROOT)),
+        ("TOML, with a trailing slash", from_toml()),
+    ];
+    for (form_name, builder) in forms {
+        let server = builder.start().await.unwrap();
+        let uri = server.uri();
+        for &(name, issuer, token, jwks, discovery) in ENDPOINTS {
+            let case = format!("{form_name}: {name}");
+            let at = server.issuer_at(name).unwrap();
+            assert_eq!(at.issuer(), format!("{ROOT}{issuer}"), "{case}");
+            assert_eq!(at.token_url(), format!("{ROOT}{token}"), "{case}");
+            let metadata = get_json(format!("{uri}{discovery}")).await;
+            assert_eq!(metadata["issuer"], at.issuer(), "{case}");
+            assert_eq!(metadata["token_endpoint"], at.token_url(), "{case}");
+            assert_eq!(metadata["jwks_uri"], format!("{ROOT}{jwks}"), "{case}");
+            let response = post_form(
+                &format!("{uri}{token}"),
+                Some(&basic("svc", "secret")),
+                form(&[("grant_type", "client_credentials")]),
+            )
+            .await;
+            assert_eq!(response.status(), 200, "{case}");
+            let body: Value = response.json().await.unwrap();
+            let claims = claims_of(body["access_token"].as_str().unwrap());
+            assert_eq!(claims["iss"], at.issuer(), "{case}");
+        }
+    }
+}
+
 /// One issuer at the root, as always: listed with no name.
 #[tokio::test]
 async fn a_single_issuer_server_lists_itself() {
@@ -409,6 +449,12 @@ const BAD_CONFIGS: &[(&str, &str, &str, &str)] = &[
         "profile = \"slb\"\n[[issuers]]\nname = \"a\"\n",
         "profile",
         "goes inside each [[issuers]] table",
+    ),
+    (
+        "a public root URL with a query",
+        "issuer = \"http://auth.example:9000/?x=1\"\n[[issuers]]\nname = \"a\"\n",
+        "issuer",
+        "RFC 8414 section 2",
     ),
     (
         "top-level clients",

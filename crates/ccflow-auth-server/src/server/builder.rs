@@ -125,7 +125,10 @@ impl MockAuthServerBuilder {
         self
     }
 
-    /// The public issuer URL (default: `http://<bound address>`).
+    /// The public issuer URL (default: `http://<bound address>`). Beside
+    /// [`issuer_named`](Self::issuer_named), the public root URL of the process instead: each
+    /// issuer without an `issuer` of its own is this, then `/{name}`, then its profile's issuer
+    /// path.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.settings.issuer = Some(issuer.into());
         self
@@ -405,7 +408,18 @@ impl MockAuthServerBuilder {
 
     /// Validates the configuration, binds, starts serving on a background thread, and returns
     /// once connections are accepted.
-    pub async fn start(self) -> Result<MockAuthServer, StartError> {
+    pub async fn start(mut self) -> Result<MockAuthServer, StartError> {
+        // Beside several issuers, `issuer` is the process's public root URL: each issuer that
+        // sets none of its own is `{root}/{name}` plus its profile's issuer path (a compose
+        // network name, a published port other than the bound one, a proxy's URL).
+        let public_root = if self.settings.issuers.is_empty() {
+            None
+        } else {
+            self.settings.issuer.take()
+        };
+        if let Some(root) = &public_root {
+            super::prepare::validate_issuer(root)?;
+        }
         let address = self.settings.bind_address();
         let workers = self.settings.workers;
         let https_bind = self.settings.https_bind;
@@ -432,6 +446,7 @@ impl MockAuthServerBuilder {
                 let issuer_host = mounts
                     .first()
                     .and_then(|mount| mount.prepared.settings.issuer.as_deref())
+                    .or(public_root.as_deref())
                     .and_then(|issuer| url::Url::parse(issuer).ok())
                     .and_then(|url| url.host_str().map(str::to_owned));
                 let tls_address = https.as_ref().map_or(address, |(_, https)| *https);
@@ -459,7 +474,10 @@ impl MockAuthServerBuilder {
         } else {
             "http"
         };
-        let root = default_base_url(scheme, address);
+        let root = match public_root {
+            Some(root) => root.trim_end_matches('/').to_owned(),
+            None => default_base_url(scheme, address),
+        };
         let apps = mounts
             .into_iter()
             .map(|mount| {

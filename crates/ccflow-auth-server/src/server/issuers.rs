@@ -45,7 +45,7 @@ pub(super) fn mounts(mut outer: Settings) -> Result<Vec<Mount>, StartError> {
     if let Some(key) = issuer_level_setting(&outer) {
         return Err(in_file(ConfigError::field(
             key,
-            "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind, TLS, workers and the admin settings are process-wide)",
+            "is an issuer setting: with [[issuers]] it goes inside each [[issuers]] table (only bind, TLS, workers, the admin settings and the public root URL `issuer` are process-wide)",
         ))
         .into());
     }
@@ -176,7 +176,6 @@ fn issuer_level_setting(settings: &Settings) -> Option<&'static str> {
         ("signing_key_pem", settings.keys.is_some()),
         ("key_seed", settings.key_seed.is_some()),
         ("rsa_key_bits", settings.rsa_key_bits.is_some()),
-        ("issuer", settings.issuer.is_some()),
         ("issuer_from_request", settings.issuer_from_request),
         ("token_ttl_secs", settings.token_ttl.is_some()),
         ("scenarios", !settings.scenarios.is_empty()),

@@ -147,7 +147,7 @@ pub(super) fn build_app(
     Ok(AuthServer::new(prepared, issuer, base_url))
 }
 
-fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
+pub(super) fn validate_issuer(issuer: &str) -> Result<(), ConfigError> {
     // RFC 8414 §2: an https (or, for a local mock, http) URL with no query or fragment.
     let scheme_ok = issuer.starts_with("http://") || issuer.starts_with("https://");
     let host_ok = issuer
