@@ -153,7 +153,7 @@ fn main() -> ExitCode {
     // milliseconds (measured by `cargo xtask bench`, docs/performance.md). Started now, on its
     // own thread, it overlaps start-up instead of delaying the first token.
     std::thread::spawn(|| {
-        let _ = aws_lc_rs::rand::fill(&mut [0_u8; 16]);
+        let _ = ccflow_protocol::crypto::SystemRandom::new().fill(&mut [0_u8; 16]);
     });
     let mut cli = Cli::parse();
     match cli.command.take() {

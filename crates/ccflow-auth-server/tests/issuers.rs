@@ -572,6 +572,8 @@ async fn bad_builder_forms_name_the_setting() {
 
 /// The binary on `fixtures/issuers.toml`: the `listening on` line first and unchanged, then
 /// every issuer with its endpoints and its console, and the root's console and journal.
+/// The binary is built with `cli` only (not in `--no-default-features --features rust-crypto`).
+#[cfg(feature = "cli")]
 #[test]
 fn the_binary_lists_every_issuer_after_its_listening_line() {
     use std::io::{BufRead as _, BufReader, Read as _};

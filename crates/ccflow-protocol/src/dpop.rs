@@ -8,18 +8,13 @@
 
 use std::str::FromStr as _;
 
-use aws_lc_rs::digest::{SHA256, digest};
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256,
-    RSA_PSS_SHA256, RsaKeyPair,
-};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value, json};
 
 use crate::Jwk;
+use crate::crypto::{PrivateKey, PublicMembers, SystemRandom, sha256};
 use crate::public_key::{PublicKey, PublicKeyError};
 
 /// The `typ` of a DPoP proof (RFC 9449 §4.2).
@@ -260,14 +255,14 @@ pub fn htu_matches(htu: &str, request_url: &str) -> bool {
 
 /// The `ath` of an access token: base64url of the SHA-256 of its ASCII bytes (RFC 9449 §4.2).
 pub fn access_token_hash(access_token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, access_token.as_bytes()))
+    URL_SAFE_NO_PAD.encode(sha256(access_token.as_bytes()))
 }
 
 /// The RFC 7638 thumbprint of a JWK: base64url(SHA-256(its canonical required members)). `None`
 /// for a key type without a defined member set.
 pub fn jwk_thumbprint(jwk: &Jwk) -> Option<String> {
     let input = jwk.thumbprint_input()?;
-    Some(URL_SAFE_NO_PAD.encode(digest(&SHA256, input.as_bytes())))
+    Some(URL_SAFE_NO_PAD.encode(sha256(input.as_bytes())))
 }
 
 fn decode_object(part: &str) -> Result<Map<String, Value>, ProofError> {
@@ -325,15 +320,10 @@ pub enum DpopKeyError {
     Random,
 }
 
-enum Signer {
-    Es256(EcdsaKeyPair),
-    EdDsa(Ed25519KeyPair),
-    Rsa(RsaKeyPair, Algorithm),
-}
-
 /// A client's DPoP key: signs proofs. `Debug` shows the public thumbprint only.
 pub struct DpopKey {
-    signer: Signer,
+    key: PrivateKey,
+    algorithm: Algorithm,
     jwk: Jwk,
     thumbprint: String,
 }
@@ -351,33 +341,26 @@ impl std::fmt::Debug for DpopKey {
 impl DpopKey {
     /// A fresh ES256 (P-256) key: the common choice, and the SDK's default.
     pub fn generate() -> Result<DpopKey, DpopKeyError> {
-        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| DpopKeyError::Random)?;
-        Ok(DpopKey::from_signer(Signer::Es256(pair)))
+        let key = PrivateKey::generate_p256().map_err(|_| DpopKeyError::Random)?;
+        Ok(DpopKey::from_key(key, Algorithm::ES256))
     }
 
     /// A fresh Ed25519 (EdDSA) key.
     pub fn generate_ed25519() -> Result<DpopKey, DpopKeyError> {
-        let pair = Ed25519KeyPair::generate().map_err(|_| DpopKeyError::Random)?;
-        Ok(DpopKey::from_signer(Signer::EdDsa(pair)))
+        let key = PrivateKey::generate_ed25519().map_err(|_| DpopKeyError::Random)?;
+        Ok(DpopKey::from_key(key, Algorithm::EdDSA))
     }
 
     /// Loads a PKCS#8 PEM private key: EC P-256 signs ES256, Ed25519 EdDSA, RSA RS256 (see
     /// [`from_pem_with_algorithm`](Self::from_pem_with_algorithm) for PS256).
     pub fn from_pem(pem: &str) -> Result<DpopKey, DpopKeyError> {
-        let der = pkcs8_der(pem)?;
-        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der) {
-            return Ok(DpopKey::from_signer(Signer::Es256(pair)));
-        }
-        if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
-            return Ok(DpopKey::from_signer(Signer::EdDsa(pair)));
-        }
-        match RsaKeyPair::from_pkcs8(&der) {
-            Ok(pair) if pair.public_modulus_len() * 8 >= crate::public_key::MIN_RSA_BITS => {
-                Ok(DpopKey::from_signer(Signer::Rsa(pair, Algorithm::RS256)))
-            }
-            _ => Err(DpopKeyError::UnsupportedKey),
-        }
+        let key = PrivateKey::from_pkcs8(&pkcs8_der(pem)?).ok_or(DpopKeyError::UnsupportedKey)?;
+        let algorithm = match key.public_members() {
+            PublicMembers::P256 { .. } => Algorithm::ES256,
+            PublicMembers::Ed25519 { .. } => Algorithm::EdDSA,
+            PublicMembers::Rsa { .. } => Algorithm::RS256,
+        };
+        Ok(DpopKey::from_key(key, algorithm))
     }
 
     /// Loads a PKCS#8 PEM private key to sign with `algorithm` (ES256, EdDSA, RS256 or PS256).
@@ -386,47 +369,41 @@ impl DpopKey {
         algorithm: Algorithm,
     ) -> Result<DpopKey, DpopKeyError> {
         let mut key = DpopKey::from_pem(pem)?;
-        match (&mut key.signer, algorithm) {
-            (Signer::Es256(_), Algorithm::ES256) | (Signer::EdDsa(_), Algorithm::EdDSA) => {}
-            (Signer::Rsa(_, chosen), Algorithm::RS256 | Algorithm::PS256) => *chosen = algorithm,
+        match (key.algorithm, algorithm) {
+            (Algorithm::ES256, Algorithm::ES256) | (Algorithm::EdDSA, Algorithm::EdDSA) => {}
+            (Algorithm::RS256, Algorithm::RS256 | Algorithm::PS256) => key.algorithm = algorithm,
             _ => return Err(DpopKeyError::AlgorithmMismatch(algorithm)),
         }
         Ok(key)
     }
 
-    fn from_signer(signer: Signer) -> DpopKey {
+    fn from_key(key: PrivateKey, algorithm: Algorithm) -> DpopKey {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
-        let jwk = match &signer {
-            Signer::Es256(pair) => {
-                // The uncompressed SEC1 point: 0x04 || x || y.
-                let point = pair.public_key().as_ref();
-                Jwk {
-                    kty: "EC".to_owned(),
-                    crv: Some("P-256".to_owned()),
-                    x: Some(b64(&point[1..33])),
-                    y: Some(b64(&point[33..65])),
-                    ..Jwk::default()
-                }
-            }
-            Signer::EdDsa(pair) => Jwk {
-                kty: "OKP".to_owned(),
-                crv: Some("Ed25519".to_owned()),
-                x: Some(b64(pair.public_key().as_ref())),
+        let jwk = match key.public_members() {
+            PublicMembers::P256 { x, y } => Jwk {
+                kty: "EC".to_owned(),
+                crv: Some("P-256".to_owned()),
+                x: Some(b64(&x)),
+                y: Some(b64(&y)),
                 ..Jwk::default()
             },
-            Signer::Rsa(pair, _) => {
-                let public = pair.public_key();
-                Jwk {
-                    kty: "RSA".to_owned(),
-                    n: Some(b64(public.modulus().big_endian_without_leading_zero())),
-                    e: Some(b64(public.exponent().big_endian_without_leading_zero())),
-                    ..Jwk::default()
-                }
-            }
+            PublicMembers::Ed25519 { x } => Jwk {
+                kty: "OKP".to_owned(),
+                crv: Some("Ed25519".to_owned()),
+                x: Some(b64(&x)),
+                ..Jwk::default()
+            },
+            PublicMembers::Rsa { n, e } => Jwk {
+                kty: "RSA".to_owned(),
+                n: Some(b64(&n)),
+                e: Some(b64(&e)),
+                ..Jwk::default()
+            },
         };
         let thumbprint = jwk_thumbprint(&jwk).unwrap_or_default();
         DpopKey {
-            signer,
+            key,
+            algorithm,
             jwk,
             thumbprint,
         }
@@ -434,11 +411,7 @@ impl DpopKey {
 
     /// The algorithm this key signs with.
     pub fn algorithm(&self) -> Algorithm {
-        match &self.signer {
-            Signer::Es256(_) => Algorithm::ES256,
-            Signer::EdDsa(_) => Algorithm::EdDSA,
-            Signer::Rsa(_, algorithm) => *algorithm,
-        }
+        self.algorithm
     }
 
     /// The public key, as a proof's `jwk` header carries it.
@@ -506,27 +479,10 @@ impl DpopKey {
             encode(&Value::Object(header.clone())),
             encode(claims)
         );
-        let rng = SystemRandom::new();
-        let signature = match &self.signer {
-            Signer::Es256(pair) => pair
-                .sign(&rng, message.as_bytes())
-                .map_err(|_| DpopKeyError::Random)?
-                .as_ref()
-                .to_vec(),
-            Signer::EdDsa(pair) => pair.sign(message.as_bytes()).as_ref().to_vec(),
-            Signer::Rsa(pair, algorithm) => {
-                let padding: &'static dyn aws_lc_rs::signature::RsaEncoding =
-                    if *algorithm == Algorithm::PS256 {
-                        &RSA_PSS_SHA256
-                    } else {
-                        &RSA_PKCS1_SHA256
-                    };
-                let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(padding, &rng, message.as_bytes(), &mut signature)
-                    .map_err(|_| DpopKeyError::Random)?;
-                signature
-            }
-        };
+        let signature = self
+            .key
+            .sign(self.algorithm, message.as_bytes())
+            .map_err(|_| DpopKeyError::Random)?;
         Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }

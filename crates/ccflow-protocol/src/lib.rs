@@ -22,6 +22,8 @@
 mod basic;
 mod challenge;
 mod clock;
+#[cfg(feature = "jwt")]
+pub mod crypto;
 mod discovery;
 #[cfg(feature = "jwt")]
 pub mod dpop;

@@ -9,7 +9,6 @@
 
 use std::fmt;
 
-use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -59,7 +58,7 @@ impl fmt::Debug for ClientCertificate {
 /// The `x5t#S256` thumbprint of a DER certificate (RFC 8705 §3.1).
 #[must_use]
 pub fn x5t_s256(der: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, der))
+    URL_SAFE_NO_PAD.encode(crate::crypto::sha256(der))
 }
 
 #[cfg(test)]

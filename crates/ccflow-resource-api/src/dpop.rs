@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::dpop::NonceKey;
 use jsonwebtoken::Algorithm;
 

@@ -26,13 +26,20 @@ impl Embedder {
         format!("embed-{}", self.name())
     }
 
-    /// The generated crate's manifest. `versions` are the workspace's locked versions.
-    fn manifest(self, root: &Path, versions: &Versions) -> String {
+    /// The generated crate's manifest. `versions` are the workspace's locked versions;
+    /// `features` the auth server's (the ccflow crate only).
+    fn manifest(self, root: &Path, versions: &Versions, features: &[String]) -> String {
         let mock = match self {
-            // As docs/embedding.md tells test-only users: without the binary's `cli` feature.
+            // As docs/embedding.md tells test-only users: without the binary's `cli` feature,
+            // naming the crypto backend.
             Self::Ccflow => format!(
-                "ccflow-auth-server = {{ path = {}, default-features = false }}",
-                toml_string(&root.join("crates/ccflow-auth-server").display().to_string())
+                "ccflow-auth-server = {{ path = {}, default-features = false, features = [{}] }}",
+                toml_string(&root.join("crates/ccflow-auth-server").display().to_string()),
+                features
+                    .iter()
+                    .map(|feature| toml_string(feature))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::Wiremock => format!("wiremock = \"{}\"", versions.wiremock),
         };
@@ -175,11 +182,15 @@ pub(super) fn generate(
     root: &Path,
     embedder: Embedder,
     versions: &Versions,
+    features: &[String],
     lock: &str,
 ) -> Result<()> {
     std::fs::create_dir_all(dir.join("src"))?;
     std::fs::create_dir_all(dir.join("tests"))?;
-    std::fs::write(dir.join("Cargo.toml"), embedder.manifest(root, versions))?;
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        embedder.manifest(root, versions, features),
+    )?;
     std::fs::write(
         dir.join("src/lib.rs"),
         "//! Nothing: the crate exists for its test.\n",
@@ -203,6 +214,10 @@ mod tests {
         }
     }
 
+    fn features(list: &str) -> Vec<String> {
+        list.split(',').map(str::to_owned).collect()
+    }
+
     #[test]
     fn locked_versions_come_from_the_lockfile_highest_last() {
         let lock = "[[package]]\nname = \"tokio\"\nversion = \"1.47.0\"\n\n\
@@ -220,10 +235,16 @@ mod tests {
 
     #[test]
     fn the_ccflow_manifest_takes_the_auth_server_by_path_and_nothing_else_of_ours() {
-        let manifest = Embedder::Ccflow.manifest(Path::new("/w/ccflow"), &versions());
+        let manifest =
+            Embedder::Ccflow.manifest(Path::new("/w/ccflow"), &versions(), &features("aws-lc-rs"));
         assert!(manifest.contains("name = \"embed-ccflow\""));
         assert!(manifest.contains(
-            "[dev-dependencies]\nccflow-auth-server = { path = \"/w/ccflow/crates/ccflow-auth-server\", default-features = false }\n"
+            "[dev-dependencies]\nccflow-auth-server = { path = \"/w/ccflow/crates/ccflow-auth-server\", default-features = false, features = [\"aws-lc-rs\"] }\n"
+        ));
+        let rust_crypto =
+            Embedder::Ccflow.manifest(Path::new("/w"), &versions(), &features("rust-crypto"));
+        assert!(rust_crypto.contains(
+            "ccflow-auth-server = { path = \"/w/crates/ccflow-auth-server\", default-features = false, features = [\"rust-crypto\"] }\n"
         ));
         assert!(manifest.contains(
             "reqwest = { version = \"0.13.1\", default-features = false, features = [\"form\"] }"
@@ -238,8 +259,10 @@ mod tests {
 
     #[test]
     fn the_wiremock_manifest_has_the_same_shape_with_wiremock() {
-        let ccflow = Embedder::Ccflow.manifest(Path::new("/w"), &versions());
-        let wiremock = Embedder::Wiremock.manifest(Path::new("/w"), &versions());
+        let ccflow =
+            Embedder::Ccflow.manifest(Path::new("/w"), &versions(), &features("aws-lc-rs"));
+        let wiremock =
+            Embedder::Wiremock.manifest(Path::new("/w"), &versions(), &features("aws-lc-rs"));
         assert!(wiremock.contains("\nwiremock = \"0.6.5\"\n"));
         assert!(!wiremock.contains("ccflow-auth-server"));
         let differing: Vec<(&str, &str)> = ccflow

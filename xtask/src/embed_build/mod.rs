@@ -52,17 +52,42 @@ pub(crate) struct Options {
     /// Keep the temporary crates and their target directories (several GB) and print where
     #[arg(long)]
     keep: bool,
+    /// The auth server's features in the ccflow crate, after `default-features = false`: its
+    /// crypto backend, `aws-lc-rs` or `rust-crypto` (docs/embedding.md)
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "aws-lc-rs",
+        value_delimiter = ',',
+        value_parser = feature_name
+    )]
+    features: Vec<String>,
+}
+
+/// A cargo feature name (letters, digits, `-`, `_`), so it can go into a TOML array as is.
+fn feature_name(text: &str) -> Result<String, String> {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("not a feature name: {text:?}"))
+    }
 }
 
 /// Crates worth naming in the report: the binary-only ones, the configuration file's parser and
-/// the crypto backend (the heaviest single build of the tree).
-const NOTABLE: [&str; 6] = [
+/// the crypto backends (aws-lc-sys is the heaviest single build of the tree; p256 stands for the
+/// RustCrypto stack of `--features rust-crypto`).
+const NOTABLE: [&str; 7] = [
     "clap",
     "anyhow",
     "tracing-subscriber",
     "toml",
     "aws-lc-sys",
     "rsa",
+    "p256",
 ];
 
 #[allow(clippy::print_stdout, reason = "xtask is a command-line tool")]
@@ -88,11 +113,16 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     let mut trees = Vec::new();
     for embedder in Embedder::BOTH {
         let dir = scratch.join(embedder.package());
-        generate(&dir, root, embedder, &versions, &lock)?;
+        generate(&dir, root, embedder, &versions, &options.features, &lock)?;
         let graph = Graph::load(&dir)?;
         say(&format!(
-            "embed-build: {}: cold `cargo test --no-run -j {jobs}` of {} packages…",
+            "embed-build: {}{}: cold `cargo test --no-run -j {jobs}` of {} packages…",
             embedder.name(),
+            if embedder == Embedder::Ccflow {
+                format!(" (features {})", options.features.join(","))
+            } else {
+                String::new()
+            },
             graph.compiled().len()
         ));
         measured.push(measure(&dir, embedder, jobs, graph.compiled().len())?);
@@ -108,6 +138,7 @@ pub(crate) fn run(root: &Path, options: &Options) -> Result<()> {
     let wiremock_names = wiremock_tree.compiled();
     let report = Report {
         jobs,
+        features: options.features.clone(),
         top: options.top,
         notable: NOTABLE
             .iter()

@@ -35,6 +35,8 @@ pub(super) struct Measured {
 #[derive(Debug)]
 pub(super) struct Report {
     pub(super) jobs: u32,
+    /// The auth server's features in the ccflow crate (`--features`).
+    pub(super) features: Vec<String>,
     /// How many of the heaviest crates the table lists.
     pub(super) top: usize,
     pub(super) ccflow: Measured,
@@ -114,9 +116,15 @@ pub(super) fn table(report: &Report) -> String {
         report.jobs
     );
     for measured in [&report.ccflow, &report.wiremock] {
+        let features = format!(" ({})", report.features.join(", "));
         out += &format!(
-            "| {} | {:.1} | {:.1} | {} | {:.1} s | {:.2} → {:.2} |\n",
+            "| {}{} | {:.1} | {:.1} | {} | {:.1} s | {:.2} → {:.2} |\n",
             measured.embedder,
+            if measured.embedder == "ccflow" {
+                features.as_str()
+            } else {
+                ""
+            },
             measured.build_seconds,
             measured.build_cpu_seconds,
             measured.packages,
@@ -191,6 +199,7 @@ pub(super) fn to_json(report: &Report) -> Value {
         .collect();
     json!({
         "jobs": report.jobs,
+        "ccflow_features": report.features,
         "ccflow": measured(&report.ccflow),
         "wiremock": measured(&report.wiremock),
         "ratio": report.ccflow.build_seconds / report.wiremock.build_seconds,
@@ -256,6 +265,7 @@ const CONCURRENCY_DATA = [];
     fn the_table_gives_both_times_the_ratio_and_the_binary_only_crates() {
         let report = Report {
             jobs: 2,
+            features: vec!["rust-crypto".to_owned()],
             top: 2,
             ccflow: measured("ccflow", 130.0),
             wiremock: measured("wiremock", 66.0),
@@ -266,7 +276,7 @@ const CONCURRENCY_DATA = [];
         let text = table(&report);
         for line in [
             "| cold `cargo test --no-run -j 2` | wall-clock s | CPU s | packages | test run | load avg before → after |",
-            "| ccflow | 130.0 | 195.0 | 200 | 0.5 s | 2.00 → 3.50 |",
+            "| ccflow (rust-crypto) | 130.0 | 195.0 | 200 | 0.5 s | 2.00 → 3.50 |",
             "| wiremock | 66.0 | 99.0 | 200 | 0.5 s | 2.00 → 3.50 |",
             "| ratio ccflow / wiremock | 1.97× | 1.97× | 80 only in ccflow's tree | | |",
             "| heaviest crates of the ccflow build | seconds (units summed; all: 70.0) | binary-only |",
@@ -288,6 +298,7 @@ const CONCURRENCY_DATA = [];
         );
         let json = to_json(&report);
         assert_eq!(json["binary_only_unit_seconds"], 13.0);
+        assert_eq!(json["ccflow_features"], json!(["rust-crypto"]));
         assert_eq!(
             json["ccflow"]["crates"][2],
             json!({"crate": "clap", "seconds": 3.5})

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::{ClientId, Clock, Profile, ProfileSpec, Routes, VirtualClock};
 use serde_json::{Map, Value};
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
-use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::dpop::{self, DpopKey, NonceKey, ProofCheck, VerifiedProof};
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use jsonwebtoken::Algorithm;

@@ -1,7 +1,6 @@
 //! Random and name-based identifiers: token ids, request ids, default subjects.
 
-use aws_lc_rs::digest;
-use aws_lc_rs::rand::{SecureRandom as _, SystemRandom};
+use ccflow_protocol::crypto::{SystemRandom, sha256};
 
 /// 16 random bytes.
 pub(crate) fn random_bytes(rng: &SystemRandom) -> [u8; 16] {
@@ -22,9 +21,9 @@ pub(crate) fn random_uuid(rng: &SystemRandom) -> String {
 /// A stable name-based UUID (version 8, SHA-256 of `name`), for default subjects: the same
 /// client gets the same `sub` on every run.
 pub(crate) fn name_uuid(name: &str) -> String {
-    let hash = digest::digest(&digest::SHA256, name.as_bytes());
+    let hash = sha256(name.as_bytes());
     let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&hash.as_ref()[..16]);
+    bytes.copy_from_slice(&hash[..16]);
     uuid::Builder::from_custom_bytes(bytes)
         .into_uuid()
         .to_string()

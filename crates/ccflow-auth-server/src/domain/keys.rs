@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_protocol::{Jwk, Jwks};
@@ -151,16 +150,12 @@ impl SigningKey {
         Self::from_pem(&pem)
     }
 
-    /// Generates a fresh EC P-256 key (ES256), with aws-lc-rs: fast in any build.
+    /// Generates a fresh EC P-256 key (ES256), on the build's crypto backend: fast in any build.
     pub fn generate_es256() -> Result<Self, KeyError> {
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         ccflow_protocol::jwt::install_provider();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            &aws_lc_rs::rand::SystemRandom::new(),
-        )
-        .map_err(|error| KeyError::Generation(error.to_string()))?;
-        Self::from_encoding_key(EncodingKey::from_ec_der(pkcs8.as_ref()), Algorithm::ES256)
+        let pkcs8 = ccflow_protocol::crypto::p256_generate_pkcs8()
+            .map_err(|error| KeyError::Generation(error.to_string()))?;
+        Self::from_encoding_key(EncodingKey::from_ec_der(&pkcs8), Algorithm::ES256)
     }
 
     /// A deterministic RSA key: the same `seed` and `bits` give the same key (and `kid`) on
@@ -179,31 +174,15 @@ impl SigningKey {
 
     /// A deterministic P-256 key (ES256): the same `seed` gives the same key and `kid`.
     pub fn seeded_es256(seed: u64) -> Result<Self, KeyError> {
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
         ccflow_protocol::jwt::install_provider();
         for attempt in 0_u32..16 {
             // The private scalar is a hash of the seed; in the astronomically rare case that it
             // is not below the group order, hash again.
-            let scalar = digest::digest(
-                &digest::SHA256,
+            let scalar = ccflow_protocol::crypto::sha256(
                 format!("ccflow-es256:{seed}:{attempt}").as_bytes(),
             );
-            // RFC 5915 ECPrivateKey { version 1, privateKey, parameters [0] prime256v1 }.
-            let mut der = vec![0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20];
-            der.extend_from_slice(scalar.as_ref());
-            der.extend_from_slice(&[
-                0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-            ]);
-            if let Ok(pair) =
-                EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &der)
-            {
-                let pkcs8 = pair
-                    .to_pkcs8v1()
-                    .map_err(|_| KeyError::Generation("cannot export the P-256 key".to_owned()))?;
-                return Self::from_encoding_key(
-                    EncodingKey::from_ec_der(pkcs8.as_ref()),
-                    Algorithm::ES256,
-                );
+            if let Some(pkcs8) = ccflow_protocol::crypto::p256_pkcs8_from_scalar(&scalar) {
+                return Self::from_encoding_key(EncodingKey::from_ec_der(&pkcs8), Algorithm::ES256);
             }
         }
         Err(KeyError::Generation(

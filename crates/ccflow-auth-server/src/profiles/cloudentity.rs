@@ -1,7 +1,7 @@
 //! SecureAuth / Cloudentity (seed 002): tenant/workspace paths, `scp` and SPIFFE audiences in
 //! the token, UUID `jti`s, and errors with `error_hint`, `cause` and `status_code`.
 
-use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::{ErrorCode, ErrorResponse};
 use serde_json::{Map, Value, json};
 

@@ -17,7 +17,7 @@ mod userclouds;
 use std::fmt;
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::{
     AccessToken, AuthMethod, BasicCredentials, ErrorResponse, ExpiresIn, FormParams, GrantType,
     Profile, ProfileOptions, ProfileSpec, RequestError, ScopeField, ScopeSemantics, Scopes,

@@ -1,9 +1,9 @@
 //! The strict RFC profile (RFC 6749, RFC 9068, RFC 8414, RFC 8707): the default behaviour the
 //! other vendors' files start from.
 
-use aws_lc_rs::rand::SystemRandom;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::{AuthMethod, ErrorResponse, Scopes, ServerMetadata};
 use serde_json::{Map, Value, json};
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::rand::SystemRandom;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ccflow_protocol::crypto::SystemRandom;
 use ccflow_protocol::{ErrorCode, ErrorResponse, RequestError, Scopes, TokenResponse};
 use serde_json::{Map, Value, json};
 

@@ -5,13 +5,13 @@
 
 use std::fmt;
 
-use aws_lc_rs::hmac;
-use aws_lc_rs::rand::SecureRandom;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::crypto::{HmacSha256Key, RandomError, SystemRandom};
+
 /// The key that makes and checks one server's nonces. `Debug` shows no key material.
-pub struct NonceKey(hmac::Key);
+pub struct NonceKey(HmacSha256Key);
 
 impl fmt::Debug for NonceKey {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -21,16 +21,16 @@ impl fmt::Debug for NonceKey {
 
 impl NonceKey {
     /// A new random key; `Err` only when the random number generator fails.
-    pub fn generate(rng: &dyn SecureRandom) -> Result<Self, aws_lc_rs::error::Unspecified> {
-        hmac::Key::generate(hmac::HMAC_SHA256, rng).map(Self)
+    pub fn generate(rng: &SystemRandom) -> Result<Self, RandomError> {
+        HmacSha256Key::generate(rng).map(Self)
     }
 
     /// A nonce issued at `now` (Unix seconds): unpredictable to clients, since only this key
     /// makes its tag.
     pub fn fresh(&self, now: u64) -> String {
         let issued = now.to_string();
-        let tag = hmac::sign(&self.0, issued.as_bytes());
-        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+        let tag = self.0.sign(issued.as_bytes());
+        format!("{issued}.{}", URL_SAFE_NO_PAD.encode(tag))
     }
 
     /// Whether `nonce` was made by this key and, at `now`, is at most `lifetime_secs` old (a
@@ -43,7 +43,7 @@ impl NonceKey {
             return false;
         };
         // Constant time: the tag is what makes a nonce this key's.
-        if hmac::verify(&self.0, issued.as_bytes(), &tag).is_err() {
+        if !self.0.verify(issued.as_bytes(), &tag) {
             return false;
         }
         issued
@@ -54,9 +54,8 @@ impl NonceKey {
 
 #[cfg(test)]
 mod tests {
-    use aws_lc_rs::rand::SystemRandom;
-
     use super::NonceKey;
+    use crate::crypto::SystemRandom;
 
     #[test]
     fn nonces_are_the_keys_own_and_age_on_the_callers_clock() {
