@@ -11,7 +11,11 @@ use anyhow::{Context as _, Result, ensure};
 use crate::image::VERSION;
 
 const EXAMPLE: &str = "examples/testcontainers-python";
-const COMPOSE_FILE: &str = "examples/compose/docker-compose.yml";
+/// The compose projects docs/docker.md starts (and ends with `down`).
+const COMPOSE_FILES: [&str; 2] = [
+    "examples/compose/docker-compose.yml",
+    "examples/compose-issuers/docker-compose.yml",
+];
 
 /// Installs the example's requirements and runs it; what it ran.
 pub(crate) fn run(root: &Path) -> Result<String> {
@@ -35,13 +39,15 @@ pub(crate) fn run(root: &Path) -> Result<String> {
     Ok(format!("{EXAMPLE}: {ran}, OK"))
 }
 
-/// `docker-compose -f examples/compose/docker-compose.yml down`, whatever state the page left.
+/// `docker-compose -f FILE down` for each compose project of the page, whatever state it left.
 pub(crate) fn compose_down(root: &Path) {
-    let _ = Command::new("docker-compose")
-        .args(["-f", COMPOSE_FILE, "down", "--timeout", "5"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    for file in COMPOSE_FILES {
+        let _ = Command::new("docker-compose")
+            .args(["-f", file, "down", "--timeout", "5"])
+            .current_dir(root)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
