@@ -2,38 +2,18 @@
 //! graph of each feature set, read with `cargo tree`, has its backend's crates and not the
 //! other's; and this test binary runs on the backend its own features chose.
 
-use std::process::Command;
+#[path = "../../test-support/cargo_tree.rs"]
+mod cargo_tree;
 
 /// The crates of `cargo tree -p ccflow-auth-server -e normal` with `features` (`None`: the
 /// defaults; `Some(list)`: `--no-default-features --features list`).
 fn crates(features: Option<&str>) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            "ccflow-auth-server",
-            "-e",
-            "normal",
-        ])
-        .args(["--prefix", "none"]);
-    if let Some(features) = features {
-        command.args(["--no-default-features", "--features", features]);
-    }
-    let output = command.output().expect("cargo tree runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    cargo_tree::crates(
+        env!("CARGO_MANIFEST_DIR"),
+        "ccflow-auth-server",
+        features,
+        false,
+    )
 }
 
 /// The C (and assembly) crypto libraries: what `rust-crypto` exists to leave out.

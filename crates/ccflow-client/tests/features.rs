@@ -2,34 +2,18 @@
 //! dependency graph of each feature set, read with `cargo tree`, has its crates and none of the
 //! others'.
 
-use std::process::Command;
+#[path = "../../test-support/cargo_tree.rs"]
+mod cargo_tree;
 
 /// The crates of `cargo tree -p ccflow-client -e normal --no-default-features --features
 /// <features>`, directly (`depth 1`) or anywhere below.
 fn crates(features: &str, direct_only: bool) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["tree", "--locked", "-p", "ccflow-client", "-e", "normal"])
-        .args(["--no-default-features", "--prefix", "none"]);
-    if !features.is_empty() {
-        command.args(["--features", features]);
-    }
-    if direct_only {
-        command.args(["--depth", "1"]);
-    }
-    let output = command.output().expect("cargo tree runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    cargo_tree::crates(
+        env!("CARGO_MANIFEST_DIR"),
+        "ccflow-client",
+        Some(features),
+        direct_only,
+    )
 }
 
 #[track_caller]

@@ -2,41 +2,18 @@
 //! dependency graph of each feature set, read with `cargo tree`, has its framework's crates and
 //! none of the other's.
 
-use std::process::Command;
+#[path = "../../test-support/cargo_tree.rs"]
+mod cargo_tree;
 
 /// The crates of `cargo tree -p ccflow-resource-api -e normal --no-default-features
 /// --features <features>` (or the default features), directly (`depth 1`) or anywhere below.
 fn crates(features: Option<&str>, direct_only: bool) -> Vec<String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "tree",
-            "--locked",
-            "-p",
-            "ccflow-resource-api",
-            "-e",
-            "normal",
-        ])
-        .args(["--prefix", "none"]);
-    if let Some(features) = features {
-        command.args(["--no-default-features", "--features", features]);
-    }
-    if direct_only {
-        command.args(["--depth", "1"]);
-    }
-    let output = command.output().expect("cargo tree runs");
-    assert!(
-        output.status.success(),
-        "cargo tree failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .map(str::to_owned)
-        .collect()
+    cargo_tree::crates(
+        env!("CARGO_MANIFEST_DIR"),
+        "ccflow-resource-api",
+        features,
+        direct_only,
+    )
 }
 
 /// `features` (`None`: the defaults) depends on each of `direct` itself and compiles no crate
