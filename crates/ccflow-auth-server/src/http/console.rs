@@ -98,7 +98,9 @@ fn index_page(prefix: &str) -> String {
 /// inner scope, so that data given to the returned one is there before it runs).
 pub(crate) fn scope(prefix: &str) -> actix_web::Scope {
     web::scope(CONSOLE_PATH)
-        .app_data(web::Data::new(IndexPage(index_page(prefix))))
+        .app_data(web::Data::new(IndexPage(web::Bytes::from(index_page(
+            prefix,
+        )))))
         .service(
             web::scope("")
                 .wrap(from_fn(super::admin::guard))
@@ -109,8 +111,9 @@ pub(crate) fn scope(prefix: &str) -> actix_web::Scope {
         )
 }
 
-/// The page as this mount serves it ([`index_page`]).
-struct IndexPage(String);
+/// The page as this mount serves it ([`index_page`]), made once per mount; each answer shares
+/// its bytes instead of copying them.
+struct IndexPage(web::Bytes);
 
 async fn index(page: web::Data<IndexPage>) -> HttpResponse {
     respond("text/html; charset=utf-8", page.0.clone())
