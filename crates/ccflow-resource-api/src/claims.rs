@@ -4,6 +4,8 @@
 //! could not move time) and reports a string `exp` as "missing". Every claim rule lives in
 //! this module instead, with one precise rejection per failure.
 
+use std::fmt;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ccflow_protocol::{Audience, Scope, Scopes};
@@ -12,6 +14,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::error::TokenRejection;
+use crate::payload::Payload;
 
 /// What the rules compare claims against.
 #[derive(Debug)]
@@ -29,7 +32,7 @@ pub(crate) struct ClaimRules<'a> {
 /// Every accessor reads a claim that has been type-checked; [`Claims::get`]
 /// reaches any other claim. Claims are not secret, so `Debug` shows them; the
 /// token itself is never kept.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Claims {
     issuer: String,
     subject: Option<String>,
@@ -42,7 +45,49 @@ pub struct Claims {
     jwt_id: Option<String>,
     key_id: Option<String>,
     algorithm: Algorithm,
-    all: Map<String, Value>,
+    /// `cnf` as sent: the binding checks read it on every request.
+    confirmation: Option<Value>,
+    /// The decoded claims set; [`Claims::all`] builds its map on first use.
+    payload: Payload,
+    all: OnceLock<Map<String, Value>>,
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("Claims")
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("client_id", &self.client_id)
+            .field("audiences", &self.audiences)
+            .field("scopes", &self.scopes)
+            .field("expires_at", &self.expires_at)
+            .field("issued_at", &self.issued_at)
+            .field("not_before", &self.not_before)
+            .field("jwt_id", &self.jwt_id)
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .field("all", self.all())
+            .finish()
+    }
+}
+
+/// Equal claims: the same claims set, read by the same rules, verified by the same key.
+impl PartialEq for Claims {
+    fn eq(&self, other: &Claims) -> bool {
+        self.issuer == other.issuer
+            && self.subject == other.subject
+            && self.client_id == other.client_id
+            && self.audiences == other.audiences
+            && self.scopes == other.scopes
+            && self.expires_at == other.expires_at
+            && self.issued_at == other.issued_at
+            && self.not_before == other.not_before
+            && self.jwt_id == other.jwt_id
+            && self.key_id == other.key_id
+            && self.algorithm == other.algorithm
+            && self.all() == other.all()
+    }
 }
 
 impl Claims {
@@ -111,22 +156,22 @@ impl Claims {
 
     /// The thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1), when it is a string.
     pub fn dpop_jkt(&self) -> Option<&str> {
-        self.all.get("cnf")?.get("jkt")?.as_str()
+        self.confirmation.as_ref()?.get("jkt")?.as_str()
     }
 
     /// Whether the token is DPoP-bound: it has a `cnf.jkt`, of whatever type (a bound token
     /// must never pass as Bearer, RFC 9449 §7.2, even with a malformed binding).
     pub fn is_dpop_bound(&self) -> bool {
-        self.all
-            .get("cnf")
+        self.confirmation
+            .as_ref()
             .is_some_and(|cnf| cnf.get("jkt").is_some())
     }
 
     /// The certificate thumbprint the token is bound to (`cnf["x5t#S256"]`, RFC 8705 §3.1),
     /// when it is a string.
     pub fn certificate_thumbprint(&self) -> Option<&str> {
-        self.all
-            .get("cnf")?
+        self.confirmation
+            .as_ref()?
             .get(ccflow_protocol::mtls::CNF_X5T_S256)?
             .as_str()
     }
@@ -134,43 +179,47 @@ impl Claims {
     /// Whether the token is certificate-bound: it has a `cnf["x5t#S256"]`, of whatever type (a
     /// malformed binding must not make the token a plain bearer token, RFC 8705 §3).
     pub fn is_certificate_bound(&self) -> bool {
-        self.all
-            .get("cnf")
+        self.confirmation
+            .as_ref()
             .is_some_and(|cnf| cnf.get(ccflow_protocol::mtls::CNF_X5T_S256).is_some())
     }
 
     /// Any claim, as sent.
     pub fn get(&self, claim: &str) -> Option<&Value> {
-        self.all.get(claim)
+        self.all().get(claim)
     }
 
-    /// All claims, as sent.
+    /// All claims, as sent. The map is built on the first call (most requests never ask), from
+    /// the claims set the validator parsed.
     pub fn all(&self) -> &Map<String, Value> {
-        &self.all
+        self.all.get_or_init(|| self.payload.map())
     }
 
     /// Checks verified claims against the rules, in order: `iss`, `aud`,
     /// `exp`, `nbf`, `iat`, then the types of the optional claims read.
     pub(crate) fn check(
-        all: Map<String, Value>,
+        mut payload: Payload,
         rules: &ClaimRules<'_>,
         algorithm: Algorithm,
         key_id: Option<String>,
     ) -> Result<Claims, TokenRejection> {
+        // Each read member is taken out of the payload (its string moves into the typed claim,
+        // uncopied); `all` is built later from the payload's bytes, which still hold it.
+        let read = &mut payload.read;
         // RFC 9068 §4: iss exact (a trailing slash is part of the string), aud
         // naming this API, exp required; all three are required claims here.
-        let issuer = match all.get("iss") {
+        let issuer = match read.iss.take() {
             None => return Err(TokenRejection::MissingClaim("iss")),
-            Some(Value::String(issuer)) if issuer == rules.issuer => issuer.clone(),
+            Some(Value::String(issuer)) if issuer == rules.issuer => issuer,
             Some(Value::String(issuer)) => {
                 return Err(TokenRejection::WrongIssuer {
                     expected: rules.issuer.to_owned(),
-                    received: issuer.clone(),
+                    received: issuer,
                 });
             }
             Some(_) => return Err(TokenRejection::ClaimType("iss")),
         };
-        let audiences = match all.get("aud") {
+        let audiences = match read.aud.take() {
             None => return Err(TokenRejection::MissingClaim("aud")),
             Some(value) => {
                 Audience::deserialize(value).map_err(|_| TokenRejection::ClaimType("aud"))?
@@ -189,25 +238,34 @@ impl Claims {
         let now = seconds_since_epoch(rules.now);
         let leeway = rules.leeway.as_secs_f64();
         // RFC 7519 §4.1.4: "the current date/time MUST be before the expiration".
-        let expires_at = numeric_date(&all, "exp")?.ok_or(TokenRejection::MissingClaim("exp"))?;
+        let expires_at =
+            numeric_date(read.exp.as_ref(), "exp")?.ok_or(TokenRejection::MissingClaim("exp"))?;
         if now >= expires_at + leeway {
             return Err(TokenRejection::Expired);
         }
-        let not_before = numeric_date(&all, "nbf")?;
+        let not_before = numeric_date(read.nbf.as_ref(), "nbf")?;
         if not_before.is_some_and(|not_before| not_before > now + leeway) {
             return Err(TokenRejection::NotYetValid);
         }
-        let issued_at = numeric_date(&all, "iat")?;
+        let issued_at = numeric_date(read.iat.as_ref(), "iat")?;
         if issued_at.is_some_and(|issued_at| issued_at > now + leeway) {
             return Err(TokenRejection::IssuedInFuture);
         }
-        let subject = optional_string(&all, "sub")?;
-        let client_id = match optional_string(&all, "client_id")? {
+        let subject = optional_string(read.sub.take(), "sub")?;
+        let client_id = match optional_string(read.client_id.take(), "client_id")? {
             Some(client_id) => Some(client_id),
-            None => optional_string(&all, "azp")?,
+            None => optional_string(read.azp.take(), "azp")?,
         };
-        let jwt_id = optional_string(&all, "jti")?;
-        let scopes = scopes(&all, rules.scope_claim)?;
+        let jwt_id = optional_string(read.jti.take(), "jti")?;
+        let all = OnceLock::new();
+        let scopes = match rules.scope_claim {
+            None => scopes(&[("scope", read.scope.as_ref()), ("scp", read.scp.as_ref())])?,
+            Some("scope") => scopes(&[("scope", read.scope.as_ref())])?,
+            Some("scp") => scopes(&[("scp", read.scp.as_ref())])?,
+            // A claim of the issuer's own: read from the whole map, built now and kept.
+            Some(claim) => scopes(&[(claim, all.get_or_init(|| payload.map()).get(claim))])?,
+        };
+        let confirmation = payload.read.cnf.take();
         Ok(Claims {
             issuer,
             subject,
@@ -220,6 +278,8 @@ impl Claims {
             jwt_id,
             key_id,
             algorithm,
+            confirmation,
+            payload,
             all,
         })
     }
@@ -243,45 +303,35 @@ fn whole_seconds(seconds: f64) -> i64 {
 /// A NumericDate claim (RFC 7519 §2): a JSON number, possibly fractional.
 /// Strings, booleans and the like are refused rather than treated as absent
 /// (CVE-2026-25537: a string `nbf` used to bypass the check).
-fn numeric_date(
-    claims: &Map<String, Value>,
-    claim: &'static str,
-) -> Result<Option<f64>, TokenRejection> {
-    match claims.get(claim) {
+fn numeric_date(claim: Option<&Value>, name: &'static str) -> Result<Option<f64>, TokenRejection> {
+    match claim {
         None => Ok(None),
         Some(Value::Number(number)) => match number.as_f64() {
             Some(seconds) if seconds.is_finite() => Ok(Some(seconds)),
-            _ => Err(TokenRejection::ClaimType(claim)),
+            _ => Err(TokenRejection::ClaimType(name)),
         },
-        Some(_) => Err(TokenRejection::ClaimType(claim)),
+        Some(_) => Err(TokenRejection::ClaimType(name)),
     }
 }
 
 fn optional_string(
-    claims: &Map<String, Value>,
-    claim: &'static str,
+    claim: Option<Value>,
+    name: &'static str,
 ) -> Result<Option<String>, TokenRejection> {
-    match claims.get(claim) {
+    match claim {
         None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(TokenRejection::ClaimType(claim)),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(TokenRejection::ClaimType(name)),
     }
 }
 
 /// `scope` (string, or an array for issuers that send one) and `scp` (array,
-/// or a string), or only the issuer's `scope_claim`. Separators are read leniently (any ASCII
-/// whitespace), but each scope must be an RFC 6749 §3.3 scope-token.
-fn scopes(
-    claims: &Map<String, Value>,
-    scope_claim: Option<&'static str>,
-) -> Result<Scopes, TokenRejection> {
+/// or a string), or only the issuer's `scope_claim`: the claims named, in order, each as sent.
+/// Separators are read leniently (any ASCII whitespace), but each scope must be an RFC 6749
+/// §3.3 scope-token.
+fn scopes(claims: &[(&'static str, Option<&Value>)]) -> Result<Scopes, TokenRejection> {
     let mut scopes = Scopes::new();
-    let both = ["scope", "scp"];
-    let read: &[&'static str] = match &scope_claim {
-        Some(claim) => std::slice::from_ref(claim),
-        None => &both,
-    };
-    for &claim in read {
+    for &(claim, value) in claims {
         let mut add = |text: &str| -> Result<(), TokenRejection> {
             for piece in text.split_ascii_whitespace() {
                 let scope = Scope::new(piece).map_err(|_| TokenRejection::ClaimType(claim))?;
@@ -289,7 +339,7 @@ fn scopes(
             }
             Ok(())
         };
-        match claims.get(claim) {
+        match value {
             None => {}
             Some(Value::String(text)) => add(text)?,
             Some(Value::Array(items)) => {
@@ -344,13 +394,20 @@ mod tests {
         claims
     }
 
+    /// The claims set as the validator reads it from a token.
+    fn payload(claims: &Value) -> Payload {
+        Payload::parse(serde_json::to_vec(claims).unwrap()).unwrap()
+    }
+
     #[track_caller]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the rows build their claims inline"
+    )]
     fn check(claims: Value, expected: &Result<(), TokenRejection>) {
         let audiences = vec!["other".to_owned(), "api".to_owned()];
-        let Value::Object(map) = claims else {
-            panic!("claims must be an object")
-        };
-        let result = Claims::check(map, &rules(&audiences), Algorithm::RS256, None).map(|_| ());
+        let result =
+            Claims::check(payload(&claims), &rules(&audiences), Algorithm::RS256, None).map(|_| ());
         assert_eq!(&result, expected);
     }
 
@@ -523,10 +580,13 @@ mod tests {
         #[track_caller]
         fn check_scopes(changes: &Value, expected: &[&str]) {
             let audiences = vec!["api".to_owned()];
-            let Value::Object(map) = with(changes) else {
-                unreachable!()
-            };
-            let claims = Claims::check(map, &rules(&audiences), Algorithm::RS256, None).unwrap();
+            let claims = Claims::check(
+                payload(&with(changes)),
+                &rules(&audiences),
+                Algorithm::RS256,
+                None,
+            )
+            .unwrap();
             let scopes: Vec<&str> = claims.scopes().iter().map(Scope::as_str).collect();
             assert_eq!(scopes, expected);
         }
@@ -539,14 +599,46 @@ mod tests {
     }
 
     #[test]
+    fn reads_scopes_from_the_one_claim_an_issuer_names() {
+        #[track_caller]
+        fn check_scopes(scope_claim: &'static str, expected: Result<&[&str], TokenRejection>) {
+            let audiences = vec!["api".to_owned()];
+            let rules = ClaimRules {
+                scope_claim: Some(scope_claim),
+                ..rules(&audiences)
+            };
+            let claims = with(&json!({"scope": "a", "scp": ["s"], "roles": ["r1", "r2 r3"]}));
+            let scopes: Result<Vec<String>, _> =
+                Claims::check(payload(&claims), &rules, Algorithm::RS256, None).map(|claims| {
+                    claims
+                        .scopes()
+                        .iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect()
+                });
+            let expected = expected.map(|scopes| scopes.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(scopes, expected, "{scope_claim}");
+        }
+        check_scopes("scope", Ok(&["a"]));
+        check_scopes("scp", Ok(&["s"]));
+        // A claim of the issuer's own is read from the whole claims set.
+        check_scopes("roles", Ok(&["r1", "r2", "r3"]));
+        check_scopes("absent", Ok(&[]));
+        check_scopes("exp", Err(TokenRejection::ClaimType("exp")));
+    }
+
+    #[test]
     fn client_id_falls_back_to_azp_then_sub() {
         #[track_caller]
         fn check_client(changes: &Value, expected: Option<&str>) {
             let audiences = vec!["api".to_owned()];
-            let Value::Object(map) = with(changes) else {
-                unreachable!()
-            };
-            let claims = Claims::check(map, &rules(&audiences), Algorithm::RS256, None).unwrap();
+            let claims = Claims::check(
+                payload(&with(changes)),
+                &rules(&audiences),
+                Algorithm::RS256,
+                None,
+            )
+            .unwrap();
             assert_eq!(claims.client_id(), expected);
         }
         check_client(&json!({}), Some("svc"));
@@ -564,11 +656,8 @@ mod tests {
     #[test]
     fn exposes_typed_and_raw_claims() {
         let audiences = vec!["api".to_owned()];
-        let Value::Object(map) = with(&json!({"exp": (NOW + 60) as f64 + 0.9, "tid": "t"})) else {
-            unreachable!()
-        };
         let claims = Claims::check(
-            map,
+            payload(&with(&json!({"exp": (NOW + 60) as f64 + 0.9, "tid": "t"}))),
             &rules(&audiences),
             Algorithm::ES256,
             Some("k".to_owned()),
@@ -584,6 +673,11 @@ mod tests {
         assert_eq!(claims.audiences(), &Audience::one("api"));
         assert!(claims.has_scope("a") && !claims.has_scope("c"));
         assert_eq!(claims.get("tid"), Some(&json!("t")));
+        // The typed accessors took their members; the map, built from the bytes, has them all.
+        assert_eq!(claims.get("iss"), Some(&json!(ISSUER)));
         assert_eq!(claims.all().len(), 10);
+        let copy = claims.clone();
+        assert_eq!(copy, claims);
+        assert!(format!("{claims:?}").contains(r#""tid": String("t")"#));
     }
 }

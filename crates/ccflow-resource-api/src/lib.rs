@@ -21,6 +21,7 @@ mod error;
 mod form;
 mod forwarded;
 mod jwks;
+mod payload;
 mod policy;
 mod refusal;
 mod request;

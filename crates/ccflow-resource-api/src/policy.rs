@@ -200,9 +200,7 @@ mod tests {
         let all = json!({
             "iss": "https://i.test", "aud": aud, "exp": 4_000_000_000_u64, "scope": scope
         });
-        let serde_json::Value::Object(all) = all else {
-            unreachable!()
-        };
+        let payload = crate::payload::Payload::parse(serde_json::to_vec(&all).unwrap()).unwrap();
         let audiences: Vec<String> = aud.iter().map(|a| (*a).to_owned()).collect();
         let rules = crate::claims::ClaimRules {
             issuer: "https://i.test",
@@ -211,7 +209,7 @@ mod tests {
             leeway: std::time::Duration::ZERO,
             now: std::time::UNIX_EPOCH,
         };
-        Claims::check(all, &rules, jsonwebtoken::Algorithm::RS256, None).unwrap()
+        Claims::check(payload, &rules, jsonwebtoken::Algorithm::RS256, None).unwrap()
     }
 
     #[test]

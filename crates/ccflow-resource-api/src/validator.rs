@@ -13,6 +13,7 @@ use crate::claims::{ClaimRules, Claims};
 use crate::dpop::{DpopState, TokenBinding};
 use crate::error::{AuthError, JwksError, TokenRejection};
 use crate::jwks::{JwksStatus, Lookup};
+use crate::payload::Payload;
 use crate::token::{self, MAX_KID_BYTES};
 
 /// The default leeway on `exp`, `nbf` and `iat`.
@@ -207,8 +208,8 @@ impl Validator {
         }
         // Parsed once, here: the issuer it names picks the rules and keys; the claims are
         // checked against them only after the signature.
-        let all = token::decode_claims(jws.payload)?;
-        let trusted = inner.issuers.for_claims(&all)?;
+        let payload = Payload::decode(jws.payload)?;
+        let trusted = inner.issuers.for_issuer_claim(payload.read.iss.as_ref())?;
         let algorithm = trusted.check_algorithm(header.alg())?;
         trusted.check_typ(header.typ())?;
         if header.has_crit() {
@@ -247,7 +248,7 @@ impl Validator {
             leeway: inner.leeway,
             now: inner.clock.now(),
         };
-        let claims = Claims::check(all, &rules, algorithm, kid.map(str::to_owned))?;
+        let claims = Claims::check(payload, &rules, algorithm, kid.map(str::to_owned))?;
         Ok((claims, Arc::clone(trusted)))
     }
 }

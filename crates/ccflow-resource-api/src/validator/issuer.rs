@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ccflow_protocol::Profile;
 use jsonwebtoken::{Algorithm, DecodingKey};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use ccflow_protocol::Clock;
 
@@ -337,15 +337,15 @@ impl Issuers {
         self.by_issuer.get(issuer).map(|index| &self.list[*index])
     }
 
-    /// The issuer a token's (not yet verified) claims name. Nothing else is read, and an
+    /// The issuer a token's (not yet verified) `iss` claim names. Nothing else is read, and an
     /// unknown `iss` is refused here, before any key of any issuer is looked up or fetched:
     /// the token chooses among configured issuers only, never a URL (no SSRF, and no key
     /// cache is touched). The description names the trusted issuers, never the unverified `iss`.
-    pub(super) fn for_claims(
+    pub(super) fn for_issuer_claim(
         &self,
-        claims: &Map<String, Value>,
+        iss: Option<&Value>,
     ) -> Result<&Arc<TrustedIssuer>, TokenRejection> {
-        match claims.get("iss") {
+        match iss {
             None => Err(TokenRejection::MissingClaim("iss")),
             Some(Value::String(issuer)) => {
                 self.get(issuer)
