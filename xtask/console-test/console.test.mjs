@@ -512,6 +512,7 @@ async function severalIssuers(browser) {
         return shown.has('rfc') && shown.has('slb');
       });
       await noHorizontalOverflow(page);
+      await shot(page, 'issuers');
     });
 
     await step('several issuers: the consoles logged no error or warning', async () => {
