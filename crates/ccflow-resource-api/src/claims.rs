@@ -399,6 +399,19 @@ mod tests {
         Payload::parse(serde_json::to_vec(claims).unwrap()).unwrap()
     }
 
+    /// The valid claims with `changes`, accepted for the audience `api`.
+    #[track_caller]
+    fn accepted(changes: &Value) -> Claims {
+        let audiences = vec!["api".to_owned()];
+        Claims::check(
+            payload(&with(changes)),
+            &rules(&audiences),
+            Algorithm::RS256,
+            None,
+        )
+        .unwrap()
+    }
+
     #[track_caller]
     #[expect(
         clippy::needless_pass_by_value,
@@ -579,14 +592,7 @@ mod tests {
     fn reads_scopes_from_scope_and_scp() {
         #[track_caller]
         fn check_scopes(changes: &Value, expected: &[&str]) {
-            let audiences = vec!["api".to_owned()];
-            let claims = Claims::check(
-                payload(&with(changes)),
-                &rules(&audiences),
-                Algorithm::RS256,
-                None,
-            )
-            .unwrap();
+            let claims = accepted(changes);
             let scopes: Vec<&str> = claims.scopes().iter().map(Scope::as_str).collect();
             assert_eq!(scopes, expected);
         }
@@ -631,14 +637,7 @@ mod tests {
     fn client_id_falls_back_to_azp_then_sub() {
         #[track_caller]
         fn check_client(changes: &Value, expected: Option<&str>) {
-            let audiences = vec!["api".to_owned()];
-            let claims = Claims::check(
-                payload(&with(changes)),
-                &rules(&audiences),
-                Algorithm::RS256,
-                None,
-            )
-            .unwrap();
+            let claims = accepted(changes);
             assert_eq!(claims.client_id(), expected);
         }
         check_client(&json!({}), Some("svc"));

@@ -119,7 +119,7 @@ impl<'de> Visitor<'de> for MembersVisitor {
         let mut read = ReadMembers::default();
         // The names of the members not read; a token has few, usually none.
         let mut others: Vec<Cow<'de, str>> = Vec::new();
-        while let Some(Name(name)) = members.next_key::<Name<'de>>()? {
+        while let Some(Text(name)) = members.next_key::<Text<'de>>()? {
             let repeated = match read.slot(&name) {
                 Some(slot) => slot.replace(members.next_value::<Value>()?).is_some(),
                 None => {
@@ -146,10 +146,10 @@ pub(crate) fn has_repeats(names: &mut [Cow<'_, str>]) -> bool {
     names.windows(2).any(|pair| pair[0] == pair[1])
 }
 
-/// A member name, borrowed from the input when it has no escapes (`serde(borrow)`: a plain
-/// `Cow` would always be an owned copy).
+/// A string (a member name, the JOSE header's values) borrowed from the input when it has no
+/// escapes (`serde(borrow)`: a plain `Cow` would always be an owned copy).
 #[derive(serde::Deserialize)]
-struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
+pub(crate) struct Text<'a>(#[serde(borrow)] pub(crate) Cow<'a, str>);
 
 /// A JSON value parsed exactly as `Value` parses it, through `deserialize_any`: strings decoded
 /// and checked UTF-8 (a lone surrogate or a stray byte is refused), numbers in range (`1e400`

@@ -11,6 +11,7 @@ use serde::de::{Error as _, MapAccess, Visitor};
 use serde_json::Value;
 
 use crate::error::{AuthError, RequestRejection, TokenRejection};
+use crate::payload::{Text, has_repeats};
 
 /// The largest `Authorization` header (and token) accepted, checked before any
 /// decoding so an oversized header costs nothing (RFC 8725 §3.x, and the size
@@ -277,10 +278,6 @@ pub(crate) fn parse_header(decoded: &[u8]) -> Result<JoseHeader<'_>, TokenReject
     serde_json::from_slice(decoded).map_err(|_| TokenRejection::MalformedHeader)
 }
 
-/// A string borrowed from the input when it has no escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
 impl<'de> Deserialize<'de> for JoseHeader<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // `deserialize_map`: a derived struct would also accept an array (`["RS256"]`).
@@ -325,7 +322,7 @@ impl<'de> Visitor<'de> for JoseHeaderVisitor {
                 return Err(A::Error::custom("a header member is repeated"));
             }
         }
-        if crate::payload::has_repeats(&mut others) {
+        if has_repeats(&mut others) {
             return Err(A::Error::custom("a header member is repeated"));
         }
         Ok(JoseHeader {
