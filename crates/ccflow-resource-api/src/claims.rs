@@ -14,7 +14,7 @@ use serde::Deserialize as _;
 use serde_json::{Map, Value};
 
 use crate::error::TokenRejection;
-use crate::payload::Payload;
+use crate::payload::{ClaimsJson, Payload};
 
 /// What the rules compare claims against.
 #[derive(Debug)]
@@ -47,8 +47,8 @@ pub struct Claims {
     algorithm: Algorithm,
     /// `cnf` as sent: the binding checks read it on every request.
     confirmation: Option<Value>,
-    /// The decoded claims set; [`Claims::all`] builds its map on first use.
-    payload: Payload,
+    /// The claims set's JSON; [`Claims::all`] builds its map on first use.
+    json: ClaimsJson,
     all: OnceLock<Map<String, Value>>,
 }
 
@@ -192,20 +192,20 @@ impl Claims {
     /// All claims, as sent. The map is built on the first call (most requests never ask), from
     /// the claims set the validator parsed.
     pub fn all(&self) -> &Map<String, Value> {
-        self.all.get_or_init(|| self.payload.map())
+        self.all.get_or_init(|| self.json.map())
     }
 
     /// Checks verified claims against the rules, in order: `iss`, `aud`,
     /// `exp`, `nbf`, `iat`, then the types of the optional claims read.
     pub(crate) fn check(
-        mut payload: Payload,
+        payload: Payload,
         rules: &ClaimRules<'_>,
         algorithm: Algorithm,
         key_id: Option<String>,
     ) -> Result<Claims, TokenRejection> {
-        // Each read member is taken out of the payload (its string moves into the typed claim,
-        // uncopied); `all` is built later from the payload's bytes, which still hold it.
-        let read = &mut payload.read;
+        // Each read member is taken out (its string moves into the typed claim, uncopied);
+        // `all` is built later from the JSON text, which still holds it.
+        let Payload { json, mut read } = payload;
         // RFC 9068 §4: iss exact (a trailing slash is part of the string), aud
         // naming this API, exp required; all three are required claims here.
         let issuer = match read.iss.take() {
@@ -263,9 +263,8 @@ impl Claims {
             Some("scope") => scopes(&[("scope", read.scope.as_ref())])?,
             Some("scp") => scopes(&[("scp", read.scp.as_ref())])?,
             // A claim of the issuer's own: read from the whole map, built now and kept.
-            Some(claim) => scopes(&[(claim, all.get_or_init(|| payload.map()).get(claim))])?,
+            Some(claim) => scopes(&[(claim, all.get_or_init(|| json.map()).get(claim))])?,
         };
-        let confirmation = payload.read.cnf.take();
         Ok(Claims {
             issuer,
             subject,
@@ -278,8 +277,8 @@ impl Claims {
             jwt_id,
             key_id,
             algorithm,
-            confirmation,
-            payload,
+            confirmation: read.cnf,
+            json,
             all,
         })
     }

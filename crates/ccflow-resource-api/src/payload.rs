@@ -24,10 +24,23 @@ use crate::error::TokenRejection;
 /// reads taken out as sent.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Payload {
-    /// The decoded JSON text, from which [`Payload::map`] builds every member.
-    json: Vec<u8>,
+    /// The decoded JSON text, from which every member can be built.
+    pub(crate) json: ClaimsJson,
     /// The members the claim checks and the binding checks read.
     pub(crate) read: ReadMembers,
+}
+
+/// A claims set's JSON text, parsed and accepted: an object with unique member names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClaimsJson(Vec<u8>);
+
+impl ClaimsJson {
+    /// Every member, as sent. The bytes were parsed once already, by the same parser and down
+    /// to every value (see [`Parsed`]), so this parse cannot fail; were it to, the answer is
+    /// an empty map, never a panic.
+    pub(crate) fn map(&self) -> Map<String, Value> {
+        serde_json::from_slice(&self.0).unwrap_or_default()
+    }
 }
 
 /// The members the validator reads, each as sent: `None` when absent. Their types are judged
@@ -85,14 +98,10 @@ impl Payload {
     pub(crate) fn parse(json: Vec<u8>) -> Result<Payload, TokenRejection> {
         let Members(read) =
             serde_json::from_slice(&json).map_err(|_| TokenRejection::MalformedClaims)?;
-        Ok(Payload { json, read })
-    }
-
-    /// Every member, as sent. The bytes were parsed once already, by the same parser and down
-    /// to every value (see [`Parsed`]), so this parse cannot fail; were it to, the answer is
-    /// an empty map, never a panic.
-    pub(crate) fn map(&self) -> Map<String, Value> {
-        serde_json::from_slice(&self.json).unwrap_or_default()
+        Ok(Payload {
+            json: ClaimsJson(json),
+            read,
+        })
     }
 }
 
@@ -221,14 +230,14 @@ mod tests {
     fn check(json: &[u8], expected: &Result<usize, TokenRejection>) {
         let payload = Payload::parse(json.to_vec());
         assert_eq!(
-            payload.as_ref().map(|payload| payload.map().len()),
+            payload.as_ref().map(|payload| payload.json.map().len()),
             expected.as_ref().map(|members| *members),
             "{}",
             String::from_utf8_lossy(json)
         );
         if let Ok(payload) = payload {
             let value: Map<String, Value> = serde_json::from_slice(json).unwrap();
-            assert_eq!(payload.map(), value);
+            assert_eq!(payload.json.map(), value);
         }
     }
 
@@ -297,7 +306,7 @@ mod tests {
         fn check(json: &str, expected: &Result<usize, TokenRejection>) {
             let encoded = URL_SAFE_NO_PAD.encode(json);
             assert_eq!(
-                &Payload::decode(&encoded).map(|payload| payload.map().len()),
+                &Payload::decode(&encoded).map(|payload| payload.json.map().len()),
                 expected,
                 "{json}"
             );

@@ -589,6 +589,8 @@ mod tests {
         check(r#"{"alg":"RS256","alg":"none"}"#, None);
         // Any member, read or not, may appear once.
         check(r#"{"alg":"RS256","jku":"a","jku":"b"}"#, None);
+        check(r#"{"x5u":"a","alg":"RS256","jku":"b","x5u":"c"}"#, None);
+        check(r#"{"alg":"RS256","j\u006bu":"a","jku":"b"}"#, None);
         check(
             r#"{"alg":"RS256","typ":null,"kid":null}"#,
             Some(("RS256", None, None, false)),
