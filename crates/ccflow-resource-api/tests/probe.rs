@@ -10,15 +10,19 @@ use std::collections::HashSet;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ccflow_auth_server::probe::{ApiProbe, Report, Verdict, Wait};
-use ccflow_auth_server::{Clock as _, MockAuthServer, VirtualClock};
+use ccflow_auth_server::{Clock as _, MockAuthServer, SystemClock, VirtualClock};
 use ccflow_protocol::dpop::{DEFAULT_ALGORITHMS, ProofCheck, check_proof};
+use ccflow_protocol::mtls::ClientCertificate;
 use ccflow_resource_api::sample_api::{SampleApi, configure};
 use ccflow_resource_api::{TokenBinding, Validator};
-use ccflow_tls::CertificateAuthority;
+use ccflow_tls::{CertificateAuthority, ClientCertificateRoots};
 use serde_json::Value;
 
 const AUDIENCE: &str = "items-api";
@@ -78,6 +82,58 @@ fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAut
         .build()
         .unwrap();
     serve(configure(SampleApi::new(validator)), "/v1/items", Some(ca))
+}
+
+/// ccflow's sample API behind what nginx does with `ssl_verify_client optional` and
+/// `ssl_client_certificate` naming the auth server's CA: a client certificate that does not
+/// chain to that CA is answered `400` before the API sees the request (nginx's "The SSL
+/// certificate error"); a request without one goes through.
+fn sample_api_checking_chains(
+    server: &MockAuthServer,
+    clock: &VirtualClock,
+    ca: &CertificateAuthority,
+) -> Api {
+    let auth_ca = server
+        .tls_ca_pem()
+        .expect("https_bind makes the server a CA");
+    let auth_ca = pem::parse(auth_ca).unwrap().into_contents();
+    let roots = web::Data::new(ClientCertificateRoots::new(vec![auth_ca.into()]).unwrap());
+    let validator = Validator::builder()
+        .issuer(server.issuer())
+        .audience(AUDIENCE)
+        .clock(clock.clone())
+        .token_binding(TokenBinding::Either)
+        .build()
+        .unwrap();
+    let sample = configure(SampleApi::new(validator));
+    let app = move |config: &mut web::ServiceConfig| {
+        config.service(
+            web::scope("")
+                .app_data(roots.clone())
+                .wrap(from_fn(refuse_foreign_chains))
+                .configure(sample.clone()),
+        );
+    };
+    serve(app, "/v1/items", Some(ca))
+}
+
+async fn refuse_foreign_chains(
+    roots: web::Data<ClientCertificateRoots>,
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse, actix_web::Error> {
+    let presented = request.conn_data::<ClientCertificate>().cloned();
+    if let Some(certificate) = presented
+        && roots
+            .verify(certificate.der(), SystemClock.unix_seconds().unsigned_abs())
+            .is_err()
+    {
+        let refused = HttpResponse::BadRequest().body("The SSL certificate error");
+        return Ok(request.into_response(refused));
+    }
+    next.call(request)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// The holes a hand-written API may have.
@@ -322,6 +378,9 @@ enum Target {
     HandWrittenClaimingMtls,
     /// The hand-written API (with this hole) told `--dpop`, and `--dpop-replay` when it says.
     HandWrittenDpop(Hole, bool),
+    /// The sample API behind a check that client certificates chain to the auth server's CA,
+    /// which the auth server has (`https_bind`).
+    SampleApiCheckingChains,
 }
 
 /// What the report must say: exactly these cases fail, are lenient, are skipped; every other
@@ -333,7 +392,11 @@ struct Expected {
 }
 
 async fn probe(target: Target) -> Report {
-    let server = MockAuthServer::builder().start().await.unwrap();
+    let mut builder = MockAuthServer::builder();
+    if matches!(target, Target::SampleApiCheckingChains) {
+        builder = builder.https_bind("127.0.0.1:0".parse().unwrap());
+    }
+    let server = builder.start().await.unwrap();
     let clock = server
         .clock()
         .expect("the default clock is virtual")
@@ -344,14 +407,16 @@ async fn probe(target: Target) -> Report {
         Target::HandWritten(hole) => hand_written(&server, &clock, hole, None),
         Target::HandWrittenClaimingMtls => hand_written(&server, &clock, Hole::None, Some(&ca)),
         Target::HandWrittenDpop(hole, _) => hand_written(&server, &clock, hole, None),
+        Target::SampleApiCheckingChains => sample_api_checking_chains(&server, &clock, &ca),
     };
     let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
     probe.scope = Some(SCOPE.to_owned());
     probe.rfc9068 = true;
     probe.wait = Wait::ServerClock;
-    probe.dpop = matches!(target, Target::SampleApi | Target::HandWrittenDpop(..));
-    probe.dpop_replay = matches!(target, Target::SampleApi | Target::HandWrittenDpop(_, true));
-    probe.mtls = matches!(target, Target::SampleApi | Target::HandWrittenClaimingMtls);
+    let sample = matches!(target, Target::SampleApi | Target::SampleApiCheckingChains);
+    probe.dpop = sample || matches!(target, Target::HandWrittenDpop(..));
+    probe.dpop_replay = sample || matches!(target, Target::HandWrittenDpop(_, true));
+    probe.mtls = sample || matches!(target, Target::HandWrittenClaimingMtls);
     probe.api_ca_pem = Some(ca.certificate_pem().to_owned());
     probe.run().await.expect("the probe runs")
 }
@@ -410,6 +475,7 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
     #[rustfmt::skip]
     let cases = [
         (Target::SampleApi, Expected { fail: &[], lenient: &[], skipped: &[] }),
+        (Target::SampleApiCheckingChains, Expected { fail: &[], lenient: &[], skipped: &[] }),
         (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_BINDING }),

@@ -174,6 +174,29 @@ impl IssuedCertificate {
         Ok(Self::new(certificate.der(), &key))
     }
 
+    /// A client certificate made elsewhere, from its PEM texts: the certificate (one
+    /// `CERTIFICATE`) and its private key (one PKCS#8 `PRIVATE KEY`), e.g. what the admin
+    /// API's `POST /_ccflow/clients/{id}/certificate` answers. The thumbprint is computed from
+    /// the certificate, not taken from anyone's word. Whether the key belongs to the
+    /// certificate is not checked here: a TLS client using a wrong pair fails its handshake.
+    pub fn from_pem(certificate: &str, private_key: &str) -> Result<Self, TlsError> {
+        let certificate = pem::parse(certificate)
+            .ok()
+            .filter(|block| block.tag() == "CERTIFICATE")
+            .ok_or_else(|| TlsError::BadCertificate("not one PEM certificate".to_owned()))?;
+        let key_is_pkcs8 = pem::parse(private_key).is_ok_and(|block| block.tag() == "PRIVATE KEY");
+        if !key_is_pkcs8 {
+            return Err(TlsError::BadKey);
+        }
+        let der = CertificateDer::from(certificate.into_contents());
+        Ok(Self {
+            certificate_pem: certificate_pem(&der),
+            thumbprint: x5t_s256(&der),
+            certificate_der: der,
+            private_key_pem: private_key.to_owned(),
+        })
+    }
+
     fn new(der: &CertificateDer<'static>, key: &KeyPair) -> Self {
         Self {
             certificate_pem: certificate_pem(der),
@@ -287,6 +310,37 @@ mod tests {
                 .windows(CA_COMMON_NAME.len())
                 .any(|window| window == CA_COMMON_NAME.as_bytes());
             assert_eq!(names_ca, !self_signed);
+        }
+    }
+
+    #[test]
+    fn a_certificate_made_elsewhere_reads_back_from_its_pem_texts() {
+        let ca = CertificateAuthority::generate().unwrap();
+        let issued = ca
+            .issue_client_certificate(&ClientSubject::new("svc-a"))
+            .unwrap();
+        let read = IssuedCertificate::from_pem(issued.certificate_pem(), issued.private_key_pem())
+            .unwrap();
+        assert_eq!(read.certificate_der(), issued.certificate_der());
+        assert_eq!(read.thumbprint(), issued.thumbprint());
+        assert_eq!(read.identity_pem(), issued.identity_pem());
+
+        let cert = issued.certificate_pem();
+        let key = issued.private_key_pem();
+        let sec1 = key.replace("PRIVATE KEY", "EC PRIVATE KEY");
+        #[rustfmt::skip]
+        let cases: [(&str, &str, &str); 5] = [
+            ("", key, "bad certificate: not one PEM certificate"),
+            (key, key, "bad certificate: not one PEM certificate"),
+            (ca.certificate_pem(), "", "not a PEM PKCS#8 private key"),
+            (cert, cert, "not a PEM PKCS#8 private key"),
+            (cert, &sec1, "not a PEM PKCS#8 private key"),
+        ];
+        for (certificate, private_key, expected) in cases {
+            let error = IssuedCertificate::from_pem(certificate, private_key).unwrap_err();
+            let message = error.to_string();
+            assert_eq!(message, expected);
+            assert!(!message.contains("PRIVATE KEY-----"));
         }
     }
 }

@@ -30,6 +30,10 @@ pub enum TlsError {
         /// The file.
         path: PathBuf,
     },
+    /// A private key given as text is not one PEM PKCS#8 key (`-----BEGIN PRIVATE KEY-----`);
+    /// the message never quotes it.
+    #[error("not a PEM PKCS#8 private key")]
+    BadKey,
     /// A certificate could not be parsed or used (certificates are public; the message says why).
     #[error("bad certificate: {0}")]
     BadCertificate(String),

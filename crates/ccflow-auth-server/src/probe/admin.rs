@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use ccflow_protocol::{MintSpec, ScenarioSpec};
+use ccflow_tls::IssuedCertificate;
 use serde_json::{Value, json};
 
 use super::ProbeError;
@@ -56,6 +57,29 @@ impl Admin {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ProbeError> {
+        let (status, text) = self.send(method.clone(), path, body).await?;
+        if !status.is_success() {
+            // The admin API's error bodies are OAuth errors; they never echo a token.
+            return Err(ProbeError::Admin(format!(
+                "{method} /_ccflow/{path} answered {status}: {}",
+                text.chars().take(300).collect::<String>()
+            )));
+        }
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).map_err(|error| {
+            ProbeError::Admin(format!("{method} /_ccflow/{path}: not JSON: {error}"))
+        })
+    }
+
+    /// One admin request: the answer's status and body, whatever the status.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(reqwest::StatusCode, String), ProbeError> {
         let url = self
             .admin
             .join(path)
@@ -73,19 +97,34 @@ impl Admin {
             .map_err(|error| ProbeError::Admin(format!("{method} /_ccflow/{path}: {error}")))?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            // The admin API's error bodies are OAuth errors; they never echo a token.
-            return Err(ProbeError::Admin(format!(
-                "{method} /_ccflow/{path} answered {status}: {}",
-                text.chars().take(300).collect::<String>()
-            )));
+        Ok((status, text))
+    }
+
+    /// A client certificate and key for `client_id` from the auth server's own CA
+    /// (`POST /_ccflow/clients/{id}/certificate`), or `None` when it has none (409: started
+    /// without `--tls` or `--https-bind`, or with certificate files).
+    pub(super) async fn issue_certificate(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<IssuedCertificate>, ProbeError> {
+        let path = format!("clients/{client_id}/certificate");
+        let (status, text) = self.send(reqwest::Method::POST, &path, None).await?;
+        if status == reqwest::StatusCode::CONFLICT {
+            return Ok(None);
         }
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&text).map_err(|error| {
-            ProbeError::Admin(format!("{method} /_ccflow/{path}: not JSON: {error}"))
-        })
+        // The answer holds a private key: no error below quotes the body.
+        let answer: Value = match serde_json::from_str(&text) {
+            Ok(answer) if status == reqwest::StatusCode::CREATED => answer,
+            _ => {
+                return Err(ProbeError::Admin(format!(
+                    "POST /_ccflow/{path} answered {status}, not 201 with a certificate"
+                )));
+            }
+        };
+        let pem = |name: &str| answer[name].as_str().unwrap_or_default();
+        IssuedCertificate::from_pem(pem("certificate_pem"), pem("private_key_pem"))
+            .map(Some)
+            .map_err(|error| ProbeError::Admin(format!("POST /_ccflow/{path}: {error}")))
     }
 
     /// A token from the bad-token factory (`POST /_ccflow/mint`).

@@ -1,8 +1,11 @@
 //! The certificate cases of `probe api` that present a client certificate (`--mtls`, RFC 8705
-//! §3): a token bound to a throw-away certificate the probe makes with ccflow-tls
-//! (`cnf["x5t#S256"]`, minted by the auth server's factory), sent over TLS with that certificate
-//! and with another one. The binding is a thumbprint comparison (§3.1), independent of who
-//! issued the certificate, so both are self-signed.
+//! §3): a token bound to a throw-away certificate (`cnf["x5t#S256"]`, minted by the auth
+//! server's factory), sent over TLS with that certificate and with another one. The binding is a
+//! thumbprint comparison (§3.1), independent of who issued the certificate; but an API, or the
+//! proxy in front of it, may also require a chain to a CA it trusts (nginx's
+//! `ssl_verify_client` with `ssl_client_certificate`), which is the auth server's when it has
+//! one. So the two certificates come from the auth server's own CA when it has one (started
+//! with `--tls` or `--https-bind`), and are self-signed, made with ccflow-tls, when it has none.
 
 use std::time::Duration;
 
@@ -24,6 +27,36 @@ enum Presents {
     Other,
 }
 
+/// The common names of the two certificates.
+const CLIENT_A: &str = "ccflow-probe-a";
+const CLIENT_B: &str = "ccflow-probe-b";
+
+/// Who issued the probe's certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The auth server's own CA (`POST /_ccflow/clients/{id}/certificate`).
+    IssuerCa,
+    /// Nobody: the auth server has no CA.
+    SelfSigned,
+}
+
+impl Origin {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::IssuerCa => "issued by the auth server's CA",
+            Self::SelfSigned => "self-signed: the auth server has no CA",
+        }
+    }
+}
+
+/// Certificates A and B, who issued them, and a token bound to A.
+struct Certificates {
+    a: IssuedCertificate,
+    b: IssuedCertificate,
+    origin: Origin,
+    token: String,
+}
+
 /// One certificate case.
 pub(super) struct MtlsCase {
     pub(super) id: &'static str,
@@ -37,6 +70,19 @@ pub(super) const MTLS_CASES: &[MtlsCase] = &[
     MtlsCase { id: "certificate-bound-with-certificate", title: "a certificate-bound token presented over TLS with its certificate is accepted", rfc: "RFC 8705 §3", presents: Presents::Bound },
     MtlsCase { id: "certificate-bound-other-certificate", title: "a certificate-bound token presented with another client certificate is refused", rfc: "RFC 8705 §3, §3.1", presents: Presents::Other },
 ];
+
+/// Why a certificate case got no answer, and what to try.
+fn refused_connection_note(origin: Origin, why: &str) -> String {
+    let hint = match origin {
+        Origin::SelfSigned => {
+            "; if the API (or its proxy) requires a client certificate chained to a CA, start the \
+             auth server with --tls or --https-bind and trust its CA there: the probe's \
+             certificates then come from that CA"
+        }
+        Origin::IssuerCa => "",
+    };
+    format!("the connection failed with this certificate: {why}{hint}")
+}
 
 /// The HTTP client of the probe: no redirects, a timeout, the API's CA when it has one of its
 /// own (`--api-ca-file`), and a client certificate when given (`identity_pem`: certificate and
@@ -98,22 +144,34 @@ impl Run<'_> {
                 if made.is_none() {
                     made = Some(self.certificates().await?);
                 }
-                if let Some((a, b, token)) = &made {
+                if let Some(made) = &made {
                     let presented = match case.presents {
-                        Presents::Bound => a,
-                        Presents::Other => b,
+                        Presents::Bound => &made.a,
+                        Presents::Other => &made.b,
                     };
                     let http = http_client(self.probe, Some(&presented.identity_pem()))?;
-                    let authorization = format!("Bearer {token}");
-                    let answer = self.send_via(&http, Some(&authorization), None).await?;
+                    let authorization = format!("Bearer {}", made.token);
                     result.sent = format!(
-                        "{}, over TLS with client certificate x5t#S256={} (the token's cnf: {})",
+                        "{}, over TLS with client certificate x5t#S256={} ({}; the token's cnf: {})",
                         describe_sent(&self.probe.url, Some(&authorization)),
                         shorten(presented.thumbprint(), 12),
-                        shorten(a.thumbprint(), 12),
+                        made.origin.describe(),
+                        shorten(made.a.thumbprint(), 12),
                     );
-                    result.got = answer.describe();
-                    (result.verdict, result.note) = judge(expect, &answer);
+                    match self.send_via(&http, Some(&authorization), None).await {
+                        Ok(answer) => {
+                            result.got = answer.describe();
+                            (result.verdict, result.note) = judge(expect, &answer);
+                        }
+                        // The connection, not the API, refused: most often the TLS handshake,
+                        // where a server that requires a chain to its CA refuses a certificate.
+                        Err(ProbeError::Target(why)) => {
+                            result.got = "no answer".to_owned();
+                            result.verdict = Verdict::Fail;
+                            result.note = refused_connection_note(made.origin, &why);
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
             }
             results.push(result);
@@ -122,19 +180,56 @@ impl Run<'_> {
     }
 
     /// Certificates A and B, and a token bound to A.
-    async fn certificates(
-        &self,
-    ) -> Result<(IssuedCertificate, IssuedCertificate, String), ProbeError> {
-        let make = |name: &str| {
-            IssuedCertificate::self_signed(&ClientSubject::new(name))
-                .map_err(|error| ProbeError::Usage(format!("a client certificate: {error}")))
+    async fn certificates(&self) -> Result<Certificates, ProbeError> {
+        let (a, b, origin) = match self.admin.issue_certificate(CLIENT_A).await? {
+            Some(a) => {
+                let b = self
+                    .admin
+                    .issue_certificate(CLIENT_B)
+                    .await?
+                    .ok_or_else(|| {
+                        ProbeError::Admin(
+                            "the auth server's CA issued one certificate, not two".into(),
+                        )
+                    })?;
+                (a, b, Origin::IssuerCa)
+            }
+            None => {
+                let make = |name: &str| {
+                    IssuedCertificate::self_signed(&ClientSubject::new(name)).map_err(|error| {
+                        ProbeError::Usage(format!("a client certificate: {error}"))
+                    })
+                };
+                (make(CLIENT_A)?, make(CLIENT_B)?, Origin::SelfSigned)
+            }
         };
-        let a = make("ccflow-probe-a")?;
-        let b = make("ccflow-probe-b")?;
         let mut spec = self.spec();
         spec.claims
             .insert("cnf".to_owned(), json!({ CNF_X5T_S256: a.thumbprint() }));
         let token = self.admin.mint(&spec).await?;
-        Ok((a, b, token))
+        Ok(Certificates {
+            a,
+            b,
+            origin,
+            token,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_says_why_and_hints_at_a_ca_only_for_self_signed_certificates() {
+        let why = "GET https://127.0.0.1:1/items: error sending request";
+        for (origin, hints) in [(Origin::SelfSigned, true), (Origin::IssuerCa, false)] {
+            let note = refused_connection_note(origin, why);
+            assert!(
+                note.starts_with("the connection failed with this certificate: GET https://"),
+                "{note}"
+            );
+            assert_eq!(note.contains("--https-bind"), hints, "{note}");
+        }
     }
 }
