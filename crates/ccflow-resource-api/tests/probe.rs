@@ -74,6 +74,14 @@ where
 /// ccflow's sample API, its validator on the auth server's clock (default JWKS settings), over
 /// HTTPS with a certificate of `ca`.
 fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAuthority) -> Api {
+    serve(sample(server, clock), "/v1/items", Some(ca))
+}
+
+/// The sample API's routes, its validator trusting `server` on `clock`, Bearer and DPoP alike.
+fn sample(
+    server: &MockAuthServer,
+    clock: &VirtualClock,
+) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     let validator = Validator::builder()
         .issuer(server.issuer())
         .audience(AUDIENCE)
@@ -81,7 +89,7 @@ fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAut
         .token_binding(TokenBinding::Either)
         .build()
         .unwrap();
-    serve(configure(SampleApi::new(validator)), "/v1/items", Some(ca))
+    configure(SampleApi::new(validator))
 }
 
 /// ccflow's sample API behind what nginx does with `ssl_verify_client optional` and
@@ -98,14 +106,7 @@ fn sample_api_checking_chains(
         .expect("https_bind makes the server a CA");
     let auth_ca = pem::parse(auth_ca).unwrap().into_contents();
     let roots = web::Data::new(ClientCertificateRoots::new(vec![auth_ca.into()]).unwrap());
-    let validator = Validator::builder()
-        .issuer(server.issuer())
-        .audience(AUDIENCE)
-        .clock(clock.clone())
-        .token_binding(TokenBinding::Either)
-        .build()
-        .unwrap();
-    let sample = configure(SampleApi::new(validator));
+    let sample = sample(server, clock);
     let app = move |config: &mut web::ServiceConfig| {
         config.service(
             web::scope("")
