@@ -73,20 +73,28 @@ where
 
 /// ccflow's sample API, its validator on the auth server's clock (default JWKS settings), over
 /// HTTPS with a certificate of `ca`.
-fn sample_api(server: &MockAuthServer, clock: &VirtualClock, ca: &CertificateAuthority) -> Api {
-    serve(sample(server, clock), "/v1/items", Some(ca))
+fn sample_api(
+    server: &MockAuthServer,
+    clock: &VirtualClock,
+    ca: &CertificateAuthority,
+    nonces: bool,
+) -> Api {
+    serve(sample(server, clock, nonces), "/v1/items", Some(ca))
 }
 
-/// The sample API's routes, its validator trusting `server` on `clock`, Bearer and DPoP alike.
+/// The sample API's routes, its validator trusting `server` on `clock`, Bearer and DPoP alike,
+/// requiring a nonce of its own in DPoP proofs when `nonces` says.
 fn sample(
     server: &MockAuthServer,
     clock: &VirtualClock,
+    nonces: bool,
 ) -> impl Fn(&mut web::ServiceConfig) + Clone + Send + 'static {
     let validator = Validator::builder()
         .issuer(server.issuer())
         .audience(AUDIENCE)
         .clock(clock.clone())
         .token_binding(TokenBinding::Either)
+        .dpop_require_nonce(nonces)
         .build()
         .unwrap();
     configure(SampleApi::new(validator))
@@ -106,7 +114,7 @@ fn sample_api_checking_chains(
         .expect("https_bind makes the server a CA");
     let auth_ca = pem::parse(auth_ca).unwrap().into_contents();
     let roots = web::Data::new(ClientCertificateRoots::new(vec![auth_ca.into()]).unwrap());
-    let sample = sample(server, clock);
+    let sample = sample(server, clock, false);
     let app = move |config: &mut web::ServiceConfig| {
         config.service(
             web::scope("")
@@ -382,6 +390,10 @@ enum Target {
     /// The sample API behind a check that client certificates chain to the auth server's CA,
     /// which the auth server has (`https_bind`).
     SampleApiCheckingChains,
+    /// The sample API requiring DPoP nonces, told `--dpop-nonce`.
+    SampleApiRequiringNonces,
+    /// The sample API, which does not require DPoP nonces, told `--dpop-nonce` all the same.
+    SampleApiClaimingNonces,
 }
 
 /// What the report must say: exactly these cases fail, are lenient, are skipped; every other
@@ -404,7 +416,10 @@ async fn probe(target: Target) -> Report {
         .clone();
     let ca = CertificateAuthority::generate().unwrap();
     let api = match target {
-        Target::SampleApi => sample_api(&server, &clock, &ca),
+        Target::SampleApi | Target::SampleApiClaimingNonces => {
+            sample_api(&server, &clock, &ca, false)
+        }
+        Target::SampleApiRequiringNonces => sample_api(&server, &clock, &ca, true),
         Target::HandWritten(hole) => hand_written(&server, &clock, hole, None),
         Target::HandWrittenClaimingMtls => hand_written(&server, &clock, Hole::None, Some(&ca)),
         Target::HandWrittenDpop(hole, _) => hand_written(&server, &clock, hole, None),
@@ -414,9 +429,19 @@ async fn probe(target: Target) -> Report {
     probe.scope = Some(SCOPE.to_owned());
     probe.rfc9068 = true;
     probe.wait = Wait::ServerClock;
-    let sample = matches!(target, Target::SampleApi | Target::SampleApiCheckingChains);
+    let sample = matches!(
+        target,
+        Target::SampleApi
+            | Target::SampleApiCheckingChains
+            | Target::SampleApiRequiringNonces
+            | Target::SampleApiClaimingNonces
+    );
     probe.dpop = sample || matches!(target, Target::HandWrittenDpop(..));
     probe.dpop_replay = sample || matches!(target, Target::HandWrittenDpop(_, true));
+    probe.dpop_nonce = matches!(
+        target,
+        Target::SampleApiRequiringNonces | Target::SampleApiClaimingNonces
+    );
     probe.mtls = sample || matches!(target, Target::HandWrittenClaimingMtls);
     probe.api_ca_pem = Some(ca.certificate_pem().to_owned());
     probe.run().await.expect("the probe runs")
@@ -448,7 +473,7 @@ fn check(target: Target, report: &Report, expected: &Expected) {
 }
 
 /// The cases of `--dpop`.
-const DPOP: [&str; 8] = [
+const DPOP: [&str; 10] = [
     "dpop-bound-as-bearer",
     "dpop-valid",
     "dpop-wrong-htm",
@@ -457,7 +482,13 @@ const DPOP: [&str; 8] = [
     "dpop-stale-iat",
     "dpop-replayed-jti",
     "dpop-missing-ath",
+    "dpop-nonce-missing",
+    "dpop-nonce-wrong",
 ];
+/// The cases of `--dpop-nonce`.
+const NONCE: [&str; 2] = [DPOP[8], DPOP[9]];
+/// Skipped with `--dpop` but without `--mtls` and `--dpop-nonce`, in the report's order.
+const NO_MTLS_NO_NONCE: &[&str] = &[MTLS[0], DPOP[8], DPOP[9], MTLS[1], MTLS[2]];
 /// The cases of `--mtls`.
 const MTLS: [&str; 3] = [
     "certificate-bound-without-certificate",
@@ -467,25 +498,27 @@ const MTLS: [&str; 3] = [
 
 /// Skipped without `--dpop` and `--mtls`, in the report's order.
 const NO_BINDING: &[&str] = &[
-    DPOP[0], MTLS[0], DPOP[1], DPOP[2], DPOP[3], DPOP[4], DPOP[5], DPOP[6], DPOP[7], MTLS[1],
-    MTLS[2],
+    DPOP[0], MTLS[0], DPOP[1], DPOP[2], DPOP[3], DPOP[4], DPOP[5], DPOP[6], DPOP[7], DPOP[8],
+    DPOP[9], MTLS[1], MTLS[2],
 ];
 
 #[tokio::test]
 async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
     #[rustfmt::skip]
     let cases = [
-        (Target::SampleApi, Expected { fail: &[], lenient: &[], skipped: &[] }),
-        (Target::SampleApiCheckingChains, Expected { fail: &[], lenient: &[], skipped: &[] }),
+        (Target::SampleApi, Expected { fail: &[], lenient: &[], skipped: &NONCE }),
+        (Target::SampleApiCheckingChains, Expected { fail: &[], lenient: &[], skipped: &NONCE }),
+        (Target::SampleApiRequiringNonces, Expected { fail: &[], lenient: &[], skipped: &[] }),
+        (Target::SampleApiClaimingNonces, Expected { fail: &NONCE, lenient: &[], skipped: &[] }),
         (Target::HandWritten(Hole::None), Expected { fail: &[], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::SkipsAudience), Expected { fail: &["wrong-aud"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::AcceptsAlgNone), Expected { fail: &["alg-none"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWritten(Hole::FetchesJku), Expected { fail: &["jku-elsewhere"], lenient: &[], skipped: NO_BINDING }),
         (Target::HandWrittenClaimingMtls, Expected { fail: &[MTLS[0], MTLS[2]], lenient: &[], skipped: &DPOP }),
-        (Target::HandWrittenDpop(Hole::None, true), Expected { fail: &[], lenient: &[], skipped: &MTLS }),
-        (Target::HandWrittenDpop(Hole::IgnoresDpopProof, false), Expected { fail: &["dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),
-        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, true), Expected { fail: &["dpop-replayed-jti"], lenient: &[], skipped: &MTLS }),
-        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, false), Expected { fail: &[], lenient: &["dpop-replayed-jti"], skipped: &MTLS }),
+        (Target::HandWrittenDpop(Hole::None, true), Expected { fail: &[], lenient: &[], skipped: NO_MTLS_NO_NONCE }),
+        (Target::HandWrittenDpop(Hole::IgnoresDpopProof, false), Expected { fail: &["dpop-bound-as-bearer", "dpop-wrong-htm", "dpop-wrong-htu", "dpop-other-key", "dpop-stale-iat", "dpop-missing-ath"], lenient: &["dpop-replayed-jti"], skipped: NO_MTLS_NO_NONCE }),
+        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, true), Expected { fail: &["dpop-replayed-jti"], lenient: &[], skipped: NO_MTLS_NO_NONCE }),
+        (Target::HandWrittenDpop(Hole::NoDpopReplayCache, false), Expected { fail: &[], lenient: &["dpop-replayed-jti"], skipped: NO_MTLS_NO_NONCE }),
     ];
     for (target, expected) in cases {
         let report = probe(target).await;

@@ -59,6 +59,9 @@ pub struct ApiProbe {
     /// The API says it detects replayed DPoP proofs (RFC 9449 §11.1): a replay it accepts then
     /// fails `dpop-replayed-jti` instead of being lenient.
     pub dpop_replay: bool,
+    /// The API says it requires a nonce of its own in every DPoP proof (RFC 9449 §9; enables
+    /// `dpop-nonce-missing` and `dpop-nonce-wrong`).
+    pub dpop_nonce: bool,
     /// The API accepts certificate-bound tokens (RFC 8705; enables the
     /// `certificate-bound-without-certificate` case).
     pub mtls: bool,
@@ -89,6 +92,7 @@ impl std::fmt::Debug for ApiProbe {
             .field("rfc9068", &self.rfc9068)
             .field("dpop", &self.dpop)
             .field("dpop_replay", &self.dpop_replay)
+            .field("dpop_nonce", &self.dpop_nonce)
             .field("mtls", &self.mtls)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
@@ -114,6 +118,7 @@ impl ApiProbe {
             rfc9068: false,
             dpop: false,
             dpop_replay: false,
+            dpop_nonce: false,
             mtls: false,
             api_ca_pem: None,
             jwks_cache: None,
@@ -636,6 +641,34 @@ mod tests {
         check(InvalidDpopProof, 400, Some(dpop), Lenient);
         check(InvalidDpopProof, 401, Some(r#"DPoP algs="ES256""#), Lenient);
         check(InvalidDpopProof, 200, None, Fail);
+    }
+
+    #[test]
+    fn a_nonce_challenge_passes_only_with_a_nonce_to_use() {
+        use Expect::UseDpopNonce;
+        use Verdict::*;
+        #[rustfmt::skip]
+        let cases = [
+            (401, Some(r#"DPoP algs="ES256", error="use_dpop_nonce""#), Some("n-1"), Pass),
+            (401, Some(r#"DPoP error="use_dpop_nonce""#), None, Lenient),
+            (401, Some(r#"DPoP error="invalid_dpop_proof""#), Some("n-1"), Lenient),
+            (400, Some(r#"DPoP error="use_dpop_nonce""#), Some("n-1"), Lenient),
+            (401, None, Some("n-1"), Lenient),
+            (200, None, Some("n-1"), Fail),
+            (500, None, None, Fail),
+        ];
+        for (status, challenge, nonce, verdict) in cases {
+            let answer = Answer {
+                status,
+                challenge: challenge.map(str::to_owned),
+                nonce: nonce.map(str::to_owned),
+            };
+            assert_eq!(
+                judge(UseDpopNonce, &answer).0,
+                verdict,
+                "{status} {challenge:?} {nonce:?}"
+            );
+        }
     }
 
     #[test]

@@ -106,6 +106,10 @@ pub struct ApiArgs {
     /// dpop-replayed-jti instead of being lenient.
     #[arg(long)]
     dpop_replay: bool,
+    /// Your API requires a nonce of its own in every DPoP proof (RFC 9449 §9): a proof without
+    /// one, or with one it never issued, must be answered use_dpop_nonce with a fresh nonce.
+    #[arg(long, requires = "dpop")]
+    dpop_nonce: bool,
     /// Your API takes certificate-bound tokens (RFC 8705): a bound token presented without its
     /// client certificate, or with another, must be refused; with its own (over HTTPS),
     /// accepted.
@@ -150,6 +154,7 @@ impl ProbeCommand {
         probe.rfc9068 = args.typ_rfc9068;
         probe.dpop = args.dpop;
         probe.dpop_replay = args.dpop_replay;
+        probe.dpop_nonce = args.dpop_nonce;
         probe.mtls = args.mtls;
         if let Some(path) = &args.api_ca_file {
             match std::fs::read_to_string(path) {

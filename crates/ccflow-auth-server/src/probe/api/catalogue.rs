@@ -22,6 +22,9 @@ pub(super) enum Expect {
     /// (RFC 9449 §7.1 names `invalid_dpop_proof` for a bad proof; a proof that is sound but not
     /// of the token's key is as well refused as `invalid_token`).
     InvalidDpopProof,
+    /// 401 `use_dpop_nonce` with a fresh `DPoP-Nonce` header (RFC 9449 §9): a proof without
+    /// the nonce an API requires, or with one it never issued.
+    UseDpopNonce,
 }
 
 impl Expect {
@@ -37,6 +40,9 @@ impl Expect {
             Expect::InvalidDpopProof => {
                 // `invalid_token` passes too (judge.rs).
                 "401, WWW-Authenticate: DPoP error=\"invalid_dpop_proof\""
+            }
+            Expect::UseDpopNonce => {
+                "401, WWW-Authenticate: DPoP error=\"use_dpop_nonce\", and a DPoP-Nonce header"
             }
         }
     }
@@ -204,6 +210,8 @@ pub const CASE_IDS: &[&str] = &[
     "dpop-stale-iat",
     "dpop-replayed-jti",
     "dpop-missing-ath",
+    "dpop-nonce-missing",
+    "dpop-nonce-wrong",
     "certificate-bound-with-certificate",
     "certificate-bound-other-certificate",
     "key-rotation",

@@ -2,7 +2,10 @@
 //! holds (`cnf.jkt`, minted by the auth server's factory), presented with `Authorization: DPoP`
 //! and a proof made by `ccflow_protocol::dpop::DpopKey` — right once, then wrong in exactly one
 //! way per case. A nonce the API asks for (`use_dpop_nonce`, §9) is put in and the request sent
-//! again, so an API that requires nonces is judged on the case's own defect.
+//! again, so an API that requires nonces is judged on the case's own defect. The two nonce
+//! cases (`--dpop-nonce`: the API says it requires nonces) are the exception: a proof without a
+//! nonce, and one with a nonce the API never issued, each sent once, must be answered
+//! `use_dpop_nonce` with a fresh nonce.
 
 use ccflow_protocol::ErrorCode;
 use ccflow_protocol::dpop::{DpopKey, access_token_hash};
@@ -30,6 +33,17 @@ pub(super) enum Defect {
     Replayed,
     /// No `ath`.
     MissingAth,
+    /// No `nonce`, and the API's nonce challenge not followed.
+    NoNonce,
+    /// A `nonce` the API never issued ([`MADE_UP_NONCE`]).
+    WrongNonce,
+}
+
+impl Defect {
+    /// A nonce case: judged on the API's first answer, which must ask for a nonce.
+    fn is_nonce(self) -> bool {
+        matches!(self, Self::NoNonce | Self::WrongNonce)
+    }
 }
 
 /// One DPoP case.
@@ -59,6 +73,9 @@ const OTHER_HTU: &str = "https://another-api.ccflow.invalid/v1/items";
 /// How far in the past the stale proof's `iat` is: far outside any window an API may allow
 /// (RFC 9449 §11.1 leaves the window to the server; ccflow's is 60 s).
 const STALE_SECS: u64 = 3600;
+/// The nonce of `dpop-nonce-wrong`: the shape of a real one (URL-safe characters, RFC 9449 §8.1
+/// `nonce` syntax), issued by nobody.
+const MADE_UP_NONCE: &str = "ccflow-probe-nonce-issued-by-nobody";
 
 #[rustfmt::skip]
 pub(super) const DPOP_CASES: &[DpopCase] = &[
@@ -69,6 +86,8 @@ pub(super) const DPOP_CASES: &[DpopCase] = &[
     case("dpop-stale-iat", "a proof whose iat is an hour old is refused", "RFC 9449 §4.3 (11), §11.1", Defect::StaleIat),
     case("dpop-replayed-jti", "a proof sent a second time (same jti) is refused", "RFC 9449 §11.1", Defect::Replayed),
     case("dpop-missing-ath", "a proof without ath, the hash of the token, is refused", "RFC 9449 §4.3 (12), §7.1", Defect::MissingAth),
+    case("dpop-nonce-missing", "a proof without the nonce the API requires is answered use_dpop_nonce with a nonce", "RFC 9449 §9, §11.3", Defect::NoNonce),
+    case("dpop-nonce-wrong", "a proof with a nonce the API never issued is answered use_dpop_nonce with a nonce", "RFC 9449 §9, §11.2", Defect::WrongNonce),
 ];
 
 /// What the DPoP cases share: the token's key, another key, the bound token.
@@ -94,14 +113,17 @@ impl Run<'_> {
                 verdict: Verdict::Skipped,
                 note: String::new(),
             };
-            let expect = if case.defect == Defect::None {
-                Expect::Accept
-            } else {
-                Expect::InvalidDpopProof
+            let expect = match case.defect {
+                Defect::None => Expect::Accept,
+                defect if defect.is_nonce() => Expect::UseDpopNonce,
+                _ => Expect::InvalidDpopProof,
             };
             result.expected = expect.describe().to_owned();
             if !self.probe.dpop {
                 result.note = "no --dpop given: the API does not take DPoP-bound tokens".to_owned();
+            } else if case.defect.is_nonce() && !self.probe.dpop_nonce {
+                result.note =
+                    "no --dpop-nonce given: the API does not say it requires nonces".to_owned();
             } else if self.skipped(case.id) {
                 result.note = "marked not applicable (--skip)".to_owned();
             } else {
@@ -168,10 +190,14 @@ impl Run<'_> {
         authorization: &str,
     ) -> Result<(Answer, String), ProbeError> {
         let now = self.admin.now().await;
-        let proof = self.proof(defect, bound, now, None)?;
+        let nonce = (defect == Defect::WrongNonce).then_some(MADE_UP_NONCE);
+        let proof = self.proof(defect, bound, now, nonce)?;
         let answer = self
             .send_with_proof(Some(authorization), Some(&proof))
             .await?;
+        if defect.is_nonce() {
+            return Ok((answer, proof));
+        }
         match (&answer.nonce, asks_for_nonce(&answer)) {
             (Some(nonce), true) => {
                 let proof = self.proof(defect, bound, now, Some(nonce))?;
@@ -284,10 +310,10 @@ fn describe_proof(proof: &str, bound: &Bound) -> String {
         claims["htm"].as_str().unwrap_or("?"),
         claims["htu"].as_str().unwrap_or("?"),
         claims["iat"],
-        if claims.get("nonce").is_some() {
-            " nonce=…"
-        } else {
-            ""
+        match claims["nonce"].as_str() {
+            Some(MADE_UP_NONCE) => " nonce=<issued by nobody>",
+            Some(_) => " nonce=…",
+            None => "",
         }
     )
 }

@@ -83,6 +83,7 @@ pub(super) fn judge(expect: Expect, answer: &Answer) -> (Verdict, String) {
         Expect::InvalidToken => (401, Some(ErrorCode::InvalidToken)),
         Expect::InsufficientScope => (403, Some(ErrorCode::InsufficientScope)),
         Expect::InvalidDpopProof => (401, Some(ErrorCode::InvalidDpopProof)),
+        Expect::UseDpopNonce => (401, Some(ErrorCode::UseDpopNonce)),
     };
     let error_word = error.as_ref().map(ErrorCode::as_str);
     if expect == Expect::InvalidDpopProof
@@ -101,6 +102,17 @@ pub(super) fn judge(expect: Expect, answer: &Answer) -> (Verdict, String) {
             Verdict::Lenient,
             "refused, but without a Bearer WWW-Authenticate challenge (RFC 6750 §3)".to_owned(),
         );
+    }
+    if expect == Expect::UseDpopNonce && status == 401 && error_word == want_word {
+        // RFC 9449 §9: the nonce to use comes in a `DPoP-Nonce` header; without one the
+        // client cannot recover.
+        return match answer.nonce {
+            Some(_) => (Verdict::Pass, String::new()),
+            None => (
+                Verdict::Lenient,
+                "use_dpop_nonce without a DPoP-Nonce header: the client is not told which nonce to use (RFC 9449 §9)".to_owned(),
+            ),
+        };
     }
     if status == want_status && error_word == want_word {
         return (Verdict::Pass, String::new());
