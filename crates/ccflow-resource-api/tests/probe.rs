@@ -405,6 +405,11 @@ struct Expected {
 }
 
 async fn probe(target: Target) -> Report {
+    probe_with(target, |_| {}).await
+}
+
+/// [`probe`] with the probe's options changed by `change` before it runs.
+async fn probe_with(target: Target, change: impl FnOnce(&mut ApiProbe)) -> Report {
     let mut builder = MockAuthServer::builder();
     if matches!(target, Target::SampleApiCheckingChains) {
         builder = builder.https_bind("127.0.0.1:0".parse().unwrap());
@@ -444,6 +449,7 @@ async fn probe(target: Target) -> Report {
     );
     probe.mtls = sample || matches!(target, Target::HandWrittenClaimingMtls);
     probe.api_ca_pem = Some(ca.certificate_pem().to_owned());
+    change(&mut probe);
     probe.run().await.expect("the probe runs")
 }
 
@@ -524,4 +530,37 @@ async fn the_probe_flags_exactly_what_each_api_gets_wrong() {
         let report = probe(target).await;
         check(target, &report, &expected);
     }
+}
+
+/// `--attacker-bind` and `--attacker-url`: the attacker's server listens where told, and the
+/// tokens' `jku` names the origin given (here `localhost`, where the bind is `127.0.0.1`), which
+/// the API that fetches it reaches: the fetch is seen under that name.
+#[tokio::test]
+async fn the_attacker_listens_where_told_and_the_tokens_name_the_origin_given() {
+    // A free port for the attacker: bound, read, released (the probe binds it at once).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let report = probe_with(Target::HandWritten(Hole::FetchesJku), |probe| {
+        probe.attacker_bind = ([127, 0, 0, 1], port).into();
+        probe.attacker_url = Some(origin.clone());
+    })
+    .await;
+    let case = report
+        .cases
+        .iter()
+        .find(|case| case.id == "jku-elsewhere")
+        .unwrap();
+    assert_eq!(case.verdict, Verdict::Fail, "{}", report.table());
+    let jku = format!("{origin}/jwks.json");
+    assert!(case.sent.contains(&jku), "{}", case.sent);
+    assert!(
+        case.note.contains(&format!("request(s) for {jku}")),
+        "{}",
+        case.note
+    );
+    assert_eq!(report.with_verdict(Verdict::Fail), ["jku-elsewhere"]);
 }

@@ -2,6 +2,7 @@
 //! running auth server's bad-token factory and its keys, clock and faults driven through the
 //! admin API.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use ccflow_protocol::{Fault, MintSpec, ScenarioSpec};
@@ -68,6 +69,13 @@ pub struct ApiProbe {
     /// The CA certificate(s), PEM, the API's HTTPS server certificate chains to, when not a
     /// public one (`--api-ca-file`).
     pub api_ca_pem: Option<String>,
+    /// Where the attacker's server of the `jku`/`x5u` cases listens (`--attacker-bind`;
+    /// default `127.0.0.1:0`, an ephemeral port on loopback).
+    pub attacker_bind: SocketAddr,
+    /// The origin the `jku`/`x5u` URLs name, when the API reaches the probe under another name
+    /// than the bound address (`--attacker-url`, e.g. `http://host.docker.internal:9700` for an
+    /// API in a container); an `http`/`https` origin, no path.
+    pub attacker_url: Option<String>,
     /// How long the API may cache the JWKS (default: the issuer's JWKS `max-age`).
     pub jwks_cache: Option<Duration>,
     /// How long the API may take to refetch the JWKS for a new key (its cooldown).
@@ -94,6 +102,8 @@ impl std::fmt::Debug for ApiProbe {
             .field("dpop_replay", &self.dpop_replay)
             .field("dpop_nonce", &self.dpop_nonce)
             .field("mtls", &self.mtls)
+            .field("attacker_bind", &self.attacker_bind)
+            .field("attacker_url", &self.attacker_url)
             .field("wait", &self.wait)
             .finish_non_exhaustive()
     }
@@ -121,6 +131,8 @@ impl ApiProbe {
             dpop_nonce: false,
             mtls: false,
             api_ca_pem: None,
+            attacker_bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            attacker_url: None,
             jwks_cache: None,
             refetch_wait: Duration::from_secs(60),
             wait: Wait::Real,
@@ -137,13 +149,15 @@ impl ApiProbe {
                 )));
             }
         }
+        let attacker_origin = self.attacker_origin()?;
         let http = mtls::http_client(self, None)?;
         let admin = Admin::new(http.clone(), &self.issuer, self.admin_token.clone())?;
         let run = Run {
             probe: self,
             admin,
             http,
-            attacker: attacker::Attacker::start().await?,
+            attacker: attacker::Attacker::start(self.attacker_bind, attacker_origin.as_ref())
+                .await?,
         };
         let mut cases = Vec::new();
         for case in STATIC_CASES {
@@ -159,6 +173,46 @@ impl ApiProbe {
             probe: "api",
             target: self.url.clone(),
             cases,
+        })
+    }
+}
+
+impl ApiProbe {
+    /// `attacker_url` checked: an `http`/`https` origin (no path, query or fragment).
+    fn attacker_origin(&self) -> Result<Option<url::Url>, ProbeError> {
+        let Some(text) = &self.attacker_url else {
+            return Ok(None);
+        };
+        let bad = |why: &str| ProbeError::Usage(format!("--attacker-url {text}: {why}"));
+        let url = url::Url::parse(text).map_err(|error| bad(&error.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(bad("not an http:// or https:// URL"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("an origin only (scheme, host, port), no path"));
+        }
+        Ok(Some(url))
+    }
+
+    /// Why a `jku`/`x5u` fetch may go unseen: the attacker's URLs name a loopback address
+    /// (nothing set by `--attacker-url`) while the API is elsewhere, where they lead nowhere.
+    fn attacker_out_of_reach(&self) -> Option<String> {
+        let loopback = |host: url::Host<&str>| match host {
+            url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+            url::Host::Ipv4(address) => address.is_loopback(),
+            url::Host::Ipv6(address) => address.is_loopback(),
+        };
+        let api = url::Url::parse(&self.url).ok()?;
+        let api_host = api.host()?;
+        (self.attacker_url.is_none()
+            && self.attacker_bind.ip().is_loopback()
+            && !loopback(api_host.clone()))
+        .then(|| {
+            format!(
+                "the API at {api_host} cannot reach the probe's attacker server on {}, so a fetch \
+                 would not be seen: give --attacker-bind and --attacker-url",
+                self.attacker_bind.ip()
+            )
         })
     }
 }
@@ -343,6 +397,12 @@ impl Run<'_> {
                     pointer.member(),
                     self.attacker.url(pointer)
                 );
+            } else if let Some(why) = self.probe.attacker_out_of_reach() {
+                result.note = if result.note.is_empty() {
+                    why
+                } else {
+                    format!("{}; {why}", result.note)
+                };
             }
         }
         Ok(result)
@@ -679,6 +739,54 @@ mod tests {
         assert!(!shown.contains(token), "{shown}");
         assert!(!shown.contains("c2lnbmF0dXJl"), "{shown}");
         assert!(shown.contains("alg=RS256 kid=k1"), "{shown}");
+    }
+
+    #[test]
+    fn the_attacker_url_is_an_origin_and_a_loopback_attacker_is_flagged_for_a_remote_api() {
+        #[rustfmt::skip]
+        let origins = [
+            (None, Ok(None)),
+            (Some("http://host.docker.internal:9700"), Ok(Some("http://host.docker.internal:9700/"))),
+            (Some("https://probe.test/"), Ok(Some("https://probe.test/"))),
+            (Some("http://probe:9700/keys"), Err("--attacker-url http://probe:9700/keys: an origin only (scheme, host, port), no path")),
+            (Some("http://probe:9700/?a=1"), Err("--attacker-url http://probe:9700/?a=1: an origin only (scheme, host, port), no path")),
+            (Some("ftp://probe"), Err("--attacker-url ftp://probe: not an http:// or https:// URL")),
+            (Some("probe:9700"), Err("--attacker-url probe:9700: not an http:// or https:// URL")),
+            (Some("not a url"), Err("--attacker-url not a url: relative URL without a base")),
+        ];
+        for (given, expected) in origins {
+            let mut probe = ApiProbe::new("http://127.0.0.1:8080", "http://127.0.0.1:8081/", "a");
+            probe.attacker_url = given.map(str::to_owned);
+            let got = probe
+                .attacker_origin()
+                .map(|url| url.map(String::from))
+                .map_err(|error| error.to_string());
+            let expected = expected
+                .map(|url| url.map(str::to_owned))
+                .map_err(str::to_owned);
+            assert_eq!(got, expected, "{given:?}");
+        }
+
+        let everywhere = SocketAddr::from(([0, 0, 0, 0], 9700));
+        #[rustfmt::skip]
+        let reach = [
+            ("http://127.0.0.1:8081/items", None, None, false),
+            ("https://localhost:8081/items", None, None, false),
+            ("http://[::1]:8081/items", None, None, false),
+            ("http://10.0.0.5:8081/items", None, None, true),
+            ("http://api:8081/items", None, None, true),
+            ("http://api:8081/items", Some(everywhere), None, false),
+            ("http://api:8081/items", None, Some("http://probe:9700"), false),
+        ];
+        for (api, bind, url, flagged) in reach {
+            let mut probe = ApiProbe::new("http://127.0.0.1:8080", api, "a");
+            if let Some(bind) = bind {
+                probe.attacker_bind = bind;
+            }
+            probe.attacker_url = url.map(str::to_owned);
+            let note = probe.attacker_out_of_reach();
+            assert_eq!(note.is_some(), flagged, "{api} {bind:?} {url:?}: {note:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The `probe` subcommand of the binary: its flags (a contract, issue 23) and the reports it
 //! writes (terminal table, `--junit`, `--json`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +11,10 @@ use super::{ApiProbe, Wait};
 /// Probe your own service against this auth server (docs/probe.md).
 #[derive(clap::Subcommand)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once per process; boxing would change the public variant's type"
+)]
 pub enum ProbeCommand {
     /// Run the resource-server catalogue against a route of your API, which trusts a running
     /// ccflow auth server as its issuer: exit 0 only when no case fails.
@@ -119,6 +124,14 @@ pub struct ApiArgs {
     /// one (e.g. the ca.pem the sample API's --tls writes).
     #[arg(long)]
     api_ca_file: Option<PathBuf>,
+    /// Where the attacker's server of the jku-elsewhere and x5u-elsewhere cases listens, e.g.
+    /// 0.0.0.0:9700 for an API in a container or on another host.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    attacker_bind: SocketAddr,
+    /// The origin your API reaches that server under, when not the bound address (e.g.
+    /// http://host.docker.internal:9700): what the tokens' jku and x5u URLs name.
+    #[arg(long)]
+    attacker_url: Option<String>,
     /// How long your API may cache the JWKS [default: the issuer's JWKS max-age].
     #[arg(long)]
     jwks_cache_secs: Option<u64>,
@@ -156,6 +169,8 @@ impl ProbeCommand {
         probe.dpop_replay = args.dpop_replay;
         probe.dpop_nonce = args.dpop_nonce;
         probe.mtls = args.mtls;
+        probe.attacker_bind = args.attacker_bind;
+        probe.attacker_url = args.attacker_url;
         if let Some(path) = &args.api_ca_file {
             match std::fs::read_to_string(path) {
                 Ok(pem) => probe.api_ca_pem = Some(pem),

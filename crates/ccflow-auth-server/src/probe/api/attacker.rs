@@ -1,10 +1,13 @@
 //! The attacker of the `jku-elsewhere` and `x5u-elsewhere` cases (RFC 8725 §3.10): a key the
 //! probe makes, its JWKS (`/jwks.json`) and certificate (`/cert.pem`) served by a tiny HTTP
-//! server of the probe's own on 127.0.0.1 (an ephemeral port), and tokens signed by that key
-//! whose header's `jku`/`x5u` points there. The server counts the requests for each path: an
+//! server of the probe's own (on 127.0.0.1, an ephemeral port, unless `--attacker-bind` says
+//! otherwise), and tokens signed by that key whose header's `jku`/`x5u` points there (at the
+//! bound address, or at `--attacker-url`: the origin under which an API in a container or on
+//! another host reaches the probe). The server counts the requests for each path: an
 //! API that fetches a URL a token names has already lost (it lets the token choose where keys
 //! come from), whatever it answers after.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -65,8 +68,12 @@ impl Drop for Attacker {
 }
 
 impl Attacker {
-    /// A fresh P-256 key with a self-signed certificate, served on 127.0.0.1.
-    pub(super) async fn start() -> Result<Self, ProbeError> {
+    /// A fresh P-256 key with a self-signed certificate, served on `bind`; the tokens name
+    /// `origin` (`http://` and the bound address when `None`).
+    pub(super) async fn start(
+        bind: SocketAddr,
+        origin: Option<&url::Url>,
+    ) -> Result<Self, ProbeError> {
         let certificate = IssuedCertificate::self_signed(&ClientSubject::new(ATTACKER_KID))
             .map_err(|error| ProbeError::Usage(format!("the attacker's key: {error}")))?;
         let key = DpopKey::from_pem(certificate.private_key_pem())
@@ -77,9 +84,11 @@ impl Attacker {
         jwk["use"] = json!("sig");
         let jwks = json!({ "keys": [jwk] }).to_string();
         let pem = certificate.certificate_pem().to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|error| ProbeError::Usage(format!("the attacker's server: {error}")))?;
+        let listener = TcpListener::bind(bind).await.map_err(|error| {
+            ProbeError::Usage(format!(
+                "--attacker-bind {bind}: the attacker's server: {error}"
+            ))
+        })?;
         let address = listener
             .local_addr()
             .map_err(|error| ProbeError::Usage(format!("the attacker's server: {error}")))?;
@@ -126,9 +135,14 @@ impl Attacker {
                 });
             }
         });
+        let origin = match origin {
+            // `Url` keeps a trailing `/` on a bare origin; the paths bring their own.
+            Some(origin) => origin.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{address}"),
+        };
         Ok(Self {
             key,
-            origin: format!("http://{address}"),
+            origin,
             jwks_hits,
             cert_hits,
             server,
