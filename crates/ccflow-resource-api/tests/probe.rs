@@ -40,9 +40,54 @@ impl Drop for Api {
     }
 }
 
-/// Serves `app`, over HTTPS with a certificate of `tls` when given (asking clients for a
-/// certificate, as the sample API's --tls does); the API's URL is `route` on it.
-fn serve<F>(app: F, route: &str, tls: Option<&CertificateAuthority>) -> Api
+/// The TLS of the sample API's `--tls`: a certificate of `ca` for 127.0.0.1, and any client
+/// certificate asked for and taken.
+fn any_client_certificate(ca: &CertificateAuthority) -> rustls::ServerConfig {
+    let identity = ca
+        .server_identity("localhost", vec!["127.0.0.1".to_owned()])
+        .unwrap();
+    ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request).unwrap()
+}
+
+/// A TLS set-up that refuses, at the handshake, a client certificate that does not chain to
+/// `client_ca` (rustls's `WebPkiClientVerifier`, as Go's `VerifyClientCertIfGiven` does); a
+/// client without one gets through. Its server certificate is signed by a CA of its own: the
+/// returned PEM, for the probe to trust.
+fn chain_checked_at_handshake(client_ca: &CertificateAuthority) -> (rustls::ServerConfig, String) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let server_ca =
+        rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &server_ca)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(client_ca.certificate_der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::clone(&provider),
+    )
+    .allow_unauthenticated()
+    .build()
+    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let server_ca_pem = pem::encode(&pem::Pem::new("CERTIFICATE", server_ca.der().to_vec()));
+    (config, server_ca_pem)
+}
+
+/// Serves `app`, over HTTPS with `tls` when given; the API's URL is `route` on it.
+fn serve<F>(app: F, route: &str, tls: Option<rustls::ServerConfig>) -> Api
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
@@ -54,15 +99,7 @@ where
         .disable_signals()
         .on_connect(ccflow_tls::on_connect);
     let server = match tls {
-        Some(ca) => {
-            let identity = ca
-                .server_identity("localhost", vec!["127.0.0.1".to_owned()])
-                .unwrap();
-            let config =
-                ccflow_tls::server_config(identity, ccflow_tls::ClientCertificates::Request)
-                    .unwrap();
-            server.listen_rustls_0_23(listener, config)
-        }
+        Some(config) => server.listen_rustls_0_23(listener, config),
         None => server.listen(listener),
     };
     let server = server.unwrap().run();
@@ -79,7 +116,11 @@ fn sample_api(
     ca: &CertificateAuthority,
     nonces: bool,
 ) -> Api {
-    serve(sample(server, clock, nonces), "/v1/items", Some(ca))
+    serve(
+        sample(server, clock, nonces),
+        "/v1/items",
+        Some(any_client_certificate(ca)),
+    )
 }
 
 /// The sample API's routes, its validator trusting `server` on `clock`, Bearer and DPoP alike,
@@ -123,7 +164,7 @@ fn sample_api_checking_chains(
                 .configure(sample.clone()),
         );
     };
-    serve(app, "/v1/items", Some(ca))
+    serve(app, "/v1/items", Some(any_client_certificate(ca)))
 }
 
 async fn refuse_foreign_chains(
@@ -374,7 +415,7 @@ fn hand_written(
             );
         },
         "/items",
-        tls,
+        tls.map(any_client_certificate),
     )
 }
 
@@ -563,4 +604,49 @@ async fn the_attacker_listens_where_told_and_the_tokens_name_the_origin_given() 
         case.note
     );
     assert_eq!(report.with_verdict(Verdict::Fail), ["jku-elsewhere"]);
+}
+
+/// A client certificate the API refuses at the TLS handshake (it requires a chain to a CA the
+/// auth server is not: here the auth server has no CA, so the probe's certificates are
+/// self-signed): the bound certificate's case fails, the other one's is lenient, both say the
+/// connection failed and hint at a CA; the rest of the run goes on and passes.
+#[tokio::test]
+async fn a_certificate_refused_at_the_handshake_is_a_case_result_with_a_hint() {
+    let client_ca = CertificateAuthority::generate().unwrap();
+    let (tls, server_ca_pem) = chain_checked_at_handshake(&client_ca);
+    let server = MockAuthServer::builder().start().await.unwrap();
+    let clock = server.clock().unwrap().clone();
+    let api = serve(sample(&server, &clock, false), "/v1/items", Some(tls));
+    let mut probe = ApiProbe::new(server.issuer(), api.url.clone(), AUDIENCE);
+    probe.scope = Some(SCOPE.to_owned());
+    probe.rfc9068 = true;
+    probe.wait = Wait::ServerClock;
+    probe.dpop = true;
+    probe.dpop_replay = true;
+    probe.mtls = true;
+    probe.api_ca_pem = Some(server_ca_pem);
+    let report = probe.run().await.expect("the probe runs");
+    let table = report.table();
+    assert_eq!(report.with_verdict(Verdict::Fail), [MTLS[1]], "{table}");
+    assert_eq!(report.with_verdict(Verdict::Lenient), [MTLS[2]], "{table}");
+    assert_eq!(report.with_verdict(Verdict::Skipped), NONCE, "{table}");
+    for id in [MTLS[1], MTLS[2]] {
+        let case = report.cases.iter().find(|case| case.id == id).unwrap();
+        assert_eq!(case.got, "no answer");
+        assert!(
+            case.sent
+                .contains("(self-signed: the auth server has no CA;"),
+            "{}",
+            case.sent
+        );
+        assert!(
+            case.note
+                .starts_with("the connection failed with this certificate: GET https://127.0.0.1:")
+                && case
+                    .note
+                    .contains("start the auth server with --tls or --https-bind"),
+            "{}",
+            case.note
+        );
+    }
 }

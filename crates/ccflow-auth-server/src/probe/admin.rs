@@ -7,7 +7,7 @@ use ccflow_protocol::{MintSpec, ScenarioSpec};
 use ccflow_tls::IssuedCertificate;
 use serde_json::{Value, json};
 
-use super::ProbeError;
+use super::{ProbeError, with_causes};
 
 /// A running auth server, driven through its admin API.
 #[derive(Clone)]
@@ -91,10 +91,9 @@ impl Admin {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ProbeError::Admin(format!("{method} /_ccflow/{path}: {error}")))?;
+        let response = request.send().await.map_err(|error| {
+            ProbeError::Admin(format!("{method} /_ccflow/{path}: {}", with_causes(&error)))
+        })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         Ok((status, text))

@@ -14,9 +14,9 @@ mod dpop;
 mod judge;
 mod mtls;
 
-use super::ProbeError;
 use super::admin::Admin;
 use super::report::{CaseResult, Report, Verdict};
+use super::{ProbeError, with_causes};
 
 pub use catalogue::CASE_IDS;
 use catalogue::*;
@@ -300,10 +300,9 @@ impl Run<'_> {
         if let Some(proof) = proof {
             request = request.header(ccflow_protocol::dpop::DPOP_HEADER, proof);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| ProbeError::Target(format!("GET {}: {error}", self.probe.url)))?;
+        let response = request.send().await.map_err(|error| {
+            ProbeError::Target(format!("GET {}: {}", self.probe.url, with_causes(&error)))
+        })?;
         let challenge = response
             .headers()
             .get_all(reqwest::header::WWW_AUTHENTICATE)

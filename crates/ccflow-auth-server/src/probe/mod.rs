@@ -30,3 +30,61 @@ pub enum ProbeError {
     #[error("the API under test: {0}")]
     Target(String),
 }
+
+/// An error and its causes, `outer: cause: root`: reqwest's own text names the request, its
+/// causes why it failed (a refused connection, a TLS alert). URLs and TLS alerts only: the
+/// probe's requests carry no secret in what these errors print.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let line = error.to_string();
+        if !text.ends_with(&line) {
+            text = format!("{text}: {line}");
+        }
+        cause = error.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        cause: Option<Box<Layer>>,
+    }
+
+    fn layers(texts: &[&'static str]) -> Layer {
+        let (last, rest) = texts.split_last().unwrap();
+        let mut error = Layer {
+            text: last,
+            cause: None,
+        };
+        for text in rest.iter().rev() {
+            error = Layer {
+                text,
+                cause: Some(Box::new(error)),
+            };
+        }
+        error
+    }
+
+    #[test]
+    fn an_error_shows_its_causes_once_each() {
+        #[rustfmt::skip]
+        let cases: [(&[&str], &str); 3] = [
+            (&["error sending request"], "error sending request"),
+            (&["error sending request", "client error (Connect)", "received fatal alert: CertificateUnknown"],
+             "error sending request: client error (Connect): received fatal alert: CertificateUnknown"),
+            (&["a: b", "b"], "a: b"),
+        ];
+        for (texts, expected) in cases {
+            assert_eq!(with_causes(&layers(texts)), expected);
+        }
+    }
+}

@@ -165,9 +165,14 @@ impl Run<'_> {
                         }
                         // The connection, not the API, refused: most often the TLS handshake,
                         // where a server that requires a chain to its CA refuses a certificate.
+                        // The bound certificate must get through (a fail); another one kept
+                        // out is refused, if not in RFC 6750's words (lenient).
                         Err(ProbeError::Target(why)) => {
                             result.got = "no answer".to_owned();
-                            result.verdict = Verdict::Fail;
+                            result.verdict = match expect {
+                                Expect::Accept => Verdict::Fail,
+                                _ => Verdict::Lenient,
+                            };
                             result.note = refused_connection_note(made.origin, &why);
                         }
                         Err(error) => return Err(error),
