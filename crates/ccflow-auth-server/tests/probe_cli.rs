@@ -195,6 +195,15 @@ fn never_renewing_client() -> String {
     )
 }
 
+/// As the good client, but what it sends is not the token it was given: the signature's last
+/// character changed (still three dot-separated parts, the shape of a JWS).
+fn tampering_client() -> String {
+    format!(
+        "{ENCODE}; get() {{ {}; [ -n \"$TOKEN\" ] && TOKEN=\"${{TOKEN%?}}$([ \"${{TOKEN#\"${{TOKEN%?}}\"}}\" = A ] && echo B || echo A)\"; }}; get; {USE_IT_BLINDLY}",
+        fetch("--retry 2", "$ID:$SECRET")
+    )
+}
+
 /// As the good client, with the raw secret in Basic (curl -u as given).
 fn raw_basic_client() -> String {
     format!(
@@ -230,7 +239,7 @@ fn forgetful_client() -> String {
 async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
     // (name, command, the cases that fail, the cases that are lenient)
     #[rustfmt::skip]
-    let cases: [(&str, String, &[&str], &[&str]); 6] = [
+    let cases: [(&str, String, &[&str], &[&str]); 7] = [
         ("a client that encodes, waits, reuses its token and renews it when refused", good_client(), &[], &[]),
         ("a client that never renews a refused token", never_renewing_client(), &["key-rotation"], &[]),
         // It never gets a token, so token-reuse and no-expires-in are skipped, not failed again.
@@ -238,6 +247,8 @@ async fn probe_client_flags_exactly_what_each_client_gets_wrong() {
         ("a client that retries at once", impatient_client(), &["invalid-client-no-retry", "retry-after-503", "retry-after-429"], &[]),
         ("a client that fetches a token per use", forgetful_client(), &["token-reuse"], &["no-expires-in"]),
         ("a client that needs expires_in", strict_lifetime_client(), &["no-expires-in"], &[]),
+        // Its token is never accepted: no use to count, no rotation to follow (skipped).
+        ("a client that sends a token it altered", tampering_client(), &["token-reuse", "no-expires-in"], &[]),
     ];
     for (name, run, failed, lenient) in cases {
         let dir = std::env::temp_dir().join(format!("ccflow-probe-client-{}", std::process::id()));

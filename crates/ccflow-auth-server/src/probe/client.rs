@@ -383,22 +383,64 @@ struct Rotation {
 }
 
 impl Rotation {
-    /// Whether a token of `kid` is refused; else, when armed, rotates the issuer's keys now
-    /// (the token's use is still accepted) and withdraws the previous key from the JWKS.
-    fn refuses(&self, app: &AuthServer, kid: Option<&str>) -> bool {
-        let mut withdrawn = self.withdrawn.lock().unwrap_or_else(|e| e.into_inner());
-        if kid.is_some() && withdrawn.as_deref() == kid {
+    /// Whether a token of `kid` is one of the withdrawn key's, counted as refused.
+    fn refuses(&self, kid: Option<&str>) -> bool {
+        let withdrawn = self.withdrawn.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = kid.is_some() && withdrawn.as_deref() == kid;
+        if refused {
             self.refusals.fetch_add(1, Ordering::SeqCst);
-            return true;
         }
+        refused
+    }
+
+    /// After an accepted use: when armed, rotates the issuer's keys now and withdraws the
+    /// previous key from the JWKS.
+    fn after_accepted_use(&self, app: &AuthServer) {
         if self.armed.swap(false, Ordering::SeqCst) {
             let old = app.keys().active().kid().to_owned();
             if app.rotate_keys().is_ok() && app.retire_key(&old).is_ok() {
-                *withdrawn = Some(old);
+                *self.withdrawn.lock().unwrap_or_else(|e| e.into_inner()) = Some(old);
             }
         }
-        false
     }
+}
+
+/// The stand-in API's answer to one request.
+fn stand_in_answer(
+    app: &AuthServer,
+    rotation: &Rotation,
+    uses: &AtomicU64,
+    authorization: Option<&str>,
+) -> actix_web::HttpResponse {
+    let refuse = |description: &str| {
+        actix_web::HttpResponse::Unauthorized()
+            .insert_header((
+                "WWW-Authenticate",
+                format!(r#"Bearer error="invalid_token", error_description="{description}""#),
+            ))
+            .finish()
+    };
+    let token = authorization
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token);
+    let Some(token) = token else {
+        return actix_web::HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", "Bearer"))
+            .finish();
+    };
+    if rotation.refuses(kid_of(token).as_deref()) {
+        return refuse("the token's signing key was withdrawn");
+    }
+    // As a validator would: signed by a published key of this issuer, typed, unexpired, not
+    // revoked, on the server's own clock (the same check as its introspection, RFC 7662 §2.2).
+    let now = i64::try_from(app.now_secs()).unwrap_or(i64::MAX);
+    if app.verify(app.site(), token, now).is_none() {
+        return refuse("not an active token of this issuer");
+    }
+    rotation.after_accepted_use(app);
+    uses.fetch_add(1, Ordering::SeqCst);
+    actix_web::HttpResponse::Ok().finish()
 }
 
 /// The `kid` of a JWS's header.
@@ -411,10 +453,10 @@ fn kid_of(token: &str) -> Option<String> {
     header["kid"].as_str().map(str::to_owned)
 }
 
-/// The API the command uses its token on: counts requests with a Bearer value shaped as a JWS
-/// (three dot-separated parts); which token it is, the journal's token count tells. In the
-/// `key-rotation` case it refuses the withdrawn key's tokens as a validator would
-/// (401 `invalid_token`, RFC 6750 §3.1).
+/// The API the command uses its token on: counts the requests whose Bearer token is an active
+/// token of the issuer (its signature, `typ`, `iss`, `exp`, not revoked) and refuses the others
+/// with 401 `invalid_token` (RFC 6750 §3.1); which token it is, the journal's token count
+/// tells. In the `key-rotation` case it refuses the withdrawn key's tokens the same way.
 struct StandInApi {
     url: String,
     uses: Arc<AtomicU64>,
@@ -446,34 +488,11 @@ impl StandInApi {
                     let rotating = Arc::clone(&rotating);
                     let app = app.clone();
                     async move {
-                        let bearer = request
+                        let authorization = request
                             .headers()
                             .get("authorization")
-                            .and_then(|value| value.to_str().ok())
-                            .and_then(|value| value.split_once(' '))
-                            .filter(|(scheme, token)| {
-                                scheme.eq_ignore_ascii_case("bearer")
-                                    && token.split('.').count() == 3
-                            })
-                            .map(|(_, token)| kid_of(token));
-                        if bearer
-                            .as_ref()
-                            .is_some_and(|kid| rotating.refuses(&app, kid.as_deref()))
-                        {
-                            actix_web::HttpResponse::Unauthorized()
-                                .insert_header((
-                                    "WWW-Authenticate",
-                                    r#"Bearer error="invalid_token", error_description="the token's signing key was withdrawn""#,
-                                ))
-                                .finish()
-                        } else if bearer.is_some() {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            actix_web::HttpResponse::Ok().finish()
-                        } else {
-                            actix_web::HttpResponse::Unauthorized()
-                                .insert_header(("WWW-Authenticate", "Bearer"))
-                                .finish()
-                        }
+                            .and_then(|value| value.to_str().ok());
+                        stand_in_answer(&app, &rotating, &counter, authorization)
                     }
                 },
             ))
