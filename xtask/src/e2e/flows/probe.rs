@@ -113,10 +113,14 @@ async fn probe_library(chain: &Chain, library: Library) -> Result<Value> {
         drop(api);
         drop(auth);
         let table = String::from_utf8_lossy(&output.stdout);
-        let report: Value = serde_json::from_slice(
-            &std::fs::read(&report)
-                .with_context(|| format!("no report; the probe printed:\n{table}"))?,
-        )?;
+        let errors = String::from_utf8_lossy(&output.stderr);
+        let report: Value =
+            serde_json::from_slice(&std::fs::read(&report).with_context(|| {
+                format!(
+                    "no report (exit status {:?}); the probe printed:\n{table}{errors}",
+                    output.status.code()
+                )
+            })?)?;
         let verdicts: Map<String, Value> = report["cases"]
             .as_array()
             .context("the report has no cases")?

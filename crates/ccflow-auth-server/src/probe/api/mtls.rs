@@ -84,14 +84,21 @@ fn refused_connection_note(origin: Origin, why: &str) -> String {
     format!("the connection failed with this certificate: {why}{hint}")
 }
 
-/// The HTTP client of the probe: no redirects, a timeout, the API's CA when it has one of its
-/// own (`--api-ca-file`), and a client certificate when given (`identity_pem`: certificate and
-/// key).
+/// The HTTP client of the probe: no redirects, a timeout, a new connection for every request,
+/// the API's CA when it has one of its own (`--api-ca-file`), and a client certificate when
+/// given (`identity_pem`: certificate and key).
+///
+/// No connection is kept for reuse: the probe's key cases wait seconds between requests, and a
+/// server closes an idle kept-alive connection on a timer of its own (Node's after 5 s,
+/// actix-web's after 5 s), so a reused one can close under the next request ("connection closed
+/// before message completed"). Resending is no cure, as a resent DPoP proof is a replay; a few
+/// dozen fresh connections cost nothing here.
 pub(super) fn http_client(
     probe: &ApiProbe,
     identity_pem: Option<&str>,
 ) -> Result<reqwest::Client, ProbeError> {
     let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10));
     if let Some(ca) = &probe.api_ca_pem {
