@@ -52,7 +52,7 @@ pub use basic::{
 };
 pub use challenge::BearerChallenge;
 pub use clock::{Clock, ManualClock, SystemClock, VirtualClock, unix_seconds};
-pub use discovery::metadata_urls;
+pub use discovery::{is_loopback, metadata_urls};
 pub use error::{ErrorCode, ErrorResponse};
 pub use exchange::{TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT, TokenExchangeParams};
 pub use form::{FormParams, form_urlencode};

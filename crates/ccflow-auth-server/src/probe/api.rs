@@ -197,16 +197,11 @@ impl ApiProbe {
     /// Why a `jku`/`x5u` fetch may go unseen: the attacker's URLs name a loopback address
     /// (nothing set by `--attacker-url`) while the API is elsewhere, where they lead nowhere.
     fn attacker_out_of_reach(&self) -> Option<String> {
-        let loopback = |host: url::Host<&str>| match host {
-            url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
-            url::Host::Ipv4(address) => address.is_loopback(),
-            url::Host::Ipv6(address) => address.is_loopback(),
-        };
         let api = url::Url::parse(&self.url).ok()?;
         let api_host = api.host()?;
         (self.attacker_url.is_none()
             && self.attacker_bind.ip().is_loopback()
-            && !loopback(api_host.clone()))
+            && !ccflow_protocol::is_loopback(&api))
         .then(|| {
             format!(
                 "the API at {api_host} cannot reach the probe's attacker server on {}, so a fetch \

@@ -439,7 +439,7 @@ impl TokenClientBuilder {
         })?;
         match url.scheme() {
             "https" => Ok(url),
-            "http" if self.allow_insecure_http || is_loopback(&url) => Ok(url),
+            "http" if self.allow_insecure_http || ccflow_protocol::is_loopback(&url) => Ok(url),
             "http" => Err(TokenError::Config(format!(
                 "{what} `{text}` is plain http to a non-loopback host: use https (or allow_insecure_http(true) for a test network)"
             ))),
@@ -460,15 +460,6 @@ fn path_under(mut base: Url, path: &str) -> Url {
     );
     base.set_path(&joined);
     base
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 #[cfg(test)]
